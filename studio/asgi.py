@@ -1,0 +1,41 @@
+"""ASGI entry point: HTTP through Django, websockets through Channels.
+
+Studio websockets only accept the site's own origins (AllowedHostsOriginValidator) and a session.
+The embed widget's socket is the exception: customers' websites are foreign origins, so it is
+routed before that validator and its consumer checks the public key and the product's allow-list.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.urls import re_path  # noqa: E402
+
+from inference.routing import widget_websocket_urlpatterns  # noqa: E402
+from studio.embedded import EmbeddedWorkers  # noqa: E402
+from studio.routing import websocket_urlpatterns  # noqa: E402
+
+studio_websockets = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": URLRouter([
+            *widget_websocket_urlpatterns,  # no session, no same-origin rule: see the module docstring
+            re_path(r"^", studio_websockets),
+        ]),
+    }
+)
+
+if settings.EMBEDDED_WORKERS:
+    application = EmbeddedWorkers(application)

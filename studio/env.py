@@ -1,0 +1,86 @@
+"""Every environment variable the studio reads, declared once with its type and default.
+
+Settings, the launcher and the workers import from here; nothing else reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be a whole number, got {raw!r}.") from exc
+
+
+def _str(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+def _list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+# Development conveniences (detailed error pages, no HTTPS redirects). Off unless asked for.
+DEBUG: bool = _bool("DEBUG", False)
+# Signs sessions and tokens. Required when DEBUG is off; settings.py refuses to start without it.
+SECRET_KEY: str = _str("SECRET_KEY", "")
+# Host names the site answers to, comma-separated.
+ALLOWED_HOSTS: list[str] = _list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+# Origins trusted for CSRF on HTTPS deployments, e.g. https://studio.example.com.
+CSRF_TRUSTED_ORIGINS: list[str] = _list("CSRF_TRUSTED_ORIGINS", [])
+# postgres://user@host:5432/name in production; SQLite under var/ when unset.
+DATABASE_URL: str = _str("DATABASE_URL", "")
+# redis://host:6379/0 for the channel layer across processes; in-memory layer when unset.
+REDIS_URL: str = _str("REDIS_URL", "")
+# Where local state lives: the SQLite file, uploads, converted models, artifacts.
+VAR_DIR: Path = Path(_str("STUDIO_VAR_DIR", str(BASE_DIR / "var")))
+# Uploaded datasets and training artifacts.
+MEDIA_ROOT: Path = Path(_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# Converted base models (SmolLM2 as safetensors, MiniLM) and any registered model directories.
+MODELS_DIR: Path = Path(_str("MODELS_DIR", str(VAR_DIR / "models")))
+# Torch device for inference and training: auto (cuda when present), cpu or cuda.
+DEVICE: str = _str("STUDIO_DEVICE", "auto")
+# Run the inference and training workers inside the web process (the one-command default).
+EMBEDDED_WORKERS: bool = _bool("STUDIO_EMBEDDED_WORKERS", False)
+# Most sequences one inference worker decodes together (continuous batching).
+INFERENCE_MAX_BATCH: int = _int("STUDIO_INFERENCE_MAX_BATCH", 16)
+# Playground generations one person may start per minute.
+PLAYGROUND_GENERATIONS_PER_MINUTE: int = _int("STUDIO_PLAYGROUND_PER_MINUTE", 30)
+# Behind a TLS-terminating proxy: trust X-Forwarded-Proto and send HTTPS-only cookies.
+HTTPS: bool = _bool("STUDIO_HTTPS", not DEBUG)
+# Seconds browsers should remember to use HTTPS only (HSTS); 0 turns it off.
+HSTS_SECONDS: int = _int("STUDIO_HSTS_SECONDS", 31_536_000 if not DEBUG else 0)
+# Outgoing mail; the console backend prints invitation links to the server's terminal.
+EMAIL_BACKEND: str = _str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL: str = _str("DEFAULT_FROM_EMAIL", "studio@localhost")
+# Largest accepted upload, in megabytes.
+MAX_UPLOAD_MB: int = _int("STUDIO_MAX_UPLOAD_MB", 200)
+# Embed widget defaults for new products (each product's Embed tab can change its own).
+WIDGET_MESSAGES_PER_VISITOR_HOUR: int = _int("STUDIO_WIDGET_PER_VISITOR_HOUR", 20)
+WIDGET_MESSAGES_PER_PRODUCT_DAY: int = _int("STUDIO_WIDGET_PER_PRODUCT_DAY", 1000)
+# Generations one API key may start per minute (REST API and /v1/chat/completions).
+API_GENERATIONS_PER_MINUTE: int = _int("STUDIO_API_PER_MINUTE", 60)
+# Reverse proxies (IP addresses or CIDR ranges, comma-separated) whose X-Forwarded-For is believed
+# when rate-limiting visitors; empty trusts nobody, so a spoofed header cannot reset a limit.
+TRUSTED_PROXIES: list[str] = _list("STUDIO_TRUSTED_PROXIES", [])
+# Log level for the studio's own loggers.
+LOG_LEVEL: str = _str("LOG_LEVEL", "INFO")

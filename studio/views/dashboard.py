@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from inference.selectors import training_run_list_for_team
+from products.selectors import dataset_list_for_team, product_list_for_team
+from studio.access import CURRENT_TEAM_SESSION_KEY, team_view
+from studio.models import Membership
+from studio.selectors import team_list_for_user
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """Send people where they left off: their last team, their first team, or team creation."""
+    if not request.user.is_authenticated:
+        return render(request, "studio/landing.html")
+    teams = team_list_for_user(request.user)
+    last = request.session.get(CURRENT_TEAM_SESSION_KEY)
+    team = teams.filter(slug=last).first() or teams.first()
+    if team is None:
+        return redirect("team_new")
+    return redirect("dashboard", team_slug=team.slug)
+
+
+@require_GET
+@team_view()
+def dashboard(request: HttpRequest, membership: Membership) -> HttpResponse:
+    team = membership.team
+    context = {
+        "products": product_list_for_team(team=team)[:8],
+        "datasets": dataset_list_for_team(team=team)[:8],
+        "training_runs": training_run_list_for_team(team=team)[:8],
+    }
+    template = "studio/dashboard.html#dashboard-panels" if request.htmx else "studio/dashboard.html"
+    return render(request, template, context)

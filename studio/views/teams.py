@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from studio.access import team_view
+from studio.forms import InviteForm, RoleForm, TeamForm
+from studio.models import Membership
+from studio.roles import DESCRIPTIONS, Role
+from studio.selectors import (
+    invitation_get_by_token,
+    invitation_list_pending,
+    member_get,
+    member_list,
+)
+from studio.services import (
+    invitation_accept,
+    invitation_create,
+    membership_change_role,
+    membership_remove,
+    roles_assignable_by,
+    team_create,
+)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def team_new(request: HttpRequest) -> HttpResponse:
+    form = TeamForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            team = team_create(name=form.cleaned_data["name"], owner=request.user)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"{team.name} is ready. You are its owner.")
+            return redirect("dashboard", team_slug=team.slug)
+    return render(request, "studio/team_new.html", {"form": form})
+
+
+def _members_context(membership: Membership, invite_form: InviteForm | None = None) -> dict:
+    assignable = roles_assignable_by(membership)
+    return {
+        "members": member_list(team=membership.team),
+        "invitations": invitation_list_pending(team=membership.team),
+        "invite_form": invite_form or InviteForm(allowed_roles=assignable),
+        "assignable_roles": assignable,
+        "role_descriptions": [(Role(r).label, DESCRIPTIONS[Role(r)]) for r in reversed(Role)],
+        "can_manage": membership.can(Role.ADMIN),
+    }
+
+
+@team_view()
+def members(request: HttpRequest, membership: Membership) -> HttpResponse:
+    return render(request, "studio/members.html", _members_context(membership))
+
+
+@require_POST
+@team_view(Role.ADMIN)
+def member_invite(request: HttpRequest, membership: Membership) -> HttpResponse:
+    form = InviteForm(request.POST, allowed_roles=roles_assignable_by(membership))
+    context_extra = {}
+    if form.is_valid():
+        try:
+            _, link = invitation_create(
+                actor=membership,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                accept_url_for=lambda token: request.build_absolute_uri(
+                    reverse("invitation_accept", args=[token])
+                ),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            context_extra = {"new_invite_link": link, "new_invite_email": form.cleaned_data["email"]}
+            form = None
+    context = _members_context(membership, form) | context_extra
+    template = "studio/members.html#invite-panel" if request.htmx else "studio/members.html"
+    return render(request, template, context)
+
+
+@require_POST
+@team_view(Role.ADMIN)
+def member_change_role(request: HttpRequest, membership: Membership, member_id: int) -> HttpResponse:
+    target = member_get(team=membership.team, membership_id=member_id)
+    form = RoleForm(request.POST)
+    if form.is_valid():
+        try:
+            membership_change_role(actor=membership, membership=target, role=form.cleaned_data["role"])
+            messages.success(request, f"{target.user.email} is now {target.get_role_display()}.")
+        except (ValidationError, PermissionDenied) as exc:
+            messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+    return redirect("members", team_slug=membership.team.slug)
+
+
+@require_POST
+@team_view()
+def member_remove(request: HttpRequest, membership: Membership, member_id: int) -> HttpResponse:
+    target = member_get(team=membership.team, membership_id=member_id)
+    leaving = target.pk == membership.pk
+    try:
+        membership_remove(actor=membership, membership=target)
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+        return redirect("members", team_slug=membership.team.slug)
+    if leaving:
+        messages.success(request, f"You left {membership.team.name}.")
+        return redirect("home")
+    messages.success(request, f"{target.user.email} was removed from the team.")
+    return redirect("members", team_slug=membership.team.slug)
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = invitation_get_by_token(token=token)
+    if request.method == "POST" and request.user.is_authenticated:
+        try:
+            accepted = invitation_accept(invitation=invitation, user=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"Welcome to {accepted.team.name}.")
+            return redirect("dashboard", team_slug=accepted.team.slug)
+    return render(request, "studio/invitation.html", {"invitation": invitation})

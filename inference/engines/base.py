@@ -1,0 +1,109 @@
+"""The engine interface: requests in, token events out, always ending with one result.
+
+Transport-free on purpose: consumers, the SSE view and the worker only iterate what an engine
+yields, so the same core serves websockets, the REST API and tests.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class FinishReason(StrEnum):
+    """Why a generation ended."""
+
+    EOS = "eos"
+    LENGTH = "length"
+    STOP = "stop"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+    TIME_LIMIT = "time_limit"
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationParams:
+    """Sampling settings and per-request limits."""
+
+    max_new_tokens: int = 256
+    temperature: float = 0.7  # 0 means greedy
+    top_p: float = 0.95
+    top_k: int = 0  # 0 means no top-k filter
+    repetition_penalty: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    max_seconds: float = 60.0
+    max_prompt_tokens: int = 1536
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    """Chat messages (`{"role": ..., "content": ...}`) plus how to generate the reply."""
+
+    messages: list[dict[str, str]]
+    params: GenerationParams = field(default_factory=GenerationParams)
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenEvent:
+    """New text, and the ids of the tokens generated since the previous event."""
+
+    text: str
+    token_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationResult:
+    """The last item of every stream: why it ended, the full text and usage figures."""
+
+    finish_reason: FinishReason
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    time_to_first_token_s: float | None
+    duration_s: float
+    error_message: str | None = None
+    token_ids: tuple[int, ...] = ()
+
+    def usage(self) -> dict[str, Any]:
+        """The `usage` object of the `done` event."""
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "time_to_first_token_s": self.time_to_first_token_s,
+            "duration_s": self.duration_s,
+            "finish_reason": str(self.finish_reason),
+        }
+
+
+GenerationEvent = TokenEvent | GenerationResult
+
+
+class PromptTooLong(ValueError):
+    """The prompt has more tokens than the model (or the request) accepts."""
+
+    def __init__(self, prompt_tokens: int, max_tokens: int) -> None:
+        self.prompt_tokens = prompt_tokens
+        self.max_tokens = max_tokens
+        super().__init__(
+            f"The input is {prompt_tokens} tokens; this model accepts at most {max_tokens}. "
+            "Shorten the input."
+        )
+
+
+class Engine(Protocol):
+    """Anything that streams one request: token events, then exactly one GenerationResult."""
+
+    def stream(
+        self, request: GenerationRequest, cancel: threading.Event | None = None
+    ) -> Iterator[GenerationEvent]: ...

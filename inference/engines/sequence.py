@@ -1,0 +1,148 @@
+"""One request's decoding state: limits, stop strings, detokenising, events and the result.
+
+Shared by `LocalEngine.stream` and the continuous-batching scheduler, so a request behaves
+the same whether it runs alone or in a batch.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from inference.engines.base import (
+    FinishReason,
+    GenerationEvent,
+    GenerationRequest,
+    GenerationResult,
+    TokenEvent,
+)
+from inference.engines.detokenize import Decoder, IncrementalDetokenizer
+from inference.engines.stopping import Deadline, MaxNewTokens, StopStringMatcher
+
+
+class SequenceState:
+    """Feed it sampled tokens; it returns the events to send and knows when to stop."""
+
+    def __init__(
+        self,
+        request: GenerationRequest,
+        prompt_ids: Sequence[int],
+        *,
+        tokenizer: Decoder,
+        eos_token_ids: frozenset[int],
+        cancel: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        started_at: float | None = None,
+    ) -> None:
+        params = request.params
+        self.request = request
+        self.prompt_ids = list(prompt_ids)
+        self.cancel_event = cancel or threading.Event()
+        self.clock = clock
+        self.started_at = clock() if started_at is None else started_at
+        self.generated: list[int] = []
+        # Repetition penalty looks at prompt and output; a set keeps that lookup O(1) per token.
+        self._track_seen = params.repetition_penalty != 1.0
+        self.seen: set[int] = set(self.prompt_ids) if self._track_seen else set()
+        self.finish_reason: FinishReason | None = None
+        self.result: GenerationResult | None = None
+        self._eos = eos_token_ids
+        self._detok = IncrementalDetokenizer(tokenizer, self.prompt_ids)
+        self._stops = StopStringMatcher(params.stop)
+        self._max_tokens = MaxNewTokens(params.max_new_tokens)
+        self._deadline = Deadline(params.max_seconds, start=self.started_at, clock=clock)
+        self._first_token_at: float | None = None
+        self._parts: list[str] = []
+        self._pending_ids: list[int] = []
+
+    @property
+    def finished(self) -> bool:
+        return self.result is not None
+
+    def interrupted(self) -> FinishReason | None:
+        """Reason to stop before computing another token: cancelled or out of time."""
+        if self.cancel_event.is_set():
+            return FinishReason.CANCELLED
+        if self._deadline():
+            return FinishReason.TIME_LIMIT
+        return None
+
+    def add_token(self, token_id: int) -> list[GenerationEvent]:
+        """Record one sampled token; return a text event and, when it ends here, the result."""
+        if self._first_token_at is None:
+            self._first_token_at = self.clock()
+        self.generated.append(token_id)
+        if self._track_seen:
+            self.seen.add(token_id)
+        if token_id in self._eos:
+            return self.finish(FinishReason.EOS)
+        self._pending_ids.append(token_id)
+        text, matched = self._stops.push(self._detok.add(token_id))
+        events: list[GenerationEvent] = []
+        if text:
+            events.append(self._emit(text))
+        if matched:
+            return events + self.finish(FinishReason.STOP, flush=False)
+        if self._max_tokens(len(self.generated)):
+            return events + self.finish(FinishReason.LENGTH)
+        if self._deadline():
+            return events + self.finish(FinishReason.TIME_LIMIT)
+        return events
+
+    def finish(
+        self, reason: FinishReason, *, error: str | None = None, flush: bool = True
+    ) -> list[GenerationEvent]:
+        """End the sequence: release held-back text (unless a stop string cut it) and the result."""
+        if self.result is not None:
+            return []
+        events: list[GenerationEvent] = []
+        if flush and reason is not FinishReason.ERROR:
+            text, matched = self._stops.push(self._detok.flush())
+            if matched:
+                reason = FinishReason.STOP
+            else:
+                text += self._stops.flush()
+            if text:
+                events.append(self._emit(text))
+        self.finish_reason = reason
+        self.result = GenerationResult(
+            finish_reason=reason,
+            text="".join(self._parts),
+            prompt_tokens=len(self.prompt_ids),
+            completion_tokens=len(self.generated),
+            time_to_first_token_s=(
+                None if self._first_token_at is None else self._first_token_at - self.started_at
+            ),
+            duration_s=self.clock() - self.started_at,
+            error_message=error,
+            token_ids=tuple(self.generated),
+        )
+        events.append(self.result)
+        return events
+
+    def _emit(self, text: str) -> TokenEvent:
+        self._parts.append(text)
+        event = TokenEvent(text=text, token_ids=tuple(self._pending_ids))
+        self._pending_ids.clear()
+        return event
+
+
+def failed_result(
+    request: GenerationRequest,
+    message: str | None,
+    *,
+    reason: FinishReason = FinishReason.ERROR,
+    prompt_tokens: int = 0,
+    duration_s: float = 0.0,
+) -> GenerationResult:
+    """The result for a request that ended before it produced any token."""
+    return GenerationResult(
+        finish_reason=reason,
+        text="",
+        prompt_tokens=prompt_tokens,
+        completion_tokens=0,
+        time_to_first_token_s=None,
+        duration_s=duration_s,
+        error_message=message,
+    )

@@ -1,0 +1,74 @@
+"""Stopping criteria: small pure callables, tested without a model."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+
+class StopStringMatcher:
+    """Finds stop strings in streamed text, holding back text that may be the start of one.
+
+    Text is released only once it can no longer be part of a stop string, so a client never
+    sees half of a stop string that is completed by a later token.
+    """
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self.stops = tuple(s for s in stops if s)
+        self._held = ""
+
+    def push(self, text: str) -> tuple[str, bool]:
+        """Add new text; return (text safe to emit, whether a stop string was found)."""
+        if not self.stops:
+            return text, False
+        buffer = self._held + text
+        hits = [i for i in (buffer.find(s) for s in self.stops) if i >= 0]
+        if hits:
+            self._held = ""
+            return buffer[: min(hits)], True
+        hold = self._partial_suffix(buffer)
+        self._held = buffer[len(buffer) - hold :]
+        return buffer[: len(buffer) - hold], False
+
+    def flush(self) -> str:
+        """Release the held text at the end of a generation that did not hit a stop string."""
+        held, self._held = self._held, ""
+        return held
+
+    def _partial_suffix(self, buffer: str) -> int:
+        # Longest suffix of `buffer` that is a proper prefix of a stop string. Bounded by the
+        # longest stop string, so the cost per token does not grow with the output.
+        best = 0
+        for stop in self.stops:
+            for size in range(min(len(stop) - 1, len(buffer)), best, -1):
+                if buffer.endswith(stop[:size]):
+                    best = size
+                    break
+        return best
+
+
+class MaxNewTokens:
+    """True once `limit` tokens have been generated."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def __call__(self, generated: int) -> bool:
+        return generated >= self.limit
+
+
+class Deadline:
+    """True once `seconds` have passed since `start` (monotonic clock)."""
+
+    def __init__(
+        self,
+        seconds: float,
+        *,
+        start: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.clock = clock
+        self.at = (clock() if start is None else start) + seconds
+
+    def __call__(self) -> bool:
+        return self.clock() >= self.at

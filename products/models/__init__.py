@@ -1,0 +1,10 @@
+"""Models of the products app, one module per concept."""
+
+from products.models.apikey import ApiKey
+from products.models.dataset import Dataset, DatasetFormat, DatasetUpload, DatasetVersion, Verdict
+from products.models.generation import Generation
+from products.models.product import Product, ProductVersion
+
+__all__ = ["Generation", "ProductVersion", "Dataset", "Product"]
+__all__ += ["DatasetFormat", "DatasetUpload", "DatasetVersion", "Verdict"]
+__all__ += ["ApiKey"]

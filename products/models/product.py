@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from products.models.apikey import new_public_key, widget_product_limit_default, widget_visitor_limit_default
+
+DEFAULT_BASE_MODEL = "smollm2-135m-instruct"
+
+
+class ProductConfig(models.Model):
+    """Everything that decides what a product generates. Drafts and versions share it."""
+
+    template_id = models.CharField(max_length=60, blank=True)
+    system_prompt = models.TextField(blank=True)
+    prompt_template = models.TextField(default="")
+    input_schema = models.JSONField(default=list, help_text="Input fields, as InputField dicts.")
+    settings = models.JSONField(default=dict, help_text="creativity, length, variants.")
+    base_model = models.CharField(max_length=120, default=DEFAULT_BASE_MODEL)
+
+    CONFIG_FIELDS = ("system_prompt", "prompt_template", "input_schema", "settings", "base_model")
+
+    class Meta:
+        abstract = True
+
+    def config(self) -> dict:
+        return {name: getattr(self, name) for name in self.CONFIG_FIELDS}
+
+
+class Product(ProductConfig):
+    """An AI product a team builds. Its own config is the editable draft; versions are frozen."""
+
+    team = models.ForeignKey("studio.Team", on_delete=models.CASCADE, related_name="products")
+    kind = models.CharField(max_length=40)
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=130)
+    description = models.TextField(blank=True)
+    live_version = models.ForeignKey(
+        "products.ProductVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # The embed widget (products/embed/): who may show it, and how much it may be used.
+    public_key = models.CharField(max_length=40, unique=True, default=new_public_key, editable=False)
+    allowed_origins = models.JSONField(
+        default=list, blank=True, help_text='Websites allowed to show the widget, e.g. ["https://shop.example"].'
+    )
+    widget_messages_per_visitor_hour = models.PositiveIntegerField(default=widget_visitor_limit_default)
+    widget_messages_per_day = models.PositiveIntegerField(default=widget_product_limit_default)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "slug"], name="product_slug_unique_in_team")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProductVersion(ProductConfig):
+    """An immutable snapshot of a product's config. Publishing moves the product's pointer."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    note = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "number"], name="version_number_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product.name} v{self.number}"

@@ -1,0 +1,158 @@
+"""Writes for products, their versions and their generation logs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils.text import slugify
+
+from products.kinds import get_kind
+from products.kinds.base import GenerationSettings, InputError, prompt_placeholders
+from products.models import Generation, Product, ProductVersion
+from studio.models import Team
+
+RESERVED_SLUGS = {"new", "generations"}  # path segments of the product pages
+
+
+def _unique_product_slug(team: Team, name: str) -> str:
+    base = slugify(name)[:120] or "product"
+    slug, n = base, 1
+    while slug in RESERVED_SLUGS or Product.objects.filter(team=team, slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+@transaction.atomic
+def product_create(*, team: Team, user: AbstractBaseUser, kind_id: str, template_id: str, name: str = "") -> Product:
+    """Create a product from a gallery template; its draft starts as the template's settings."""
+    try:
+        kind = get_kind(kind_id)
+        template = kind.template(template_id)
+    except KeyError as exc:
+        raise ValidationError(str(exc.args[0])) from None
+    name = name.strip() or template.name
+    product = Product(
+        team=team,
+        kind=kind.id,
+        name=name,
+        slug=_unique_product_slug(team, name),
+        description=template.description,
+        template_id=template.id,
+        system_prompt=template.system_prompt,
+        prompt_template=template.prompt_template,
+        input_schema=[field.to_dict() for field in template.inputs],
+        settings=template.settings.to_dict(),
+        created_by=user,
+    )
+    product.full_clean()
+    product.save()
+    return product
+
+
+@transaction.atomic
+def product_draft_update(
+    *, product: Product, system_prompt: str, prompt_template: str, settings: dict[str, Any]
+) -> Product:
+    """Change the draft. Placeholders must name the product's inputs, so no prompt silently breaks."""
+    known = {field["name"] for field in product.input_schema}
+    unknown = prompt_placeholders(prompt_template) - known
+    if unknown:
+        names = ", ".join(sorted("{" + name + "}" for name in unknown))
+        raise ValidationError(
+            {"prompt_template": f"The prompt uses {names}, which is not an input of this product. "
+             f"Inputs you can use: {', '.join('{' + n + '}' for n in sorted(known))}."}
+        )
+    try:
+        cleaned_settings = GenerationSettings.from_dict(settings)
+    except InputError as exc:
+        raise ValidationError({"settings": str(exc)}) from None
+    product.system_prompt = system_prompt.strip()
+    product.prompt_template = prompt_template.strip()
+    product.settings = cleaned_settings.to_dict()
+    product.full_clean()
+    product.save()
+    return product
+
+
+@transaction.atomic
+def product_version_create(*, product: Product, user: AbstractBaseUser, note: str = "") -> ProductVersion:
+    """Freeze the current draft as the next version number."""
+    # Lock the product row so two people saving at once get distinct numbers, not an error.
+    Product.objects.select_for_update().filter(pk=product.pk).first()
+    last = product.versions.aggregate(n=Max("number"))["n"] or 0
+    version = ProductVersion(
+        product=product, number=last + 1, note=note.strip()[:300], created_by=user,
+        template_id=product.template_id, **product.config(),
+    )
+    version.full_clean()
+    version.save()
+    return version
+
+
+@transaction.atomic
+def product_version_publish(*, product: Product, version: ProductVersion) -> Product:
+    """Make ``version`` the live one (publishing an older version is the rollback)."""
+    if version.product_id != product.pk:
+        raise ValidationError("That version belongs to another product.")
+    product.live_version = version
+    product.save(update_fields=["live_version", "updated_at"])
+    return product
+
+
+def product_version_diff(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
+    """Plain-language list of what changed between two configs (``None``: the first version)."""
+    if old is None:
+        return ["First version."]
+    labels = {"system_prompt": "Instructions", "prompt_template": "Prompt", "input_schema": "Inputs",
+              "base_model": "Base model"}
+    changes = [f"{label} changed." for name, label in labels.items() if old.get(name) != new.get(name)]
+    old_settings, new_settings = old.get("settings") or {}, new.get("settings") or {}
+    for name in ("creativity", "length", "variants"):
+        if old_settings.get(name) != new_settings.get(name):
+            changes.append(f"{name.capitalize()}: {old_settings.get(name)} → {new_settings.get(name)}.")
+    return changes or ["No changes to the settings."]
+
+
+@transaction.atomic
+def generation_create(
+    *, product: Product, version: ProductVersion | None, channel: str, user: AbstractBaseUser | None,
+    inputs: dict[str, Any], variant: int = 0,
+) -> Generation:
+    generation = Generation(
+        team_id=product.team_id, product=product, version=version, channel=channel,
+        user=user if user and user.is_authenticated else None, inputs=inputs, variant=variant,
+    )
+    generation.save()
+    return generation
+
+
+@transaction.atomic
+def generation_finish(
+    *, generation_id: int, output: str, finish_reason: str, tokens_in: int, tokens_out: int,
+    time_to_first_token_s: float | None, duration_s: float, error: str = "",
+) -> None:
+    """Record how a generation ended; called by the inference worker."""
+    Generation.objects.filter(pk=generation_id).update(
+        output=output,
+        finish_reason=finish_reason,
+        status=Generation.Status.FAILED if finish_reason == "error" else Generation.Status.FINISHED,
+        error=error,
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
+        time_to_first_token_ms=None if time_to_first_token_s is None else round(time_to_first_token_s * 1000),
+        duration_ms=round(duration_s * 1000),
+    )
+
+
+@transaction.atomic
+def generation_feedback_set(*, generation: Generation, value: int) -> Generation:
+    if value not in (-1, 0, 1):
+        raise ValidationError("Feedback is 1 (good), -1 (bad) or 0 (none).")
+    generation.feedback = value
+    generation.save(update_fields=["feedback"])
+    return generation

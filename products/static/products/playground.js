@@ -1,0 +1,144 @@
+// Playground: send the inputs over the websocket and append streamed text as it arrives.
+// Model output is inserted with textContent only, never as HTML.
+(() => {
+  const root = document.getElementById("playground");
+  if (!root || !root.dataset.canGenerate) return;
+  const form = document.getElementById("generate-form");
+  const generateButton = document.getElementById("generate-button");
+  const stopButton = document.getElementById("stop-button");
+  const status = document.getElementById("status");
+  const outputs = document.getElementById("outputs");
+  const formError = document.getElementById("form-error");
+  const template = document.getElementById("variant-template");
+  const csrf = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"];
+  let socket = null;
+  let running = 0;
+  const cards = new Map();
+
+  const setRunning = (count) => {
+    running = count;
+    generateButton.disabled = running > 0;
+    stopButton.disabled = running === 0;
+    status.textContent = running > 0 ? "Writing…" : "";
+  };
+
+  const showError = (message) => { formError.textContent = message; formError.hidden = !message; };
+
+  const clearFieldErrors = () => form.querySelectorAll("[data-error-for]").forEach((el) => {
+    el.textContent = ""; el.hidden = true;
+  });
+
+  const draftSettings = () => {
+    const panel = document.getElementById("draft-panel");
+    const pick = (name) => panel?.querySelector(`[name=${name}]`)?.value;
+    return { creativity: pick("creativity"), length: pick("length"), variants: pick("variants") };
+  };
+
+  const card = (variant) => {
+    if (!cards.has(variant)) {
+      const node = template.content.firstElementChild.cloneNode(true);
+      node.querySelector(".variant-title").textContent = `Variant ${variant + 1}`;
+      node.classList.add("writing");
+      outputs.appendChild(node);
+      cards.set(variant, node);
+    }
+    return cards.get(variant);
+  };
+
+  const finishCard = (variant, generationId, meta) => {
+    const node = card(variant);
+    node.classList.remove("writing");
+    node.querySelector(".variant-meta").textContent = meta;
+    const text = node.querySelector(".variant-text").textContent;
+    const copy = node.querySelector(".copy-button");
+    copy.disabled = !text;
+    copy.onclick = () => navigator.clipboard.writeText(text).then(() => { copy.textContent = "Copied"; });
+    node.querySelectorAll(".thumb").forEach((button) => {
+      button.disabled = !generationId;
+      button.onclick = () => sendFeedback(generationId, button, node);
+    });
+  };
+
+  const sendFeedback = (generationId, button, node) => {
+    const pressed = button.getAttribute("aria-pressed") === "true";
+    const value = pressed ? "0" : button.dataset.value;
+    const url = root.dataset.feedbackUrl.replace("/0/", `/${generationId}/`);
+    fetch(url, { method: "POST", headers: { "X-CSRFToken": csrf, "Accept": "application/json" },
+      body: new URLSearchParams({ value }) })
+      .then((response) => {
+        if (!response.ok) throw new Error();
+        node.querySelectorAll(".thumb").forEach((b) => b.setAttribute("aria-pressed", "false"));
+        button.setAttribute("aria-pressed", pressed ? "false" : "true");
+      })
+      .catch(() => showError("Could not save your rating. Check your connection and try again."));
+  };
+
+  const onFrame = (frame) => {
+    const variant = frame.variant ?? 0;
+    if (frame.event === "start") {
+      card(variant).dataset.generation = frame.generation;
+    } else if (frame.event === "token") {
+      card(variant).querySelector(".variant-text").textContent += frame.text;
+    } else if (frame.event === "done") {
+      const usage = frame.usage || {};
+      const reason = { eos: "", length: " · stopped at the length limit", cancelled: " · stopped",
+        stop: "", time_limit: " · stopped at the time limit" }[usage.finish_reason] ?? "";
+      finishCard(variant, frame.generation, `${usage.completion_tokens ?? 0} tokens${reason}`);
+      setRunning(Math.max(0, running - 1));
+    } else if (frame.event === "error") {
+      if (frame.fields) {
+        Object.entries(frame.fields).forEach(([name, message]) => {
+          const el = form.querySelector(`[data-error-for="${name}"]`);
+          if (el) { el.textContent = message; el.hidden = false; }
+        });
+        showError("Check the inputs marked below.");
+        setRunning(0);
+      } else {
+        showError(frame.message);
+        if (frame.variant !== undefined) {
+          finishCard(variant, null, "failed");
+          setRunning(Math.max(0, running - 1));
+        } else if (frame.code !== "busy") {
+          setRunning(0);
+        }
+      }
+    }
+  };
+
+  const connect = () => new Promise((resolve, reject) => {
+    if (socket && socket.readyState === WebSocket.OPEN) return resolve(socket);
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    socket = new WebSocket(`${scheme}://${location.host}${root.dataset.wsPath}`);
+    socket.onopen = () => resolve(socket);
+    socket.onmessage = (message) => onFrame(JSON.parse(message.data));
+    socket.onclose = () => {
+      if (running > 0) showError("The connection to the studio was lost. Press Generate to try again.");
+      socket = null;
+      setRunning(0);
+    };
+    socket.onerror = () => reject(new Error("The studio could not be reached. Reload the page and try again."));
+  });
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    showError("");
+    clearFieldErrors();
+    const inputs = Object.fromEntries(new FormData(form).entries());
+    const settings = draftSettings();
+    try {
+      const ws = await connect();
+      outputs.querySelectorAll(".variant").forEach((node) => node.remove());
+      document.getElementById("outputs-empty")?.remove();
+      cards.clear();
+      setRunning(Math.max(1, parseInt(settings.variants || "1", 10)));
+      ws.send(JSON.stringify({ action: "generate", inputs, settings }));
+    } catch (error) {
+      showError(error.message);
+    }
+  });
+
+  stopButton.addEventListener("click", () => {
+    if (socket) socket.send(JSON.stringify({ action: "stop" }));
+    status.textContent = "Stopping…";
+  });
+})();

@@ -1,0 +1,20 @@
+"""Product pages, mounted under /t/<team_slug>/products/."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from products.views import embed, gallery, playground, versions
+
+urlpatterns = [
+    path("", gallery.product_list, name="product_list"),
+    path("new/", gallery.product_new, name="product_new"),
+    path("generations/<int:generation_id>/feedback/", playground.generation_feedback, name="generation_feedback"),
+    path("<slug:product_slug>/", playground.playground, name="playground"),
+    path("<slug:product_slug>/draft/", playground.draft_save, name="draft_save"),
+    path("<slug:product_slug>/versions/", versions.version_list, name="versions"),
+    path("<slug:product_slug>/versions/new/", versions.version_create, name="version_create"),
+    path("<slug:product_slug>/versions/<int:number>/publish/", versions.version_publish, name="version_publish"),
+    path("<slug:product_slug>/embed/", embed.embed_settings, name="embed"),
+    path("<slug:product_slug>/embed/rotate-key/", embed.embed_key_rotate, name="embed_key_rotate"),
+]

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from products.forms import NewProductForm
+from products.kinds import all_kinds
+from products.selectors import product_list_for_team
+from products.services import product_create
+from studio.access import team_view
+from studio.models import Membership
+from studio.roles import Role
+
+
+@require_GET
+@team_view()
+def product_list(request: HttpRequest, membership: Membership) -> HttpResponse:
+    products = product_list_for_team(team=membership.team).select_related("live_version")
+    return render(request, "products/product_list.html", {"products": products})
+
+
+@require_http_methods(["GET", "POST"])
+@team_view(Role.EDITOR)
+def product_new(request: HttpRequest, membership: Membership) -> HttpResponse:
+    form = NewProductForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            product = product_create(
+                team=membership.team, user=request.user, kind_id=form.cleaned_data["kind"],
+                template_id=form.cleaned_data["template"], name=form.cleaned_data["name"],
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"{product.name} is ready. Fill in the inputs and press Generate.")
+            return redirect("playground", team_slug=membership.team.slug, product_slug=product.slug)
+    return render(request, "products/gallery.html", {"kinds": all_kinds(), "form": form})

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from products.forms import DraftForm, FeedbackForm
+from products.kinds import get_kind
+from products.kinds.base import InputField
+from products.models import Product
+from products.selectors import generation_get, generation_list, product_get
+from products.services import generation_feedback_set, product_draft_update
+from studio.access import team_view
+from studio.models import Membership
+from studio.roles import Role
+
+
+def _draft_form(product: Product, data=None) -> DraftForm:
+    return DraftForm(data, initial={
+        "system_prompt": product.system_prompt, "prompt_template": product.prompt_template, **product.settings,
+    })
+
+
+def _context(product: Product, draft_form: DraftForm) -> dict:
+    return {
+        "product": product,
+        "kind": get_kind(product.kind),
+        "inputs": [InputField.from_dict(data) for data in product.input_schema],
+        "draft_form": draft_form,
+        "recent": generation_list(product=product, limit=10),
+        "input_names": ", ".join("{" + f["name"] + "}" for f in product.input_schema),
+    }
+
+
+@require_GET
+@team_view()
+def playground(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
+    product = product_get(team=membership.team, slug=product_slug)
+    return render(request, "products/playground.html", _context(product, _draft_form(product)))
+
+
+@require_POST
+@team_view(Role.EDITOR)
+def draft_save(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
+    product = product_get(team=membership.team, slug=product_slug)
+    form = _draft_form(product, request.POST)
+    saved = False
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            product_draft_update(
+                product=product, system_prompt=data["system_prompt"], prompt_template=data["prompt_template"],
+                settings={k: data[k] for k in ("creativity", "length", "variants")},
+            )
+            saved = True
+        except ValidationError as exc:
+            form.add_error(None, exc)
+    if request.htmx:
+        context = _context(product, form) | {"saved": saved}
+        return render(request, "products/playground.html#draft-panel", context)
+    if saved:
+        messages.success(request, "Draft saved.")
+        return redirect("playground", team_slug=membership.team.slug, product_slug=product.slug)
+    return render(request, "products/playground.html", _context(product, form))
+
+
+@require_POST
+@team_view()
+def generation_feedback(request: HttpRequest, membership: Membership, generation_id: int) -> HttpResponse:
+    generation = generation_get(team=membership.team, generation_id=generation_id)
+    form = FeedbackForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse("Feedback is 1 (good), -1 (bad) or 0 (none).", status=400)
+    generation_feedback_set(generation=generation, value=form.cleaned_data["value"])
+    if request.htmx or request.headers.get("Accept") == "application/json":
+        return HttpResponse(status=204)
+    return redirect("playground", team_slug=membership.team.slug, product_slug=generation.product.slug)

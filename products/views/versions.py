@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from products.forms import VersionForm
+from products.selectors import product_get, product_version_get, product_version_list
+from products.services import product_version_create, product_version_diff, product_version_publish
+from studio.access import team_view
+from studio.models import Membership
+from studio.roles import Role
+
+
+@require_GET
+@team_view()
+def version_list(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
+    product = product_get(team=membership.team, slug=product_slug)
+    versions = list(product_version_list(product=product))
+    rows = []
+    for index, version in enumerate(versions):
+        older = versions[index + 1].config() if index + 1 < len(versions) else None
+        rows.append({"version": version, "changes": product_version_diff(older, version.config())})
+    draft_changes = product_version_diff(versions[0].config(), product.config()) if versions else None
+    return render(request, "products/versions.html", {
+        "product": product, "rows": rows, "form": VersionForm(),
+        "draft_changed": draft_changes != ["No changes to the settings."] if versions else True,
+    })
+
+
+@require_POST
+@team_view(Role.EDITOR)
+def version_create(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
+    product = product_get(team=membership.team, slug=product_slug)
+    form = VersionForm(request.POST)
+    if form.is_valid():
+        version = product_version_create(product=product, user=request.user, note=form.cleaned_data["note"])
+        messages.success(request, f"Saved version {version.number}. Publish it to make it live.")
+    return redirect("versions", team_slug=membership.team.slug, product_slug=product.slug)
+
+
+@require_POST
+@team_view(Role.EDITOR)
+def version_publish(request: HttpRequest, membership: Membership, product_slug: str, number: int) -> HttpResponse:
+    product = product_get(team=membership.team, slug=product_slug)
+    version = product_version_get(product=product, number=number)
+    previous = product.live_version
+    product_version_publish(product=product, version=version)
+    if previous and previous.number > version.number:
+        messages.success(request, f"Rolled back: version {version.number} is live again.")
+    else:
+        messages.success(request, f"Version {version.number} is live.")
+    return redirect("versions", team_slug=membership.team.slug, product_slug=product.slug)

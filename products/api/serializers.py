@@ -1,0 +1,80 @@
+"""Output shapes shared by several endpoints (each view keeps its own Input serializer)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+
+class InputFieldSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    type = serializers.ChoiceField(choices=["text", "paragraph", "choice", "number"])
+    required = serializers.BooleanField(default=True)
+    help_text = serializers.CharField(required=False)
+    choices = serializers.ListField(child=serializers.CharField(), required=False)
+    max_length = serializers.IntegerField(required=False)
+    minimum = serializers.FloatField(required=False, allow_null=True)
+    maximum = serializers.FloatField(required=False, allow_null=True)
+    default = serializers.JSONField(required=False, allow_null=True)
+
+
+class SettingsSerializer(serializers.Serializer):
+    creativity = serializers.FloatField(help_text="Sampling temperature; 0 always gives the same answer.")
+    length = serializers.IntegerField(help_text="Most tokens the model writes.")
+    variants = serializers.IntegerField(required=False)
+
+
+class ProductSerializer(serializers.Serializer):
+    slug = serializers.SlugField(help_text="The product's id in URLs, and its `model` name on /v1/.")
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    description = serializers.CharField()
+    live_version = serializers.SerializerMethodField()
+    inputs = InputFieldSerializer(source="input_schema", many=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_live_version(self, product) -> int | None:
+        return product.live_version.number if product.live_version_id else None
+
+
+class VersionSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    note = serializers.CharField()
+    is_live = serializers.SerializerMethodField()
+    system_prompt = serializers.CharField()
+    prompt_template = serializers.CharField()
+    inputs = InputFieldSerializer(source="input_schema", many=True)
+    settings = SettingsSerializer()
+    base_model = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+    def get_is_live(self, version) -> bool:
+        return version.product.live_version_id == version.pk
+
+
+class UsageSerializer(serializers.Serializer):
+    prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField()
+    total_tokens = serializers.IntegerField()
+    time_to_first_token_s = serializers.FloatField(allow_null=True)
+    duration_s = serializers.FloatField()
+    finish_reason = serializers.ChoiceField(choices=["eos", "length", "stop", "cancelled", "error", "time_limit"])
+
+
+class GenerationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    product = serializers.SlugField(source="product.slug")
+    version = serializers.IntegerField(source="version.number", allow_null=True)
+    channel = serializers.ChoiceField(choices=["playground", "widget", "api"])
+    inputs = serializers.DictField()
+    output = serializers.CharField()
+    status = serializers.ChoiceField(choices=["running", "finished", "failed"])
+    finish_reason = serializers.CharField()
+    error = serializers.CharField()
+    tokens_in = serializers.IntegerField()
+    tokens_out = serializers.IntegerField()
+    time_to_first_token_ms = serializers.IntegerField(allow_null=True)
+    duration_ms = serializers.IntegerField(allow_null=True)
+    feedback = serializers.ChoiceField(choices=[1, 0, -1], help_text="1 good, -1 bad, 0 none.")
+    created_at = serializers.DateTimeField()

@@ -1,0 +1,30 @@
+"""The REST API, mounted at /api/v1/; the schema and docs pages at /api/."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from products.api.views.generate import ProductGenerateApi
+from products.api.views.generations import GenerationDetailApi, GenerationFeedbackApi, GenerationListApi
+from products.api.views.products import ProductDetailApi, ProductListApi, VersionDetailApi, VersionListApi
+
+v1_patterns = [
+    path("products/", ProductListApi.as_view(), name="api_products"),
+    path("products/<slug:slug>/", ProductDetailApi.as_view(), name="api_product"),
+    path("products/<slug:slug>/versions/", VersionListApi.as_view(), name="api_versions"),
+    path("products/<slug:slug>/versions/<int:number>/", VersionDetailApi.as_view(), name="api_version"),
+    path("products/<slug:slug>/generate/", ProductGenerateApi.as_view(), name="api_generate"),
+    path("products/<slug:slug>/generations/", GenerationListApi.as_view(), name="api_generations"),
+    path("generations/<int:generation_id>/", GenerationDetailApi.as_view(), name="api_generation"),
+    path("generations/<int:generation_id>/feedback/", GenerationFeedbackApi.as_view(), name="api_generation_feedback"),
+]
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="api_schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema", authentication_classes=[],
+                                                 permission_classes=[]), name="api_docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api_schema", authentication_classes=[],
+                                                permission_classes=[]), name="api_redoc"),
+    path("v1/", include(v1_patterns)),
+]

@@ -1,0 +1,1 @@
+"""One APIView per endpoint; each calls one selector or service."""

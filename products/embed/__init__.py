@@ -1,0 +1,1 @@
+"""The embeddable widget: embed settings, origin allow-lists, visitor rate limits, feedback tokens."""

@@ -1,0 +1,314 @@
+// AI Product Studio chat widget. Served as /embed/<public_key>.js with its product's config inlined.
+// Everything lives in a shadow root, so the host page's CSS cannot break it and ours cannot leak out.
+// Model output is inserted with textContent only, never as HTML.
+(() => {
+  "use strict";
+  const CONFIG = /*STUDIO_WIDGET_CONFIG*/null;
+  if (!CONFIG || !CONFIG.publicKey) return;
+  const HOST_ID = `ai-studio-widget-${CONFIG.publicKey}`;
+  if (document.getElementById(HOST_ID)) return; // the script tag was pasted twice
+  const STORAGE_KEY = `ai-studio-widget:${CONFIG.publicKey}`;
+  const MAX_STORED = 50;
+
+  const TEXT = {
+    open: "Open chat",
+    close: "Close chat",
+    clear: "Clear conversation",
+    send: "Send",
+    stop: "Stop",
+    label: "Your message",
+    typing: `${CONFIG.title} is typing…`,
+    good: "Good answer",
+    bad: "Bad answer",
+    stopped: "Stopped.",
+    empty: "Ask a question to start.",
+    unreachable: "This chat is not available on this website right now.",
+    lost: "The connection was lost. Send your message again.",
+    feedbackFailed: "Your rating could not be saved. Please try again.",
+    thanks: "Thanks for the feedback.",
+  };
+
+  const CSS = `
+    :host { all: initial; }
+    * { box-sizing: border-box; }
+    .root { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; font: 15px/1.45 system-ui, -apple-system,
+      "Segoe UI", Roboto, sans-serif; color: #1f2330; }
+    button { font: inherit; cursor: pointer; }
+    button:focus-visible, textarea:focus-visible { outline: 3px solid #9db4ff; outline-offset: 2px; }
+    .launcher { width: 56px; height: 56px; border-radius: 50%; border: none; background: #3451d1; color: #fff;
+      font-size: 26px; box-shadow: 0 6px 20px rgba(0,0,0,.25); display: grid; place-items: center; margin-left: auto; }
+    .launcher:hover { background: #2a41a8; }
+    .panel { width: min(380px, calc(100vw - 40px)); height: min(560px, calc(100vh - 110px)); background: #fff;
+      border-radius: 14px; box-shadow: 0 12px 40px rgba(0,0,0,.28); display: flex; flex-direction: column;
+      overflow: hidden; margin-bottom: 12px; }
+    .panel[hidden] { display: none; }
+    header { display: flex; align-items: center; gap: 8px; padding: 12px 14px; background: #3451d1; color: #fff; }
+    header h2 { font-size: 16px; margin: 0; flex: 1; font-weight: 600; overflow: hidden; text-overflow: ellipsis;
+      white-space: nowrap; }
+    header button { background: transparent; border: 1px solid rgba(255,255,255,.5); color: #fff; border-radius: 6px;
+      padding: 2px 8px; font-size: 13px; }
+    .log { flex: 1; overflow-y: auto; padding: 14px; display: flex; flex-direction: column; gap: 10px;
+      background: #f6f7fb; }
+    .empty { color: #5b6275; text-align: center; margin: auto; }
+    .msg { max-width: 85%; padding: 8px 12px; border-radius: 12px; white-space: pre-wrap; overflow-wrap: anywhere; }
+    .user { align-self: flex-end; background: #3451d1; color: #fff; border-bottom-right-radius: 4px; }
+    .assistant { align-self: flex-start; background: #fff; border: 1px solid #dde1ec; border-bottom-left-radius: 4px; }
+    .note { font-size: 13px; color: #5b6275; margin-top: 4px; }
+    .notice { align-self: stretch; background: #fff4e5; border: 1px solid #f1c27d; color: #6b4300; border-radius: 8px;
+      padding: 8px 12px; font-size: 14px; }
+    .rate { display: flex; gap: 4px; margin-top: 6px; }
+    .rate button { border: 1px solid #dde1ec; background: #fff; border-radius: 6px; padding: 0 6px; font-size: 15px; }
+    .rate button[aria-pressed="true"] { background: #e3e8ff; border-color: #3451d1; }
+    .typing { padding: 0 14px 6px; font-size: 13px; color: #5b6275; background: #f6f7fb; min-height: 1.5em; }
+    form { display: flex; gap: 8px; padding: 10px; border-top: 1px solid #dde1ec; background: #fff; }
+    textarea { flex: 1; resize: none; font: inherit; border: 1px solid #c9cfdf; border-radius: 8px; padding: 8px;
+      min-height: 40px; max-height: 120px; color: inherit; background: #fff; }
+    .send, .stop { border: none; border-radius: 8px; padding: 0 14px; background: #3451d1; color: #fff; font-weight: 600; }
+    .stop { background: #b4232f; }
+    .send:disabled { opacity: .5; cursor: default; }
+    .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+  `;
+
+  // State kept across page reloads on this website (localStorage is per origin; keyed per product).
+  const load = () => {
+    try {
+      const data = JSON.parse(localStorage.getItem(STORAGE_KEY) || "{}");
+      return { messages: Array.isArray(data.messages) ? data.messages : [], open: !!data.open };
+    } catch (error) {
+      return { messages: [], open: false };
+    }
+  };
+  const state = load();
+  const save = () => {
+    try {
+      const messages = state.messages.filter((m) => m.role !== "notice").slice(-MAX_STORED);
+      localStorage.setItem(STORAGE_KEY, JSON.stringify({ messages, open: state.open }));
+    } catch (error) { /* storage full or blocked: the chat still works, it just forgets */ }
+  };
+
+  const el = (tag, attrs = {}, text) => {
+    const node = document.createElement(tag);
+    Object.entries(attrs).forEach(([name, value]) => node.setAttribute(name, value));
+    if (text !== undefined) node.textContent = text;
+    return node;
+  };
+
+  const host = el("div", { id: HOST_ID });
+  const shadow = host.attachShadow({ mode: "open" });
+  const style = el("style");
+  style.textContent = CSS;
+  const root = el("div", { class: "root" });
+  const panelId = `${HOST_ID}-panel`;
+  const panel = el("section", { class: "panel", id: panelId, role: "dialog", "aria-label": `${CONFIG.title} chat` });
+  panel.hidden = true;
+  const header = el("header");
+  header.append(el("h2", {}, CONFIG.title));
+  const clearButton = el("button", { type: "button", class: "clear" }, "Clear");
+  clearButton.setAttribute("aria-label", TEXT.clear);
+  const closeButton = el("button", { type: "button", class: "close", "aria-label": TEXT.close }, "✕");
+  header.append(clearButton, closeButton);
+  const log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": "Conversation",
+    tabindex: "0" });
+  const typing = el("div", { class: "typing", role: "status", "aria-live": "polite" });
+  const form = el("form");
+  const inputId = `${HOST_ID}-input`;
+  const label = el("label", { for: inputId, class: "sr-only" }, TEXT.label);
+  const input = el("textarea", { id: inputId, rows: "1", placeholder: CONFIG.placeholder, maxlength: "2000" });
+  const sendButton = el("button", { type: "submit", class: "send" }, TEXT.send);
+  const stopButton = el("button", { type: "button", class: "stop" }, TEXT.stop);
+  stopButton.hidden = true;
+  form.append(label, input, sendButton, stopButton);
+  panel.append(header, log, typing, form);
+  const launcher = el("button", { type: "button", class: "launcher", "aria-label": TEXT.open,
+    "aria-expanded": "false", "aria-controls": panelId }, "💬");
+  root.append(panel, launcher);
+  shadow.append(style, root);
+
+  let socket = null;
+  let current = null; // the assistant message being written: { message, node }
+
+  const scrollDown = () => { log.scrollTop = log.scrollHeight; };
+
+  const rateButtons = (message, node) => {
+    if (!message.generation || !message.token) return;
+    const rate = el("div", { class: "rate", role: "group", "aria-label": "Rate this answer" });
+    [[1, "👍", TEXT.good], [-1, "👎", TEXT.bad]].forEach(([value, icon, name]) => {
+      const button = el("button", { type: "button", "aria-label": name,
+        "aria-pressed": String(message.feedback === value) }, icon);
+      button.addEventListener("click", () => sendFeedback(message, value, rate));
+      rate.append(button);
+    });
+    node.append(rate);
+  };
+
+  const render = (message, { append = true } = {}) => {
+    if (message.role === "notice") {
+      const node = el("p", { class: "notice", role: "alert" }, message.text);
+      log.append(node);
+      return node;
+    }
+    const node = el("div", { class: `msg ${message.role}` });
+    node.append(el("span", { class: "sr-only" }, message.role === "user" ? "You said: " : `${CONFIG.title}: `));
+    const text = el("span", { class: "text" }, message.text);
+    node.append(text);
+    if (message.status === "stopped") node.append(el("div", { class: "note" }, TEXT.stopped));
+    if (message.role === "assistant" && message.status !== "writing") rateButtons(message, node);
+    if (append) log.append(node);
+    return node;
+  };
+
+  const renderAll = () => {
+    log.replaceChildren();
+    if (!state.messages.length) log.append(el("p", { class: "empty" }, TEXT.empty));
+    state.messages.forEach(render);
+    scrollDown();
+  };
+
+  const notice = (text) => {
+    log.querySelector(".empty")?.remove();
+    render({ role: "notice", text });
+    scrollDown();
+  };
+
+  const setBusy = (busy) => {
+    sendButton.hidden = busy;
+    stopButton.hidden = !busy;
+    input.setAttribute("aria-busy", String(busy));
+    if (!busy) typing.textContent = "";
+  };
+
+  const finish = (status) => {
+    if (!current) return;
+    const { message, node } = current;
+    message.status = status;
+    if (!message.text && status !== "done") {
+      node.remove();
+      state.messages.splice(state.messages.indexOf(message), 1);
+    } else {
+      node.replaceWith(render(message, { append: false }));
+    }
+    current = null;
+    setBusy(false);
+    save();
+    scrollDown();
+  };
+
+  const onFrame = (frame) => {
+    if (frame.event === "start") {
+      typing.textContent = TEXT.typing;
+    } else if (frame.event === "token") {
+      if (!current) return;
+      typing.textContent = TEXT.typing;
+      current.message.text += frame.text;
+      current.node.querySelector(".text").textContent = current.message.text;
+      scrollDown();
+    } else if (frame.event === "done") {
+      if (!current) return;
+      current.message.generation = frame.generation;
+      current.message.token = frame.feedback_token;
+      finish(frame.usage && frame.usage.finish_reason === "cancelled" ? "stopped" : "done");
+    } else if (frame.event === "error") {
+      finish("failed");
+      const fields = frame.fields ? Object.values(frame.fields).join(" ") : "";
+      notice(fields || frame.message);
+    }
+  };
+
+  const connect = () => new Promise((resolve, reject) => {
+    if (socket && socket.readyState === WebSocket.OPEN) { resolve(socket); return; }
+    let opened = false;
+    const ws = new WebSocket(CONFIG.socketUrl);
+    ws.onopen = () => { opened = true; socket = ws; resolve(ws); };
+    ws.onmessage = (event) => {
+      try { onFrame(JSON.parse(event.data)); } catch (error) { /* ignore a malformed frame */ }
+    };
+    ws.onclose = () => {
+      socket = null;
+      if (!opened) { reject(new Error(TEXT.unreachable)); return; }
+      if (current) { finish("failed"); notice(TEXT.lost); }
+    };
+  });
+
+  const send = async (text) => {
+    log.querySelector(".empty")?.remove();
+    const question = { role: "user", text };
+    state.messages.push(question);
+    render(question);
+    save();
+    scrollDown();
+    const answer = { role: "assistant", text: "", status: "writing" };
+    try {
+      const ws = await connect();
+      state.messages.push(answer);
+      current = { message: answer, node: render(answer) };
+      setBusy(true);
+      typing.textContent = TEXT.typing;
+      ws.send(JSON.stringify({ action: "generate", message: text }));
+    } catch (error) {
+      notice(error.message);
+    }
+  };
+
+  const sendFeedback = (message, value, group) => {
+    const next = message.feedback === value ? 0 : value;
+    fetch(CONFIG.feedbackUrl, {
+      method: "POST", mode: "cors", credentials: "omit", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ generation: message.generation, token: message.token, value: next }),
+    }).then((response) => {
+      if (!response.ok) throw new Error();
+      message.feedback = next;
+      save();
+      group.querySelectorAll("button").forEach((button, index) => {
+        button.setAttribute("aria-pressed", String(next === (index === 0 ? 1 : -1)));
+      });
+      typing.textContent = next ? TEXT.thanks : "";
+    }).catch(() => notice(TEXT.feedbackFailed));
+  };
+
+  const setOpen = (open, { focus = true } = {}) => {
+    state.open = open;
+    panel.hidden = !open;
+    launcher.setAttribute("aria-expanded", String(open));
+    launcher.setAttribute("aria-label", open ? TEXT.close : TEXT.open);
+    launcher.textContent = open ? "✕" : "💬";
+    save();
+    if (open && focus) input.focus();
+    if (!open && focus) launcher.focus();
+  };
+
+  launcher.addEventListener("click", () => setOpen(panel.hidden));
+  closeButton.addEventListener("click", () => setOpen(false));
+  clearButton.addEventListener("click", () => {
+    if (current) return;
+    state.messages = [];
+    save();
+    renderAll();
+    input.focus();
+  });
+  panel.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") { event.preventDefault(); setOpen(false); }
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (!text || current) return;
+    input.value = "";
+    send(text);
+  });
+  stopButton.addEventListener("click", () => {
+    if (socket && current) socket.send(JSON.stringify({ action: "stop" }));
+    typing.textContent = "Stopping…";
+  });
+
+  // An answer that was still being written when the page was left is kept as it stood.
+  state.messages.forEach((message) => { if (message.status === "writing") message.status = "stopped"; });
+  renderAll();
+  const mount = () => { document.body.append(host); setOpen(state.open, { focus: false }); };
+  if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
+})();

@@ -1,0 +1,150 @@
+"""The product's Embed tab (admins) and the public widget endpoints (script and visitor feedback)."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from products.embed.forms import EmbedSettingsForm
+from products.embed.inputs import inputs_unfilled_by_message, message_field
+from products.embed.origins import origin_allowed
+from products.embed.script import widget_script
+from products.embed.selectors import product_get_by_public_key
+from products.embed.services import product_embed_update, product_public_key_rotate, widget_feedback_set
+from products.models import Product
+from products.selectors import product_get
+from studio.access import team_view
+from studio.models import Membership
+from studio.roles import Role
+
+
+def _settings_form(product: Product, data=None) -> EmbedSettingsForm:
+    return EmbedSettingsForm(data, initial={
+        "allowed_origins": "\n".join(product.allowed_origins),
+        "messages_per_visitor_hour": product.widget_messages_per_visitor_hour,
+        "messages_per_day": product.widget_messages_per_day,
+    })
+
+
+def _tab(request: HttpRequest, membership: Membership, product: Product, form: EmbedSettingsForm,
+         status: int = 200) -> HttpResponse:
+    config = product.live_version or product
+    script_url = request.build_absolute_uri(reverse("widget_script", args=[product.public_key]))
+    return render(request, "products/embed.html", {
+        "product": product,
+        "form": form,
+        "can_edit": membership.can(Role.ADMIN),
+        "script_tag": f'<script src="{script_url}" async></script>',
+        "script_url": script_url,
+        "message_field": message_field(config),
+        "unfilled": inputs_unfilled_by_message(config),
+        "api_base": request.build_absolute_uri("/v1"),
+        "generate_url": request.build_absolute_uri(reverse("api_generate", args=[product.slug])),
+    }, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@team_view()
+def embed_settings(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
+    product = product_get(team=membership.team, slug=product_slug)
+    if request.method == "GET":
+        return _tab(request, membership, product, _settings_form(product))
+    if not membership.can(Role.ADMIN):
+        raise PermissionDenied("Only team admins change where the widget may appear. Ask a team admin.")
+    form = _settings_form(product, request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            product_embed_update(
+                product=product, allowed_origins=data["allowed_origins"],
+                messages_per_visitor_hour=data["messages_per_visitor_hour"], messages_per_day=data["messages_per_day"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            count = len(product.allowed_origins)
+            messages.success(request, "Embed settings saved. " + (
+                f"The widget works on {count} website{'s' if count != 1 else ''}." if count
+                else "No website is allowed yet, so the widget works only in the preview on this page."))
+            return redirect("embed", team_slug=membership.team.slug, product_slug=product.slug)
+    return _tab(request, membership, product, form, status=400)
+
+
+@require_POST
+@team_view(Role.ADMIN)
+def embed_key_rotate(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
+    product = product_get(team=membership.team, slug=product_slug)
+    product_public_key_rotate(product=product)
+    messages.success(request, "The widget has a new key. Replace the script tag on your websites: the old one has "
+                              "stopped working.")
+    return redirect("embed", team_slug=membership.team.slug, product_slug=product.slug)
+
+
+@require_GET
+def widget_script_view(request: HttpRequest, public_key: str) -> HttpResponse:
+    """The widget for one product. Loading it is harmless anywhere; it only connects from allowed websites."""
+    product = product_get_by_public_key(public_key=public_key)
+    if product is None:
+        return HttpResponse("/* Unknown widget key: copy the script tag again from the product's Embed tab. */",
+                            status=404, content_type="text/javascript; charset=utf-8")
+    socket_scheme = "wss" if request.is_secure() else "ws"
+    config = product.live_version or product
+    field = message_field(config)
+    source = widget_script({
+        "publicKey": product.public_key,
+        "socketUrl": f"{socket_scheme}://{request.get_host()}/ws/widget/{product.public_key}/",
+        "feedbackUrl": request.build_absolute_uri(reverse("widget_feedback", args=[product.public_key])),
+        "title": product.name,
+        "placeholder": f"{field.label}…" if field else "Type your message…",
+    })
+    response = HttpResponse(source, content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=300"
+    response["Access-Control-Allow-Origin"] = "*"  # a public script; lets sites load it with integrity checks
+    return response
+
+
+def _cors(response: HttpResponse, origin: str | None) -> HttpResponse:
+    if origin:
+        response["Access-Control-Allow-Origin"] = origin
+        response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response["Access-Control-Allow-Headers"] = "Content-Type"
+        response["Access-Control-Max-Age"] = "600"
+    response["Vary"] = "Origin"
+    return response
+
+
+@csrf_exempt  # no cookies are involved: the per-generation token is the authorisation
+@require_http_methods(["POST", "OPTIONS"])
+def widget_feedback(request: HttpRequest, public_key: str) -> HttpResponse:
+    """A visitor's 👍/👎 on one widget answer: public key + generation id + that generation's token."""
+    product = product_get_by_public_key(public_key=public_key)
+    origin = request.headers.get("Origin")
+    allowed = product is not None and (
+        origin is None or origin_allowed(origin, product.allowed_origins)
+        or origin == f"{request.scheme}://{request.get_host()}"
+    )
+    if not allowed:
+        return _cors(JsonResponse({"error": "This website may not rate answers of this chat."}, status=403), None)
+    if request.method == "OPTIONS":
+        return _cors(HttpResponse(status=204), origin)
+    try:
+        body = json.loads(request.body or b"{}")
+        generation_id, token, value = int(body["generation"]), str(body["token"]), int(body["value"])
+    except (ValueError, KeyError, TypeError):
+        return _cors(JsonResponse(
+            {"error": 'Send {"generation": <id>, "token": "<feedback_token>", "value": 1, -1 or 0}.'}, status=400
+        ), origin)
+    try:
+        generation = widget_feedback_set(product=product, generation_id=generation_id, token=token, value=value)
+    except PermissionDenied as exc:
+        return _cors(JsonResponse({"error": str(exc)}, status=403), origin)
+    except ValidationError as exc:
+        return _cors(JsonResponse({"error": " ".join(exc.messages)}, status=400), origin)
+    return _cors(JsonResponse({"generation": generation.pk, "feedback": generation.feedback}), origin)

@@ -1,0 +1,196 @@
+"""Websocket delivery benchmark (a script, not a test: it prints figures and asserts nothing timed).
+
+    .venv/bin/python tests/benchmarks/bench_websocket.py [--max-new-tokens 128] [--repeats 5] [--redis URL]
+
+(2) The same product prompt, greedy, generated two ways in one run, interleaved:
+    - over the websocket: a daphne server (embedded inference worker, or a separate
+      `manage.py inference_worker` over Redis with --redis) streams to a client in this script,
+      which counts the tokens it receives (usage.completion_tokens of the `done` frame) and the time
+      from sending `generate` to the first `token` frame and to `done`;
+    - in-process: LocalEngine.stream in this script, timed from the call to its first token (prefill)
+      and to its result.
+    Ratios: delivered tokens/s over the websocket ÷ engine in-process (target >= 0.95), and time to
+    first token over the websocket ÷ in-process prefill (target <= 1.2).
+
+The server runs on a throwaway SQLite database in a temporary directory; nothing of yours is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT))
+
+PRODUCT_FACTS = {
+    "product": "Trail running shoes",
+    "features": "Waterproof mesh, grippy soles, 240 g, recycled laces",
+    "audience": "weekend runners",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def configure_django(var_dir: Path, redis_url: str | None) -> dict[str, str]:
+    env = {
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "STUDIO_VAR_DIR": str(var_dir),
+        "DATABASE_URL": f"sqlite:///{var_dir / 'bench.sqlite3'}",
+        "MODELS_DIR": os.environ.get("MODELS_DIR") or str(REPO_ROOT / "var" / "models"),
+    }
+    os.environ.update(env)
+    os.environ.pop("REDIS_URL", None)
+    if redis_url:
+        os.environ["REDIS_URL"] = env["REDIS_URL"] = redis_url
+    import django
+
+    django.setup()
+    return env
+
+
+def seed_product():
+    """A user, a team and a product-description product; returns (product, session cookie, inputs)."""
+    from django.core.management import call_command
+    from django.test import Client
+
+    from products.services import product_create
+    from studio.services import team_create, user_signup
+
+    call_command("migrate", verbosity=0)
+    user = user_signup(email="bench@example.com", password="bench-password-123")
+    team = team_create(name="Bench", owner=user)
+    product = product_create(team=team, user=user, kind_id="copywriting", template_id="product-description")
+    inputs = {field["name"]: PRODUCT_FACTS.get(field["name"], field.get("default") or "x")
+              for field in product.input_schema}
+    client = Client()
+    client.force_login(user)
+    return product, client.cookies["sessionid"].value, inputs
+
+
+def start_processes(env: dict[str, str], port: int, separate_worker: bool) -> list[subprocess.Popen]:
+    embedded = "0" if separate_worker else "1"
+    child_env = os.environ | env | {"PYTHONPATH": str(REPO_ROOT), "STUDIO_EMBEDDED_WORKERS": embedded}
+    server = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "studio.asgi:application"]
+    processes = [subprocess.Popen(server, cwd=REPO_ROOT, env=child_env, stderr=subprocess.DEVNULL)]
+    if separate_worker:
+        worker = [sys.executable, "manage.py", "inference_worker"]
+        processes.append(subprocess.Popen(worker, cwd=REPO_ROOT, env=child_env, stderr=subprocess.DEVNULL))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return processes
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("The server did not start within 60 s.")
+
+
+async def over_websocket(url: str, origin: str, cookie: str, message: dict) -> tuple[float, float, int, str]:
+    """Send one `generate`; return (time to first token frame, time to done, tokens, text)."""
+    from websockets.asyncio.client import connect
+
+    async with connect(url, origin=origin, additional_headers={"Cookie": f"sessionid={cookie}"},
+                       max_size=None) as socket_:
+        started = time.perf_counter()
+        await socket_.send(json.dumps(message))
+        first_token, parts = None, []
+        async for raw in socket_:
+            frame = json.loads(raw)
+            if frame["event"] == "token":
+                first_token = first_token or time.perf_counter() - started
+                parts.append(frame["text"])
+            elif frame["event"] == "done":
+                return first_token, time.perf_counter() - started, frame["usage"]["completion_tokens"], "".join(parts)
+            elif frame["event"] == "error":
+                raise SystemExit(f"The server answered with an error: {frame['message']}")
+    raise SystemExit("The websocket closed before the generation was done.")
+
+
+def in_process(engine, request) -> tuple[float, float, int, str]:
+    from inference.engines.base import TokenEvent
+
+    started = time.perf_counter()
+    first_token, parts = None, []
+    for event in engine.stream(request):
+        if isinstance(event, TokenEvent):
+            first_token = first_token or time.perf_counter() - started
+            parts.append(event.text)
+        else:
+            return first_token, time.perf_counter() - started, event.completion_tokens, "".join(parts)
+    raise RuntimeError("The engine stream ended without a result.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--redis", help="serve through a separate inference worker over this Redis URL")
+    args = parser.parse_args()
+
+    var_dir = Path(tempfile.mkdtemp(prefix="bench-ws-"))
+    env = configure_django(var_dir, args.redis)
+    product, cookie, inputs = seed_product()
+
+    from django.conf import settings
+
+    from inference.bundled import install_bundled_models, model_path
+    from inference.engines.base import GenerationParams, GenerationRequest
+    from inference.engines.local import LocalEngine
+    from products.generation import generation_prepare
+
+    install_bundled_models(settings.MODELS_DIR)
+    greedy = {"creativity": 0, "length": args.max_new_tokens, "variants": 1}
+    prepared = generation_prepare(product=product, version=None, inputs=inputs, settings=greedy)
+    request = GenerationRequest(messages=prepared.messages, params=GenerationParams(**prepared.params))
+    engine = LocalEngine(model_path(settings.MODELS_DIR, prepared.base_model), device="cpu")
+
+    port = free_port()
+    processes = start_processes(env, port, separate_worker=bool(args.redis))
+    url = f"ws://127.0.0.1:{port}/ws/t/{product.team.slug}/products/{product.slug}/generate/"
+    message = {"action": "generate", "inputs": inputs, "settings": greedy}
+    try:
+        asyncio.run(over_websocket(url, f"http://127.0.0.1:{port}", cookie, message))  # server loads the model
+        in_process(engine, request)  # this process loads it too
+        socket_runs, local_runs = [], []
+        for _ in range(args.repeats):  # interleaved, so background load hits both alike
+            socket_runs.append(asyncio.run(over_websocket(url, f"http://127.0.0.1:{port}", cookie, message)))
+            local_runs.append(in_process(engine, request))
+    finally:
+        for process in processes:
+            process.terminate()
+    report(socket_runs, local_runs, "separate worker over Redis" if args.redis else "embedded worker")
+
+
+def report(socket_runs: list, local_runs: list, mode: str) -> None:
+    def rate(runs):
+        return statistics.median(tokens / total for _, total, tokens, _ in runs)
+
+    def ttft(runs):
+        return statistics.median(first for first, _, _, _ in runs)
+
+    same_text = all(s[3] == local[3] for s, local in zip(socket_runs, local_runs, strict=True))
+    tokens = socket_runs[0][2]
+    print(f"[2] websocket ({mode}) vs in-process engine, {tokens} tokens, median of {len(socket_runs)}:")
+    print(f"    delivered {rate(socket_runs):.2f} tok/s, in-process {rate(local_runs):.2f} tok/s, "
+          f"ratio {rate(socket_runs) / rate(local_runs):.2f} (target >= 0.95)")
+    print(f"    time to first token {ttft(socket_runs) * 1000:.1f} ms, in-process prefill "
+          f"{ttft(local_runs) * 1000:.1f} ms, ratio {ttft(socket_runs) / ttft(local_runs):.2f} (target <= 1.2)")
+    print(f"    same text both ways: {same_text}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
+
+from inference.bundled import DEFAULT_MODEL_ID
 
 
 class TrainingRun(models.Model):
-    """A fine-tuning job. The row is the job: workers claim it, lease it and report on it."""
+    """A fine-tuning job. The row is the job: workers claim it, lease it and report on it.
+
+    There is no separate queue to keep in step with it: ``status`` is the queue, ``worker`` and
+    ``lease_expires_at`` say who holds it, and the progress fields are what the run page shows.
+    """
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -13,6 +22,11 @@ class TrainingRun(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
+
+    class Method(models.TextChoices):
+        LORA = "lora", "LoRA (small adapter on top of the base model)"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
     team = models.ForeignKey("studio.Team", on_delete=models.CASCADE, related_name="training_runs")
     product = models.ForeignKey(
@@ -25,8 +39,159 @@ class TrainingRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # What to train. Null only for rows made before fine-tuning existed; every new run names one.
+    # RESTRICT: a version a run learnt from cannot be deleted, unless the run goes too (the team is deleted).
+    dataset_version = models.ForeignKey(
+        "products.DatasetVersion", on_delete=models.RESTRICT, null=True, related_name="training_runs"
+    )
+    base_model = models.CharField(max_length=120, default=DEFAULT_MODEL_ID)
+    method = models.CharField(max_length=12, choices=Method.choices, default=Method.LORA)
+    hyperparameters = models.JSONField(default=dict, help_text="See inference/training/hyperparameters.py.")
+    prompt_config = models.JSONField(
+        default=dict, help_text="The product's prompt when the run was started: what the model learns to answer."
+    )
+
+    # Progress, written by the worker as it goes.
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    train_examples = models.PositiveIntegerField(default=0)
+    validation_examples = models.PositiveIntegerField(default=0)
+    train_loss = models.FloatField(null=True, blank=True)
+    validation_loss = models.FloatField(null=True, blank=True)
+    tokens_seen = models.PositiveBigIntegerField(default=0)
+    seconds_per_step = models.FloatField(null=True, blank=True)
+    checkpoint_step = models.PositiveIntegerField(default=0, help_text="Step of the last complete checkpoint.")
+    resumed_from_step = models.PositiveIntegerField(null=True, blank=True)
+    device = models.CharField(max_length=20, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+
+    # The job: who holds it and until when.
+    worker = models.CharField(max_length=120, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "training run"
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="training_run_queue"),
+            models.Index(fields=["status", "lease_expires_at"], name="training_run_lease"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Training run {self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("training_run", kwargs={"team_slug": self.team.slug, "run_id": self.pk})
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.step / self.total_steps) if self.total_steps else 0
+
+    @property
+    def eta_seconds(self) -> float | None:
+        if self.status != self.Status.RUNNING or not self.seconds_per_step or not self.total_steps:
+            return None
+        return max(self.total_steps - self.step, 0) * self.seconds_per_step
+
+
+class TrainingMetric(models.Model):
+    """One point of a run's loss curve: the training loss (averaged since the last point) or the validation loss."""
+
+    class Split(models.TextChoices):
+        TRAIN = "train", "Training"
+        VALIDATION = "validation", "Validation"
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="metrics")
+    split = models.CharField(max_length=12, choices=Split.choices)
+    step = models.PositiveIntegerField()
+    loss = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["step", "split"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "split", "step"], name="training_metric_one_per_step")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.split} loss {self.loss:.3f} at step {self.step}"
+
+
+
+class TrainingLogEntry(models.Model):
+    """A line of the run's log, in plain words, for the run page."""
+
+    class Level(models.TextChoices):
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        ERROR = "error", "Error"
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="log_entries")
+    level = models.CharField(max_length=8, choices=Level.choices, default=Level.INFO)
+    message = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name_plural = "training log entries"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ModelArtifact(models.Model):
+    """The result of a successful run: adapter weights (safetensors) under MEDIA_ROOT, with their hash."""
+
+    class Kind(models.TextChoices):
+        LORA_ADAPTER = "lora-adapter", "LoRA adapter"
+
+    team = models.ForeignKey("studio.Team", on_delete=models.CASCADE, related_name="model_artifacts")
+    run = models.OneToOneField(TrainingRun, on_delete=models.CASCADE, related_name="artifact")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.LORA_ADAPTER)
+    base_model = models.CharField(max_length=120)
+    path = models.CharField(max_length=255, help_text="Folder relative to MEDIA_ROOT.")
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the weights file.")
+    size_bytes = models.PositiveBigIntegerField()
+    files = models.JSONField(default=list, help_text='[{"name", "size", "sha256"}] of every file in the folder.')
+    created_at = models.DateTimeField(auto_now_add=True)
+
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"Training run {self.pk} ({self.status})"
+        return f"Fine-tuned model from run {self.run_id}"
+
+    @property
+    def directory(self) -> Path:
+        return Path(settings.MEDIA_ROOT) / self.path
+
+
+class EvaluationReport(models.Model):
+    """Base model against tuned model on the same held-out rows: loss, perplexity, BLEU/ROUGE and samples."""
+
+    run = models.OneToOneField(TrainingRun, on_delete=models.CASCADE, related_name="evaluation")
+    examples = models.PositiveIntegerField(help_text="Held-out examples the losses were measured on.")
+    base_loss = models.FloatField()
+    tuned_loss = models.FloatField()
+    base_perplexity = models.FloatField()
+    tuned_perplexity = models.FloatField()
+    scores = models.JSONField(default=dict, help_text='{"base": {"bleu", "rouge1", "rougeL"}, "tuned": {...}}')
+    samples = models.JSONField(default=list, help_text='[{"prompt", "base", "tuned", "reference"}]')
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Evaluation of run {self.run_id}"
+
+    @property
+    def loss_reduction_percent(self) -> float:
+        """How much lower (negative: higher) the tuned model's loss is than the base model's, in percent."""
+        return 100 * (self.base_loss - self.tuned_loss) / self.base_loss if self.base_loss else 0.0

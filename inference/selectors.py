@@ -2,11 +2,102 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from typing import Any
 
-from inference.models import TrainingRun
-from studio.models import Team
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+
+from inference.models import EvaluationReport, ModelArtifact, TrainingLogEntry, TrainingMetric, TrainingRun
+from products.models import Product
+from studio.models import Membership, Team
+
+LOG_LINES = 12
 
 
 def training_run_list_for_team(*, team: Team) -> QuerySet[TrainingRun]:
-    return TrainingRun.objects.filter(team=team).select_related("product")
+    return TrainingRun.objects.filter(team=team).select_related("product", "dataset_version__dataset")
+
+
+def training_run_list_for_product(*, product: Product) -> QuerySet[TrainingRun]:
+    return training_run_list_for_team(team=product.team).filter(product=product)
+
+
+def training_run_get(*, team: Team, run_id: int) -> TrainingRun:
+    """The team's run, or 404: other teams' runs do not exist for this caller."""
+    return get_object_or_404(
+        TrainingRun.objects.select_related("product", "team", "dataset_version__dataset", "created_by"),
+        team=team, pk=run_id,
+    )
+
+
+def training_run_for_member(*, user, team_slug: str, run_id: int) -> TrainingRun | None:
+    """The run if ``user`` is a member of its team (any role), else None. For websockets."""
+    if not user or not user.is_authenticated:
+        return None
+    membership = Membership.objects.filter(user=user, team__slug=team_slug).first()
+    if membership is None:
+        return None
+    return TrainingRun.objects.select_related("product", "team").filter(team_id=membership.team_id, pk=run_id).first()
+
+
+def training_run_points(*, run: TrainingRun) -> list[dict[str, Any]]:
+    """The loss curve: ``[{"split", "step", "loss"}]`` in step order."""
+    return [
+        {"split": split, "step": step, "loss": loss}
+        for split, step, loss in TrainingMetric.objects.filter(run=run).values_list("split", "step", "loss")
+    ]
+
+
+def training_run_log_tail(*, run: TrainingRun, limit: int = LOG_LINES) -> list[TrainingLogEntry]:
+    """The latest log lines, oldest first."""
+    return list(reversed(TrainingLogEntry.objects.filter(run=run).order_by("-created_at", "-pk")[:limit]))
+
+
+def training_run_snapshot(*, run: TrainingRun) -> dict[str, Any]:
+    """Everything the run page draws, as the websocket's first frame (after a reload or a lost frame)."""
+    from inference.training.services import run_state
+
+    run = TrainingRun.objects.select_related("product", "team").get(pk=run.pk)
+    logs = [{"level": e.level, "message": e.message, "time": e.created_at.isoformat()}
+            for e in training_run_log_tail(run=run)]
+    return {"event": "snapshot", **run_state(run), "points": training_run_points(run=run), "logs": logs}
+
+
+def training_run_evaluation(*, run: TrainingRun) -> EvaluationReport | None:
+    return EvaluationReport.objects.filter(run=run).first()
+
+
+def training_run_artifact(*, run: TrainingRun) -> ModelArtifact | None:
+    return ModelArtifact.objects.filter(run=run).first()
+
+
+def training_tokens_per_second(*, device: str, base_model: str) -> float | None:
+    """Training speed of the latest run on this device and model that recorded one; None before any."""
+    run = (
+        TrainingRun.objects.filter(device=device, base_model=base_model, seconds_per_step__gt=0, step__gt=0,
+                                   tokens_seen__gt=0)
+        .exclude(resumed_from_step__gt=0)  # tokens of earlier attempts would inflate the rate
+        .order_by("-updated_at").values("tokens_seen", "step", "seconds_per_step").first()
+    )
+    if run is None:
+        return None
+    return run["tokens_seen"] / (run["step"] * run["seconds_per_step"])
+
+
+def training_preflight(*, version, overrides: dict[str, Any], base_model: str):
+    """(settings the run would use, the pre-flight estimate) for fine-tuning on ``version`` now.
+
+    Raises ValidationError when an override is out of range.
+    """
+    from inference.training.estimate import device_hint, preflight_estimate
+    from inference.training.hyperparameters import defaults_for
+
+    device = device_hint()
+    params = defaults_for(train_examples=version.train_count, device=device).with_overrides(overrides)
+    tokens = (version.report or {}).get("tokens") or {}
+    estimate = preflight_estimate(
+        train_examples=version.train_count, validation_examples=version.validation_count,
+        mean_text_tokens=tokens.get("mean"), params=params, device=device,
+        measured_tokens_per_second=training_tokens_per_second(device=device, base_model=base_model),
+    )
+    return params, estimate

@@ -1,0 +1,58 @@
+"""The run's result on disk: the LoRA adapter as safetensors, written atomically, with SHA-256 hashes.
+
+The folder is what ``LocalEngine(adapter_dir=...)`` loads (``adapter_model.safetensors`` and
+``adapter_config.json``), so a product version serves it as soon as it points at the artifact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+WEIGHTS_FILE = "adapter_model.safetensors"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def artifact_relative_path(run_id: int) -> str:
+    return f"training/artifacts/run-{run_id}"
+
+
+def save_adapter(model: Any, *, media_root: Path, run_id: int) -> dict[str, Any]:
+    """Write the adapter under MEDIA_ROOT and return the ModelArtifact fields (path, sha256, size, files)."""
+    relative = artifact_relative_path(run_id)
+    final = Path(media_root) / relative
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-run-{run_id}-", dir=final.parent))
+    try:
+        model.save_pretrained(str(tmp), safe_serialization=True)
+        (tmp / "README.md").unlink(missing_ok=True)  # peft's model-card template says nothing about this run
+        if not (tmp / WEIGHTS_FILE).is_file():
+            raise RuntimeError(f"The adapter was not saved as {WEIGHTS_FILE}; check the installed peft version.")
+        tmp.chmod(0o755)
+        if final.exists():  # a run resumed after its earlier attempt had written this folder
+            shutil.rmtree(final)
+        tmp.rename(final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    files = [
+        {"name": path.name, "size": path.stat().st_size, "sha256": sha256_of(path)}
+        for path in sorted(final.iterdir()) if path.is_file()
+    ]
+    weights = next(f for f in files if f["name"] == WEIGHTS_FILE)
+    return {
+        "path": relative,
+        "sha256": weights["sha256"],
+        "size_bytes": sum(f["size"] for f in files),
+        "files": files,
+    }

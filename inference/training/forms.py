@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from inference.training.hyperparameters import HyperParameters
+
+#: The settings a person may change under "Advanced settings"; empty means "choose for me".
+ADVANCED = ("epochs", "learning_rate", "batch_size", "max_length", "lora_rank", "checkpoint_every")
+HELP = {
+    "epochs": "Passes over the training examples. More learns the style more closely, and can over-fit.",
+    "learning_rate": "How big each adjustment is. Lower is slower and safer.",
+    "batch_size": "Examples per step. Smaller uses less memory (try it if a run runs out of memory).",
+    "max_length": "Longest example, in tokens; longer ones lose the end of their text.",
+    "lora_rank": "Size of the adapter. Bigger can learn more, and takes longer.",
+    "checkpoint_every": "Steps between saved checkpoints; an interrupted run resumes from the last one.",
+}
+
+
+class FineTuneForm(forms.Form):
+    dataset_version = forms.ModelChoiceField(
+        queryset=None, label="Dataset version", empty_label=None,
+        help_text="The examples to learn from. Its held-out rows are used for the evaluation report.",
+    )
+
+    def __init__(self, *args: Any, versions, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["dataset_version"].queryset = versions
+        self.fields["dataset_version"].label_from_instance = (
+            lambda v: f"{v.dataset.name} v{v.number} · {v.train_count} to train on, {v.validation_count} held out"
+        )
+        for name in ADVANCED:
+            low, high, label = HyperParameters.LIMITS[name]
+            field_class = forms.FloatField if name == "learning_rate" else forms.IntegerField
+            self.fields[name] = field_class(
+                required=False, min_value=low, max_value=high, label=label, help_text=HELP[name],
+                widget=forms.NumberInput(attrs={"placeholder": "automatic", "step": "any"}),
+            )
+
+    def basic_fields(self) -> list:
+        return [self["dataset_version"]]
+
+    def advanced_fields(self) -> list:
+        return [self[name] for name in ADVANCED]
+
+    def overrides(self) -> dict[str, Any]:
+        """The advanced values a person filled in (call after is_valid)."""
+        return {name: self.cleaned_data[name] for name in ADVANCED if self.cleaned_data.get(name) is not None}

@@ -1,0 +1,134 @@
+"""Fine-tuning settings: defaults chosen from the dataset size and the device, and their validation.
+
+Pure Python: the web tier uses it for the form and the pre-flight estimate, the worker for training.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+#: Fewer training examples than this teach a model nothing reliable.
+MIN_TRAIN_EXAMPLES = 10
+
+
+def too_few_examples_message(count: int) -> str:
+    return (
+        f"This dataset version has {count} training example{'' if count == 1 else 's'}; fine-tuning needs at least "
+        f"{MIN_TRAIN_EXAMPLES}. Add rows to the dataset (or hold fewer rows out for validation) and try again."
+    )
+
+
+@dataclass(frozen=True)
+class HyperParameters:
+    """Everything that decides how a run trains. Stored on the run as a dict."""
+
+    epochs: int
+    learning_rate: float
+    batch_size: int
+    max_length: int = 512  # tokens per example; longer examples lose the end of their reply
+    lora_rank: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.0  # 0 keeps a resumed run exactly on the path it would have taken
+    warmup_fraction: float = 0.05
+    checkpoint_every: int = 50  # steps
+    eval_samples: int = 4  # held-out rows written by both models for the side-by-side report
+    sample_tokens: int = 64  # most tokens each of those samples may have
+    seed: int = 42
+
+    # (lowest, highest, label) of what a person may set in the advanced section.
+    LIMITS = {
+        "epochs": (1, 50, "Epochs"),
+        "learning_rate": (1e-6, 1e-2, "Learning rate"),
+        "batch_size": (1, 256, "Batch size"),
+        "max_length": (32, 8192, "Maximum length"),
+        "lora_rank": (1, 256, "LoRA rank"),
+        "lora_alpha": (1, 512, "LoRA alpha"),
+        "lora_dropout": (0.0, 0.5, "LoRA dropout"),
+        "warmup_fraction": (0.0, 0.5, "Warm-up"),
+        "checkpoint_every": (1, 100_000, "Checkpoint every"),
+        "eval_samples": (0, 64, "Samples in the report"),
+        "sample_tokens": (4, 1024, "Sample length"),
+        "seed": (0, 2**31 - 1, "Seed"),
+    }
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HyperParameters:
+        """The stored dict back as settings (unknown keys ignored, missing ones defaulted)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def with_overrides(self, overrides: dict[str, Any]) -> HyperParameters:
+        """These settings with a person's changes; ValidationError names each value out of range."""
+        errors: dict[str, str] = {}
+        changes: dict[str, Any] = {}
+        types = {f.name: f.type for f in fields(self)}
+        for name, raw in overrides.items():
+            if name not in self.LIMITS or raw in (None, ""):
+                continue
+            low, high, label = self.LIMITS[name]
+            try:
+                value = float(raw) if types[name] == "float" else int(raw)
+            except (TypeError, ValueError):
+                errors[name] = f"{label} must be a number."
+                continue
+            if not low <= value <= high:
+                errors[name] = f"{label} must be between {low:g} and {high:g}."
+                continue
+            changes[name] = value
+        if errors:
+            raise ValidationError(errors)
+        return replace(self, **changes)
+
+
+def steps_per_epoch(train_examples: int, batch_size: int) -> int:
+    return math.ceil(train_examples / batch_size) if train_examples else 0
+
+
+def total_steps(train_examples: int, params: HyperParameters) -> int:
+    return steps_per_epoch(train_examples, params.batch_size) * params.epochs
+
+
+def defaults_for(*, train_examples: int, device: str) -> HyperParameters:
+    """Settings that work for a dataset of this size on this device, without a person choosing any."""
+    gpu = device.startswith("cuda")
+    batch_size = max(1, min(16 if gpu else 4, train_examples))
+    # Small datasets need several passes to learn a style; big ones learn it in one.
+    if train_examples <= 100:
+        epochs = 4
+    elif train_examples <= 1_000:
+        epochs = 3
+    elif train_examples <= 10_000:
+        epochs = 2
+    else:
+        epochs = 1
+    steps = steps_per_epoch(train_examples, batch_size) * epochs
+    # Few steps need a bolder learning rate to move the adapter at all; many steps a gentler one.
+    learning_rate = 1e-3 if steps <= 50 else 5e-4 if steps <= 500 else 2e-4
+    return HyperParameters(
+        epochs=epochs,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        max_length=1024 if gpu else 512,
+        checkpoint_every=min(max(10, steps // 10), 500),
+        eval_samples=16 if gpu else 3,
+        sample_tokens=128 if gpu else 48,
+    )
+
+
+def learning_rate_at(step: int, *, total: int, params: HyperParameters) -> float:
+    """Linear warm-up, then cosine decay to zero: the rate for the optimizer step numbered ``step`` (0-based).
+
+    A pure function of the step, so a resumed run needs no scheduler state.
+    """
+    warmup = math.ceil(total * params.warmup_fraction)
+    if step < warmup:
+        return params.learning_rate * (step + 1) / warmup
+    progress = (step - warmup) / max(total - warmup, 1)
+    return params.learning_rate * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))

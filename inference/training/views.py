@@ -1,0 +1,188 @@
+"""Fine-tuning pages: start a run from a product, watch it, read its report, ship its model.
+
+One service call per view; the run page's live updates come over the websocket (consumers.py).
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from inference.bundled import BASE_MODELS
+from inference.selectors import (
+    training_preflight,
+    training_run_artifact,
+    training_run_evaluation,
+    training_run_get,
+    training_run_list_for_product,
+    training_run_list_for_team,
+    training_run_log_tail,
+    training_run_points,
+)
+from inference.training.chart import loss_chart
+from inference.training.estimate import duration_words
+from inference.training.forms import FineTuneForm
+from inference.training.hyperparameters import MIN_TRAIN_EXAMPLES
+from inference.training.services import (
+    product_version_create_from_run,
+    run_state,
+    training_run_cancel,
+    training_run_create,
+)
+from products.datasets.selectors import dataset_version_list_for_kind
+from products.kinds import get_kind
+from products.selectors import product_get
+from studio.access import team_view
+from studio.models import Membership
+from studio.roles import Role
+
+T = "training/"
+
+
+def _fine_tune_context(product, form: FineTuneForm, membership: Membership) -> dict:
+    version = None
+    if not form.is_bound:
+        version = form.fields["dataset_version"].queryset.first()
+    elif form.is_valid():
+        version = form.cleaned_data["dataset_version"]
+    context = {
+        "product": product, "kind": get_kind(product.kind), "form": form, "min_examples": MIN_TRAIN_EXAMPLES,
+        "runs": training_run_list_for_product(product=product)[:20],
+        "base_model": BASE_MODELS.get(product.base_model),
+        "can_start": membership.can(Role.EDITOR),
+    }
+    if version is not None:
+        try:
+            context["params"], context["estimate"] = training_preflight(
+                version=version, overrides=form.overrides() if form.is_bound else {}, base_model=product.base_model
+            )
+            context["estimate_version"] = version
+        except ValidationError as exc:
+            context["estimate_errors"] = exc.messages
+    elif form.is_bound:
+        context["estimate_errors"] = [
+            f"{form.fields[name].label}: {error}" if name in form.fields else error
+            for name, errors in form.errors.items() for error in errors
+        ]
+    return context
+
+
+@require_http_methods(["GET", "POST"])
+@team_view()
+def fine_tune(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
+    """The product's Fine-tune tab: pick a dataset version, see the estimate, start; earlier runs below."""
+    product = product_get(team=membership.team, slug=product_slug)
+    versions = dataset_version_list_for_kind(team=membership.team, kind=product.kind)
+    if request.method == "POST":
+        if not membership.can(Role.EDITOR):
+            raise PermissionDenied(f"Starting a fine-tune needs the editor role or higher in {membership.team.name}. "
+                                   "Ask a team admin.")
+        form = FineTuneForm(request.POST, versions=versions)
+        if form.is_valid():
+            try:
+                run = training_run_create(
+                    product=product, dataset_version=form.cleaned_data["dataset_version"], user=request.user,
+                    overrides=form.overrides(),
+                )
+            except ValidationError as exc:
+                _attach_errors(form, exc)
+            else:
+                messages.success(request, "Fine-tune queued. This page updates as it trains.")
+                return redirect("training_run", team_slug=membership.team.slug, run_id=run.pk)
+    else:
+        form = FineTuneForm(versions=versions, initial={"dataset_version": versions.first()})
+    return render(request, T + "fine_tune.html", _fine_tune_context(product, form, membership))
+
+
+def _attach_errors(form: FineTuneForm, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+@require_GET
+@team_view()
+def fine_tune_estimate(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
+    """The pre-flight estimate for the form's current choices (htmx swaps it in as they change)."""
+    product = product_get(team=membership.team, slug=product_slug)
+    versions = dataset_version_list_for_kind(team=membership.team, kind=product.kind)
+    form = FineTuneForm(request.GET, versions=versions)
+    return render(request, T + "fine_tune.html#estimate", _fine_tune_context(product, form, membership))
+
+
+@require_GET
+@team_view()
+def run_list(request: HttpRequest, membership: Membership) -> HttpResponse:
+    return render(request, T + "run_list.html", {"runs": training_run_list_for_team(team=membership.team)[:100]})
+
+
+@require_GET
+@team_view()
+def run_detail(request: HttpRequest, membership: Membership, run_id: int) -> HttpResponse:
+    """The run page; an htmx request gets the report fragment (the page asks for it when the run finishes)."""
+    run = training_run_get(team=membership.team, run_id=run_id)
+    points = training_run_points(run=run)
+    evaluation = training_run_evaluation(run=run)
+    context = {
+        "run": run, "product": run.product, "state": run_state(run), "points": points,
+        "chart": loss_chart(points, total_steps=run.total_steps), "logs": training_run_log_tail(run=run),
+        "evaluation": evaluation, "artifact": training_run_artifact(run=run),
+        "scores": _score_rows(evaluation), "can_edit": membership.can(Role.EDITOR),
+        "params": run.hyperparameters,
+        "eta_words": duration_words(run.eta_seconds) if run.eta_seconds is not None else "",
+    }
+    template = T + "run.html#run-report" if request.htmx else T + "run.html"
+    return render(request, template, context)
+
+
+def _score_rows(evaluation) -> list[dict]:
+    if evaluation is None:
+        return []
+    base, tuned = evaluation.scores.get("base", {}), evaluation.scores.get("tuned", {})
+    rows = [
+        ("Validation loss", evaluation.base_loss, evaluation.tuned_loss, "lower is better"),
+        ("Perplexity", evaluation.base_perplexity, evaluation.tuned_perplexity, "lower is better"),
+        ("BLEU", base.get("bleu"), tuned.get("bleu"), "higher is better, 0–100"),
+        ("ROUGE-1", base.get("rouge1"), tuned.get("rouge1"), "higher is better, 0–100"),
+        ("ROUGE-L", base.get("rougeL"), tuned.get("rougeL"), "higher is better, 0–100"),
+    ]
+    lower_better = {"Validation loss", "Perplexity"}
+    return [
+        {"label": label, "base": b, "tuned": t, "hint": hint,
+         "better": b is not None and t is not None and (t < b if label in lower_better else t > b)}
+        for label, b, t, hint in rows
+    ]
+
+
+@require_POST
+@team_view(Role.EDITOR)
+def run_cancel(request: HttpRequest, membership: Membership, run_id: int) -> HttpResponse:
+    run = training_run_get(team=membership.team, run_id=run_id)
+    try:
+        run = training_run_cancel(run=run, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Cancelled." if run.status == run.Status.CANCELLED
+                         else "Stopping after the current step …")
+    return redirect("training_run", team_slug=membership.team.slug, run_id=run.pk)
+
+
+@require_POST
+@team_view(Role.EDITOR)
+def run_version_create(request: HttpRequest, membership: Membership, run_id: int) -> HttpResponse:
+    """“Create a version with this model”: a new product version using the run's artifact."""
+    run = training_run_get(team=membership.team, run_id=run_id)
+    try:
+        version = product_version_create_from_run(run=run, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("training_run", team_slug=membership.team.slug, run_id=run.pk)
+    messages.success(request, f"Saved version {version.number} with the fine-tuned model; the playground uses it "
+                              "now too. Publish the version to make it live.")
+    return redirect("versions", team_slug=membership.team.slug, product_slug=run.product.slug)

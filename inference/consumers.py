@@ -11,6 +11,7 @@ each carries ``variant`` because one press of Generate may write several variant
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Any
 
@@ -35,6 +36,11 @@ from studio.roles import Role
 
 NOT_PUBLISHED = "This chat is not open yet: its owner has not published a version of it."
 WIDGET_GONE = "This chat has been switched off on this website. Reload the page later."
+# What a website's visitor reads instead of the studio's own wording (the generation log keeps that).
+VISITOR_ERRORS = {
+    "engine_unavailable": "This chat cannot answer right now. Please try again in a few minutes.",
+    "generation_failed": "Something went wrong while answering. Please send your message again.",
+}
 
 
 class Refused(Exception):
@@ -92,6 +98,14 @@ class BaseGenerationConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         await self.stop_all()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
+        # A frame that is not JSON text gets the same answer as a wrong action, not a dropped connection.
+        try:
+            content = json.loads(text_data) if text_data else None
+        except ValueError:
+            content = None
+        await self.receive_json(content, **kwargs)
 
     async def receive_json(self, content: Any, **kwargs) -> None:
         action = content.get("action") if isinstance(content, dict) else None
@@ -290,3 +304,6 @@ class WidgetConsumer(BaseGenerationConsumer):
 
     def done_extra(self, generation_id: int) -> dict[str, Any]:
         return {"feedback_token": feedback_token(public_key=self.product.public_key, generation_id=generation_id)}
+
+    async def send_error(self, code: str, message: str, **extra: Any) -> None:
+        await super().send_error(code, VISITOR_ERRORS.get(code, message), **extra)

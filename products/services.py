@@ -109,7 +109,7 @@ def product_version_diff(old: dict[str, Any] | None, new: dict[str, Any]) -> lis
     if old is None:
         return ["First version."]
     labels = {"system_prompt": "Instructions", "prompt_template": "Prompt", "input_schema": "Inputs",
-              "base_model": "Base model"}
+              "base_model": "Base model", "fine_tuned_artifact_id": "Fine-tuned model"}
     changes = [f"{label} changed." for name, label in labels.items() if old.get(name) != new.get(name)]
     old_settings, new_settings = old.get("settings") or {}, new.get("settings") or {}
     for name in ("creativity", "length", "variants"):

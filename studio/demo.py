@@ -57,7 +57,7 @@ def _seed_team_content(team: Team, user) -> None:
 
     product_demo_seed(team=team, user=user)
     try:
-        from products.datasets.services import dataset_seed_samples
+        from products.datasets.seed import dataset_seed_samples
     except ImportError:  # datasets arrive with their own change
         return
     dataset_seed_samples(team=team, user=user)

@@ -61,6 +61,13 @@ MODELS_DIR: Path = Path(_str("MODELS_DIR", str(VAR_DIR / "models")))
 DEVICE: str = _str("STUDIO_DEVICE", "auto")
 # Run the inference and training workers inside the web process (the one-command default).
 EMBEDDED_WORKERS: bool = _bool("STUDIO_EMBEDDED_WORKERS", False)
+# Seconds a training worker's claim on a run lasts without a heartbeat; a run whose lease runs out
+# (worker killed, machine lost) goes back in the queue and resumes from its last checkpoint.
+TRAINING_LEASE_SECONDS: int = _int("STUDIO_TRAINING_LEASE_S", 60)
+# Times a run may be started before a lost worker fails it for good.
+TRAINING_MAX_ATTEMPTS: int = _int("STUDIO_TRAINING_MAX_ATTEMPTS", 3)
+# Seconds an idle training worker waits before looking for queued runs again.
+TRAINING_POLL_SECONDS: int = _int("STUDIO_TRAINING_POLL_S", 2)
 # Most sequences one inference worker decodes together (continuous batching).
 INFERENCE_MAX_BATCH: int = _int("STUDIO_INFERENCE_MAX_BATCH", 16)
 # Playground generations one person may start per minute.

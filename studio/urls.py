@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 
+from inference.training import urls as training_urls
 from studio.views import auth, dashboard, teams
 
 team_patterns = [
@@ -15,6 +16,8 @@ team_patterns = [
     path("products/", include("products.urls")),
     path("datasets/", include("products.datasets.urls")),
     path("api-keys/", include("products.api.keys_urls")),
+    path("training/", include("inference.training.urls")),
+    path("products/<slug:product_slug>/fine-tune/", include(training_urls.product_urlpatterns)),
 ]
 
 urlpatterns = [

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 
 from studio.models import Membership, Team
 from studio.roles import Role
+from tests.live import live_server_url, live_studio, live_studio_env  # noqa: F401 - fixtures for every test folder
 
 _emails = itertools.count(1)
 PASSWORD = "correct-horse-battery-staple"

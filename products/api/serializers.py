@@ -78,3 +78,32 @@ class GenerationSerializer(serializers.Serializer):
     duration_ms = serializers.IntegerField(allow_null=True)
     feedback = serializers.ChoiceField(choices=[1, 0, -1], help_text="1 good, -1 bad, 0 none.")
     created_at = serializers.DateTimeField()
+
+
+class DatasetVersionSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    note = serializers.CharField()
+    use = serializers.SerializerMethodField(help_text="What the version is mapped for, as `kind:shape`.")
+    column_mapping = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
+                                           help_text="Each field of the use and the file columns that feed it.")
+    columns = serializers.ListField(child=serializers.CharField(), source="column_names")
+    format = serializers.CharField()
+    row_count = serializers.IntegerField()
+    validation_count = serializers.IntegerField(help_text="Rows held out from training, to measure fine-tunes.")
+    validation_fraction = serializers.FloatField()
+    split_seed = serializers.IntegerField()
+    verdict = serializers.CharField(help_text="The validation verdict: ready, warnings or unusable.")
+    size_bytes = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+    def get_use(self, version) -> str:
+        return f"{version.kind}:{version.shape}"
+
+
+class DatasetSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()

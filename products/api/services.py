@@ -1,4 +1,4 @@
-"""Writes for API keys: create (the secret is returned once, never stored), revoke, mark used."""
+"""Writes through the API: keys (the secret is returned once, never stored), generations, dataset uploads."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from products.datasets.mapping import mapping_guess
+from products.datasets.requirements import shape_get
+from products.datasets.services import dataset_upload_create, dataset_upload_discard, dataset_version_create
 from products.embed.inputs import input_fields
 from products.embed.limits import api_limit_check
 from products.generation import PreparedGeneration, generation_prepare
 from products.kinds.base import InputError
-from products.models import ApiKey, Generation, Product, ProductVersion
+from products.models import ApiKey, Dataset, DatasetVersion, Generation, Product, ProductVersion
 from products.models.apikey import DISPLAY_PREFIX_LENGTH, hash_secret_key, new_secret_key
 from products.services import generation_create
 from studio.models import Team
@@ -80,7 +83,7 @@ def api_generation_start(
     *, api_key: ApiKey, product: Product, inputs: dict[str, Any], version_number: int | None = None,
     settings: dict[str, Any] | None = None,
 ) -> StartedGeneration:
-    """Check the key's limit, validate inputs against the version and log a running API generation.
+    """Validate inputs against the version, count the key's limit and log a running API generation.
 
     The live version generates unless ``version_number`` names another; API calls write one variant.
     """
@@ -96,9 +99,6 @@ def api_generation_start(
         version = product.versions.filter(number=version_number).first()
         if version is None:
             raise GenerationRefused("version_not_found", f"“{product.name}” has no version {version_number}.")
-    refusal = api_limit_check(api_key_id=api_key.pk)
-    if refusal:
-        raise GenerationRefused("rate_limited", refusal)
     # Inputs left out take their defaults, as the playground's form would have shown them.
     defaults = {field.name: field.default for field in input_fields(version) if field.default not in (None, "")}
     try:
@@ -108,7 +108,46 @@ def api_generation_start(
         )
     except InputError as exc:
         raise GenerationRefused("invalid_input", str(exc), fields=exc.errors) from None
+    # Counted after validation: a developer fixing a request's inputs does not use up the key's minute.
+    refusal = api_limit_check(api_key_id=api_key.pk)
+    if refusal:
+        raise GenerationRefused("rate_limited", refusal)
     generation = generation_create(
         product=product, version=version, channel=Generation.Channel.API, user=None, inputs=prepared.inputs
     )
     return StartedGeneration(generation=generation, version=version, prepared=prepared)
+
+
+def api_dataset_version_upload(
+    *, api_key: ApiKey, file: Any, use: str, column_mapping: dict[str, Any] | None = None,
+    dataset: Dataset | None = None, name: str = "", description: str = "", validation_fraction: float = 0.1,
+    split_seed: int = 42, note: str = "",
+) -> DatasetVersion:
+    """Validate, store and map a file in one call: a new dataset (or a new version of ``dataset``), or nothing.
+
+    The studio's pages take three steps (upload, read the report, map columns); code takes one. Columns
+    are mapped by ``column_mapping``, else guessed from their names as the mapping page would. Raises
+    DatasetFileRejected with the validation report, or ValidationError naming what to fix; either way no
+    upload, file or dataset is left behind. The key's creator is recorded as the uploader.
+
+    Not one transaction: the upload stores its file first and cleans up after itself (see
+    dataset_upload_create), so a refused mapping discards the upload explicitly instead.
+    """
+    if api_key.created_by is None:
+        raise ValidationError("The person who created this API key has left the studio, so it cannot upload "
+                              "datasets. Ask a team admin for a new key.")
+    kind, _, shape = use.partition(":")
+    shape_obj = shape_get(kind, shape)
+    user = api_key.created_by
+    upload = dataset_upload_create(team=api_key.team, user=user, file=file, dataset=dataset, name=name,
+                                   description=description)
+    try:
+        if column_mapping is None:
+            column_mapping = mapping_guess(shape=shape_obj, columns=upload.column_names)
+        return dataset_version_create(
+            source=upload, user=user, kind=kind, shape=shape, column_mapping=column_mapping,
+            validation_fraction=validation_fraction, split_seed=split_seed, note=note,
+        )
+    except ValidationError:
+        dataset_upload_discard(upload=upload)
+        raise

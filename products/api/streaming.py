@@ -19,6 +19,18 @@ def sse_frame(data: Any, *, event: str | None = None) -> bytes:
     return f"{head}data: {payload}\n\n".encode()
 
 
+def sse_event_schema(*, events: list[str] | None, data: str) -> dict[str, Any]:
+    """The OpenAPI schema of one Server-Sent Event as a client parses it: optional ``event``, ``data`` text."""
+    event: dict[str, Any] = {"type": "string"}
+    if events:
+        event["enum"] = events
+    return {
+        "type": "object",
+        "required": ["data"],
+        "properties": {"event": event, "data": {"type": "string", "description": data}},
+    }
+
+
 def sse_response(frames: AsyncIterator[bytes], *, status: int = 200) -> StreamingHttpResponse:
     response = StreamingHttpResponse(frames, content_type=f"{EVENT_STREAM}; charset=utf-8", status=status)
     response["Cache-Control"] = "no-cache"

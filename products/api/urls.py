@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from products.api.views.datasets import DatasetDetailApi, DatasetListApi, DatasetVersionCreateApi
 from products.api.views.generate import ProductGenerateApi
 from products.api.views.generations import GenerationDetailApi, GenerationFeedbackApi, GenerationListApi
 from products.api.views.products import ProductDetailApi, ProductListApi, VersionDetailApi, VersionListApi
@@ -18,6 +19,9 @@ v1_patterns = [
     path("products/<slug:slug>/generations/", GenerationListApi.as_view(), name="api_generations"),
     path("generations/<int:generation_id>/", GenerationDetailApi.as_view(), name="api_generation"),
     path("generations/<int:generation_id>/feedback/", GenerationFeedbackApi.as_view(), name="api_generation_feedback"),
+    path("datasets/", DatasetListApi.as_view(), name="api_datasets"),
+    path("datasets/<int:dataset_id>/", DatasetDetailApi.as_view(), name="api_dataset"),
+    path("datasets/<int:dataset_id>/versions/", DatasetVersionCreateApi.as_view(), name="api_dataset_versions"),
 ]
 
 urlpatterns = [

@@ -33,5 +33,6 @@ class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=80, label="Name", help_text="Where the key is used, e.g. “Shop backend”.")
     scope = forms.ChoiceField(
         choices=ApiKey.Scope.choices, initial=ApiKey.Scope.GENERATE, widget=forms.RadioSelect, label="Can",
-        help_text="Read only: list products, versions and generations. Read and generate: also generate and rate.",
+        help_text="Read only: list products, versions, datasets and generations. Read and generate: also "
+                  "generate, rate answers and upload datasets.",
     )

@@ -20,7 +20,7 @@ VISITOR_LIMIT_MESSAGE = (
 )
 PRODUCT_LIMIT_MESSAGE = "This chat has answered as many messages as it can today. Please try again tomorrow."
 API_LIMIT_MESSAGE = (
-    "This API key has started {limit} generations in the last minute, its limit. Wait a minute, then retry."
+    "This API key has started {limit} {generations} in the last minute, its limit. Wait a minute, then retry."
 )
 
 
@@ -67,5 +67,9 @@ def api_limit_check(*, api_key_id: int) -> str | None:
     """Count one API generation; the error message when the key is over its per-minute limit."""
     limit = settings.API_GENERATIONS_PER_MINUTE
     if not rate_limit_hit(f"api:{api_key_id}", limit=limit, window_s=MINUTE):
-        return API_LIMIT_MESSAGE.format(limit=limit)
+        return api_limit_message(limit)
     return None
+
+
+def api_limit_message(limit: int) -> str:
+    return API_LIMIT_MESSAGE.format(limit=limit, generations="generation" if limit == 1 else "generations")

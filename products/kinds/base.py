@@ -101,6 +101,14 @@ class GenerationSettings:
 
 
 @dataclass(frozen=True)
+class TrainingConversation:
+    """One fine-tuning example: the chat messages a product sends, and the reply the model learns to give."""
+
+    messages: list[dict[str, str]]
+    reply: str
+
+
+@dataclass(frozen=True)
 class ProductTemplate:
     """A starting point in the template gallery."""
 
@@ -150,6 +158,54 @@ class ProductKind:
     def render_result(self, text: str) -> str:
         """The text shown to people; kinds may tidy the model's output."""
         return text.strip()
+
+    def training_conversation(
+        self, *, example: dict[str, Any], rendered: list[Any], prompt_config: dict[str, Any]
+    ) -> TrainingConversation | None:
+        """Turn one dataset example into a fine-tuning conversation, or None when it teaches no reply.
+
+        ``rendered`` is the example as the dataset page shows it (blocks, the learnt one marked) and
+        ``prompt_config`` the product's system prompt, prompt template and input schema. When the example
+        holds every required input of the product, the conversation is exactly what the playground will
+        send, so the tuned model learns the prompt it will be asked; otherwise it is the dataset's rendering.
+        """
+        reply = next((block.text for block in reversed(rendered) if block.learnt), None)
+        if not reply:
+            return None  # passages and catalogs: nothing to learn to write
+        fields = [InputField.from_dict(data) for data in prompt_config.get("input_schema", [])]
+        values = _flat_values(example)
+        for input_field in fields:  # what the form shows pre-filled counts as given (a tone, a word limit)
+            if input_field.default is not None:
+                values.setdefault(input_field.name, input_field.default)
+        try:
+            inputs = self.validate_inputs(fields, values) if fields else None
+        except InputError:
+            inputs = None
+        if inputs is not None:
+            messages = self.build_messages(
+                system_prompt=prompt_config.get("system_prompt", ""),
+                prompt_template=prompt_config.get("prompt_template", ""),
+                inputs=inputs,
+            )
+            return TrainingConversation(messages, reply)
+        roles = {"system": "system", "user": "user"}
+        messages = [
+            {"role": roles[block.label.lower()], "content": block.text}
+            for block in rendered
+            if not block.learnt and block.label.lower() in roles
+        ]
+        return TrainingConversation(messages, reply) if messages else None
+
+
+def _flat_values(example: dict[str, Any]) -> dict[str, Any]:
+    """A dataset example's values by name: multi-column fields ({column: value}) are spread out."""
+    values: dict[str, Any] = {}
+    for name, value in example.items():
+        if isinstance(value, dict):
+            values.update(value)
+        else:
+            values[name] = value
+    return values
 
 
 class _KeepMissing(dict):

@@ -17,14 +17,28 @@ class ProductConfig(models.Model):
     input_schema = models.JSONField(default=list, help_text="Input fields, as InputField dicts.")
     settings = models.JSONField(default=dict, help_text="creativity, length, variants.")
     base_model = models.CharField(max_length=120, default=DEFAULT_BASE_MODEL)
+    # A fine-tuned adapter on top of the base model (from a training run); empty means the base model alone.
+    # RESTRICT: a model a version serves cannot be deleted, unless the version goes too.
+    fine_tuned_artifact = models.ForeignKey(
+        "inference.ModelArtifact", on_delete=models.RESTRICT, null=True, blank=True, related_name="+"
+    )
 
-    CONFIG_FIELDS = ("system_prompt", "prompt_template", "input_schema", "settings", "base_model")
+    CONFIG_FIELDS = (
+        "system_prompt", "prompt_template", "input_schema", "settings", "base_model", "fine_tuned_artifact_id"
+    )
 
     class Meta:
         abstract = True
 
     def config(self) -> dict:
         return {name: getattr(self, name) for name in self.CONFIG_FIELDS}
+
+    @property
+    def adapter_path(self) -> str | None:
+        """The fine-tuned adapter's folder for the inference worker, or None for the base model alone."""
+        if self.fine_tuned_artifact_id is None:
+            return None
+        return str(self.fine_tuned_artifact.directory)
 
 
 class Product(ProductConfig):

@@ -1,13 +1,8 @@
-"""API test helpers: published products, API keys, authenticated clients, a real worker and server."""
+"""API test helpers: published products, API keys, authenticated clients and a real worker."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 
 import pytest
 from channels.layers import get_channel_layer
@@ -76,34 +71,3 @@ async def worker():
     yield task
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
-
-
-@pytest.fixture
-def studio_server(transactional_db) -> Iterator[str]:
-    """The studio under daphne in its own process with the embedded inference worker, on the test DB."""
-    from tests.processes import ROOT, process_env
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "studio.asgi:application"],
-        cwd=ROOT, env=process_env(STUDIO_EMBEDDED_WORKERS="1"), stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError(f"The test server did not start: {server.stderr.read()[-3000:]}") from None
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()

@@ -92,22 +92,21 @@ def test_generate_refusals_name_the_problem_and_start_nothing(make_team, make_ke
     assert not product.generations.exists() and not draft.generations.exists()
 
 
-def test_generate_over_the_keys_limit_gets_429(make_team, make_key, make_product, settings, monkeypatch):
+def test_generate_over_the_keys_limit_gets_429_and_invalid_requests_do_not_count(
+    make_team, make_key, make_product, settings,
+):
     settings.API_GENERATIONS_PER_MINUTE = 1
-    import products.api.views.generate as generate
-
-    async def instant(**kwargs):
-        return {"text": "ok", "generation": kwargs["generation_id"], "usage": {
-            "prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2, "time_to_first_token_s": 0.1,
-            "duration_s": 0.1, "finish_reason": "eos"}}
-
-    monkeypatch.setattr(generate, "collect_generation", instant)
     team = make_team("Acme")
     product = make_product(team)
     client = bearer(make_key(team))
-    first = client.post(f"/api/v1/products/{product.slug}/generate/", {"inputs": INPUTS}, format="json")
-    assert first.status_code == 200 and first.json()["text"] == "ok"
+    invalid = client.post(f"/api/v1/products/{product.slug}/generate/", {"inputs": {}}, format="json")
+    assert invalid.status_code == 400
+    # Streamed and left unread: the limit is decided before any model runs (see test_rate_limits.py).
+    first = client.post(f"/api/v1/products/{product.slug}/generate/", {"inputs": INPUTS, "stream": True},
+                        format="json")
+    assert first.status_code == 200
     second = client.post(f"/api/v1/products/{product.slug}/generate/", {"inputs": INPUTS}, format="json")
     assert second.status_code == 429
-    assert second.json()["detail"].startswith("This API key has started 1 generations in the last minute")
+    assert second.json()["detail"] == (
+        "This API key has started 1 generation in the last minute, its limit. Wait a minute, then retry.")
     assert product.generations.count() == 1

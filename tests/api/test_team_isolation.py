@@ -3,27 +3,38 @@
 from __future__ import annotations
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import get_resolver, resolve
 
-from products.models import Generation
+from products.datasets.services import dataset_upload_create, dataset_version_create
+from products.models import Dataset, DatasetVersion, Generation
 from products.services import generation_create
 from tests.api.conftest import INPUTS, bearer
+from tests.products.conftest import GOOD_CSV
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def team_a_objects(make_team, make_product):
+def team_a_objects(make_team, make_product, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
     team_a = make_team("Acme")
     product = make_product(team_a, name="Secret launch")
     generation = generation_create(product=product, version=product.live_version, channel="api", user=None,
                                    inputs=INPUTS)
+    upload = dataset_upload_create(team=team_a, user=team_a.memberships.get().user, name="Secret launch FAQ",
+                                   file=SimpleUploadedFile("faq.csv", GOOD_CSV))
+    dataset_version_create(source=upload, user=upload.created_by, kind="qa", shape="pairs",
+                           column_mapping={"question": ["question"], "answer": ["answer"]})
     return team_a, product, generation
 
 
 def _routes(product, generation) -> list[tuple[str, str, dict | None]]:
     slug, number, gid = product.slug, product.live_version.number, generation.pk
+    dataset_id = Dataset.objects.get(team=product.team).pk
     return [
+        ("get", f"/api/v1/datasets/{dataset_id}/", None),
+        ("post", f"/api/v1/datasets/{dataset_id}/versions/", {"use": "qa:pairs"}),
         ("get", f"/api/v1/products/{slug}/", None),
         ("get", f"/api/v1/products/{slug}/versions/", None),
         ("get", f"/api/v1/products/{slug}/versions/{number}/", None),
@@ -60,6 +71,7 @@ def test_team_b_key_gets_404_on_every_route_of_team_a_objects(team_a_objects, ma
         assert b"Secret launch" not in response.content and b"Trail running" not in response.content
     generation.refresh_from_db()
     assert generation.feedback == 0
+    assert DatasetVersion.objects.count() == 1  # no version was added to team A's dataset
     assert Generation.objects.count() == 1  # nothing was generated for team B with team A's product
 
 
@@ -69,3 +81,4 @@ def test_team_b_lists_show_none_of_team_a(team_a_objects, make_team, make_key, m
     client = bearer(make_key(team_b))
     assert [p["slug"] for p in client.get("/api/v1/products/").json()["results"]] == ["own-product"]
     assert [m["id"] for m in client.get("/v1/models").json()["data"]] == ["own-product"]
+    assert client.get("/api/v1/datasets/").json()["count"] == 0

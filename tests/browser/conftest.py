@@ -1,18 +1,13 @@
-"""Real-browser fixtures: a daphne ASGI server on the test database and Playwright on Chromium."""
+"""Real-browser fixtures: Playwright on Chromium, beside the live studio of tests/live.py."""
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.processes import ROOT, process_env
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -32,43 +27,6 @@ def _orm_beside_playwright(monkeypatch):
     """Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make
     around it are ordinary blocking calls, which is what this flag permits (for this test only)."""
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def live_server_url(transactional_db) -> Iterator[str]:
-    """The studio served by daphne in its own process, as in production, on the test database.
-
-    A separate process (not a fork) because torch's thread pool does not survive fork, and the
-    server runs the embedded inference worker. Tests using it need ``transactional_db``.
-    """
-    port = _free_port()
-    env = process_env(STUDIO_EMBEDDED_WORKERS="1")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "studio.asgi:application"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError(f"The test server did not start: {server.stderr.read()[-3000:]}") from None
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
 
 
 # Package scope, not session: Playwright's sync API keeps an event loop running in the test thread

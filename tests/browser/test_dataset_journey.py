@@ -23,14 +23,17 @@ FAQ = (
 )
 
 
+@pytest.fixture(scope="module")
+def live_studio_env(tmp_path_factory) -> dict[str, str]:
+    """The module's server process keeps uploads in a media directory this process can read too."""
+    return {"MEDIA_ROOT": str(tmp_path_factory.mktemp("media"))}
+
+
 @pytest.fixture
-def shared_media(tmp_path, monkeypatch, settings):
-    """One media directory for this process and the server process started after it."""
-    root = tmp_path / "media"
-    root.mkdir()
-    monkeypatch.setenv("MEDIA_ROOT", str(root))  # read by the server process at start-up
-    settings.MEDIA_ROOT = str(root)
-    return root
+def shared_media(live_studio_env, settings) -> Path:
+    """One media directory for this process and the server process."""
+    settings.MEDIA_ROOT = live_studio_env["MEDIA_ROOT"]
+    return Path(live_studio_env["MEDIA_ROOT"])
 
 
 def test_admin_uploads_reads_the_report_maps_columns_and_saves_a_version(

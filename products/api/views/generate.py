@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from asgiref.sync import async_to_sync
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, NotFound, Throttled, ValidationError
@@ -16,7 +15,13 @@ from inference.client import collect_generation, stream_generation
 from products.api.authentication import CanGenerate
 from products.api.serializers import UsageSerializer
 from products.api.services import GenerationRefused, StartedGeneration, api_generation_start
-from products.api.streaming import EventStreamRenderer, sse_frame, sse_response, wants_event_stream
+from products.api.streaming import (
+    EventStreamRenderer,
+    sse_event_schema,
+    sse_frame,
+    sse_response,
+    wants_event_stream,
+)
 from products.api.views.base import ApiView
 from products.selectors import product_get
 
@@ -62,7 +67,7 @@ class ProductGenerateApi(ApiView):
     permission_classes = [CanGenerate]
     renderer_classes = [JSONRenderer, EventStreamRenderer]
 
-    @extend_schema_serializer(component_name="GenerateRequest")
+    @extend_schema_serializer(component_name="Generate")
     class InputSerializer(serializers.Serializer):
         @extend_schema_serializer(component_name="GenerateSettings")
         class SettingsInput(serializers.Serializer):
@@ -90,7 +95,8 @@ class ProductGenerateApi(ApiView):
         responses={
             (200, "application/json"): OutputSerializer,
             (200, "text/event-stream"): OpenApiResponse(
-                OpenApiTypes.STR,
+                sse_event_schema(events=["start", "token", "done", "error"],
+                                 data="The event as JSON, exactly as the websocket sends it."),
                 description="With `stream: true` or `Accept: text/event-stream`: `event: start|token|done|error` "
                             "frames whose `data` is the event as JSON, exactly as the websocket sends them.",
             ),

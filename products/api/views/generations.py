@@ -55,7 +55,7 @@ class GenerationDetailApi(ApiView):
 class GenerationFeedbackApi(ApiView):
     permission_classes = [CanGenerate]
 
-    @extend_schema_serializer(component_name="FeedbackRequest")
+    @extend_schema_serializer(component_name="Feedback")
     class InputSerializer(serializers.Serializer):
         value = serializers.ChoiceField(choices=[1, 0, -1], help_text="1 good, -1 bad, 0 clears the rating.")
 

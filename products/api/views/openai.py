@@ -22,7 +22,7 @@ from inference.client import collect_generation, stream_generation
 from products.api.authentication import CanGenerate
 from products.api.selectors import published_product_list
 from products.api.services import GenerationRefused, StartedGeneration, api_generation_start
-from products.api.streaming import sse_frame, sse_response
+from products.api.streaming import sse_event_schema, sse_frame, sse_response
 from products.api.views.base import ApiView
 from products.api.views.generate import client_kwargs
 from products.embed.inputs import inputs_from_message
@@ -123,7 +123,7 @@ def _message_text(content: Any) -> str:
 class ChatCompletionApi(OpenAIView):
     permission_classes = [CanGenerate]
 
-    @extend_schema_serializer(component_name="ChatCompletionRequest")
+    @extend_schema_serializer(component_name="ChatCompletion")
     class InputSerializer(serializers.Serializer):
         @extend_schema_serializer(component_name="ChatMessage")
         class MessageInput(serializers.Serializer):
@@ -154,7 +154,8 @@ class ChatCompletionApi(OpenAIView):
         responses={
             (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="A `chat.completion`."),
             (200, "text/event-stream"): OpenApiResponse(
-                OpenApiTypes.STR, description="`chat.completion.chunk` objects as `data:` lines, then `data: [DONE]`."
+                sse_event_schema(events=None, data="A `chat.completion.chunk` as JSON, or `[DONE]` at the end."),
+                description="`chat.completion.chunk` objects as `data:` lines, then `data: [DONE]`.",
             ),
         },
     )

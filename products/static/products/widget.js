@@ -93,7 +93,10 @@
     return node;
   };
 
-  const host = el("div", { id: HOST_ID });
+  // A custom element, not a <div>: the site's rules for div, section, button... cannot match the host,
+  // and its inline !important reset beats even a site's `* { ... !important }`.
+  const host = el("ai-studio-chat", { id: HOST_ID });
+  host.style.setProperty("all", "initial", "important");
   const shadow = host.attachShadow({ mode: "open" });
   const style = el("style");
   style.textContent = CSS;
@@ -126,6 +129,7 @@
 
   let socket = null;
   let current = null; // the assistant message being written: { message, node }
+  let connecting = false; // a message is waiting for the socket: a second Enter must not send twice
 
   const scrollDown = () => { log.scrollTop = log.scrollHeight; };
 
@@ -152,7 +156,7 @@
     const text = el("span", { class: "text" }, message.text);
     node.append(text);
     if (message.status === "stopped") node.append(el("div", { class: "note" }, TEXT.stopped));
-    if (message.role === "assistant" && message.status !== "writing") rateButtons(message, node);
+    if (message.role === "assistant" && message.status !== "writing" && message.text) rateButtons(message, node);
     if (append) log.append(node);
     return node;
   };
@@ -171,17 +175,21 @@
   };
 
   const setBusy = (busy) => {
+    const stopHadFocus = shadow.activeElement === stopButton; // asked before hiding it drops the focus
     sendButton.hidden = busy;
     stopButton.hidden = !busy;
-    input.setAttribute("aria-busy", String(busy));
+    // While busy, screen readers hold the log's announcements: the finished answer is read once,
+    // not every token as it streams in. The typing indicator (a status) says that something is coming.
+    log.setAttribute("aria-busy", String(busy));
     if (!busy) typing.textContent = "";
+    if (stopHadFocus && !busy) input.focus(); // keyboard users stay in the chat, not on a vanished button
   };
 
   const finish = (status) => {
     if (!current) return;
     const { message, node } = current;
     message.status = status;
-    if (!message.text && status !== "done") {
+    if (!message.text && status === "failed") { // nothing to keep: the notice that follows says why
       node.remove();
       state.messages.splice(state.messages.indexOf(message), 1);
     } else {
@@ -237,6 +245,7 @@
     save();
     scrollDown();
     const answer = { role: "assistant", text: "", status: "writing" };
+    connecting = true;
     try {
       const ws = await connect();
       state.messages.push(answer);
@@ -246,6 +255,8 @@
       ws.send(JSON.stringify({ action: "generate", message: text }));
     } catch (error) {
       notice(error.message);
+    } finally {
+      connecting = false;
     }
   };
 
@@ -297,7 +308,7 @@
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = input.value.trim();
-    if (!text || current) return;
+    if (!text || current || connecting) return;
     input.value = "";
     send(text);
   });

@@ -1,0 +1,37 @@
+"""One live studio (daphne, embedded worker, real model) for every test here: real clients over real HTTP.
+
+Package scope, so the model loads once for the official ``openai`` client and schemathesis alike. Only
+tests in this folder run while it is up: its embedded worker would otherwise answer other tests'
+requests on the shared channel layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.live import studio_process
+
+
+@pytest.fixture(scope="package")
+def live_studio_env(tmp_path_factory) -> dict[str, str]:
+    return {
+        # Every generate call counts against the key's limit, so a fuzzer can start only a few real generations.
+        "STUDIO_API_PER_MINUTE": "5",
+        # Uploads the fuzzer gets through are stored: keep them out of the studio's own media directory.
+        "MEDIA_ROOT": str(tmp_path_factory.mktemp("media")),
+    }
+
+
+@pytest.fixture(scope="package")
+def live_studio(django_db_setup, live_studio_env: dict[str, str]) -> Iterator[str]:
+    with studio_process(**live_studio_env) as url:
+        yield url
+
+
+@pytest.fixture
+def live_media(live_studio_env, settings) -> str:
+    """This process stores files where the live studio reads them."""
+    settings.MEDIA_ROOT = live_studio_env["MEDIA_ROOT"]
+    return settings.MEDIA_ROOT

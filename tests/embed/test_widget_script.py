@@ -1,0 +1,49 @@
+"""/embed/<public_key>.js: the static widget with its product's config inlined, safely."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from products.services import product_create
+
+pytestmark = pytest.mark.django_db
+
+
+def _config(source: str) -> dict:
+    return json.loads(re.search(r"const CONFIG = (\{.*?\});\n", source).group(1))
+
+
+def test_script_carries_the_products_config_and_a_socket_on_the_same_host(client, make_team, make_widget_product):
+    product = make_widget_product(make_team("Acme"))
+    response = client.get(f"/embed/{product.public_key}.js")
+    assert response["Content-Type"] == "text/javascript; charset=utf-8"
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert _config(response.content.decode()) == {
+        "publicKey": product.public_key,
+        "socketUrl": f"ws://testserver/ws/widget/{product.public_key}/",
+        "feedbackUrl": f"http://testserver/embed/{product.public_key}/feedback/",
+        "title": "Shop helper",
+        "placeholder": "What to announce…",
+    }
+    secure = client.get(f"/embed/{product.public_key}.js", secure=True)
+    assert _config(secure.content.decode())["socketUrl"].startswith("wss://testserver/")
+
+
+def test_a_product_name_cannot_end_the_script_or_inject_markup(client, make_team):
+    team = make_team("Acme")
+    name = '</script>\u2028<script>alert("x")</script>'
+    product = product_create(team=team, user=team.memberships.get().user, kind_id="copywriting",
+                             template_id="social-post", name=name)
+    source = client.get(f"/embed/{product.public_key}.js").content.decode()
+    assert "</script>" not in source and "<script>" not in source and "\u2028" not in source
+    assert _config(source)["title"] == name
+
+
+def test_unknown_key_gets_a_script_comment_that_says_what_to_do(client, db):
+    response = client.get("/embed/pk_unknown.js")
+    assert response.status_code == 404
+    assert response.content.decode() == (
+        "/* Unknown widget key: copy the script tag again from the product's Embed tab. */")

@@ -182,6 +182,9 @@ def report(socket_runs: list, local_runs: list, mode: str) -> None:
     def ttft(runs):
         return statistics.median(first for first, _, _, _ in runs)
 
+    def decode_rate(runs):  # after the first token: streaming cost without prefill or set-up
+        return statistics.median((tokens - 1) / (total - first) for first, total, tokens, _ in runs)
+
     same_text = all(s[3] == local[3] for s, local in zip(socket_runs, local_runs, strict=True))
     tokens = socket_runs[0][2]
     print(f"[2] websocket ({mode}) vs in-process engine, {tokens} tokens, median of {len(socket_runs)}:")
@@ -189,6 +192,8 @@ def report(socket_runs: list, local_runs: list, mode: str) -> None:
           f"ratio {rate(socket_runs) / rate(local_runs):.2f} (target >= 0.95)")
     print(f"    time to first token {ttft(socket_runs) * 1000:.1f} ms, in-process prefill "
           f"{ttft(local_runs) * 1000:.1f} ms, ratio {ttft(socket_runs) / ttft(local_runs):.2f} (target <= 1.2)")
+    print(f"    after the first token: {decode_rate(socket_runs):.2f} tok/s over the websocket, "
+          f"{decode_rate(local_runs):.2f} in-process")
     print(f"    same text both ways: {same_text}")
 
 

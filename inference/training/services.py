@@ -52,6 +52,10 @@ def run_state(run: TrainingRun) -> dict[str, Any]:
     }
 
 
+def _who(user: AbstractBaseUser | None) -> str:
+    return getattr(user, "email", "") or "someone"
+
+
 def _log(run: TrainingRun, message: str, level: str = TrainingLogEntry.Level.INFO) -> TrainingLogEntry:
     return TrainingLogEntry.objects.create(run=run, message=message, level=level)
 
@@ -78,9 +82,12 @@ def _publish_finished(run: TrainingRun, *entries: TrainingLogEntry) -> None:
 @transaction.atomic
 def training_run_create(
     *, product: Product, dataset_version: DatasetVersion, user: AbstractBaseUser,
-    overrides: dict[str, Any] | None = None, base_model: str | None = None,
+    overrides: dict[str, Any] | None = None, base_model: str | None = None, actor: str | None = None,
 ) -> TrainingRun:
-    """Queue a fine-tune of ``product`` on ``dataset_version``; defaults come from the dataset size."""
+    """Queue a fine-tune of ``product`` on ``dataset_version``; defaults come from the dataset size.
+
+    ``actor`` names who asked in the run's log when it is not the person (an API key, say).
+    """
     if dataset_version.dataset.team_id != product.team_id:
         raise ValidationError({"dataset_version": "Choose a dataset version of this team."})
     if dataset_version.kind != product.kind:
@@ -109,7 +116,7 @@ def training_run_create(
     run.full_clean()
     run.save()
     epochs = f"{params.epochs} epoch{'' if params.epochs == 1 else 's'}"
-    entry = _log(run, f"Queued by {getattr(user, 'email', '') or 'someone'}: {dataset_version}, {epochs}, "
+    entry = _log(run, f"Queued by {actor or _who(user)}: {dataset_version}, {epochs}, "
                       f"batch size {params.batch_size}.")
     _publish_status(run, entry)
     publish_team_event(run.team_id, {"event": "training.queued", "run": run.pk, "product": product.name})
@@ -117,10 +124,10 @@ def training_run_create(
 
 
 @transaction.atomic
-def training_run_cancel(*, run: TrainingRun, user: AbstractBaseUser) -> TrainingRun:
+def training_run_cancel(*, run: TrainingRun, user: AbstractBaseUser | None, actor: str | None = None) -> TrainingRun:
     """Cancel a queued run at once; ask a running one to stop (its worker stops after the current step)."""
     run = TrainingRun.objects.select_for_update(of=("self",)).select_related("product", "team").get(pk=run.pk)
-    who = getattr(user, "email", "") or "someone"
+    who = actor or _who(user)
     if run.status == Status.QUEUED:
         run.status, run.finished_at, run.cancel_requested = Status.CANCELLED, timezone.now(), True
         run.save()

@@ -76,7 +76,7 @@ class CanRead(BasePermission):
 class CanGenerate(BasePermission):
     message = (
         "This API key is read-only. Create a key with the “Read and generate” scope on the API keys page "
-        "to generate, give feedback or upload datasets."
+        "to generate, give feedback, upload datasets or start fine-tunes."
     )
 
     def has_permission(self, request, view) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -107,3 +108,59 @@ class DatasetSerializer(serializers.Serializer):
     description = serializers.CharField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+
+class EvaluationSummarySerializer(serializers.Serializer):
+    examples = serializers.IntegerField(help_text="Held-out examples both models were measured on.")
+    base_loss = serializers.FloatField()
+    tuned_loss = serializers.FloatField()
+    base_perplexity = serializers.FloatField()
+    tuned_perplexity = serializers.FloatField()
+    loss_reduction_percent = serializers.FloatField(help_text="How much lower the tuned model's loss is.")
+    scores = serializers.DictField(help_text='BLEU and ROUGE against the references: {"base": {...}, "tuned": {...}}.')
+    samples = serializers.ListField(child=serializers.DictField(),
+                                    help_text='Side by side: [{"prompt", "base", "tuned", "reference"}].')
+
+
+class ArtifactSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    base_model = serializers.CharField()
+    sha256 = serializers.CharField(help_text="SHA-256 of the safetensors weights.")
+    size_bytes = serializers.IntegerField()
+
+
+class TrainingRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    product = serializers.SlugField(source="product.slug")
+    dataset = serializers.IntegerField(source="dataset_version.dataset_id", allow_null=True)
+    dataset_version = serializers.IntegerField(source="dataset_version.number", allow_null=True)
+    base_model = serializers.CharField()
+    method = serializers.CharField()
+    settings = serializers.DictField(source="hyperparameters", help_text="The settings the run trains with.")
+    status = serializers.ChoiceField(choices=["queued", "running", "succeeded", "failed", "cancelled"])
+    step = serializers.IntegerField()
+    total_steps = serializers.IntegerField()
+    percent = serializers.IntegerField()
+    train_loss = serializers.FloatField(allow_null=True)
+    validation_loss = serializers.FloatField(allow_null=True)
+    eta_seconds = serializers.FloatField(allow_null=True, help_text="While running: seconds left, roughly.")
+    attempts = serializers.IntegerField(help_text="Times a worker took the run (more than 1 after a lost worker).")
+    cancel_requested = serializers.BooleanField()
+    error = serializers.CharField(help_text="Why the run failed, in words; empty otherwise.")
+    device = serializers.CharField()
+    page = serializers.CharField(source="get_absolute_url", help_text="The run's live page in the studio.")
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    evaluation = serializers.SerializerMethodField()
+    artifact = serializers.SerializerMethodField()
+
+    @extend_schema_field(EvaluationSummarySerializer(allow_null=True))
+    def get_evaluation(self, run) -> dict | None:
+        report = getattr(run, "evaluation", None) if run.status == "succeeded" else None
+        return EvaluationSummarySerializer(report).data if report else None
+
+    @extend_schema_field(ArtifactSerializer(allow_null=True))
+    def get_artifact(self, run) -> dict | None:
+        artifact = getattr(run, "artifact", None) if run.status == "succeeded" else None
+        return ArtifactSerializer(artifact).data if artifact else None

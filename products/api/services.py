@@ -133,12 +133,9 @@ def api_dataset_version_upload(
     Not one transaction: the upload stores its file first and cleans up after itself (see
     dataset_upload_create), so a refused mapping discards the upload explicitly instead.
     """
-    if api_key.created_by is None:
-        raise ValidationError("The person who created this API key has left the studio, so it cannot upload "
-                              "datasets. Ask a team admin for a new key.")
+    user = _key_owner(api_key, doing="upload datasets")
     kind, _, shape = use.partition(":")
     shape_obj = shape_get(kind, shape)
-    user = api_key.created_by
     upload = dataset_upload_create(team=api_key.team, user=user, file=file, dataset=dataset, name=name,
                                    description=description)
     try:
@@ -151,3 +148,33 @@ def api_dataset_version_upload(
     except ValidationError:
         dataset_upload_discard(upload=upload)
         raise
+
+
+def _key_owner(api_key: ApiKey, *, doing: str) -> AbstractBaseUser:
+    """The person a write is recorded against: the key's creator, who must still be in the studio."""
+    if api_key.created_by is None:
+        raise ValidationError(f"The person who created this API key has left the studio, so it cannot {doing}. "
+                              "Ask a team admin for a new key.")
+    return api_key.created_by
+
+
+def _key_actor(api_key: ApiKey) -> str:
+    return f"API key “{api_key.name}” ({api_key.prefix}…)"
+
+
+def api_training_run_start(
+    *, api_key: ApiKey, product: Product, dataset_version: DatasetVersion, settings: dict[str, Any],
+    base_model: str | None = None,
+):
+    """Queue a fine-tune for the key's team; the run's log names the key, the run's owner is the key's creator."""
+    from inference.training.services import training_run_create
+
+    user = _key_owner(api_key, doing="start fine-tunes")
+    return training_run_create(product=product, dataset_version=dataset_version, user=user,
+                               overrides=settings, base_model=base_model, actor=_key_actor(api_key))
+
+
+def api_training_run_cancel(*, api_key: ApiKey, run):
+    from inference.training.services import training_run_cancel
+
+    return training_run_cancel(run=run, user=api_key.created_by, actor=_key_actor(api_key))

@@ -9,6 +9,12 @@ from products.api.views.datasets import DatasetDetailApi, DatasetListApi, Datase
 from products.api.views.generate import ProductGenerateApi
 from products.api.views.generations import GenerationDetailApi, GenerationFeedbackApi, GenerationListApi
 from products.api.views.products import ProductDetailApi, ProductListApi, VersionDetailApi, VersionListApi
+from products.api.views.training import (
+    ProductTrainingRunsApi,
+    TrainingRunCancelApi,
+    TrainingRunDetailApi,
+    TrainingRunListApi,
+)
 
 v1_patterns = [
     path("products/", ProductListApi.as_view(), name="api_products"),
@@ -17,6 +23,10 @@ v1_patterns = [
     path("products/<slug:slug>/versions/<int:number>/", VersionDetailApi.as_view(), name="api_version"),
     path("products/<slug:slug>/generate/", ProductGenerateApi.as_view(), name="api_generate"),
     path("products/<slug:slug>/generations/", GenerationListApi.as_view(), name="api_generations"),
+    path("products/<slug:slug>/training-runs/", ProductTrainingRunsApi.as_view(), name="api_product_training_runs"),
+    path("training-runs/", TrainingRunListApi.as_view(), name="api_training_runs"),
+    path("training-runs/<int:run_id>/", TrainingRunDetailApi.as_view(), name="api_training_run"),
+    path("training-runs/<int:run_id>/cancel/", TrainingRunCancelApi.as_view(), name="api_training_run_cancel"),
     path("generations/<int:generation_id>/", GenerationDetailApi.as_view(), name="api_generation"),
     path("generations/<int:generation_id>/feedback/", GenerationFeedbackApi.as_view(), name="api_generation_feedback"),
     path("datasets/", DatasetListApi.as_view(), name="api_datasets"),

@@ -6,6 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import get_resolver, resolve
 
+from inference.models import TrainingRun
 from products.datasets.services import dataset_upload_create, dataset_version_create
 from products.models import Dataset, DatasetVersion, Generation
 from products.services import generation_create
@@ -24,14 +25,16 @@ def team_a_objects(make_team, make_product, settings, tmp_path):
                                    inputs=INPUTS)
     upload = dataset_upload_create(team=team_a, user=team_a.memberships.get().user, name="Secret launch FAQ",
                                    file=SimpleUploadedFile("faq.csv", GOOD_CSV))
-    dataset_version_create(source=upload, user=upload.created_by, kind="qa", shape="pairs",
-                           column_mapping={"question": ["question"], "answer": ["answer"]})
+    version = dataset_version_create(source=upload, user=upload.created_by, kind="qa", shape="pairs",
+                                     column_mapping={"question": ["question"], "answer": ["answer"]})
+    TrainingRun.objects.create(team=team_a, product=product, dataset_version=version, created_by=upload.created_by)
     return team_a, product, generation
 
 
 def _routes(product, generation) -> list[tuple[str, str, dict | None]]:
     slug, number, gid = product.slug, product.live_version.number, generation.pk
     dataset_id = Dataset.objects.get(team=product.team).pk
+    run_id = TrainingRun.objects.get(team=product.team).pk
     return [
         ("get", f"/api/v1/datasets/{dataset_id}/", None),
         ("post", f"/api/v1/datasets/{dataset_id}/versions/", {"use": "qa:pairs"}),
@@ -42,6 +45,10 @@ def _routes(product, generation) -> list[tuple[str, str, dict | None]]:
         ("post", f"/api/v1/products/{slug}/generate/", {"inputs": INPUTS, "stream": True}),
         ("get", f"/api/v1/products/{slug}/generations/", None),
         ("get", f"/api/v1/generations/{gid}/", None),
+        ("get", f"/api/v1/products/{slug}/training-runs/", None),
+        ("post", f"/api/v1/products/{slug}/training-runs/", {"dataset": dataset_id}),
+        ("get", f"/api/v1/training-runs/{run_id}/", None),
+        ("post", f"/api/v1/training-runs/{run_id}/cancel/", {}),
         ("post", f"/api/v1/generations/{gid}/feedback/", {"value": -1}),
         ("get", f"/v1/models/{slug}", None),
         ("post", "/v1/chat/completions", {"model": slug, "messages": [{"role": "user", "content": "hi"}]}),
@@ -66,13 +73,14 @@ def test_team_b_key_gets_404_on_every_route_of_team_a_objects(team_a_objects, ma
     _, product, generation = team_a_objects
     client = bearer(make_key(make_team("Other")))
     for method, path, body in _routes(product, generation):
-        response = getattr(client, method)(path, body, format="json") if body else client.get(path)
+        response = getattr(client, method)(path, body, format="json") if body is not None else client.get(path)
         assert response.status_code == 404, (method, path, response.status_code, response.content[:200])
         assert b"Secret launch" not in response.content and b"Trail running" not in response.content
     generation.refresh_from_db()
     assert generation.feedback == 0
     assert DatasetVersion.objects.count() == 1  # no version was added to team A's dataset
     assert Generation.objects.count() == 1  # nothing was generated for team B with team A's product
+    assert list(TrainingRun.objects.values_list("status", flat=True)) == ["queued"]  # not cancelled, none added
 
 
 def test_team_b_lists_show_none_of_team_a(team_a_objects, make_team, make_key, make_product):

@@ -16,6 +16,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from inference.models import TrainingRun
 from products.api.services import api_dataset_version_upload
 from products.models import ApiKey
 from products.services import generation_create
@@ -34,8 +35,10 @@ def published(live_server_url, live_media, make_team, make_key, make_product):
     secret = make_key(team)
     dataset = api_dataset_version_upload(api_key=ApiKey.objects.get(), use="qa:pairs", name="FAQ",
                                          file=SimpleUploadedFile("faq.csv", GOOD_CSV)).dataset
+    run = TrainingRun.objects.create(team=team, product=product, dataset_version=dataset.versions.get(),
+                                     created_by=team.memberships.get().user)
     known = {"slug": product.slug, "number": product.live_version.number, "generation_id": generation.pk,
-             "model": product.slug, "dataset_id": dataset.pk}
+             "model": product.slug, "dataset_id": dataset.pk, "run_id": run.pk}
     return live_server_url, secret, known
 
 

@@ -44,8 +44,8 @@ def _wait_for_port(port: int, server: subprocess.Popen, log: Path) -> None:
 
 
 @contextlib.contextmanager
-def studio_process(**env: str) -> Iterator[str]:
-    """Run the studio (daphne, embedded workers) with ``env`` added; yields its base URL."""
+def studio_process(*, embedded_workers: bool = True, **env: str) -> Iterator[str]:
+    """Run the studio (daphne, embedded workers unless told not to) with ``env`` added; yields its base URL."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="studio-live-") as folder:
         # The server's log goes to a file, not a pipe: a pipe nobody reads would fill up and block the server.
@@ -53,8 +53,8 @@ def studio_process(**env: str) -> Iterator[str]:
         with log.open("w") as output:
             server = subprocess.Popen(
                 [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "studio.asgi:application"],
-                cwd=ROOT, env=process_env(STUDIO_EMBEDDED_WORKERS="1", **env), stdout=output,
-                stderr=subprocess.STDOUT, text=True,
+                cwd=ROOT, env=process_env(STUDIO_EMBEDDED_WORKERS="1" if embedded_workers else "0", **env),
+                stdout=output, stderr=subprocess.STDOUT, text=True,
             )
             try:
                 _wait_for_port(port, server, log)

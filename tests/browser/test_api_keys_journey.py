@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 
@@ -52,3 +53,21 @@ def test_admin_creates_a_key_sees_it_once_uses_it_and_revokes_it(logged_in_page,
     expect(page.get_by_role("row", name="Shop backend")).to_contain_text("Revoked")
     status, body = _products(live_server_url, secret)
     assert status == 401 and body["detail"].startswith("This API key is not valid, or it was revoked.")
+
+
+def test_the_key_page_links_to_browsable_api_docs_served_by_the_studio_itself(
+    logged_in_page, live_server_url, make_team,
+):
+    team = make_team("Trail Shop")
+    page = logged_in_page(team.memberships.get().user)
+    outside: list[str] = []
+    page.on("request", lambda request: None if request.url.startswith(live_server_url) else outside.append(request.url))
+    page.goto(f"{live_server_url}/t/{team.slug}/api-keys/")
+    page.get_by_role("link", name="REST API").click()
+
+    expect(page.get_by_role("heading", name=re.compile("AI Product Studio API"))).to_be_visible()
+    for path in ("/api/v1/products/{slug}/generate/", "/api/v1/datasets/", "/api/v1/training-runs/",
+                 "/v1/chat/completions", "/v1/models"):
+        expect(page.locator(f'[data-path="{path}"]').first).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("Authorize"))).to_be_visible()
+    assert outside == []  # no CDN: the docs work where the studio has no internet access

@@ -14,11 +14,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from playwright.sync_api import expect
 
+from inference.consumers import VISITOR_ERRORS
+from inference.protocol import ENGINE_UNAVAILABLE
 from products.embed.limits import VISITOR_LIMIT_MESSAGE
 from products.embed.services import product_embed_update
+from products.embed.tokens import feedback_token
 from products.models import Generation
-from products.services import product_draft_update, product_version_create, product_version_publish
+from products.services import (
+    generation_create,
+    generation_finish,
+    product_draft_update,
+    product_version_create,
+    product_version_publish,
+)
 from tests.api.conftest import fresh_rate_limits, make_product  # noqa: F401 - fixtures (rate limits: autouse)
+from tests.live import studio_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
@@ -73,6 +83,17 @@ def shop_site() -> Iterator[CustomerSite]:
 @pytest.fixture
 def other_site() -> Iterator[CustomerSite]:
     yield from _serve()
+
+
+@pytest.fixture
+def studio_without_worker(transactional_db) -> Iterator[str]:
+    """A second studio process on the test database with no inference worker: the engine is down.
+
+    It keeps its own in-memory channel layer: on the shared Redis, the module's live studio (which runs
+    a worker) would pick its requests up and answer them.
+    """
+    with studio_process(embedded_workers=False, REDIS_URL="") as url:
+        yield url
 
 
 @pytest.fixture
@@ -232,3 +253,84 @@ def test_visitor_stops_an_answer_hits_the_limit_and_sees_model_output_as_text(
     widget["input"].press("Enter")
     expect(page.get_by_role("alert")).to_have_text(VISITOR_LIMIT_MESSAGE.format(limit=1))
     assert Generation.objects.count() == 1
+
+
+def test_when_the_engine_is_down_the_visitor_reads_so_in_plain_words_and_can_type_again(
+    page, studio_without_worker, chat_product, shop_site,
+):
+    product_embed_update(product=chat_product, allowed_origins=[shop_site.origin], messages_per_visitor_hour=20,
+                         messages_per_day=1000)
+    shop_site.script_tag = _script_tag(studio_without_worker, chat_product)
+    page.goto(shop_site.origin)
+    widget = _widget(page)
+    widget["launcher"].click()
+    widget["input"].fill("Do you ship to Norway?")
+    widget["input"].press("Enter")
+    expect(widget["status"]).to_have_text("Shop helper is typing…")
+    expect(page.get_by_role("button", name="Stop")).to_be_visible()
+
+    # Nobody takes the request: after the consumer's start timeout the visitor is told, in their words.
+    expect(page.get_by_role("alert")).to_have_text(VISITOR_ERRORS["engine_unavailable"], timeout=30_000)
+    expect(widget["status"]).to_have_text("")
+    expect(page.get_by_role("button", name="Stop")).to_be_hidden()
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
+    expect(widget["input"]).to_be_focused()
+    expect(page.get_by_text("Do you ship to Norway?")).to_be_visible()
+    expect(page.locator("ai-studio-chat .assistant")).to_have_count(0)  # no empty answer left behind
+    generation = Generation.objects.get()
+    assert (generation.channel, generation.status, generation.error) == ("widget", "failed", ENGINE_UNAVAILABLE)
+
+
+def test_a_keyboard_only_visitor_reaches_every_control_rates_an_answer_and_closes_with_escape(
+    page, studio_without_worker, chat_product, shop_site,
+):
+    """Everything by keyboard, on an answer kept from an earlier visit (so no model is needed here)."""
+    product_embed_update(product=chat_product, allowed_origins=[shop_site.origin], messages_per_visitor_hour=20,
+                         messages_per_day=1000)
+    generation = generation_create(product=chat_product, version=chat_product.live_version, channel="widget",
+                                   user=None, inputs={"topic": "Opening hours"})
+    generation_finish(generation_id=generation.pk, output="We open at nine.", finish_reason="eos", tokens_in=5,
+                      tokens_out=4, time_to_first_token_s=0.1, duration_s=0.2)
+    shop_site.script_tag = _script_tag(studio_without_worker, chat_product)
+    page.goto(shop_site.origin)
+    page.evaluate("([key, value]) => localStorage.setItem(key, value)", [
+        f"ai-studio-widget:{chat_product.public_key}",
+        json.dumps({"open": False, "messages": [
+            {"role": "user", "text": "Opening hours"},
+            {"role": "assistant", "text": "We open at nine.", "status": "done", "generation": generation.pk,
+             "token": feedback_token(public_key=chat_product.public_key, generation_id=generation.pk)},
+        ]}),
+    ])
+    page.reload()
+    widget = _widget(page)
+    page.keyboard.press("Tab")  # the shop's own link
+    page.keyboard.press("Tab")
+    expect(widget["launcher"]).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(widget["panel"]).to_be_visible()
+    expect(widget["input"]).to_be_focused()
+
+    # Every control is reached by Tab, in reading order, and ends back on the launcher.
+    page.locator("ai-studio-chat .clear").focus()
+    chat = page.locator("ai-studio-chat")
+    for control in (chat.locator(".close"), page.get_by_role("log", name="Conversation"),
+                    page.get_by_role("button", name="Good answer"), page.get_by_role("button", name="Bad answer"),
+                    widget["input"], page.get_by_role("button", name="Send"), chat.locator(".launcher")):
+        page.keyboard.press("Tab")
+        expect(control).to_be_focused()
+    # The answer is in a polite live region, so screen readers read it without moving focus.
+    expect(page.get_by_role("log", name="Conversation")).to_have_attribute("aria-live", "polite")
+
+    bad = page.get_by_role("button", name="Bad answer")
+    bad.focus()
+    page.keyboard.press("Enter")
+    expect(bad).to_have_attribute("aria-pressed", "true")
+    expect(widget["status"]).to_have_text("Thanks for the feedback.")
+    generation.refresh_from_db()
+    assert generation.feedback == -1
+
+    # Escape closes the chat from its launcher too, not only from inside the panel.
+    chat.locator(".launcher").focus()
+    page.keyboard.press("Escape")
+    expect(widget["panel"]).to_be_hidden()
+    expect(widget["launcher"]).to_be_focused()

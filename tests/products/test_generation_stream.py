@@ -51,6 +51,8 @@ async def _connect(product, user) -> WebsocketCommunicator:
                                     (b"cookie", cookie.encode())],
     )
     connected, _ = await communicator.connect()
+    if not connected:
+        await communicator.disconnect()
     assert connected
     return communicator
 
@@ -165,7 +167,9 @@ async def test_viewer_and_outsider_cannot_open_the_generation_socket(product, ma
             application, f"/ws/t/{product.team.slug}/products/{product.slug}/generate/",
             headers=[(b"origin", b"http://localhost"), (b"host", b"localhost"), (b"cookie", cookie.encode())],
         )
-        assert await communicator.connect() == (False, 4403)
+        result = await communicator.connect()
+        await communicator.disconnect()  # end the refused consumer in this test's loop, not at teardown
+        assert result == (False, 4403)
 
 
 @pytest.fixture

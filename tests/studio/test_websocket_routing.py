@@ -43,6 +43,7 @@ async def test_websocket_from_a_foreign_origin_is_rejected(team_and_owner):
     cookie = await _session_cookie_for(owner)
     communicator = _communicator(f"/ws/teams/{team.slug}/", b"https://evil.example", cookie)
     connected, _ = await communicator.connect()
+    await communicator.disconnect()  # end the refused consumer in this test's loop, not at teardown
     assert connected is False
 
 
@@ -66,6 +67,7 @@ async def test_websocket_for_a_team_i_am_not_in_is_closed(team_and_owner, make_t
     cookie = await _session_cookie_for(stranger)
     communicator = _communicator(f"/ws/teams/{team.slug}/", b"http://localhost", cookie)
     connected, code = await communicator.connect()
+    await communicator.disconnect()  # end the refused consumer in this test's loop, not at teardown
     assert (connected, code) == (False, 4403)
 
 
@@ -73,4 +75,5 @@ async def test_anonymous_websocket_is_closed(team_and_owner):
     team, _ = team_and_owner
     communicator = _communicator(f"/ws/teams/{team.slug}/", b"http://localhost")
     connected, _ = await communicator.connect()
+    await communicator.disconnect()  # end the refused consumer in this test's loop, not at teardown
     assert connected is False

@@ -296,8 +296,10 @@
     renderAll();
     input.focus();
   });
-  panel.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") { event.preventDefault(); setOpen(false); }
+  // Escape closes the chat from anywhere in the widget (the panel or its launcher), and focus goes back
+  // to the launcher. Keys pressed on the host page are the page's own business.
+  root.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !panel.hidden) { event.preventDefault(); setOpen(false); }
   });
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from inference.models import EvaluationReport, ModelArtifact, TrainingLogEntry, TrainingMetric, TrainingRun
 from products.models import Product
 from studio.models import Membership, Team
 
 LOG_LINES = 12
+#: How long the dashboard keeps saying that a run ended, for whoever (re)loads it after the live notice went by.
+RECENTLY_FINISHED = timedelta(hours=24)
 
 
 def training_run_list_for_team(*, team: Team) -> QuerySet[TrainingRun]:
     return TrainingRun.objects.filter(team=team).select_related("product", "dataset_version__dataset")
+
+
+def training_run_list_recently_finished(*, team: Team, limit: int = 5) -> list[TrainingRun]:
+    """Runs that ended (succeeded, failed, cancelled) in the last day, latest first: the dashboard's notices."""
+    return list(
+        TrainingRun.objects.filter(team=team, status__in=TrainingRun.FINISHED,
+                                   finished_at__gte=timezone.now() - RECENTLY_FINISHED)
+        .select_related("product", "team").order_by("-finished_at", "-pk")[:limit]
+    )
 
 
 def training_run_list_for_product(*, product: Product) -> QuerySet[TrainingRun]:

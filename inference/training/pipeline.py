@@ -68,6 +68,16 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and any(words in str(exc).lower() for words in _OUT_OF_MEMORY_WORDS)
 
 
+def failure_message(exc: BaseException, params: HyperParameters) -> str:
+    """What the run page says when training raised ``exc``: out of memory names the fix, anything else the error."""
+    if is_out_of_memory(exc):
+        return out_of_memory_message(params)
+    return (
+        f"Training stopped because of an error: {exc}. Start the run again; if it fails the same way, "
+        "tell whoever runs this studio."
+    )
+
+
 def fine_tune(run: TrainingRun, *, worker: str, shutdown: threading.Event, lease_lost: threading.Event) -> None:
     """Train the claimed ``run`` and record how it ended."""
     params = HyperParameters.from_dict(run.hyperparameters)
@@ -85,12 +95,9 @@ def fine_tune(run: TrainingRun, *, worker: str, shutdown: threading.Event, lease
     except Exception as exc:
         if is_out_of_memory(exc):
             logger.warning("Training run %s ran out of memory", run.pk)
-            error = out_of_memory_message(params)
         else:
             logger.exception("Training run %s failed", run.pk)
-            error = f"Training stopped because of an error: {exc}. Start the run again; if it fails the same way, " \
-                    "tell whoever runs this studio."
-        services.training_run_fail(run_id=run.pk, worker=worker, error=error)
+        services.training_run_fail(run_id=run.pk, worker=worker, error=failure_message(exc, params))
     finally:
         _free_accelerator_memory()
 

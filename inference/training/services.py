@@ -138,7 +138,8 @@ def training_run_cancel(*, run: TrainingRun, user: AbstractBaseUser | None, acto
             run.save(update_fields=["cancel_requested", "updated_at"])
             _publish_status(run, _log(run, f"Cancel requested by {who}; stopping after the current step."))
     else:
-        raise ValidationError(f"This run has already {run.get_status_display().lower()}; there is nothing to cancel.")
+        ended = run.get_status_display().lower()
+        raise ValidationError(f"This run has already ended ({ended}); there is nothing to cancel.")
     return run
 
 
@@ -167,6 +168,19 @@ def product_version_create_from_run(*, run: TrainingRun, user: AbstractBaseUser)
 
 
 # The worker's side: claim, lease, progress, finish -------------------------------------------------
+
+
+def worker_lost_message(attempts: int) -> str:
+    """Why a run failed after its worker was lost on every one of its ``attempts``, and what to do."""
+    retries = attempts - 1
+    retried = (
+        f"the run was retried {retries} time{'' if retries == 1 else 's'}, then given up" if retries
+        else "the run was given up (this studio does not retry runs)"
+    )
+    return (
+        f"The training worker was lost (its machine stopped, restarted or ran out of memory) and {retried}. "
+        "Start it again; if it keeps stopping, try a smaller batch size under “Advanced settings”."
+    )
 
 
 def _lease_until(lease_seconds: int | None = None):
@@ -228,11 +242,7 @@ def training_runs_requeue_expired(*, max_attempts: int | None = None) -> list[Tr
             _publish_finished(run, _log(run, "Cancelled (its worker had stopped)."))
         elif run.attempts >= max_attempts:
             run.status, run.finished_at = Status.FAILED, timezone.now()
-            run.error = (
-                f"The training worker stopped unexpectedly {run.attempts} times (its machine was lost, restarted "
-                "or ran out of memory), so the run was given up. Start it again; if it keeps stopping, try a "
-                "smaller batch size."
-            )
+            run.error = worker_lost_message(run.attempts)
             run.save()
             _publish_finished(run, _log(run, run.error, TrainingLogEntry.Level.ERROR))
         else:

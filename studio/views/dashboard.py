@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from inference.selectors import training_run_list_for_team
+from inference.selectors import training_run_list_for_team, training_run_list_recently_finished
 from products.selectors import dataset_list_for_team, product_list_for_team
 from studio.access import CURRENT_TEAM_SESSION_KEY, team_view
 from studio.models import Membership
@@ -32,6 +32,8 @@ def dashboard(request: HttpRequest, membership: Membership) -> HttpResponse:
         "products": product_list_for_team(team=team)[:8],
         "datasets": dataset_list_for_team(team=team)[:8],
         "training_runs": training_run_list_for_team(team=team)[:8],
+        # The live notice (team_events.js) reaches open pages only; these keep saying it after a reload.
+        "finished_runs": training_run_list_recently_finished(team=team),
     }
     template = "studio/dashboard.html#dashboard-panels" if request.htmx else "studio/dashboard.html"
     return render(request, template, context)

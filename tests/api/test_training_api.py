@@ -106,7 +106,7 @@ def test_list_filters_by_status_and_cancel_stops_a_queued_run_once(acme):
     assert TrainingRun.objects.get(pk=first["id"]).status == "cancelled"
     again = client.post(f"/api/v1/training-runs/{first['id']}/cancel/")
     assert again.status_code == 409
-    assert again.json() == {"detail": "This run has already cancelled; there is nothing to cancel."}
+    assert again.json() == {"detail": "This run has already ended (cancelled); there is nothing to cancel."}
 
     everything = client.get("/api/v1/training-runs/").json()
     assert [r["id"] for r in everything["results"]] == [second["id"], first["id"]]

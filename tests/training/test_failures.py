@@ -7,7 +7,7 @@ import torch
 
 from inference.jobs import Heartbeat
 from inference.training.hyperparameters import HyperParameters
-from inference.training.pipeline import is_out_of_memory, out_of_memory_message
+from inference.training.pipeline import failure_message, is_out_of_memory, out_of_memory_message
 
 
 @pytest.mark.parametrize("exc", [
@@ -29,6 +29,24 @@ def test_the_out_of_memory_message_names_the_batch_size_and_what_to_change():
     assert out_of_memory_message(params) == (
         "The model ran out of memory at batch size 16. Try a smaller batch size (or a shorter maximum length) "
         "under “Advanced settings”, then start the run again."
+    )
+
+
+def test_pytorch_failing_to_allocate_fails_the_run_with_the_advice_to_try_a_smaller_batch():
+    with pytest.raises(RuntimeError) as caught:
+        torch.empty(2**50, dtype=torch.uint8)  # a petabyte: PyTorch's own out-of-memory error on this CPU
+    params = HyperParameters(epochs=1, learning_rate=1e-3, batch_size=8)
+    assert failure_message(caught.value, params) == (
+        "The model ran out of memory at batch size 8. Try a smaller batch size (or a shorter maximum length) "
+        "under “Advanced settings”, then start the run again."
+    )
+
+
+def test_any_other_training_error_is_named_with_what_to_do_next():
+    params = HyperParameters(epochs=1, learning_rate=1e-3, batch_size=8)
+    assert failure_message(RuntimeError("mat1 and mat2 shapes cannot be multiplied"), params) == (
+        "Training stopped because of an error: mat1 and mat2 shapes cannot be multiplied. Start the run again; if it "
+        "fails the same way, tell whoever runs this studio."
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -9,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inference.models import EvaluationReport, ModelArtifact, TrainingMetric, TrainingRun
+from inference.training import services
 from products.models import Product
 from studio.asgi import application
 from studio.roles import Role
@@ -93,13 +96,120 @@ def test_a_viewer_watches_runs_but_cannot_start_or_cancel_them(client, shop, mak
     run = make_run()
     viewer = make_member(team, Role.VIEWER).user
     client.force_login(viewer)
-    assert client.get(reverse("training_run", args=[team.slug, run.pk])).status_code == 200
+    watched = client.get(reverse("training_run", args=[team.slug, run.pk]))
+    assert watched.status_code == 200
+    watched = watched.content.decode()
+    assert f'data-ws-path="/ws/t/shop/training/{run.pk}/"' in watched and "waiting for a worker" in watched
+    assert "Cancel</button>" not in watched and 'id="cancel-form"' not in watched
     page = client.get(reverse("fine_tune", args=[team.slug, product.slug])).content.decode()
-    assert "ask an editor to start one" in page
+    assert "Viewers can watch runs; ask an editor to start one." in page
+    assert '<button class="button" type="submit">Fine-tune</button>' not in page
     assert client.post(reverse("fine_tune", args=[team.slug, product.slug]),
                        {"dataset_version": run.dataset_version_id}).status_code == 403
     assert client.post(reverse("training_run_cancel", args=[team.slug, run.pk])).status_code == 403
     assert TrainingRun.objects.get().status == "queued" and TrainingRun.objects.count() == 1
+
+
+def test_a_viewer_reads_the_report_of_a_finished_run_but_cannot_make_a_version_from_it(client, shop, make_run,
+                                                                                       make_member):
+    team, _, product = shop
+    run = _succeeded(make_run())
+    client.force_login(make_member(team, Role.VIEWER).user)
+    page = client.get(reverse("training_run", args=[team.slug, run.pk])).content.decode()
+    assert "the tuned model's loss is <strong>1.500</strong> against 3.000" in page and "Zesty pick! Oak." in page
+    assert "Create a version with this model" not in page
+    assert client.post(reverse("training_run_version_create", args=[team.slug, run.pk])).status_code == 403
+    assert not product.versions.exists() and Product.objects.get(pk=product.pk).fine_tuned_artifact is None
+
+
+def _running(run: TrainingRun) -> TrainingRun:
+    """A run half-way through, written by the same services the worker calls."""
+    services.training_run_claim(worker="w", lease_seconds=600)
+    services.training_run_prepared(run_id=run.pk, worker="w", train_examples=11, validation_examples=1,
+                                   total_steps=6, device="cpu", resumed_from_step=None,
+                                   message="Training on the CPU: 11 examples, 6 steps, 0% padding.")
+    for step, points in ((1, [("train", 1, 2.9)]), (2, [("train", 2, 2.5), ("validation", 2, 2.7)])):
+        services.training_run_progress_record(run_id=run.pk, worker="w", step=step, train_loss=points[0][2],
+                                              tokens_seen=80 * step, seconds_per_step=20.0, points=points)
+    services.training_run_checkpoint_record(run_id=run.pk, worker="w", step=2)
+    services.training_run_progress_record(run_id=run.pk, worker="w", step=3, train_loss=2.1, tokens_seen=240,
+                                          seconds_per_step=20.0, points=[("train", 3, 2.1)])
+    return TrainingRun.objects.get(pk=run.pk)
+
+
+def test_reloading_a_running_runs_page_shows_where_it_is_now(owner_client, shop, make_run):
+    team, _, _ = shop
+    run = _running(make_run())
+    page = owner_client.get(reverse("training_run", args=[team.slug, run.pk])).content.decode()
+    assert '<span class="tag status-running" id="run-status" data-testid="run-status">Running</span>' in page
+    assert '<span id="run-step" data-testid="run-step">3</span> of <span id="run-total">6</span>' in page
+    assert '<dd id="run-eta">about a minute</dd>' in page  # 3 steps left at 20 s a step
+    assert '<dd id="run-train-loss">2.100</dd>' in page and '<dd id="run-validation-loss">2.700</dd>' in page
+    assert '<dd id="run-checkpoint">step 2</dd>' in page and '<dd id="run-device">CPU</dd>' in page
+    assert "Training on the CPU: 11 examples, 6 steps, 0% padding." in page and "Saved a checkpoint at step 2." in page
+    # The curves so far on a 6-step axis: training at steps 1–3 (2.9 at the top, 2.1 at the bottom), validation at 2.
+    assert 'points="130.7,36.0 225.3,120.0 320.0,204.0"' in page and 'points="225.3,78.0"' in page
+    assert ">Cancel</button>" in page
+    assert "The report appears here when training finishes" in page
+
+
+def test_a_run_that_ran_out_of_memory_says_why_and_what_to_change_on_its_page(owner_client, shop, make_run):
+    from inference.training.hyperparameters import HyperParameters
+    from inference.training.pipeline import out_of_memory_message
+
+    team, _, _ = shop
+    run = make_run(batch_size=8)
+    services.training_run_claim(worker="w", lease_seconds=600)
+    # What the pipeline records when PyTorch raises its out-of-memory error (see test_failures.py).
+    services.training_run_fail(run_id=run.pk, worker="w",
+                               error=out_of_memory_message(HyperParameters.from_dict(run.hyperparameters)))
+    page = owner_client.get(reverse("training_run", args=[team.slug, run.pk])).content.decode()
+    message = ("The model ran out of memory at batch size 8. Try a smaller batch size (or a shorter maximum length) "
+               "under “Advanced settings”, then start the run again.")
+    assert f'<p class="errors" id="run-error" role="alert" >{message}</p>' in page
+    assert f"</time> {message}</li>" in page  # and as the last line of the log
+    assert '<span class="tag status-failed" id="run-status" data-testid="run-status">Failed</span>' in page
+    assert "No report: the run did not finish training." in page and "Cancel</button>" not in page
+
+
+def test_a_run_whose_worker_was_lost_on_every_attempt_says_how_often_it_was_retried(owner_client, shop, make_run,
+                                                                                  settings):
+    team, _, _ = shop
+    settings.TRAINING_MAX_ATTEMPTS = 3
+    run = make_run()
+    for _ in range(3):
+        services.training_run_claim(worker="doomed", lease_seconds=600)
+        TrainingRun.objects.filter(pk=run.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+        services.training_runs_requeue_expired()
+    page = owner_client.get(reverse("training_run", args=[team.slug, run.pk])).content.decode()
+    message = ("The training worker was lost (its machine stopped, restarted or ran out of memory) and the run was "
+               "retried 2 times, then given up. Start it again; if it keeps stopping, try a smaller batch size under "
+               "“Advanced settings”.")
+    assert f'<p class="errors" id="run-error" role="alert" >{message}</p>' in page
+    assert "Started (attempt 3 of 3)." in page
+    assert "The worker stopped responding; the run is queued again and will resume from the start." in page
+    assert '<dd id="run-attempts">3</dd>' in page and TrainingRun.objects.get().status == "failed"
+
+
+def test_the_dashboard_still_says_which_runs_ended_after_a_reload_for_every_member(client, shop, make_run,
+                                                                                    make_member):
+    team, _, _ = shop
+    succeeded, failed, running, old = _succeeded(make_run()), make_run(), make_run(), make_run()
+    services.training_run_claim(worker="w", lease_seconds=600)  # takes `failed`, the oldest queued
+    services.training_run_fail(run_id=failed.pk, worker="w", error="Training stopped because of an error: boom.")
+    services.training_run_claim(worker="w", lease_seconds=600)  # `running`
+    TrainingRun.objects.filter(pk=old.pk).update(status="succeeded",
+                                                 finished_at=timezone.now() - timedelta(days=2))
+    client.force_login(make_member(team, Role.VIEWER).user)
+    page = client.get(reverse("dashboard", args=[team.slug])).content.decode()
+    notices = page.split('<div id="team-notices"', 1)[1].split("</div>", 1)[0]
+    assert (f'<a href="/t/shop/training/{failed.pk}/">Training run {failed.pk}</a> of Product description failed.'
+            in notices)
+    assert (f'<a href="/t/shop/training/{succeeded.pk}/">Training run {succeeded.pk}</a> of Product description '
+            "finished." in notices)
+    assert notices.index(f"Training run {failed.pk}<") < notices.index(f"Training run {succeeded.pk}<")  # latest first
+    assert f"Training run {running.pk}<" not in notices and f"Training run {old.pk}<" not in notices
+    assert notices.count('data-testid="training-notice"') == 2
 
 
 def test_cancel_on_the_run_page_cancels_a_queued_run(owner_client, shop, make_run):
@@ -174,6 +284,41 @@ def test_another_team_gets_404_on_every_training_page(client, shop, make_run, ma
     for method, url in pages:
         assert getattr(client, method)(url).status_code == 404, url
     assert TrainingRun.objects.get().status == "queued"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_viewer_follows_a_run_live_from_a_snapshot_of_where_it_is(shop, make_run, make_member):
+    team, _, _ = shop
+    run = await database_sync_to_async(lambda: _running(make_run()))()
+    viewer = await database_sync_to_async(lambda: make_member(team, Role.VIEWER).user)()
+    cookie = await _session_cookie_for(viewer)
+    communicator = WebsocketCommunicator(application, f"/ws/t/{team.slug}/training/{run.pk}/", headers=[
+        (b"origin", b"http://localhost"), (b"host", b"localhost"), (b"cookie", cookie.encode())])
+    assert (await communicator.connect())[0]
+    snapshot = await communicator.receive_json_from(timeout=5)
+    assert (snapshot["event"], snapshot["status"], snapshot["step"], snapshot["total_steps"]) == (
+        "snapshot", "running", 3, 6)
+    assert (snapshot["eta_seconds"], snapshot["checkpoint_step"], snapshot["validation_loss"]) == (60.0, 2, 2.7)
+    assert [(p["split"], p["step"]) for p in snapshot["points"]] == [
+        ("train", 1), ("train", 2), ("validation", 2), ("train", 3)]
+    assert snapshot["logs"][-1]["message"] == "Saved a checkpoint at step 2."
+
+    # The next save reaches the viewer's page live, after it commits.
+    await database_sync_to_async(services.training_run_progress_record)(
+        run_id=run.pk, worker="w", step=4, train_loss=1.8, tokens_seen=320, seconds_per_step=20.0,
+        points=[("train", 4, 1.8), ("validation", 4, 2.2)], message="Step 4 done.")
+    frame = await communicator.receive_json_from(timeout=5)
+    assert (frame["event"], frame["step"], frame["eta_seconds"], frame["validation_loss"]) == (
+        "progress", 4, 40.0, 2.2)
+    assert frame["points"] == [{"split": "train", "step": 4, "loss": 1.8},
+                               {"split": "validation", "step": 4, "loss": 2.2}]
+    assert [line["message"] for line in frame["logs"]] == ["Step 4 done."]
+    await communicator.send_json_to({"action": "cancel"})
+    assert await communicator.receive_json_from(timeout=5) == {
+        "event": "error", "code": "read_only",
+        "message": "This socket only reports progress; cancel with the page's button."}
+    assert not (await database_sync_to_async(TrainingRun.objects.get)(pk=run.pk)).cancel_requested
+    await communicator.disconnect()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -155,10 +155,12 @@ def test_a_run_whose_worker_keeps_dying_fails_after_the_last_attempt_with_the_re
     run.refresh_from_db()
     assert (run.status, run.attempts) == ("failed", 2)
     assert run.error == (
-        "The training worker stopped unexpectedly 2 times (its machine was lost, restarted or ran out of memory), "
-        "so the run was given up. Start it again; if it keeps stopping, try a smaller batch size."
+        "The training worker was lost (its machine stopped, restarted or ran out of memory) and the run was "
+        "retried 1 time, then given up. Start it again; if it keeps stopping, try a smaller batch size under "
+        "“Advanced settings”."
     )
     assert run.finished_at is not None
+    assert (run.log_entries.last().level, run.log_entries.last().message) == ("error", run.error)
 
 
 def test_a_worker_that_lost_its_lease_can_no_longer_write_progress(make_run):
@@ -186,7 +188,7 @@ def test_cancelling_a_queued_run_ends_it_at_once_and_a_running_one_after_its_ste
     assert (queued.status, queued.finished_at is not None) == ("cancelled", True)
     assert (running.status, running.cancel_requested) == ("running", True)
     assert services.training_run_should_stop(run_id=running.pk, worker="w") == (True, False)
-    with pytest.raises(ValidationError, match="This run has already cancelled; there is nothing to cancel."):
+    with pytest.raises(ValidationError, match=r"already ended \(cancelled\); there is nothing to cancel\."):
         services.training_run_cancel(run=queued, user=owner)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.db import connection
@@ -28,9 +29,10 @@ from inference.training.events import bind_event_loop
 from inference.training.pipeline import checkpoint_root
 from inference.training.services import product_version_create_from_run, training_run_cancel
 from inference.training.worker import TrainingWorker
+from inference.worker import InferenceWorker
 from products.datasets.selectors import dataset_version_examples
 from products.generation import generation_prepare
-from products.models import Product
+from products.models import Generation, Product
 from studio.asgi import application
 from tests.processes import ROOT, process_env
 from tests.studio.test_websocket_routing import _session_cookie_for
@@ -112,10 +114,33 @@ async def test_a_run_goes_live_from_queued_to_succeeded_and_its_adapter_changes_
     ]
     assert frames[-1]["logs"][0]["message"] == "Finished. The evaluation report is ready."
 
-    await database_sync_to_async(_check_the_finished_run_and_its_adapter)(run, owner, product)
+    base_text, tuned_text = await database_sync_to_async(_check_the_finished_run_and_its_adapter)(run, owner, product)
+
+    # "Create a version with this model" made the tuned model the product's: the playground streams from it.
+    inference = asyncio.create_task(InferenceWorker(get_channel_layer()).run())
+    try:
+        playground = WebsocketCommunicator(application, f"/ws/t/{team.slug}/products/{product.slug}/generate/",
+                                           headers=[(b"origin", b"http://localhost"), (b"host", b"localhost"),
+                                                    (b"cookie", cookie.encode())])
+        assert (await playground.connect())[0]
+        await playground.send_json_to({"action": "generate", "inputs": INPUTS,
+                                       "settings": {"creativity": 0, "length": 12, "variants": 1}})
+        streamed = []
+        while not streamed or streamed[-1]["event"] not in ("done", "error"):
+            streamed.append(await playground.receive_json_from(timeout=GUARD_S))
+        await playground.disconnect()
+    finally:
+        inference.cancel()
+        await asyncio.gather(inference, return_exceptions=True)
+    assert [streamed[0]["event"], streamed[-1]["event"]] == ["start", "done"], streamed
+    text = "".join(frame["text"] for frame in streamed if frame["event"] == "token")
+    assert text.strip() == tuned_text.strip() and text.strip() != base_text.strip(), (text, base_text)
+    generation = await database_sync_to_async(Generation.objects.get)(pk=streamed[0]["generation"])
+    assert (generation.channel, generation.output) == ("playground", text)
 
 
-def _check_the_finished_run_and_its_adapter(run: TrainingRun, owner, product: Product) -> None:
+def _check_the_finished_run_and_its_adapter(run: TrainingRun, owner, product: Product) -> tuple[str, str]:
+    """Check the run's rows and files, make a version from it; returns greedy (base, tuned) texts of INPUTS."""
     run.refresh_from_db()
     assert (run.status, run.step, run.attempts, run.error, run.device) == ("succeeded", 6, 1, "", "cpu")
     assert list(run.metrics.filter(split="validation").values_list("step", flat=True)) == [2, 4, 6]
@@ -137,6 +162,7 @@ def _check_the_finished_run_and_its_adapter(run: TrainingRun, owner, product: Pr
     base_text = _greedy_text(LocalEngine(base_dir, device="cpu"), prepared.messages)
     tuned_text = _greedy_text(LocalEngine(base_dir, device="cpu", adapter_dir=prepared.adapter), prepared.messages)
     assert tuned_text != base_text, tuned_text
+    return base_text, tuned_text
 
 
 def test_cancel_stops_a_running_run_within_one_step_and_keeps_no_model(make_run, shop):

@@ -57,11 +57,16 @@ def logged_in_page(page, live_server_url) -> Callable:
     """``logged_in_page(user)`` logs the user in through the login form and returns the page."""
 
     def login(user, password: str = PASSWORD):
-        page.goto(f"{live_server_url}/accounts/login/")
-        page.get_by_label("Email").fill(user.email)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(lambda url: "/accounts/login/" not in url)
-        return page
+        return log_in(page, live_server_url, user, password)
 
     return login
+
+
+def log_in(page, live_server_url: str, user, password: str = PASSWORD):
+    """Log ``user`` in on ``page`` through the login form, as a person would; returns the page."""
+    page.goto(f"{live_server_url}/accounts/login/")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    return page

@@ -12,7 +12,7 @@ from inference.models import TrainingRun
 from products.datasets.services import dataset_upload_create, dataset_version_create
 from products.services import product_create
 from studio.roles import Role
-from tests.conftest import PASSWORD
+from tests.browser.conftest import log_in
 from tests.training.conftest import dataset_csv
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
@@ -24,12 +24,7 @@ def _log_in_elsewhere(browser, live_server_url: str, user):
     """A second person at their own browser: a fresh context, logged in through the form."""
     other = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     other.set_default_timeout(15_000)
-    other.goto(f"{live_server_url}/accounts/login/")
-    other.get_by_label("Email").fill(user.email)
-    other.get_by_label("Password").fill(PASSWORD)
-    other.get_by_role("button", name="Log in").click()
-    other.wait_for_url(lambda url: "/accounts/login/" not in url)
-    return other
+    return log_in(other, live_server_url, user)
 
 
 def test_editor_starts_a_fine_tune_sees_the_chart_grow_and_the_report_and_makes_a_version(

@@ -23,6 +23,22 @@ def bundled_models():
     return install_bundled_models(settings.MODELS_DIR, log=lambda _message: None)
 
 
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """Each test gets a new channel-layer object.
+
+    The layer is a process-wide singleton, and channels-redis keeps receive state on it (a lock, a count
+    of receivers, buffers) bound to the event loop that first received. Every async test has its own
+    loop, so a receive cut short when one test's loop closed could leave the next test's worker or
+    consumer waiting on a lock from a dead loop, or lose its messages.
+    """
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def make_user(db):
     def make(email: str | None = None, password: str = PASSWORD):

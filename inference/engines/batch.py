@@ -45,6 +45,7 @@ class DecodeBatch(Generic[T]):
         self.max_rows = max_rows
         self.items: list[T] = []
         self.length = 0  # cache columns in use, shared by all rows
+        self.padded = False  # whether any row has padding to hide (else attention needs no mask)
         self._alloc(rows=min(4, max_rows), columns=COLUMN_ALIGN)
         self.cache = _BatchCache(self)
 
@@ -70,6 +71,7 @@ class DecodeBatch(Generic[T]):
         self.mask[rows, start : self.length] = True
         self.positions[rows] = size
         self.items.append(item)
+        self.padded = self._any_padding()
 
     @torch.inference_mode()
     def remove(self, item: T) -> None:
@@ -84,6 +86,7 @@ class DecodeBatch(Generic[T]):
             self.items[row] = self.items[last]
         self.items.pop()
         self._trim_left()
+        self.padded = self._any_padding()
 
     @torch.inference_mode()
     def step(self, model: Any, token_ids: Sequence[int]) -> torch.Tensor:
@@ -92,12 +95,11 @@ class DecodeBatch(Generic[T]):
         self._reserve(rows=rows, columns=self.length + 1)
         self.mask[:rows, self.length] = True
         input_ids = torch.tensor(token_ids, dtype=torch.long, device=self.device).view(rows, 1)
-        mask = self.mask[:rows, : self.length + 1]
         out = model(
             input_ids=input_ids,
             # A 4-D mask is used as given: no per-step mask building inside transformers. With no
             # padding in any row there is nothing to hide, and attention without a mask is faster.
-            attention_mask=None if bool(mask.all()) else mask[:, None, None, :],
+            attention_mask=self.mask[:rows, None, None, : self.length + 1] if self.padded else None,
             position_ids=self.positions[:rows, None],
             past_key_values=self.cache,
             use_cache=True,
@@ -105,6 +107,11 @@ class DecodeBatch(Generic[T]):
         self.length += 1
         self.positions[:rows] += 1
         return out.logits[:, -1, :]
+
+    def _any_padding(self) -> bool:
+        # Checked when rows join or leave, never per decode step (on a GPU it would sync every step).
+        rows = len(self.items)
+        return rows > 0 and not bool(self.mask[:rows, : self.length].all())
 
     def _write(
         self, layer: int, keys: torch.Tensor, values: torch.Tensor

@@ -7,7 +7,6 @@ upload, report and mapping). A file the dataset doctor cannot use comes back as 
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import exceptions, serializers, status
@@ -15,6 +14,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from products.api.authentication import CanGenerate
+from products.api.errors import api_validation_error
 from products.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
 from products.api.serializers import DatasetSerializer, DatasetVersionSerializer
 from products.api.services import api_dataset_version_upload
@@ -97,27 +97,16 @@ def _upload(*, api_key, data: dict, dataset: Dataset | None = None) -> Response:
         return Response({"file": [rejected.result.error_message], "report": rejected.result.report},
                         status=status.HTTP_400_BAD_REQUEST)
     except DjangoValidationError as exc:
-        raise exceptions.ValidationError(_api_errors(exc)) from None
+        raise api_validation_error(exc, place=_request_field) from None
     return Response(DatasetWithVersionsSerializer(_with_versions(version.dataset)).data,
                     status=status.HTTP_201_CREATED)
 
 
-def _api_errors(exc: DjangoValidationError) -> dict:
-    """Service errors by request field: the use's fields (question, answer...) belong to ``column_mapping``."""
-    if not hasattr(exc, "error_dict"):
-        return {"non_field_errors": exc.messages}
-    request_fields = set(NewDatasetSerializer().fields) | {"purpose"}
-    errors: dict = {}
-    for field, messages in exc.message_dict.items():
-        if field == NON_FIELD_ERRORS:
-            errors["non_field_errors"] = messages
-        elif field == "purpose":
-            errors["use"] = messages
-        elif field in request_fields:
-            errors[field] = messages
-        else:
-            errors.setdefault("column_mapping", {})[field] = messages
-    return errors
+def _request_field(field: str) -> tuple[str, ...]:
+    """Where a service error belongs: the use's fields (question, answer...) are under ``column_mapping``."""
+    if field == "purpose":
+        return ("use",)
+    return (field,) if field in NewDatasetSerializer().fields else ("column_mapping", field)
 
 
 def _with_versions(dataset: Dataset) -> dict:

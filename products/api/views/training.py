@@ -5,7 +5,6 @@ The run's page in the studio shows the same run live; through the API, poll the 
 
 from __future__ import annotations
 
-from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import exceptions, serializers, status
@@ -15,6 +14,7 @@ from inference.models import TrainingRun
 from inference.selectors import training_run_get, training_run_list_for_product, training_run_list_for_team
 from inference.training.hyperparameters import HyperParameters
 from products.api.authentication import CanGenerate
+from products.api.errors import api_validation_error
 from products.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
 from products.api.serializers import TrainingRunSerializer
 from products.api.services import api_training_run_cancel, api_training_run_start
@@ -103,23 +103,11 @@ class ProductTrainingRunsApi(ApiView):
             run = api_training_run_start(api_key=request.auth, product=product, dataset_version=version,
                                          settings=data["settings"])
         except DjangoValidationError as exc:
-            raise exceptions.ValidationError(_start_errors(exc)) from None
+            # Hyper-parameters are nested under ``settings`` in the request, so their errors are too.
+            raise api_validation_error(
+                exc, place=lambda field: ("settings", field) if field in HyperParameters.LIMITS else (field,)
+            ) from None
         return Response(TrainingRunSerializer(run).data, status=status.HTTP_201_CREATED)
-
-
-def _start_errors(exc: DjangoValidationError) -> dict:
-    """Service errors by request field: hyper-parameters belong to ``settings``."""
-    if not hasattr(exc, "error_dict"):
-        return {"non_field_errors": exc.messages}
-    errors: dict = {}
-    for field, messages in exc.message_dict.items():
-        if field in HyperParameters.LIMITS:
-            errors.setdefault("settings", {})[field] = messages
-        elif field == NON_FIELD_ERRORS:
-            errors["non_field_errors"] = messages
-        else:
-            errors[field] = messages
-    return errors
 
 
 class TrainingRunListApi(ApiView):

@@ -1,13 +1,20 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth import get_user_model
 
 from studio.models import Membership, Team
 from studio.roles import Role
-from tests.live import live_server_url, live_studio, live_studio_env  # noqa: F401 - fixtures for every test folder
+from tests.live import (  # noqa: F401 - fixtures for every test folder
+    live_media_root,
+    live_server_url,
+    live_studio,
+    live_studio_env,
+)
 
 _emails = itertools.count(1)
 PASSWORD = "correct-horse-battery-staple"
@@ -24,6 +31,17 @@ def bundled_models():
 
 
 @pytest.fixture(autouse=True)
+def media_root(settings, tmp_path_factory) -> Path:
+    """Every test writes datasets, checkpoints and artifacts to its own empty media folder, never to var/.
+
+    Beside the test's ``tmp_path``, not inside it, so a test that looks at ``tmp_path`` finds only its own files.
+    """
+    root = tmp_path_factory.mktemp("media")
+    settings.MEDIA_ROOT = str(root)
+    return root
+
+
+@pytest.fixture(autouse=True)
 def fresh_channel_layer():
     """Each test gets a new channel-layer object.
 
@@ -35,8 +53,15 @@ def fresh_channel_layer():
     from channels.layers import channel_layers
 
     channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
+
+
+@pytest.fixture
+def pinned_rate_window(monkeypatch):
+    """Rate limits count in fixed clock windows; pin the clock so a test's requests never straddle two."""
+    import studio.ratelimit
+
+    now = studio.ratelimit.time.time()
+    monkeypatch.setattr(studio.ratelimit, "time", SimpleNamespace(time=lambda: now))
 
 
 @pytest.fixture

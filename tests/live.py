@@ -74,14 +74,24 @@ def live_studio_env() -> dict[str, str]:
     return {}
 
 
+@pytest.fixture(scope="package")
+def live_media_root(tmp_path_factory) -> Path:
+    """The media folder of the package's live studios, which the tests' own process uses too."""
+    return tmp_path_factory.mktemp("live-media")
+
+
 @pytest.fixture(scope="module")
-def live_studio(django_db_setup, live_studio_env: dict[str, str]) -> Iterator[str]:
+def live_studio(django_db_setup, live_studio_env: dict[str, str], live_media_root: Path) -> Iterator[str]:
     """One studio process for the module's tests (after the test database exists); tests use ``live_server_url``."""
-    with studio_process(**live_studio_env) as url:
+    with studio_process(MEDIA_ROOT=str(live_media_root), **live_studio_env) as url:
         yield url
 
 
 @pytest.fixture
-def live_server_url(live_studio: str, transactional_db) -> str:
-    """The live studio's base URL, with a database the server can see (committed, emptied after the test)."""
+def live_server_url(live_studio: str, transactional_db, live_media_root: Path, settings) -> str:
+    """The live studio's base URL, with a database the server can see (committed, emptied after the test).
+
+    Files this process stores (a dataset made by a fixture, say) land where the server reads them.
+    """
+    settings.MEDIA_ROOT = str(live_media_root)
     return live_studio

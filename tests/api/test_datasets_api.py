@@ -15,14 +15,6 @@ from tests.products.conftest import GOOD_CSV, media_files
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path) -> Path:
-    root = tmp_path / "media"
-    root.mkdir()
-    settings.MEDIA_ROOT = str(root)
-    return root
-
-
 @pytest.fixture
 def api(make_team, make_key):
     team = make_team("Acme")

@@ -14,15 +14,6 @@ from tests.api.conftest import INPUTS, bearer
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def pinned_rate_window(monkeypatch):
-    """The key's limit counts per clock minute; pin the clock so fifty requests never straddle two minutes."""
-    import studio.ratelimit
-
-    now = studio.ratelimit.time.time()
-    monkeypatch.setattr(studio.ratelimit, "time", type("Clock", (), {"time": staticmethod(lambda: now)}))
-
-
 def _concurrently(count: int, request) -> list:
     """Run ``request(n)`` in ``count`` threads released at the same instant; their results in order."""
     start = threading.Barrier(count)

@@ -17,8 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def team_a_objects(make_team, make_product, settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path)
+def team_a_objects(make_team, make_product):
     team_a = make_team("Acme")
     product = make_product(team_a, name="Secret launch")
     generation = generation_create(product=product, version=product.live_version, channel="api", user=None,

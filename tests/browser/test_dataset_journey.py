@@ -23,21 +23,8 @@ FAQ = (
 )
 
 
-@pytest.fixture(scope="module")
-def live_studio_env(tmp_path_factory) -> dict[str, str]:
-    """The module's server process keeps uploads in a media directory this process can read too."""
-    return {"MEDIA_ROOT": str(tmp_path_factory.mktemp("media"))}
-
-
-@pytest.fixture
-def shared_media(live_studio_env, settings) -> Path:
-    """One media directory for this process and the server process."""
-    settings.MEDIA_ROOT = live_studio_env["MEDIA_ROOT"]
-    return Path(live_studio_env["MEDIA_ROOT"])
-
-
 def test_admin_uploads_reads_the_report_maps_columns_and_saves_a_version(
-    shared_media, live_server_url, logged_in_page, make_user, make_team
+    live_media_root, live_server_url, logged_in_page, make_user, make_team
 ):
     owner = make_user("ada@example.com")
     team = make_team("Ada's Shop", owner=owner)
@@ -91,4 +78,4 @@ def test_admin_uploads_reads_the_report_maps_columns_and_saves_a_version(
     assert (version.dataset.name, version.kind, version.shape) == ("Store FAQ", "qa", "pairs")
     assert version.column_mapping == {"question": ["customer_asked"], "answer": ["reply"]}
     assert (version.row_count, version.validation_count, version.verdict) == (6, 1, "warnings")
-    assert (shared_media / version.file.name).read_text() == FAQ
+    assert (live_media_root / version.file.name).read_text() == FAQ

@@ -107,6 +107,15 @@ def _script_tag(live_server_url: str, product) -> str:
     return f'<script src="{live_server_url}/embed/{product.public_key}.js" async></script>'
 
 
+def _visit_with_stored_conversation(page, origin: str, product, *, is_open: bool, messages: list[dict]) -> None:
+    """Open the site as a visitor whose browser kept a conversation from an earlier visit (as widget.js stores it)."""
+    page.goto(origin)
+    page.evaluate("([key, value]) => localStorage.setItem(key, value)", [
+        f"ai-studio-widget:{product.public_key}", json.dumps({"open": is_open, "messages": messages}),
+    ])
+    page.reload()
+
+
 def _widget(page):
     """The widget's parts, found by role and name through its open shadow root, as assistive technology does."""
     return {
@@ -218,16 +227,11 @@ def test_visitor_stops_an_answer_hits_the_limit_and_sees_model_output_as_text(
     product_embed_update(product=product, allowed_origins=[shop_site.origin], messages_per_visitor_hour=1,
                          messages_per_day=1000)
     shop_site.script_tag = _script_tag(live_server_url, product)
-    page.goto(shop_site.origin)
     # A conversation stored on this website earlier, whose answer happens to look like HTML.
-    page.evaluate("([key, value]) => localStorage.setItem(key, value)", [
-        f"ai-studio-widget:{product.public_key}",
-        json.dumps({"open": True, "messages": [
-            {"role": "user", "text": "<b>Hi</b>"},
-            {"role": "assistant", "text": '<img src=x onerror="window.pwned = 1">Bye', "status": "done"},
-        ]}),
+    _visit_with_stored_conversation(page, shop_site.origin, product, is_open=True, messages=[
+        {"role": "user", "text": "<b>Hi</b>"},
+        {"role": "assistant", "text": '<img src=x onerror="window.pwned = 1">Bye', "status": "done"},
     ])
-    page.reload()
     widget = _widget(page)
     expect(page.get_by_text('<img src=x onerror="window.pwned = 1">Bye')).to_be_visible()
     expect(page.get_by_text("<b>Hi</b>")).to_be_visible()
@@ -292,16 +296,11 @@ def test_a_keyboard_only_visitor_reaches_every_control_rates_an_answer_and_close
     generation_finish(generation_id=generation.pk, output="We open at nine.", finish_reason="eos", tokens_in=5,
                       tokens_out=4, time_to_first_token_s=0.1, duration_s=0.2)
     shop_site.script_tag = _script_tag(studio_without_worker, chat_product)
-    page.goto(shop_site.origin)
-    page.evaluate("([key, value]) => localStorage.setItem(key, value)", [
-        f"ai-studio-widget:{chat_product.public_key}",
-        json.dumps({"open": False, "messages": [
-            {"role": "user", "text": "Opening hours"},
-            {"role": "assistant", "text": "We open at nine.", "status": "done", "generation": generation.pk,
-             "token": feedback_token(public_key=chat_product.public_key, generation_id=generation.pk)},
-        ]}),
+    _visit_with_stored_conversation(page, shop_site.origin, chat_product, is_open=False, messages=[
+        {"role": "user", "text": "Opening hours"},
+        {"role": "assistant", "text": "We open at nine.", "status": "done", "generation": generation.pk,
+         "token": feedback_token(public_key=chat_product.public_key, generation_id=generation.pk)},
     ])
-    page.reload()
     widget = _widget(page)
     page.keyboard.press("Tab")  # the shop's own link
     page.keyboard.press("Tab")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
 from products.embed.services import product_embed_update
@@ -31,12 +29,3 @@ def make_widget_product(request):
         )
 
     return make
-
-
-@pytest.fixture
-def pinned_rate_window(monkeypatch):
-    """Rate limits count in fixed clock windows; pin the clock so a test's requests never straddle two."""
-    import studio.ratelimit
-
-    now = studio.ratelimit.time.time()
-    monkeypatch.setattr(studio.ratelimit, "time", SimpleNamespace(time=lambda: now))

@@ -9,8 +9,7 @@ from studio.demo import DEMO_EMAIL, demo_seed
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_seed_creates_a_working_login_team_and_sample_products_once(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
+def test_demo_seed_creates_a_working_login_team_and_sample_products_once():
     first = demo_seed()
     assert authenticate(username=DEMO_EMAIL, password=first.password) is not None
     assert first.team.memberships.get().role == "owner"

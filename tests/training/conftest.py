@@ -5,8 +5,6 @@ Runs here train the real bundled SmolLM2 for a handful of steps on a dozen examp
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -36,15 +34,6 @@ TINY = {"epochs": 1, "batch_size": 2, "max_length": 128, "checkpoint_every": 2, 
 def dataset_csv(rows=ROWS) -> bytes:
     lines = ["product,features,description"] + [f'"{p}","{f}","{d}"' for p, f, d in rows]
     return ("\n".join(lines) + "\n").encode()
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path) -> Path:
-    """Datasets, checkpoints and artifacts of each test go to its own empty media folder."""
-    root = tmp_path / "media"
-    root.mkdir()
-    settings.MEDIA_ROOT = str(root)
-    return root
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ requests on the shared channel layer.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -15,23 +16,14 @@ from tests.live import studio_process
 
 
 @pytest.fixture(scope="package")
-def live_studio_env(tmp_path_factory) -> dict[str, str]:
+def live_studio_env() -> dict[str, str]:
     return {
         # Every generate call counts against the key's limit, so a fuzzer can start only a few real generations.
         "STUDIO_API_PER_MINUTE": "5",
-        # Uploads the fuzzer gets through are stored: keep them out of the studio's own media directory.
-        "MEDIA_ROOT": str(tmp_path_factory.mktemp("media")),
     }
 
 
 @pytest.fixture(scope="package")
-def live_studio(django_db_setup, live_studio_env: dict[str, str]) -> Iterator[str]:
-    with studio_process(**live_studio_env) as url:
+def live_studio(django_db_setup, live_studio_env: dict[str, str], live_media_root: Path) -> Iterator[str]:
+    with studio_process(MEDIA_ROOT=str(live_media_root), **live_studio_env) as url:
         yield url
-
-
-@pytest.fixture
-def live_media(live_studio_env, settings) -> str:
-    """This process stores files where the live studio reads them."""
-    settings.MEDIA_ROOT = live_studio_env["MEDIA_ROOT"]
-    return settings.MEDIA_ROOT

@@ -27,7 +27,7 @@ EXAMPLES_PER_OPERATION = 12
 
 
 @pytest.fixture
-def published(live_server_url, live_media, make_team, make_key, make_product):
+def published(live_server_url, make_team, make_key, make_product):
     team = make_team("Acme")
     product = make_product(team)
     generation = generation_create(product=product, version=product.live_version, channel="api", user=None,

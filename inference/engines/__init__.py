@@ -10,6 +10,7 @@ from inference.engines.base import (
     GenerationRequest,
     GenerationResult,
     PromptTooLong,
+    QueuedEvent,
     TokenEvent,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "GenerationRequest",
     "GenerationResult",
     "PromptTooLong",
+    "QueuedEvent",
     "TokenEvent",
 ]

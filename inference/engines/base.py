@@ -86,7 +86,14 @@ class GenerationResult:
         }
 
 
-GenerationEvent = TokenEvent | GenerationResult
+@dataclass(frozen=True, slots=True)
+class QueuedEvent:
+    """Every batch slot is taken: the request waits, with ``position`` requests ahead of it (0: next)."""
+
+    position: int
+
+
+GenerationEvent = TokenEvent | GenerationResult | QueuedEvent
 
 
 class PromptTooLong(ValueError):

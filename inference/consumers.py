@@ -11,7 +11,6 @@ each carries ``variant`` because one press of Generate may write several variant
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from typing import Any
 
@@ -30,6 +29,7 @@ from products.generation import generation_prepare
 from products.kinds.base import InputError
 from products.models import Generation, Product, ProductVersion
 from products.services import generation_create, generation_finish
+from studio import jsonsafe
 from studio.models import Membership
 from studio.ratelimit import rate_limit_hit
 from studio.roles import Role
@@ -100,9 +100,10 @@ class BaseGenerationConsumer(AsyncJsonWebsocketConsumer):
         await self.stop_all()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
-        # A frame that is not JSON text gets the same answer as a wrong action, not a dropped connection.
+        # A frame that is not JSON text gets the same answer as a wrong action, not a dropped connection;
+        # so does one nested too deep for json.loads (RecursionError closed the socket with 1011).
         try:
-            content = json.loads(text_data) if text_data else None
+            content = jsonsafe.loads(text_data) if text_data else None
         except ValueError:
             content = None
         await self.receive_json(content, **kwargs)

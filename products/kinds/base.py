@@ -6,6 +6,7 @@ means adding one module under products/kinds/ and one import in its __init__.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,7 +61,9 @@ class InputField:
             try:
                 number = float(text)
             except ValueError:
-                raise ValueError(f"{self.label} must be a number.") from None
+                number = math.nan
+            if not math.isfinite(number):  # "nan", "inf" and 1e400 parse as floats but are no answer
+                raise ValueError(f"{self.label} must be a number.")
             if self.minimum is not None and number < self.minimum:
                 raise ValueError(f"{self.label} must be at least {self.minimum:g}.")
             if self.maximum is not None and number > self.maximum:
@@ -96,8 +99,10 @@ class GenerationSettings:
                 continue
             try:
                 number = float(data[name])
-            except (TypeError, ValueError):
-                raise InputError({name: f"The {name} setting must be a number."}) from None
+            except (TypeError, ValueError, OverflowError):
+                number = math.nan
+            if not math.isfinite(number):  # "nan" would reach the sampler as a temperature
+                raise InputError({name: f"The {name} setting must be a number."})
             number = min(max(number, low), high)
             values[name] = number if name == "creativity" else int(number)
         return cls(**values)

@@ -71,3 +71,11 @@ def test_a_plain_template_with_literal_braces_is_saved(owner_client, product):
     response = _save(owner_client, product, prompt_template="Headlines for {product} as {{\"json\": true}}")
     assert response.status_code == 302
     assert Product.objects.get(pk=product.pk).prompt_template == "Headlines for {product} as {{\"json\": true}}"
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-Infinity", "1e400"])
+def test_saving_a_non_finite_creativity_is_refused_and_keeps_the_draft(owner_client, product, value):
+    before = _draft(product)
+    response = _save(owner_client, product, creativity=value)
+    assert response.status_code == 200 and "Enter a number." in response.content.decode()
+    assert _draft(product) == before

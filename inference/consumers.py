@@ -22,7 +22,7 @@ from django.conf import settings
 from inference.protocol import ENGINE_UNAVAILABLE, REQUEST_CHANNEL, START_TIMEOUT_S, cancel_message, request_message
 from products.embed.inputs import inputs_from_message
 from products.embed.limits import client_address, widget_limit_check
-from products.embed.origins import origin_allowed
+from products.embed.origins import origin_allowed, same_origin, websocket_is_secure
 from products.embed.selectors import product_get_by_public_key
 from products.embed.tokens import feedback_token
 from products.generation import generation_prepare
@@ -243,14 +243,14 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
 
 
 def _same_origin(scope: dict[str, Any], origin: str | None) -> bool:
-    """True when the page is the studio itself (the Embed tab's live preview)."""
+    """True when the page is the studio itself (the Embed tab's live preview): scheme, host and port."""
     host = _header(scope, b"host")
-    if not origin or not host:
+    if not same_origin(origin, host, secure=websocket_is_secure(scope)):
         return False
     from django.http.request import split_domain_port, validate_host
 
     domain, _ = split_domain_port(host)
-    return origin.split("://", 1)[-1] == host and validate_host(domain, settings.ALLOWED_HOSTS)
+    return validate_host(domain, settings.ALLOWED_HOSTS)
 
 
 class WidgetConsumer(BaseGenerationConsumer):

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from products.datasets.mapping import mapping_guess
+from products.datasets.mapping import mapping_guess, mapping_shape_check
 from products.datasets.requirements import shape_get
 from products.datasets.services import dataset_upload_create, dataset_upload_discard, dataset_version_create
 from products.models import ApiKey, Dataset, DatasetVersion, Product
@@ -77,6 +77,11 @@ def api_dataset_version_upload(
     user = _key_owner(api_key, doing="upload datasets")
     kind, _, shape = use.partition(":")
     shape_obj = shape_get(kind, shape)
+    if column_mapping is not None:  # before the file is stored: a malformed mapping must leave nothing
+        try:
+            mapping_shape_check(column_mapping)
+        except ValidationError as exc:
+            raise ValidationError({"column_mapping": exc.messages}) from None
     upload = dataset_upload_create(team=api_key.team, user=user, file=file, dataset=dataset, name=name,
                                    description=description)
     try:

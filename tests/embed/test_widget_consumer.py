@@ -150,6 +150,12 @@ async def test_studio_page_itself_may_preview_the_widget_without_being_on_the_al
     # A host the studio does not answer to is not "the studio itself", whatever the two headers say.
     spoofed = _widget(product.public_key, "https://evil.example", host="evil.example")
     assert await _try(spoofed) == (False, 4403)
+    # Nor is another scheme on the same host and port (foo:// was let in when only host:port was compared).
+    for origin in ("foo://localhost:8000", "https://localhost:8000", "http://localhost:8001"):
+        assert await _try(_widget(product.public_key, origin, host="localhost:8000")) == (False, 4403), origin
+    secure = _widget(product.public_key, "https://localhost:8000", host="localhost:8000")
+    secure.scope["scheme"] = "wss"  # the studio itself served over TLS
+    assert (await _try(secure))[0] is True
 
 
 async def test_public_key_only_generates_with_its_product_live_version_and_settings(

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from inference.bundled import DEFAULT_MODEL_ID
+from inference.registry import DEFAULT_MODEL_ID
 
 
 class TrainingRun(models.Model):
@@ -46,7 +46,7 @@ class TrainingRun(models.Model):
     )
     base_model = models.CharField(max_length=120, default=DEFAULT_MODEL_ID)
     method = models.CharField(max_length=12, choices=Method.choices, default=Method.LORA)
-    hyperparameters = models.JSONField(default=dict, help_text="See inference/training/hyperparameters.py.")
+    hyperparameters = models.JSONField(default=dict, help_text="See products/training/hyperparameters.py.")
     prompt_config = models.JSONField(
         default=dict, help_text="The product's prompt when the run was started: what the model learns to answer."
     )

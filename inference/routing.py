@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from inference.consumers import GenerationConsumer, WidgetConsumer
-from inference.training.consumers import TrainingRunConsumer
+from products.training.consumers import TrainingRunConsumer
 
 # The studio's own pages: same-origin and session-authenticated (studio/asgi.py wraps them).
 websocket_urlpatterns = [

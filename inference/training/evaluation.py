@@ -14,10 +14,10 @@ from typing import Any
 import torch
 
 from inference.training.examples import TokenizedExample, prompt_ids
-from inference.training.hyperparameters import HyperParameters
 from inference.training.losses import mean_reply_loss
 from inference.training.metrics import text_scores
 from products.kinds.base import TrainingConversation
+from products.training.hyperparameters import HyperParameters
 
 #: Above this mean loss the perplexity is shown capped: e^30 already means "knows nothing".
 MAX_LOSS_FOR_PERPLEXITY = 30.0

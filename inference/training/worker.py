@@ -1,7 +1,7 @@
 """The training worker: claims queued training runs (rows) and fine-tunes them, one at a time.
 
 It runs as ``manage.py training_worker`` (one per GPU; any number of hosts sharing PostgreSQL), or as
-a thread inside the web process in the embedded default (studio/embedded.py).
+a thread inside the web process in the embedded default (inference/embedded.py).
 """
 
 from __future__ import annotations

@@ -38,8 +38,8 @@ class EmbeddedWorkers:
 
     @staticmethod
     def _start_training_worker(loop: asyncio.AbstractEventLoop) -> threading.Thread:
-        from inference.training.events import bind_event_loop
         from inference.training.worker import TrainingWorker
+        from products.training.events import bind_event_loop
 
         bind_event_loop(loop)
         thread = threading.Thread(target=TrainingWorker().serve, name="embedded-training-worker", daemon=True)

@@ -1,5 +1,5 @@
 // Run page: follow a training run over its websocket (snapshot, then live frames) and redraw the
-// progress, the loss chart (same scale as inference/training/chart.py) and the log. When the run
+// progress, the loss chart (same scale as products/training/chart.py) and the log. When the run
 // finishes, fetch the report fragment. Text from the server is inserted with textContent only.
 (() => {
   const root = document.getElementById("training-run");

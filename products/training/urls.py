@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from inference.training import views
+from products.training import views
 
 # Mounted at /t/<team_slug>/training/.
 urlpatterns = [

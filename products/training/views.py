@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from inference.bundled import BASE_MODELS
+from inference.registry import BASE_MODELS
 from inference.selectors import (
     training_preflight,
     training_run_artifact,
@@ -22,19 +22,19 @@ from inference.selectors import (
     training_run_log_tail,
     training_run_points,
 )
-from inference.training.chart import loss_chart
-from inference.training.estimate import duration_words
-from inference.training.forms import FineTuneForm
-from inference.training.hyperparameters import MIN_TRAIN_EXAMPLES
-from inference.training.services import (
-    product_version_create_from_run,
-    run_state,
-    training_run_cancel,
-    training_run_create,
-)
 from products.datasets.selectors import dataset_version_list_for_kind
 from products.kinds import get_kind
 from products.selectors import product_get
+from products.training.chart import loss_chart
+from products.training.estimate import duration_words
+from products.training.events import run_state
+from products.training.forms import FineTuneForm
+from products.training.hyperparameters import MIN_TRAIN_EXAMPLES
+from products.training.services import (
+    product_version_create_from_run,
+    training_run_cancel,
+    training_run_create,
+)
 from studio.access import team_view
 from studio.models import Membership
 from studio.roles import Role

@@ -9,11 +9,12 @@ from django.urls import reverse
 from inference.registry import DEFAULT_MODEL_ID
 
 
-class TrainingRun(models.Model):
-    """A fine-tuning job. The row is the job: workers claim it, lease it and report on it.
+class LeasedJob(models.Model):
+    """A job that is its own database row: ``status`` is the queue; ``worker`` and the lease say who holds it.
 
-    There is no separate queue to keep in step with it: ``status`` is the queue, ``worker`` and
-    ``lease_expires_at`` say who holds it, and the progress fields are what the run page shows.
+    Concrete jobs (TrainingRun now; index builds and batch labelling next) inherit it and share one claim,
+    heartbeat and sweep implementation (inference/jobs.py) and one worker loop (``LeasedJobWorker``).
+    ``queue`` keeps short jobs from waiting behind long ones: each queue has workers of its own.
     """
 
     class Status(models.TextChoices):
@@ -23,20 +24,52 @@ class TrainingRun(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    #: Jobs of minutes to hours (a fine-tune of a language model).
+    LONG = "long"
+    #: Jobs of seconds to a few minutes (an index build, a batch of labels, a classifier head).
+    SHORT = "short"
+
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    queue = models.CharField(
+        max_length=40, default=LONG, help_text="Workers serve a list of queues; a job waits only for its own queue's."
+    )
+    priority = models.SmallIntegerField(default=0, help_text="Higher is claimed first within a queue.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    worker = models.CharField(max_length=120, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class TrainingRun(LeasedJob):
+    """A training job (a LoRA fine-tune today). The row is the job: workers claim it, lease it and report on it.
+
+    There is no separate queue to keep in step with it (see LeasedJob); the progress fields are what the run
+    page shows.
+    """
+
     class Method(models.TextChoices):
         LORA = "lora", "LoRA (small adapter on top of the base model)"
-
-    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
     team = models.ForeignKey("studio.Team", on_delete=models.CASCADE, related_name="training_runs")
     product = models.ForeignKey(
         "products.Product", on_delete=models.CASCADE, related_name="training_runs"
     )
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     # What to train. Null only for rows made before fine-tuning existed; every new run names one.
@@ -63,22 +96,12 @@ class TrainingRun(models.Model):
     checkpoint_step = models.PositiveIntegerField(default=0, help_text="Step of the last complete checkpoint.")
     resumed_from_step = models.PositiveIntegerField(null=True, blank=True)
     device = models.CharField(max_length=20, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    cancel_requested = models.BooleanField(default=False)
-
-    # The job: who holds it and until when.
-    worker = models.CharField(max_length=120, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "training run"
         indexes = [
-            models.Index(fields=["status", "created_at"], name="training_run_queue"),
+            models.Index(fields=["status", "queue", "priority", "created_at"], name="training_run_queue"),
             models.Index(fields=["status", "lease_expires_at"], name="training_run_lease"),
         ]
 
@@ -87,10 +110,6 @@ class TrainingRun(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("training_run", kwargs={"team_slug": self.team.slug, "run_id": self.pk})
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINISHED
 
     @property
     def percent(self) -> int:
@@ -124,7 +143,6 @@ class TrainingMetric(models.Model):
 
     def __str__(self) -> str:
         return f"{self.split} loss {self.loss:.3f} at step {self.step}"
-
 
 
 class TrainingLogEntry(models.Model):

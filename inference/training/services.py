@@ -1,5 +1,8 @@
 """The training worker's writes: claim, lease, progress, checkpoints and how a run ends.
 
+Claim, heartbeat, sweep and release are inference/jobs.py's, shared by every leased job; these add the run's
+log line and live frame.
+
 Every write that a page shows is published to the run's channel-layer group after it commits
 (products/training/events.py). The writes a person makes (start, cancel, ship) are
 products/training/services.py.
@@ -7,13 +10,14 @@ products/training/services.py.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from inference.jobs import Swept, job_claim, job_heartbeat, job_held, job_release, jobs_requeue_expired
 from inference.models import EvaluationReport, ModelArtifact, TrainingLogEntry, TrainingMetric, TrainingRun
 from products.training.events import log_frame, publish_run_finished, publish_run_frame, publish_run_status, run_state
 from products.training.services import training_log_add
@@ -37,78 +41,59 @@ def worker_lost_message(attempts: int) -> str:
     )
 
 
-def _lease_until(lease_seconds: int | None = None):
-    return timezone.now() + timedelta(seconds=lease_seconds or settings.TRAINING_LEASE_SECONDS)
+#: Every queue a training run may be on: LoRA fine-tunes are long; the small heads the next kinds train are short.
+TRAINING_QUEUES = (TrainingRun.LONG, TrainingRun.SHORT)
+_RELATED = ("product", "team")
 
 
-def _held(run_id: int, worker: str):
+def _lease_seconds(lease_seconds: float | None) -> float:
+    return lease_seconds or settings.TRAINING_LEASE_SECONDS
+
+
+def _held(run_id: int, worker: str) -> TrainingRun | None:
     """The run, locked, if ``worker`` still holds it; None when its lease went to someone else."""
-    return (
-        TrainingRun.objects.select_for_update(of=("self",)).select_related("product", "team")
-        .filter(pk=run_id, status=Status.RUNNING, worker=worker).first()
-    )
+    return job_held(TrainingRun, job_id=run_id, worker=worker, select_related=_RELATED)
 
 
 @transaction.atomic
-def training_run_claim(*, worker: str, lease_seconds: int | None = None) -> TrainingRun | None:
-    """Take the oldest queued run for ``worker`` and lease it, or None when the queue is empty."""
-    # skip_locked: two workers polling at the same moment would otherwise both read the same oldest
-    # row and both start it; the second one skips the row the first has locked and takes the next.
-    run = (
-        TrainingRun.objects.select_for_update(skip_locked=True)
-        .filter(status=Status.QUEUED).order_by("created_at", "pk").first()
-    )
+def training_run_claim(
+    *, worker: str, lease_seconds: float | None = None, queues: Sequence[str] = TRAINING_QUEUES,
+) -> TrainingRun | None:
+    """Lease the next queued run of ``queues`` to ``worker`` (see inference.jobs.job_claim), or None."""
+    run = job_claim(TrainingRun, worker=worker, queues=queues, lease_seconds=_lease_seconds(lease_seconds))
     if run is None:
         return None
-    now = timezone.now()
-    run.status, run.worker, run.attempts = Status.RUNNING, worker, run.attempts + 1
-    run.lease_expires_at, run.heartbeat_at = _lease_until(lease_seconds), now
-    run.started_at = run.started_at or now
-    run.save()
     run = TrainingRun.objects.select_related("product", "team", "dataset_version__dataset").get(pk=run.pk)
     attempt = f" (attempt {run.attempts} of {settings.TRAINING_MAX_ATTEMPTS})" if run.attempts > 1 else ""
     publish_run_status(run, training_log_add(run, f"Started{attempt}."))
     return run
 
 
-def training_run_heartbeat(*, run_id: int, worker: str, lease_seconds: int | None = None) -> bool:
+def training_run_heartbeat(*, run_id: int, worker: str, lease_seconds: float | None = None) -> bool:
     """Renew the lease; False when the run is no longer this worker's (it should stop at once)."""
-    now = timezone.now()
-    return bool(
-        TrainingRun.objects.filter(pk=run_id, status=Status.RUNNING, worker=worker)
-        .update(lease_expires_at=_lease_until(lease_seconds), heartbeat_at=now)
-    )
+    return job_heartbeat(TrainingRun, job_id=run_id, worker=worker, lease_seconds=_lease_seconds(lease_seconds))
 
 
-@transaction.atomic
+def _swept(run: TrainingRun, what: Swept) -> None:
+    if what == Swept.CANCELLED:
+        publish_run_finished(run, training_log_add(run, "Cancelled (its worker had stopped)."))
+    elif what == Swept.FAILED:
+        publish_run_finished(run, training_log_add(run, run.error, TrainingLogEntry.Level.ERROR))
+    else:
+        resume = f"step {run.checkpoint_step}" if run.checkpoint_step else "the start"
+        entry = training_log_add(
+            run, f"The worker stopped responding; the run is queued again and will resume from {resume}.",
+            TrainingLogEntry.Level.WARNING,
+        )
+        publish_run_status(run, entry)
+
+
 def training_runs_requeue_expired(*, max_attempts: int | None = None) -> list[TrainingRun]:
     """Put runs whose worker stopped renewing its lease back in the queue, or fail them after too many tries."""
-    max_attempts = max_attempts or settings.TRAINING_MAX_ATTEMPTS
-    expired = list(
-        TrainingRun.objects.select_for_update(skip_locked=True, of=("self",)).select_related("product", "team")
-        .filter(status=Status.RUNNING, lease_expires_at__lt=timezone.now())
+    return jobs_requeue_expired(
+        TrainingRun, max_attempts=max_attempts or settings.TRAINING_MAX_ATTEMPTS,
+        failure_message=lambda run: worker_lost_message(run.attempts), on_swept=_swept, select_related=_RELATED,
     )
-    for run in expired:
-        run.worker, run.lease_expires_at = "", None
-        if run.cancel_requested:
-            run.status, run.finished_at = Status.CANCELLED, timezone.now()
-            run.save()
-            publish_run_finished(run, training_log_add(run, "Cancelled (its worker had stopped)."))
-        elif run.attempts >= max_attempts:
-            run.status, run.finished_at = Status.FAILED, timezone.now()
-            run.error = worker_lost_message(run.attempts)
-            run.save()
-            publish_run_finished(run, training_log_add(run, run.error, TrainingLogEntry.Level.ERROR))
-        else:
-            run.status = Status.QUEUED
-            run.save()
-            resume = f"step {run.checkpoint_step}" if run.checkpoint_step else "the start"
-            entry = training_log_add(
-                run, f"The worker stopped responding; the run is queued again and will resume from {resume}.",
-                TrainingLogEntry.Level.WARNING,
-            )
-            publish_run_status(run, entry)
-    return expired
 
 
 @transaction.atomic
@@ -233,12 +218,9 @@ def training_run_cancelled(*, run_id: int, worker: str) -> TrainingRun | None:
 @transaction.atomic
 def training_run_release(*, run_id: int, worker: str) -> TrainingRun | None:
     """Give a run back to the queue because this worker is shutting down; it does not count as an attempt."""
-    run = _held(run_id, worker)
+    run = job_release(TrainingRun, job_id=run_id, worker=worker, select_related=_RELATED)
     if run is None:
         return None
-    run.status, run.worker, run.lease_expires_at = Status.QUEUED, "", None
-    run.attempts = max(run.attempts - 1, 0)
-    run.save()
     entry = training_log_add(
         run, f"The worker is shutting down; the run is queued again and will resume from step {run.checkpoint_step}."
     )

@@ -54,14 +54,18 @@ class LeasedJob(models.Model):
 
 
 class TrainingRun(LeasedJob):
-    """A training job (a LoRA fine-tune today). The row is the job: workers claim it, lease it and report on it.
+    """A training job: a LoRA fine-tune, a classifier head or a recommender. The row is the job (see LeasedJob).
 
-    There is no separate queue to keep in step with it (see LeasedJob); the progress fields are what the run
-    page shows.
+    ``dataset_version`` is the primary input: the examples a LoRA or classifier run learns from, the
+    interactions a recommender learns from. Kinds that need more than one dataset add the others as
+    TrainingRunInput rows, each with its role (a recommender's catalog, say). The progress fields are what
+    the run page shows.
     """
 
     class Method(models.TextChoices):
         LORA = "lora", "LoRA (small adapter on top of the base model)"
+        CLASSIFIER = "classifier", "Classifier (a classification head on the encoder)"
+        RECOMMENDER = "recommender", "Recommender (collaborative filtering and content embeddings)"
 
     team = models.ForeignKey("studio.Team", on_delete=models.CASCADE, related_name="training_runs")
     product = models.ForeignKey(
@@ -122,6 +126,29 @@ class TrainingRun(LeasedJob):
         return max(self.total_steps - self.step, 0) * self.seconds_per_step
 
 
+class TrainingRunInput(models.Model):
+    """An extra input dataset version of a run, with its role; the primary one is ``TrainingRun.dataset_version``."""
+
+    class Role(models.TextChoices):
+        CATALOG = "catalog", "Catalog (items with their text)"
+        INTERACTIONS = "interactions", "Interactions (user, item, optional rating and time)"
+        LABELLED_TEXTS = "labelled-texts", "Labelled texts (text and label)"
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="inputs")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    # RESTRICT, as for the primary input: a version a run learnt from cannot be deleted while the run exists.
+    dataset_version = models.ForeignKey(
+        "products.DatasetVersion", on_delete=models.RESTRICT, related_name="training_run_inputs"
+    )
+
+    class Meta:
+        ordering = ["run", "role"]
+        constraints = [models.UniqueConstraint(fields=["run", "role"], name="training_run_input_one_per_role")]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()} of run {self.run_id}"
+
+
 class TrainingMetric(models.Model):
     """One point of a run's loss curve: the training loss (averaged since the last point) or the validation loss."""
 
@@ -167,10 +194,13 @@ class TrainingLogEntry(models.Model):
 
 
 class ModelArtifact(models.Model):
-    """The result of a successful run: adapter weights (safetensors) under MEDIA_ROOT, with their hash."""
+    """The result of a successful run: its files (safetensors, or GGUF) under MEDIA_ROOT, with their hash."""
 
     class Kind(models.TextChoices):
         LORA_ADAPTER = "lora-adapter", "LoRA adapter"
+        CLASSIFIER = "classifier", "Classifier"
+        RECOMMENDER = "recommender", "Recommender"
+        GGUF = "gguf", "GGUF model (merged, for llama.cpp)"
 
     team = models.ForeignKey("studio.Team", on_delete=models.CASCADE, related_name="model_artifacts")
     run = models.OneToOneField(TrainingRun, on_delete=models.CASCADE, related_name="artifact")
@@ -180,6 +210,11 @@ class ModelArtifact(models.Model):
     sha256 = models.CharField(max_length=64, help_text="SHA-256 of the weights file.")
     size_bytes = models.PositiveBigIntegerField()
     files = models.JSONField(default=list, help_text='[{"name", "size", "sha256"}] of every file in the folder.')
+    metadata = models.JSONField(
+        default=dict, blank=True,
+        help_text='What serving needs besides the weights, by kind: {"labels": [...]} for a classifier, '
+                  '{"items": ..., "users": ...} id maps for a recommender.',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -194,14 +229,21 @@ class ModelArtifact(models.Model):
 
 
 class EvaluationReport(models.Model):
-    """Base model against tuned model on the same held-out rows: loss, perplexity, BLEU/ROUGE and samples."""
+    """A run's evaluation on held-out rows: the baseline against the trained model, with samples.
+
+    ``metrics`` holds the kind's own measures (its trainer names them): ``{"base": {...}, "tuned": {...}}``
+    with loss, perplexity, BLEU and ROUGE for a LoRA run; accuracy, per-class precision/recall/F1 and the
+    confusion matrix for a classifier; recall@k and NDCG@k against popularity for a recommender. The loss
+    and perplexity columns are a LoRA run's only (null for the others).
+    """
 
     run = models.OneToOneField(TrainingRun, on_delete=models.CASCADE, related_name="evaluation")
-    examples = models.PositiveIntegerField(help_text="Held-out examples the losses were measured on.")
-    base_loss = models.FloatField()
-    tuned_loss = models.FloatField()
-    base_perplexity = models.FloatField()
-    tuned_perplexity = models.FloatField()
+    examples = models.PositiveIntegerField(help_text="Held-out examples the measures were taken on.")
+    metrics = models.JSONField(default=dict, blank=True, help_text='{"base": {name: value}, "tuned": {...}}')
+    base_loss = models.FloatField(null=True, blank=True)
+    tuned_loss = models.FloatField(null=True, blank=True)
+    base_perplexity = models.FloatField(null=True, blank=True)
+    tuned_perplexity = models.FloatField(null=True, blank=True)
     scores = models.JSONField(default=dict, help_text='{"base": {"bleu", "rouge1", "rougeL"}, "tuned": {...}}')
     samples = models.JSONField(default=list, help_text='[{"prompt", "base", "tuned", "reference"}]')
     created_at = models.DateTimeField(auto_now_add=True)
@@ -210,6 +252,11 @@ class EvaluationReport(models.Model):
         return f"Evaluation of run {self.run_id}"
 
     @property
-    def loss_reduction_percent(self) -> float:
-        """How much lower (negative: higher) the tuned model's loss is than the base model's, in percent."""
+    def loss_reduction_percent(self) -> float | None:
+        """How much lower (negative: higher) the tuned model's loss is than the base model's, in percent.
+
+        None for a run without losses (a classifier or a recommender).
+        """
+        if self.base_loss is None or self.tuned_loss is None:
+            return None
         return 100 * (self.base_loss - self.tuned_loss) / self.base_loss if self.base_loss else 0.0

@@ -156,6 +156,7 @@ def _score_rows(evaluation) -> list[dict]:
         {"label": label, "base": b, "tuned": t, "hint": hint,
          "better": b is not None and t is not None and (t < b if label in lower_better else t > b)}
         for label, b, t, hint in rows
+        if b is not None or t is not None  # a run without losses (a classifier, say) has no loss rows
     ]
 
 

@@ -129,7 +129,7 @@ def run_detail(request: HttpRequest, membership: Membership, run_id: int) -> Htt
     points = training_run_points(run=run)
     evaluation = training_run_evaluation(run=run)
     context = {
-        "run": run, "product": run.product, "state": run_state(run), "points": points,
+        "run": run, "product": run.product, "state": run_state(run),
         "chart": loss_chart(points, total_steps=run.total_steps), "logs": training_run_log_tail(run=run),
         "evaluation": evaluation, "artifact": training_run_artifact(run=run),
         "scores": _score_rows(evaluation), "can_edit": membership.can(Role.EDITOR),
@@ -138,6 +138,15 @@ def run_detail(request: HttpRequest, membership: Membership, run_id: int) -> Htt
     }
     template = T + "run.html#run-report" if request.htmx else T + "run.html"
     return render(request, template, context)
+
+
+@require_GET
+@team_view()
+def run_chart(request: HttpRequest, membership: Membership, run_id: int) -> HttpResponse:
+    """The loss chart fragment; the run page fetches it again whenever live frames bring new points."""
+    run = training_run_get(team=membership.team, run_id=run_id)
+    chart = loss_chart(training_run_points(run=run), total_steps=run.total_steps)
+    return render(request, T + "run.html#loss-chart", {"run": run, "chart": chart})
 
 
 def _score_rows(evaluation) -> list[dict]:

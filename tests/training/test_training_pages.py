@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -153,6 +155,24 @@ def test_reloading_a_running_runs_page_shows_where_it_is_now(owner_client, shop,
     assert "The report appears here when training finishes" in page
 
 
+def test_the_loss_chart_fragment_is_fetched_again_with_every_new_point_and_drawn_only_by_the_server(
+    owner_client, shop, make_run
+):
+    team, _, _ = shop
+    run = _running(make_run())
+    chart_url = reverse("training_run_chart", args=[team.slug, run.pk])
+    page = owner_client.get(reverse("training_run", args=[team.slug, run.pk])).content.decode()
+    assert f'hx-get="{chart_url}" hx-trigger="training-progress from:body"' in page
+    worker.training_run_progress_record(run_id=run.pk, worker="w", step=4, train_loss=1.7, tokens_seen=320,
+                                        seconds_per_step=20.0, points=[("train", 4, 1.7)])
+    fragment = owner_client.get(chart_url, HTTP_HX_REQUEST="true").content.decode()
+    assert fragment.lstrip().startswith('<figure class="loss-chart" id="loss-chart-figure"')
+    # Step 4 is the new lowest loss: the earlier points move up, the new one sits on the bottom axis.
+    assert 'points="130.7,36.0 225.3,92.0 320.0,148.0 414.7,204.0"' in fragment and "<html" not in fragment
+    script = (Path(settings.BASE_DIR) / "products/static/products/training_run.js").read_text()
+    assert "polyline" not in script and "setAttribute(\"points\"" not in script  # no second drawing in JS
+
+
 def test_a_run_that_ran_out_of_memory_says_why_and_what_to_change_on_its_page(owner_client, shop, make_run):
     from inference.training.pipeline import out_of_memory_message
     from products.training.hyperparameters import HyperParameters
@@ -272,6 +292,7 @@ def test_another_team_gets_404_on_every_training_page(client, shop, make_run, ma
     pages = [
         ("get", reverse("training_run", args=[team.slug, run.pk])),
         ("get", reverse("training_runs", args=[team.slug])),
+        ("get", reverse("training_run_chart", args=[team.slug, run.pk])),
         ("get", reverse("fine_tune", args=[team.slug, product.slug])),
         ("get", reverse("fine_tune_estimate", args=[team.slug, product.slug])),
         ("post", reverse("fine_tune", args=[team.slug, product.slug])),

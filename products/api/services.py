@@ -113,7 +113,7 @@ def api_training_run_start(
     base_model: str | None = None,
 ):
     """Queue a fine-tune for the key's team; the run's log names the key, the run's owner is the key's creator."""
-    from inference.training.services import training_run_create
+    from products.training.services import training_run_create
 
     user = _key_owner(api_key, doing="start fine-tunes")
     return training_run_create(product=product, dataset_version=dataset_version, user=user,
@@ -121,6 +121,6 @@ def api_training_run_start(
 
 
 def api_training_run_cancel(*, api_key: ApiKey, run):
-    from inference.training.services import training_run_cancel
+    from products.training.services import training_run_cancel
 
     return training_run_cancel(run=run, user=api_key.created_by, actor=_key_actor(api_key))

@@ -22,7 +22,7 @@ from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 from django.utils.module_loading import import_string  # noqa: E402
 
-from inference.routing import widget_websocket_urlpatterns  # noqa: E402
+from products.routing import widget_websocket_urlpatterns  # noqa: E402
 from studio.routing import websocket_urlpatterns  # noqa: E402
 
 studio_websockets = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))

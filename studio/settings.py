@@ -138,6 +138,16 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# Product kinds (products/kinds/): each module registers its kinds; order is the gallery's order.
+PRODUCT_KIND_MODULES = [
+    "products.kinds.copywriting",
+    "products.kinds.qa",
+    "products.kinds.classification",
+    "products.kinds.recommendation",
+]
+# The inference worker's runners, one per task (inference/runners/).
+INFERENCE_RUNNER_MODULES = ["inference.runners.generate"]
+
 MEDIA_ROOT = env.MEDIA_ROOT
 MEDIA_URL = "media/"
 MODELS_DIR = env.MODELS_DIR
@@ -146,6 +156,7 @@ EMBEDDED_WORKERS = env.EMBEDDED_WORKERS
 #: ASGI middleware that starts the in-process workers when EMBEDDED_WORKERS is on (studio/asgi.py loads it).
 EMBEDDED_WORKERS_MIDDLEWARE = "inference.embedded.EmbeddedWorkers"
 INFERENCE_MAX_BATCH = env.INFERENCE_MAX_BATCH
+INFERENCE_START_TIMEOUT_S = env.INFERENCE_START_TIMEOUT_S
 TRAINING_LEASE_SECONDS = env.TRAINING_LEASE_SECONDS
 TRAINING_MAX_ATTEMPTS = env.TRAINING_MAX_ATTEMPTS
 TRAINING_POLL_SECONDS = env.TRAINING_POLL_SECONDS
@@ -180,6 +191,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF's JSONParser lets 100k nested brackets raise RecursionError (a 500); ours answers 400.
+    "DEFAULT_PARSER_CLASSES": [
+        "studio.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI Product Studio API",

@@ -11,16 +11,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from products.datasets.mapping import mapping_guess
+from products.datasets.mapping import mapping_guess, mapping_shape_check
 from products.datasets.requirements import shape_get
 from products.datasets.services import dataset_upload_create, dataset_upload_discard, dataset_version_create
-from products.embed.inputs import input_fields
-from products.embed.limits import api_limit_check
-from products.generation import PreparedGeneration, generation_prepare
-from products.kinds.base import InputError
-from products.models import ApiKey, Dataset, DatasetVersion, Generation, Product, ProductVersion
+from products.models import ApiKey, Dataset, DatasetVersion, Product
 from products.models.apikey import DISPLAY_PREFIX_LENGTH, hash_secret_key, new_secret_key
-from products.services import generation_create
 from studio.models import Team
 
 # last_used_at is for people ("used 3 minutes ago"); writing it on every request would cost a write per call.
@@ -64,60 +59,6 @@ def api_key_mark_used(*, api_key: ApiKey) -> None:
         api_key.last_used_at = now
 
 
-class GenerationRefused(Exception):
-    """A generation the API will not start; ``code`` says why (views map it to a status)."""
-
-    def __init__(self, code: str, message: str, fields: dict[str, str] | None = None) -> None:
-        self.code, self.message, self.fields = code, message, fields or {}
-        super().__init__(message)
-
-
-@dataclass(frozen=True)
-class StartedGeneration:
-    generation: Generation
-    version: ProductVersion
-    prepared: PreparedGeneration
-
-
-def api_generation_start(
-    *, api_key: ApiKey, product: Product, inputs: dict[str, Any], version_number: int | None = None,
-    settings: dict[str, Any] | None = None,
-) -> StartedGeneration:
-    """Validate inputs against the version, count the key's limit and log a running API generation.
-
-    The live version generates unless ``version_number`` names another; API calls write one variant.
-    """
-    if version_number is None:
-        version = product.live_version
-        if version is None:
-            raise GenerationRefused(
-                "not_published",
-                f"“{product.name}” has no published version yet. Publish a version in the studio, or pass "
-                f"\"version\": <number> to call a saved one.",
-            )
-    else:
-        version = product.versions.filter(number=version_number).first()
-        if version is None:
-            raise GenerationRefused("version_not_found", f"“{product.name}” has no version {version_number}.")
-    # Inputs left out take their defaults, as the playground's form would have shown them.
-    defaults = {field.name: field.default for field in input_fields(version) if field.default not in (None, "")}
-    try:
-        prepared = generation_prepare(
-            product=product, version=version, inputs={**defaults, **inputs},
-            settings={**(settings or {}), "variants": 1},
-        )
-    except InputError as exc:
-        raise GenerationRefused("invalid_input", str(exc), fields=exc.errors) from None
-    # Counted after validation: a developer fixing a request's inputs does not use up the key's minute.
-    refusal = api_limit_check(api_key_id=api_key.pk)
-    if refusal:
-        raise GenerationRefused("rate_limited", refusal)
-    generation = generation_create(
-        product=product, version=version, channel=Generation.Channel.API, user=None, inputs=prepared.inputs
-    )
-    return StartedGeneration(generation=generation, version=version, prepared=prepared)
-
-
 def api_dataset_version_upload(
     *, api_key: ApiKey, file: Any, use: str, column_mapping: dict[str, Any] | None = None,
     dataset: Dataset | None = None, name: str = "", description: str = "", validation_fraction: float = 0.1,
@@ -136,6 +77,11 @@ def api_dataset_version_upload(
     user = _key_owner(api_key, doing="upload datasets")
     kind, _, shape = use.partition(":")
     shape_obj = shape_get(kind, shape)
+    if column_mapping is not None:  # before the file is stored: a malformed mapping must leave nothing
+        try:
+            mapping_shape_check(column_mapping)
+        except ValidationError as exc:
+            raise ValidationError({"column_mapping": exc.messages}) from None
     upload = dataset_upload_create(team=api_key.team, user=user, file=file, dataset=dataset, name=name,
                                    description=description)
     try:

@@ -28,7 +28,8 @@ def test_creating_from_the_gallery_copies_the_template_and_opens_the_playground(
     )
     product = Product.objects.get()
     assert response.redirect_chain[-1][0] == reverse("playground", args=[team.slug, "shop-descriptions"])
-    assert product.prompt_template.startswith("Write a {tone} product description for {product}")
+    assert product.prompt_template.startswith("Write a {tone} product description aimed at {audience}.")
+    assert product.kind_config == {"message_input": "features"}
     assert [f["name"] for f in product.input_schema] == ["product", "features", "audience", "tone"]
     assert product.settings == {"creativity": 0.7, "length": 160, "variants": 1}
     page = response.content.decode()
@@ -54,7 +55,8 @@ def test_draft_prompt_with_an_unknown_placeholder_is_refused(owner_client, produ
     url = reverse("draft_save", args=[owner_client.team.slug, product.slug])
     response = owner_client.post(url, {"system_prompt": "", "prompt_template": "Headline for {prodcut}",
                                        "creativity": 0.5, "length": 30, "variants": 2})
-    assert "The prompt uses {prodcut}, which is not an input of this product." in response.content.decode()
+    assert ("The prompt uses {prodcut} (line 1, column 14), which is not an input of this product."
+            in response.content.decode())
     product.refresh_from_db()
     assert "{prodcut}" not in product.prompt_template
 

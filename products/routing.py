@@ -1,8 +1,10 @@
+"""Websocket routes of products: generation (playground, widget) and the training run page."""
+
 from __future__ import annotations
 
 from django.urls import path
 
-from inference.consumers import GenerationConsumer, WidgetConsumer
+from products.consumers import GenerationConsumer, WidgetConsumer
 from products.training.consumers import TrainingRunConsumer
 
 # The studio's own pages: same-origin and session-authenticated (studio/asgi.py wraps them).

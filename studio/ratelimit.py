@@ -126,5 +126,5 @@ def rate_limits_take(limits: Sequence[Limit], *, cost: int = 1) -> Decision:
 
 
 def rate_limit_hit(key: str, *, limit: int, window_s: int, cost: int = 1) -> bool:
-    """Count ``cost`` hits; True while ``key`` has made at most ``limit`` in the last ``window_s`` seconds."""
+    """Take ``cost`` hits; True while ``key`` has made at most ``limit`` hits in the last ``window_s`` seconds."""
     return rate_limits_take([Limit(key, limit, window_s)], cost=cost).allowed

@@ -13,7 +13,7 @@ class ProductConfig(models.Model):
 
     template_id = models.CharField(max_length=60, blank=True)
     system_prompt = models.TextField(blank=True)
-    prompt_template = models.TextField(default="")
+    prompt_template = models.TextField(default="", blank=True)
     input_schema = models.JSONField(default=list, help_text="Input fields, as InputField dicts.")
     settings = models.JSONField(default=dict, help_text="creativity, length, variants.")
     base_model = models.CharField(max_length=120, default=DEFAULT_BASE_MODEL)
@@ -22,9 +22,18 @@ class ProductConfig(models.Model):
     fine_tuned_artifact = models.ForeignKey(
         "inference.ModelArtifact", on_delete=models.RESTRICT, null=True, blank=True, related_name="+"
     )
+    # What only some kinds have, validated by the kind (products/kinds/): retrieval settings and the
+    # "I don't know" answer (Q&A), the unsure threshold (classification), business rules (recommendations).
+    kind_config = models.JSONField(default=dict, blank=True, help_text="Kind-specific settings, validated by the kind.")
+    # The dataset version a Q&A product answers from (its knowledge base). RESTRICT: a knowledge base a
+    # version uses cannot be deleted while that version exists.
+    knowledge_version = models.ForeignKey(
+        "products.DatasetVersion", on_delete=models.RESTRICT, null=True, blank=True, related_name="+"
+    )
 
     CONFIG_FIELDS = (
-        "system_prompt", "prompt_template", "input_schema", "settings", "base_model", "fine_tuned_artifact_id"
+        "system_prompt", "prompt_template", "input_schema", "settings", "base_model", "fine_tuned_artifact_id",
+        "kind_config", "knowledge_version_id",
     )
 
     class Meta:

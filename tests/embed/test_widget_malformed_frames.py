@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from channels.db import database_sync_to_async
 
-from inference.consumers import WidgetConsumer
+from products.consumers import WidgetConsumer
 from products.models import Generation
 from tests.embed.test_widget_consumer import _open
 from tests.products.test_playground_malformed_frames import DEEP_OR_NOT_JSON

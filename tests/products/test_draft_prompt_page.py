@@ -77,5 +77,5 @@ def test_a_plain_template_with_literal_braces_is_saved(owner_client, product):
 def test_saving_a_non_finite_creativity_is_refused_and_keeps_the_draft(owner_client, product, value):
     before = _draft(product)
     response = _save(owner_client, product, creativity=value)
-    assert response.status_code == 200 and "Enter a number." in response.content.decode()
+    assert response.status_code == 200 and "Creativity must be a number from 0 to 1.5." in response.content.decode()
     assert _draft(product) == before

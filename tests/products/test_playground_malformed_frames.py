@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from channels.db import database_sync_to_async
 
-from inference.consumers import GenerationConsumer
+from products.consumers import GenerationConsumer
 from products.models import Generation
 from products.services import product_create, product_draft_update
 from tests.products.test_generation_stream import INPUTS, _connect
@@ -16,7 +16,12 @@ from tests.products.test_generation_stream import INPUTS, _connect
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BAD_REQUEST = {"event": "error", "code": "bad_request", "message": GenerationConsumer.help_text}
-NOT_A_NUMBER = "The {name} setting must be a number."
+# The settings form's one message per setting (products/kinds/settings.py), for any non-number.
+NOT_A_NUMBER = {
+    "creativity": "Creativity must be a number from 0 to 1.5.",
+    "length": "Length (tokens) must be a whole number from 8 to 1024.",
+    "variants": "Variants must be a whole number from 1 to 4.",
+}
 
 DEEP_OR_NOT_JSON = [
     "[" * 100_000,
@@ -56,9 +61,9 @@ async def test_non_finite_settings_are_refused_naming_the_setting(copy_product, 
     product, owner = copy_product
     communicator = await _connect(product, owner)
     await communicator.send_json_to({"action": "generate", "inputs": INPUTS, "settings": {name: value}})
-    message = NOT_A_NUMBER.format(name=name)
+    message = NOT_A_NUMBER[name]
     assert await communicator.receive_json_from(timeout=10) == {
-        "event": "error", "code": "invalid_input", "message": message, "fields": {name: message}}
+        "event": "error", "code": "invalid_settings", "message": message, "fields": {name: message}}
     await communicator.disconnect()
     assert await _generations() == 0
 

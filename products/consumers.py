@@ -112,6 +112,8 @@ class BaseGenerationConsumer(AsyncJsonWebsocketConsumer):
             )
         except GenerationRefused as refused:
             extra = {"fields": refused.fields} if refused.fields else {}
+            if refused.retry_after_s is not None:
+                extra["retry_after_s"] = refused.retry_after_s
             await self.send_error(refused.code, refused.message, **extra)
             return
         self._relay_all(started)

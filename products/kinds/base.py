@@ -171,10 +171,11 @@ class TextGenerationKind(ProductKind):
         limit = prompt_char_limit()
         try:  # refused here, before the engine tokenises anything on the thread every team shares
             user = render_prompt(prompt_template, inputs, max_chars=max(limit - len(system_prompt), 0))
-        except PromptTooLong as exc:
-            raise InputError({"prompt": (
-                f"With these inputs the prompt would be over {limit:,} characters, the most this model reads "
-                f"({exc.length + len(system_prompt):,} so far). Shorten the longest input."
+        except PromptTooLong:
+            # Named under the longest input, so the form marks the field to shorten.
+            longest = max(inputs, key=lambda name: len(str(inputs[name])), default="prompt")
+            raise InputError({longest: (
+                f"This makes the prompt longer than {limit:,} characters, the most the model reads; shorten it."
             )}) from None
         messages = [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
         return [*messages, {"role": "user", "content": user}]

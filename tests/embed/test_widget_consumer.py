@@ -209,8 +209,10 @@ async def test_visitor_limit_sends_the_limit_message_and_starts_nothing(make_tea
         "event": "error", "code": "engine_unavailable", "variant": 0,
         "message": "This chat cannot answer right now. Please try again in a few minutes."}
     await communicator.send_json_to({"action": "generate", "message": "Hello again"})
-    assert await communicator.receive_json_from(timeout=5) == {
-        "event": "error", "code": "rate_limited", "message": VISITOR_LIMIT_MESSAGE.format(limit=1)}
+    refused = await communicator.receive_json_from(timeout=5)
+    assert refused == {"event": "error", "code": "rate_limited", "message": VISITOR_LIMIT_MESSAGE.format(limit=1),
+                       "retry_after_s": refused["retry_after_s"]}
+    assert 3590 <= refused["retry_after_s"] <= 3600  # when the first message leaves the hour
     await communicator.disconnect()
     await _flush_unanswered_requests()
     assert [(g.status, g.error) for g in await _generations()] == [("failed", ENGINE_UNAVAILABLE)]
@@ -225,8 +227,10 @@ async def test_daily_product_limit_counts_every_visitor_together(make_team, make
     assert (await first.receive_json_from(timeout=5))["code"] == "engine_unavailable"
     second = await _open(product.public_key, visitor="198.51.100.2")
     await second.send_json_to({"action": "generate", "message": "Hello"})
-    assert await second.receive_json_from(timeout=5) == {
-        "event": "error", "code": "rate_limited", "message": PRODUCT_LIMIT_MESSAGE}
+    refused = await second.receive_json_from(timeout=5)
+    assert refused == {"event": "error", "code": "rate_limited", "message": PRODUCT_LIMIT_MESSAGE,
+                       "retry_after_s": refused["retry_after_s"]}
+    assert 86390 <= refused["retry_after_s"] <= 86400
     await first.disconnect()
     await second.disconnect()
     await _flush_unanswered_requests()

@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 
 from products.consumers import GenerationConsumer
 from products.models import Generation
-from products.services import product_create
+from products.services import product_create, product_draft_update
 from tests.products.test_generation_stream import INPUTS, _connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -79,5 +79,26 @@ async def test_a_non_finite_number_input_is_refused_naming_the_input(make_team):
         assert await communicator.receive_json_from(timeout=10) == {
             "event": "error", "code": "invalid_input", "message": "Maximum words must be a number.",
             "fields": {"max_words": "Maximum words must be a number."}}
+    await communicator.disconnect()
+    assert await _generations() == 0
+
+
+async def test_a_prompt_over_the_character_cap_is_refused_before_it_reaches_a_worker(make_team):
+    team = await database_sync_to_async(make_team)("Acme")
+    owner = await database_sync_to_async(lambda: team.memberships.get().user)()
+
+    def repeating_product():
+        # A saved template may repeat a placeholder: seven long inputs pass what the model could read.
+        product = product_create(team=team, user=owner, kind_id="copywriting", template_id="product-description")
+        return product_draft_update(product=product, system_prompt="", prompt_template="{product} " + "{features} " * 7,
+                                    settings={"creativity": 0, "length": 8, "variants": 1})
+
+    product = await database_sync_to_async(repeating_product)()
+    communicator = await _connect(product, owner)
+    await communicator.send_json_to({"action": "generate", "inputs": {"product": "Shoes", "features": "x" * 2000,
+                                                                  "tone": "bold"}})
+    message = "This makes the prompt longer than 12,288 characters, the most the model reads; shorten it."
+    assert await communicator.receive_json_from(timeout=10) == {
+        "event": "error", "code": "invalid_input", "message": message, "fields": {"features": message}}
     await communicator.disconnect()
     assert await _generations() == 0

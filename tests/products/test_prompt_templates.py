@@ -98,11 +98,13 @@ def test_the_character_cap_follows_the_engine_prompt_token_limit():
     assert prompt_char_limit() == engine_limit * 8 == prompt_char_limit(engine_limit)
 
 
-def test_build_messages_refuses_a_prompt_over_the_cap_before_tokenising():
+def test_build_messages_refuses_a_prompt_over_the_cap_before_tokenising_naming_the_longest_input():
     kind = get_kind("copywriting")
     with pytest.raises(InputError) as caught:
-        kind.build_messages(system_prompt="Be brief.", prompt_template="{a}" * 7, inputs={"a": "x" * 2000})
-    assert caught.value.errors == {"prompt": (
-        "With these inputs the prompt would be over 12,288 characters, the most this model reads "
-        "(14,009 so far). Shorten the longest input."
-    )}
+        kind.build_messages(system_prompt="Be brief.", prompt_template="{a} {b}" * 7,
+                            inputs={"a": "x" * 2000, "b": "short"})
+    assert caught.value.errors == {"a": (
+        "This makes the prompt longer than 12,288 characters, the most the model reads; shorten it.")}
+    messages = kind.build_messages(system_prompt="Be brief.", prompt_template="{a} {b}" * 6,
+                                   inputs={"a": "x" * 2000, "b": "short"})
+    assert len(messages[1]["content"]) == 6 * (2000 + 1 + 5)

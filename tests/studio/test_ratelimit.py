@@ -56,5 +56,6 @@ def test_several_limits_are_taken_together_or_not_at_all():
     assert [rate_limits_take([key]).allowed for _ in range(8)] == [True] * 7 + [False]
 
 
-def test_rate_limit_hit_counts_one_at_a_time():
+def test_rate_limit_hit_counts_one_at_a_time_or_its_cost():
     assert [rate_limit_hit("tests:one", limit=2, window_s=60) for _ in range(3)] == [True, True, False]
+    assert [rate_limit_hit("tests:four", limit=5, window_s=60, cost=4) for _ in range(2)] == [True, False]

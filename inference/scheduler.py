@@ -178,6 +178,7 @@ class Scheduler:
         self.steps = 0  # decode steps run, for tests and metrics
         self.tokens_generated = 0
         self._recent: deque[tuple[float, int]] = deque()  # (time, tokens) per decode step
+        self._stats_lock = threading.Lock()
         self._preparer = threading.Thread(target=self._prepare_loop, name="generation-prepare", daemon=True)
         self._thread = threading.Thread(target=self._run, name="generation-scheduler", daemon=True)
         self._preparer.start()
@@ -194,7 +195,8 @@ class Scheduler:
     def status(self) -> dict[str, Any]:
         """Backend, threads, slots in use, queue depth and recent tokens/s, for the admin page."""
         now = time.monotonic()
-        recent = [(t, n) for t, n in list(self._recent) if now - t <= RATE_WINDOW_S]
+        with self._stats_lock:
+            recent = [(t, n) for t, n in self._recent if now - t <= RATE_WINDOW_S]
         rate = sum(n for _, n in recent) / RATE_WINDOW_S if recent else 0.0
         return {
             "backend": self.engine.backend,
@@ -214,6 +216,11 @@ class Scheduler:
                 handle._deliver(failed_result(request, SHUTDOWN_MESSAGE, reason=FinishReason.CANCELLED))
                 return handle
             self._waiting.append(entry)
+            # Told at once, not after the decode step in progress: "N ahead of you" from the start.
+            position = len(self._waiting) - 1 - (self.max_batch_size - self.live_count)
+            if position >= 0:
+                entry.position = position
+                handle._deliver(QueuedEvent(position))
             self._wake.notify()
         self._to_prepare.put(entry)
         return handle
@@ -371,10 +378,11 @@ class Scheduler:
 
     def _count(self, tokens: int) -> None:
         now = time.monotonic()
-        self.tokens_generated += tokens
-        self._recent.append((now, tokens))
-        while self._recent and now - self._recent[0][0] > RATE_WINDOW_S:
-            self._recent.popleft()
+        with self._stats_lock:
+            self.tokens_generated += tokens
+            self._recent.append((now, tokens))
+            while self._recent and now - self._recent[0][0] > RATE_WINDOW_S:
+                self._recent.popleft()
 
     def _send(self, handle: StreamHandle, events: list[GenerationEvent]) -> None:
         for event in events:

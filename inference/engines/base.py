@@ -77,6 +77,7 @@ class GenerationResult:
     duration_s: float
     error_message: str | None = None
     token_ids: tuple[int, ...] = ()
+    queue_wait_s: float | None = None  # seconds it waited for a batch slot (None: never got one)
 
     def usage(self) -> dict[str, Any]:
         """The `usage` object of the `done` event."""

@@ -15,12 +15,14 @@ Two details make llama.cpp compute what PEFT computes:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from pathlib import Path
 from typing import Any
 
 GGUF_ADAPTER_FILE = "adapter_model.gguf"
+logger = logging.getLogger(__name__)
 
 _MODULES = {
     "self_attn.q_proj": "attn_q",
@@ -94,3 +96,13 @@ def export_peft_model(model: Any, adapter_dir: Path) -> Path:
     config = base.config.get_text_config(decoder=True).to_dict()
     config.setdefault("model_type", getattr(base.config, "model_type", "llama"))
     return export_lora_gguf(adapter_dir, config)
+
+
+def export_for_llamacpp(model: Any, adapter_dir: Path) -> Path | None:
+    """The end of a training run: the GGUF adapter next to the PEFT one, or None (logged) when
+    the model is one llama.cpp cannot serve; the torch engine still serves the PEFT folder."""
+    try:
+        return export_peft_model(model, adapter_dir)
+    except ValueError as exc:
+        logger.warning("No GGUF adapter for llama.cpp: %s", exc)
+        return None

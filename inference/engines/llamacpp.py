@@ -377,8 +377,10 @@ def _smoke(gguf_path: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--smoke":
+    if len(sys.argv) in (2, 3) and sys.argv[1] == "--smoke":
+        from inference.bundled import bundled_gguf
+
         quiet_logs()
-        _smoke(sys.argv[2])
+        _smoke(sys.argv[2] if len(sys.argv) == 3 else str(bundled_gguf("smollm2-135m-instruct")))
     else:
-        raise SystemExit("usage: python -m inference.engines.llamacpp --smoke MODEL.gguf")
+        raise SystemExit("usage: python -m inference.engines.llamacpp --smoke [MODEL.gguf]")

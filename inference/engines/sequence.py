@@ -55,6 +55,7 @@ class SequenceState:
         self._max_tokens = MaxNewTokens(params.max_new_tokens)
         self._deadline = Deadline(params.max_seconds, start=self.started_at, clock=clock)
         self._first_token_at: float | None = None
+        self.queue_wait_s: float | None = None
         self._parts: list[str] = []
         self._pending_ids: list[int] = []
 
@@ -65,6 +66,7 @@ class SequenceState:
     def admitted(self, at: float | None = None) -> None:
         """The request got a batch slot: its time limit counts from here, not from submission."""
         start = self.clock() if at is None else at
+        self.queue_wait_s = start - self.started_at
         self._deadline = Deadline(self.request.params.max_seconds, start=start, clock=self.clock)
 
     def interrupted(self) -> FinishReason | None:
@@ -124,6 +126,7 @@ class SequenceState:
             duration_s=self.clock() - self.started_at,
             error_message=error,
             token_ids=tuple(self.generated),
+            queue_wait_s=self.queue_wait_s,
         )
         events.append(self.result)
         return events

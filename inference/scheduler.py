@@ -1,10 +1,16 @@
 """Continuous batching: one thread decodes every live request with one forward pass per step.
 
-New requests are prefilled and join the running batch between decode steps; finished,
-cancelled and timed-out ones leave before the next step, so a slot frees at once. Callers get a
-`StreamHandle` they iterate, synchronously or with `async for` on their own event loop.
+A request's life: `submit` queues it (never blocking the caller); a preparation thread tokenises
+it, so a huge prompt never stalls the decode thread; the decode thread admits prepared requests
+in submission order while a slot is free, prefilling at most PREFILL_TOKENS_PER_STEP prompt tokens
+between two decode steps, so the streams already running keep getting tokens while newcomers
+join. Requests beyond the batch get `QueuedEvent(position)` (again whenever the position moves)
+and end with a clear error after `queue_wait_s`; the per-request time limit counts from the slot.
+Finished, cancelled and timed-out sequences leave before the next step, so a slot frees at once.
+Callers get a `StreamHandle` they iterate, synchronously or with `async for` on their own loop.
 
-Importing this module does not import torch; the engine does that when its model loads.
+The scheduler calls only the `BatchEngine` interface (inference/engines/base.py), so the same
+loop drives the torch and the llama.cpp backends. Importing it does not import torch.
 """
 
 from __future__ import annotations
@@ -20,18 +26,31 @@ from dataclasses import dataclass
 from typing import Any
 
 from inference.engines.base import (
+    BatchEngine,
     FinishReason,
     GenerationEvent,
     GenerationRequest,
     GenerationResult,
     PromptTooLong,
+    QueuedEvent,
 )
-from inference.engines.local import LocalEngine
 from inference.engines.sequence import SequenceState, failed_result
 
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_MESSAGE = "The generation service is shutting down; try again in a moment."
+# Prompt tokens prefilled between two decode steps (at least one whole prompt): live streams wait
+# for at most about this much prefill before their next token.
+PREFILL_TOKENS_PER_STEP = 256
+# Seconds of decoding the "recent tokens/s" figure of `status()` looks back over.
+RATE_WINDOW_S = 10.0
+
+
+def queue_timeout_message(seconds: float) -> str:
+    return (
+        f"Every generation slot stayed busy for {seconds:g} seconds, so this request did not start. "
+        "Try again in a moment."
+    )
 
 
 class StreamHandle:
@@ -116,6 +135,17 @@ class StreamHandle:
 
 
 @dataclass(eq=False)
+class _Waiting:
+    """A submitted request that has no batch slot yet."""
+
+    handle: StreamHandle
+    ready: bool = False  # prepared (tokenised), or failed while preparing
+    seq: SequenceState | None = None
+    failure: GenerationResult | None = None
+    position: int | None = None  # the last position told to the caller
+
+
+@dataclass(eq=False)
 class _Live:
     """A request in the running batch."""
 
@@ -126,17 +156,32 @@ class _Live:
 
 
 class Scheduler:
-    """Runs a LocalEngine for many concurrent requests with continuous batching."""
+    """Runs a BatchEngine for many concurrent requests with continuous batching."""
 
-    def __init__(self, engine: LocalEngine, max_batch_size: int = 16) -> None:
+    def __init__(
+        self,
+        engine: BatchEngine,
+        max_batch_size: int = 16,
+        *,
+        queue_wait_s: float = 120.0,
+        prefill_tokens_per_step: int = PREFILL_TOKENS_PER_STEP,
+    ) -> None:
         self.engine = engine
         self.max_batch_size = max_batch_size
+        self.queue_wait_s = queue_wait_s
+        self.prefill_tokens_per_step = prefill_tokens_per_step
         self._wake = threading.Condition()
-        self._pending: deque[StreamHandle] = deque()
+        self._waiting: deque[_Waiting] = deque()
+        self._to_prepare: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
         self._stopping = False
-        self._batch: Any = None  # DecodeBatch[_Live], created on the scheduler thread
+        self._batch: Any = None  # EngineBatch of _Live, created on the scheduler thread
         self.steps = 0  # decode steps run, for tests and metrics
+        self.tokens_generated = 0
+        self._recent: deque[tuple[float, int]] = deque()  # (time, tokens) per decode step
+        self._stats_lock = threading.Lock()
+        self._preparer = threading.Thread(target=self._prepare_loop, name="generation-prepare", daemon=True)
         self._thread = threading.Thread(target=self._run, name="generation-scheduler", daemon=True)
+        self._preparer.start()
         self._thread.start()
 
     @property
@@ -145,17 +190,39 @@ class Scheduler:
 
     @property
     def pending_count(self) -> int:
-        return len(self._pending)
+        return len(self._waiting)
+
+    def status(self) -> dict[str, Any]:
+        """Backend, threads, slots in use, queue depth and recent tokens/s, for the admin page."""
+        now = time.monotonic()
+        with self._stats_lock:
+            recent = [(t, n) for t, n in self._recent if now - t <= RATE_WINDOW_S]
+        rate = sum(n for _, n in recent) / RATE_WINDOW_S if recent else 0.0
+        return {
+            "backend": self.engine.backend,
+            "threads": self.engine.threads,
+            "slots": self.max_batch_size,
+            "slots_in_use": self.live_count,
+            "queue_depth": self.pending_count,
+            "recent_tokens_per_s": round(rate, 1),
+        }
 
     def submit(self, request: GenerationRequest) -> StreamHandle:
-        """Queue a request; thread-safe. The handle yields its events as they are generated."""
+        """Queue a request; thread-safe and quick. The handle yields its events as they come."""
         handle = StreamHandle(request, self._wake)
+        entry = _Waiting(handle)
         with self._wake:
             if self._stopping:
                 handle._deliver(failed_result(request, SHUTDOWN_MESSAGE, reason=FinishReason.CANCELLED))
                 return handle
-            self._pending.append(handle)
+            self._waiting.append(entry)
+            # Told at once, not after the decode step in progress: "N ahead of you" from the start.
+            position = len(self._waiting) - 1 - (self.max_batch_size - self.live_count)
+            if position >= 0:
+                entry.position = position
+                handle._deliver(QueuedEvent(position))
             self._wake.notify()
+        self._to_prepare.put(entry)
         return handle
 
     def shutdown(self, timeout: float | None = 10.0) -> None:
@@ -163,55 +230,122 @@ class Scheduler:
         with self._wake:
             self._stopping = True
             self._wake.notify()
+        self._to_prepare.put(None)
         self._thread.join(timeout)
+        self._preparer.join(timeout)
+
+    # The preparation thread ---------------------------------------------------------------
+
+    def _prepare_loop(self) -> None:
+        while (entry := self._to_prepare.get()) is not None:
+            request, handle = entry.handle.request, entry.handle
+            seq = failure = None
+            if not handle.cancel_event.is_set():
+                try:
+                    seq = self.engine.prepare(request, handle.cancel_event, started_at=handle.submitted_at)
+                except PromptTooLong as exc:
+                    failure = failed_result(request, str(exc), prompt_tokens=exc.prompt_tokens)
+                except Exception as exc:
+                    logger.exception("Preparing generation %s failed", request.request_id)
+                    failure = failed_result(request, f"Generation failed: {exc}")
+            with self._wake:
+                entry.seq, entry.failure, entry.ready = seq, failure, True
+                self._wake.notify()
+
+    # The decode thread --------------------------------------------------------------------
 
     def _run(self) -> None:
         while True:
             with self._wake:
-                while not self._stopping and not self._pending and not self.live_count:
-                    self._wake.wait()
+                if not self._stopping and not self.live_count and not self._admissible():
+                    # Idle: sleep until a submit, a prepared prompt or a cancel; waiting requests
+                    # also need their queue-wait limit checked now and then.
+                    self._wake.wait(timeout=0.5 if self._waiting else None)
                 if self._stopping:
                     break
-                room = self.max_batch_size - self.live_count
-                joining = [self._pending.popleft() for _ in range(min(room, len(self._pending)))]
-            for handle in joining:
-                self._admit(handle)
+                joining, ended = self._take_joining()
+            for handle, result in ended:
+                handle._deliver(result)
+            for entry in joining:
+                self._admit(entry)
+            self._tell_positions()
             if self.live_count:
                 self._drop_interrupted()
             if self.live_count:
                 self._decode_step()
         self._close()
 
-    def _admit(self, handle: StreamHandle) -> None:
-        request = handle.request
-        if handle.cancel_event.is_set():
-            handle._deliver(failed_result(request, None, reason=FinishReason.CANCELLED))
-            return
-        seq: SequenceState | None = None
-        try:
-            seq = self.engine.prepare(request, handle.cancel_event, started_at=handle.submitted_at)
-            if reason := seq.interrupted():
-                self._send(handle, seq.finish(reason))
-                return
-            from inference.engines.sampling import Sampler
+    def _admissible(self) -> bool:
+        """Whether the front request can join now (called under the lock)."""
+        return bool(self._waiting) and self._waiting[0].ready and self.live_count < self.max_batch_size
 
-            kv, logits = self.engine.prefill(seq.prompt_ids)
-            live = _Live(handle, seq, Sampler(request.params, self.engine.loaded.device))
-            live.next_token = live.sampler(logits, seq.seen)
-            self._send(handle, seq.add_token(live.next_token))
-            if seq.finished:
-                return
+    def _take_joining(self) -> tuple[list[_Waiting], list[tuple[StreamHandle, GenerationResult]]]:
+        """Under the lock: drop cancelled and expired waiters, take the prepared front ones."""
+        now = time.monotonic()
+        ended: list[tuple[StreamHandle, GenerationResult]] = []
+        kept: deque[_Waiting] = deque()
+        for entry in self._waiting:
+            handle = entry.handle
+            if handle.cancel_event.is_set():
+                ended.append((handle, failed_result(handle.request, None, reason=FinishReason.CANCELLED)))
+            elif now - handle.submitted_at > self.queue_wait_s:
+                ended.append((handle, failed_result(
+                    handle.request, queue_timeout_message(self.queue_wait_s), duration_s=now - handle.submitted_at
+                )))
+            else:
+                kept.append(entry)
+        self._waiting = kept
+        room = self.max_batch_size - self.live_count
+        joining: list[_Waiting] = []
+        budget = self.prefill_tokens_per_step
+        # In submission order: a request whose prompt is still being tokenised holds the ones behind it.
+        while kept and kept[0].ready and len(joining) < room:
+            entry = kept[0]
+            size = len(entry.seq.prompt_ids) if entry.seq is not None else 0
+            if joining and size > budget:
+                break
+            budget -= size
+            joining.append(kept.popleft())
+        return joining, ended
+
+    def _tell_positions(self) -> None:
+        """Send `QueuedEvent(position)` to waiters beyond the free slots whose position moved."""
+        with self._wake:
+            room = self.max_batch_size - self.live_count
+            moved = []
+            for index, entry in enumerate(self._waiting):
+                position = index - room
+                if position >= 0 and position != entry.position:
+                    entry.position = position
+                    moved.append((entry.handle, position))
+        for handle, position in moved:
+            handle._deliver(QueuedEvent(position))
+
+    def _admit(self, entry: _Waiting) -> None:
+        handle, seq = entry.handle, entry.seq
+        if entry.failure is not None or seq is None:
+            handle._deliver(entry.failure or failed_result(handle.request, None, reason=FinishReason.CANCELLED))
+            return
+        request = handle.request
+        seq.admitted()
+        if reason := seq.interrupted():
+            self._send(handle, seq.finish(reason))
+            return
+        live = _Live(handle, seq, self.engine.sampler(request.params))
+        joined = False
+        try:
             if self._batch is None:
                 self._batch = self.engine.new_batch(max_rows=self.max_batch_size)
-            self._batch.add(live, kv)
-        except PromptTooLong as exc:
-            handle._deliver(failed_result(request, str(exc), prompt_tokens=exc.prompt_tokens))
+            logits = self._batch.add(live, seq.prompt_ids)
+            joined = True
+            live.next_token = live.sampler(logits, seq.seen)
+            self._count(1)
+            self._send(handle, seq.add_token(live.next_token))
         except Exception as exc:
             logger.exception("Prefill failed for generation %s", request.request_id)
-            if seq is None:
-                handle._deliver(failed_result(request, f"Generation failed: {exc}"))
-            else:
-                self._send(handle, seq.finish(FinishReason.ERROR, error=f"Generation failed: {exc}"))
+            self._send(handle, seq.finish(FinishReason.ERROR, error=f"Generation failed: {exc}"))
+        if joined and seq.finished:
+            self._batch.remove(live)
 
     def _drop_interrupted(self) -> None:
         for live in list(self._batch.items):
@@ -225,7 +359,7 @@ class Scheduler:
         batch = self._batch
         rows = list(batch.items)
         try:
-            logits = batch.step(self.engine.loaded.model, [live.next_token for live in rows])
+            logits = batch.step([live.next_token for live in rows])
             tokens = sample_batch(logits, [r.sampler for r in rows], [r.seq.seen for r in rows])
             self.steps += 1
         except Exception as exc:
@@ -233,13 +367,22 @@ class Scheduler:
             logger.exception("Decode step failed for %d generations", len(rows))
             for live in rows:
                 self._send(live.handle, live.seq.finish(FinishReason.ERROR, error=f"Generation failed: {exc}"))
-            self._batch = None
+                batch.remove(live)
             return
+        self._count(len(rows))
         for live, token in zip(rows, tokens, strict=True):
             live.next_token = token
             self._send(live.handle, live.seq.add_token(token))
             if live.seq.finished:
                 batch.remove(live)
+
+    def _count(self, tokens: int) -> None:
+        now = time.monotonic()
+        with self._stats_lock:
+            self.tokens_generated += tokens
+            self._recent.append((now, tokens))
+            while self._recent and now - self._recent[0][0] > RATE_WINDOW_S:
+                self._recent.popleft()
 
     def _send(self, handle: StreamHandle, events: list[GenerationEvent]) -> None:
         for event in events:
@@ -251,6 +394,8 @@ class Scheduler:
                 self._send(live.handle, live.seq.finish(FinishReason.CANCELLED, error=SHUTDOWN_MESSAGE))
             self._batch = None
         with self._wake:
-            pending, self._pending = list(self._pending), deque()
-        for handle in pending:
-            handle._deliver(failed_result(handle.request, SHUTDOWN_MESSAGE, reason=FinishReason.CANCELLED))
+            waiting, self._waiting = list(self._waiting), deque()
+        for entry in waiting:
+            entry.handle._deliver(
+                failed_result(entry.handle.request, SHUTDOWN_MESSAGE, reason=FinishReason.CANCELLED)
+            )

@@ -62,6 +62,83 @@ def ensure_environment(*, with_tests: bool) -> None:
     marker.write_text(fingerprint)
 
 
+# The fast CPU engine. PyPI has only its source, so it compiles here (about 8 minutes on 2 cores).
+# The default native build segfaulted inside llama_decode on this kind of machine; these flags
+# work. The multimodal library (LLAVA_BUILD) is not used, so it is not built.
+LLAMA_CPP = "llama-cpp-python==0.3.36"
+LLAMA_CPP_CMAKE_ARGS = (
+    "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAVA_BUILD=OFF"
+)
+LLAMA_CPP_LOG = VENV / "llama-cpp-build.log"
+
+
+def llamacpp_importable() -> bool:
+    return subprocess.run([str(PYTHON), "-c", "import llama_cpp"], capture_output=True, cwd=ROOT).returncode == 0
+
+
+def llamacpp_build_command() -> tuple[list[str], dict[str, str]]:
+    env = {**os.environ, "CMAKE_ARGS": LLAMA_CPP_CMAKE_ARGS, "CMAKE_BUILD_PARALLEL_LEVEL": "2"}
+    command = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--no-deps", LLAMA_CPP]
+    # llama-cpp-python's own dependencies (numpy, jinja2, diskcache, typing-extensions) except diskcache
+    # are already installed with the studio; --no-deps keeps pip from touching them.
+    return command + ["diskcache>=5.6"], env
+
+
+def llamacpp_smoke_problem() -> str | None:
+    done = subprocess.run(
+        [str(PYTHON), "-m", "inference.engines.llamacpp", "--smoke"], capture_output=True, text=True, cwd=ROOT
+    )
+    if done.returncode == 0 and "smoke ok" in done.stdout:
+        return None
+    last = (done.stderr or done.stdout).strip().splitlines()[-1:] or [f"exit code {done.returncode}"]
+    return last[0]
+
+
+def ensure_fast_engine(*, ci: bool) -> None:
+    """Build llama.cpp once and check it decodes; otherwise serve with torch and say so in one line.
+
+    Under CI a failed build or smoke test fails the run, so CI never passes on the fallback. Elsewhere
+    the first start does not wait for the compile: it serves with torch while llama.cpp builds in
+    the background, and the fast engine takes over at the next start.
+    """
+    if os.environ.get("STUDIO_ENGINE") == "torch":
+        return
+    if not llamacpp_importable():
+        command, env = llamacpp_build_command()
+        if ci:
+            say(f"Building llama.cpp ({LLAMA_CPP}, about 8 minutes) ...")
+            with LLAMA_CPP_LOG.open("w") as log:
+                built = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+            if built.returncode != 0:
+                sys.exit(f"CI: building {LLAMA_CPP} failed; see {LLAMA_CPP_LOG}.")
+        else:
+            _build_in_background(command, env)
+            os.environ["STUDIO_ENGINE"] = "torch"
+            return
+    problem = llamacpp_smoke_problem()
+    if problem is None:
+        return
+    if ci:
+        sys.exit(f"CI: llama.cpp failed its one-token smoke test ({problem}).")
+    say(f"llama.cpp failed its one-token smoke test ({problem}); serving with the slower torch engine.")
+    os.environ["STUDIO_ENGINE"] = "torch"
+
+
+def _build_in_background(command: list[str], env: dict[str, str]) -> None:
+    pid_file = VENV / "llama-cpp-build.pid"
+    running = pid_file.exists() and Path(f"/proc/{pid_file.read_text().strip()}").exists()
+    if not running:
+        with LLAMA_CPP_LOG.open("w") as log:
+            child = subprocess.Popen(
+                command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+            )
+        pid_file.write_text(str(child.pid))
+    say(
+        "Serving with the torch engine while the fast llama.cpp engine builds in the background "
+        f"(about 8 minutes, log: {LLAMA_CPP_LOG}); it takes over at the next start."
+    )
+
+
 def ensure_chromium() -> None:
     """Browser tests drive Debian's Chromium; install it when missing and we may."""
     if Path("/usr/bin/chromium").exists():
@@ -76,6 +153,7 @@ def ensure_chromium() -> None:
 
 def serve(args: list[str]) -> None:
     ensure_environment(with_tests=False)
+    ensure_fast_engine(ci=os.environ.get("CI") == "true")
     os.environ.setdefault("DEBUG", "1")
     os.environ.setdefault("STUDIO_EMBEDDED_WORKERS", "1")
     os.execv(PYTHON, [str(PYTHON), str(ROOT / "manage.py"), "launch", *args])
@@ -83,6 +161,7 @@ def serve(args: list[str]) -> None:
 
 def test(args: list[str]) -> None:
     ensure_environment(with_tests=True)
+    ensure_fast_engine(ci=os.environ.get("CI") == "true")
     ensure_chromium()
     os.execv(PYTHON, [str(PYTHON), "-m", "pytest", *args])
 

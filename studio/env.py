@@ -72,6 +72,18 @@ TRAINING_POLL_SECONDS: int = _int("STUDIO_TRAINING_POLL_S", 2)
 INFERENCE_MAX_BATCH: int = _int("STUDIO_INFERENCE_MAX_BATCH", 16)
 # Seconds a generation waits for an inference worker to take it before the person reads "not answering".
 INFERENCE_START_TIMEOUT_S: float = float(_str("STUDIO_INFERENCE_START_TIMEOUT_S", "5"))
+# Generation engine: auto (llama.cpp on the CPU when it is installed and passes a one-token smoke
+# test, else torch), llamacpp or torch. torch is also what auto picks on a GPU.
+ENGINE: str = _str("STUDIO_ENGINE", "auto")
+# CPU threads of a llama.cpp decode step. 1 by default: measured on 2 shared cores, 2 threads
+# spin-wait against the web server and training and fall far behind (tests/benchmarks/bench_engine_load.py).
+ENGINE_THREADS: int = _int("STUDIO_ENGINE_THREADS", 1)
+# Tokens of context each llama.cpp batch slot has (prompt + reply); fixed per slot.
+ENGINE_SLOT_CONTEXT: int = _int("STUDIO_ENGINE_SLOT_CONTEXT", 2048)
+# llama.cpp KV cache type: q8_0 (half the memory of f16) or f16.
+ENGINE_KV_TYPE: str = _str("STUDIO_ENGINE_KV_TYPE", "q8_0")
+# Seconds a request may wait for a free batch slot before it ends with "try again in a moment".
+QUEUE_WAIT_SECONDS: int = _int("STUDIO_QUEUE_WAIT_S", 120)
 # Playground generations one person may start per minute.
 PLAYGROUND_GENERATIONS_PER_MINUTE: int = _int("STUDIO_PLAYGROUND_PER_MINUTE", 30)
 # Playground generations all the people of one team may start per minute together (variants count).

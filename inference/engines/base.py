@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # importing the engines package must not import torch
+    from inference.engines.sampling import Sampler
+    from inference.engines.sequence import SequenceState
 
 
 class FinishReason(StrEnum):
@@ -73,6 +77,7 @@ class GenerationResult:
     duration_s: float
     error_message: str | None = None
     token_ids: tuple[int, ...] = ()
+    queue_wait_s: float | None = None  # seconds it waited for a batch slot (None: never got one)
 
     def usage(self) -> dict[str, Any]:
         """The `usage` object of the `done` event."""
@@ -114,3 +119,44 @@ class Engine(Protocol):
     def stream(
         self, request: GenerationRequest, cancel: threading.Event | None = None
     ) -> Iterator[GenerationEvent]: ...
+
+
+class EngineBatch(Protocol):
+    """Sequences decoded together, one forward pass per step. `items[i]` is the payload of row `i`.
+
+    Logits come back as float32 torch tensors on the CPU or the model's device, so one sampler
+    (inference/engines/sampling.py) serves every backend.
+    """
+
+    items: list[Any]
+
+    def __len__(self) -> int: ...
+
+    def add(self, item: Any, prompt_ids: Sequence[int]) -> Any:
+        """Prefill the prompt in a free row and join; return the last position's logits `[vocab]`."""
+
+    def remove(self, item: Any) -> None:
+        """Leave the batch and free the row's cache at once."""
+
+    def step(self, token_ids: Sequence[int]) -> Any:
+        """Feed each row its last token (in `items` order); return logits `[rows, vocab]`."""
+
+
+class BatchEngine(Protocol):
+    """What the continuous-batching scheduler calls; `torch` and `llamacpp` implement it.
+
+    `prepare` may run on any thread (the scheduler tokenises off its decode thread); the batch
+    is used from one thread only.
+    """
+
+    backend: str  # "torch" | "llamacpp"
+    threads: int | None  # CPU threads a decode step uses (None: the backend's own choice)
+    eos_token_ids: frozenset[int]
+
+    def prepare(
+        self, request: GenerationRequest, cancel: threading.Event | None = None, started_at: float | None = None
+    ) -> SequenceState: ...
+
+    def new_batch(self, max_rows: int) -> EngineBatch: ...
+
+    def sampler(self, params: GenerationParams) -> Sampler: ...

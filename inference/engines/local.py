@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,10 +18,11 @@ from typing import Any
 from inference.engines.base import (
     FinishReason,
     GenerationEvent,
+    GenerationParams,
     GenerationRequest,
     PromptTooLong,
 )
-from inference.engines.sequence import SequenceState
+from inference.engines.sequence import SequenceState, encode_chat
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +142,8 @@ class LocalEngine:
         self.device = device
         self.adapter_dir = Path(adapter_dir) if adapter_dir else None
         self._loaded: LoadedModel | None = None
+        self._encoder: Any = None
+        self._encoder_lock = threading.Lock()
 
     @property
     def loaded(self) -> LoadedModel:
@@ -149,22 +152,28 @@ class LocalEngine:
             self._loaded = load_model(self.model_dir, self.device, self.adapter_dir)
         return self._loaded
 
+    backend = "torch"
+
+    @property
+    def threads(self) -> int | None:
+        import torch
+
+        return None if self.loaded.device.type == "cuda" else torch.get_num_threads()
+
+    @property
+    def eos_token_ids(self) -> frozenset[int]:
+        return self.loaded.eos_token_ids
+
     def encode(self, request: GenerationRequest) -> list[int]:
-        """Prompt token ids from the chat template; raises PromptTooLong."""
-        tokenizer = self.loaded.tokenizer
-        if tokenizer.chat_template:
-            ids = tokenizer.apply_chat_template(
-                request.messages, add_generation_prompt=True, tokenize=True, return_dict=False
-            )
-        else:
-            # A base model without a chat template: plain "role: content" lines.
-            text = "".join(f"{m['role']}: {m['content']}\n" for m in request.messages)
-            ids = tokenizer(text + "assistant: ")["input_ids"]
-        params = request.params
-        limit = min(params.max_prompt_tokens, self.loaded.context_length - params.max_new_tokens)
-        if len(ids) > limit:
-            raise PromptTooLong(len(ids), max(limit, 0))
-        return list(ids)
+        """Prompt token ids from the chat template; raises PromptTooLong. Safe on any thread."""
+        with self._encoder_lock:
+            if self._encoder is None:
+                # A tokenizer of its own: encoding on the preparation thread while the decode thread
+                # detokenises with the shared one would borrow the same Rust object twice.
+                from transformers import AutoTokenizer
+
+                self._encoder = AutoTokenizer.from_pretrained(self.model_dir)
+            return encode_chat(self._encoder, request, self.loaded.context_length)
 
     def prepare(
         self,
@@ -182,6 +191,11 @@ class LocalEngine:
             started_at=started_at,
         )
 
+    def sampler(self, params: GenerationParams) -> Any:
+        from inference.engines.sampling import Sampler
+
+        return Sampler(params, self.loaded.device)
+
     def prefill(self, prompt_ids: list[int]) -> tuple[list[tuple[Any, Any]], Any]:
         """Run the prompt; return its per-layer (keys, values) and the last position's logits."""
         import torch
@@ -197,12 +211,12 @@ class LocalEngine:
             kv = [(layer.keys, layer.values) for layer in cache.layers]
             return kv, out.logits[0, -1, :]
 
-    def new_batch(self, max_rows: int) -> Any:
-        """An empty DecodeBatch for this model."""
+    def new_batch(self, max_rows: int) -> TorchBatch:
+        """An empty batch for this model."""
         from inference.engines.batch import DecodeBatch
 
         loaded = self.loaded
-        return DecodeBatch(
+        rows = DecodeBatch(
             num_layers=loaded.num_layers,
             num_kv_heads=loaded.num_kv_heads,
             head_dim=loaded.head_dim,
@@ -210,6 +224,7 @@ class LocalEngine:
             device=loaded.device,
             max_rows=max_rows,
         )
+        return TorchBatch(self, rows)
 
     def stream(
         self, request: GenerationRequest, cancel: threading.Event | None = None
@@ -227,9 +242,7 @@ class LocalEngine:
         sampler = Sampler(request.params, self.loaded.device)
         batch = self.new_batch(max_rows=1)
         try:
-            kv, logits = self.prefill(seq.prompt_ids)
-            batch.add(seq, kv)
-            del kv
+            logits = batch.add(seq, seq.prompt_ids)
             while True:
                 token = sampler(logits, seq.seen)
                 yield from seq.add_token(token)
@@ -238,8 +251,34 @@ class LocalEngine:
                 if reason := seq.interrupted():
                     yield from seq.finish(reason)
                     return
-                logits = batch.step(self.loaded.model, [token])[0]
+                logits = batch.step([token])[0]
         except Exception as exc:
             # The stream's contract is to end with a result, so a model failure becomes one.
             logger.exception("Generation %s failed", request.request_id)
             yield from seq.finish(FinishReason.ERROR, error=f"Generation failed: {exc}")
+
+
+class TorchBatch:
+    """The engine-facing batch of the torch backend: prefill with the model, decode with DecodeBatch."""
+
+    def __init__(self, engine: LocalEngine, rows: Any) -> None:
+        self.engine = engine
+        self.rows = rows  # DecodeBatch
+
+    @property
+    def items(self) -> list[Any]:
+        return self.rows.items
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def add(self, item: Any, prompt_ids: Sequence[int]) -> Any:
+        kv, logits = self.engine.prefill(list(prompt_ids))
+        self.rows.add(item, kv)
+        return logits
+
+    def remove(self, item: Any) -> None:
+        self.rows.remove(item)
+
+    def step(self, token_ids: Sequence[int]) -> Any:
+        return self.rows.step(self.engine.loaded.model, token_ids)

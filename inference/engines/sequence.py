@@ -9,12 +9,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from inference.engines.base import (
     FinishReason,
     GenerationEvent,
     GenerationRequest,
     GenerationResult,
+    PromptTooLong,
     TokenEvent,
 )
 from inference.engines.detokenize import Decoder, IncrementalDetokenizer
@@ -53,12 +55,19 @@ class SequenceState:
         self._max_tokens = MaxNewTokens(params.max_new_tokens)
         self._deadline = Deadline(params.max_seconds, start=self.started_at, clock=clock)
         self._first_token_at: float | None = None
+        self.queue_wait_s: float | None = None
         self._parts: list[str] = []
         self._pending_ids: list[int] = []
 
     @property
     def finished(self) -> bool:
         return self.result is not None
+
+    def admitted(self, at: float | None = None) -> None:
+        """The request got a batch slot: its time limit counts from here, not from submission."""
+        start = self.clock() if at is None else at
+        self.queue_wait_s = start - self.started_at
+        self._deadline = Deadline(self.request.params.max_seconds, start=start, clock=self.clock)
 
     def interrupted(self) -> FinishReason | None:
         """Reason to stop before computing another token: cancelled or out of time."""
@@ -117,6 +126,7 @@ class SequenceState:
             duration_s=self.clock() - self.started_at,
             error_message=error,
             token_ids=tuple(self.generated),
+            queue_wait_s=self.queue_wait_s,
         )
         events.append(self.result)
         return events
@@ -146,3 +156,20 @@ def failed_result(
         duration_s=duration_s,
         error_message=message,
     )
+
+
+def encode_chat(tokenizer: Any, request: GenerationRequest, context_length: int) -> list[int]:
+    """Prompt token ids from the chat template, the same for every backend; raises PromptTooLong."""
+    if tokenizer.chat_template:
+        ids = tokenizer.apply_chat_template(
+            request.messages, add_generation_prompt=True, tokenize=True, return_dict=False
+        )
+    else:
+        # A base model without a chat template: plain "role: content" lines.
+        text = "".join(f"{m['role']}: {m['content']}\n" for m in request.messages)
+        ids = tokenizer(text + "assistant: ")["input_ids"]
+    params = request.params
+    limit = min(params.max_prompt_tokens, context_length - params.max_new_tokens)
+    if len(ids) > limit:
+        raise PromptTooLong(len(ids), max(limit, 0))
+    return list(ids)

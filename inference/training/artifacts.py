@@ -1,7 +1,8 @@
 """The run's result on disk: the LoRA adapter as safetensors, written atomically, with SHA-256 hashes.
 
 The folder is what ``LocalEngine(adapter_dir=...)`` loads (``adapter_model.safetensors`` and
-``adapter_config.json``), so a product version serves it as soon as it points at the artifact.
+``adapter_config.json``), so a product version serves it as soon as it points at the artifact;
+``adapter_model.gguf`` beside them is the same adapter for the llama.cpp engine.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from inference.engines.gguf_export import export_for_llamacpp
 
 WEIGHTS_FILE = "adapter_model.safetensors"
 
@@ -38,6 +41,7 @@ def save_adapter(model: Any, *, media_root: Path, run_id: int) -> dict[str, Any]
         (tmp / "README.md").unlink(missing_ok=True)  # peft's model-card template says nothing about this run
         if not (tmp / WEIGHTS_FILE).is_file():
             raise RuntimeError(f"The adapter was not saved as {WEIGHTS_FILE}; check the installed peft version.")
+        export_for_llamacpp(model, tmp)  # adapter_model.gguf, hashed below with the other files
         tmp.chmod(0o755)
         if final.exists():  # a run resumed after its earlier attempt had written this folder
             shutil.rmtree(final)

@@ -1,0 +1,108 @@
+"""PEFT LoRA adapter -> a LoRA adapter in GGUF that llama.cpp applies per context.
+
+Written with the `gguf` package next to the PEFT files of the artifact (`adapter_model.gguf`), so
+the llama.cpp backend serves a fine-tuned version on the one base model already in memory.
+
+Two details make llama.cpp compute what PEFT computes:
+- names: `base_model.model.model.layers.N.self_attn.q_proj.lora_A.weight` becomes
+  `blk.N.attn_q.weight.lora_a`; arrays keep PEFT's shapes (A: [r, in], B: [out, r]), which in
+  GGUF's reversed dimension order is what llama.cpp checks for;
+- rotary layout: llama.cpp's GGUF stores q/k projections with their rows permuted for its RoPE
+  (convert_hf_to_gguf's `permute`), so lora_B of q_proj and k_proj (rows = output features) gets
+  the same permutation. The scale is PEFT's: llama.cpp multiplies by alpha / r.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+GGUF_ADAPTER_FILE = "adapter_model.gguf"
+logger = logging.getLogger(__name__)
+
+_MODULES = {
+    "self_attn.q_proj": "attn_q",
+    "self_attn.k_proj": "attn_k",
+    "self_attn.v_proj": "attn_v",
+    "self_attn.o_proj": "attn_output",
+    "mlp.gate_proj": "ffn_gate",
+    "mlp.up_proj": "ffn_up",
+    "mlp.down_proj": "ffn_down",
+}
+_KEY = re.compile(r"^base_model\.model\.model\.layers\.(\d+)\.(.+)\.lora_([AB])\.weight$")
+
+
+def gguf_tensor_name(peft_key: str) -> str:
+    """The GGUF name llama.cpp looks for; raises ValueError for modules it cannot adapt."""
+    match = _KEY.match(peft_key)
+    if not match or match.group(2) not in _MODULES:
+        raise ValueError(f"The adapter has a tensor llama.cpp cannot apply: {peft_key}.")
+    layer, module, side = match.groups()
+    return f"blk.{layer}.{_MODULES[module]}.weight.lora_{side.lower()}"
+
+
+def permute_rows(weights: Any, n_head: int) -> Any:
+    """convert_hf_to_gguf's q/k permutation, applied to the output rows of a matrix."""
+    rows = weights.shape[0]
+    return weights.reshape(n_head, 2, rows // n_head // 2, *weights.shape[1:]).swapaxes(1, 2).reshape(weights.shape)
+
+
+def export_lora_gguf(adapter_dir: Path, base_config: dict[str, Any], out: Path | None = None) -> Path:
+    """Write `adapter_model.gguf` for the PEFT adapter in `adapter_dir`; returns its path."""
+    import gguf
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    adapter_dir = Path(adapter_dir)
+    config = json.loads((adapter_dir / "adapter_config.json").read_text())
+    if config.get("use_dora") or config.get("use_rslora"):
+        raise ValueError("DoRA and rsLoRA adapters cannot be served by llama.cpp; train a plain LoRA adapter.")
+    if config.get("model_type", base_config.get("model_type", "llama")) not in {"llama", None}:
+        raise ValueError(f"Only llama-architecture models are exported to GGUF, not {base_config.get('model_type')}.")
+    n_head = int(base_config["num_attention_heads"])
+    n_kv_head = int(base_config.get("num_key_value_heads") or n_head)
+    tensors = load_file(str(adapter_dir / "adapter_model.safetensors"))
+    out = Path(out or adapter_dir / GGUF_ADAPTER_FILE)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    writer = gguf.GGUFWriter(str(tmp), arch="llama")
+    writer.add_string("general.type", "adapter")
+    writer.add_string("adapter.type", "lora")
+    writer.add_float32("adapter.lora.alpha", float(config["lora_alpha"]))
+    for key in sorted(tensors):
+        name = gguf_tensor_name(key)
+        array = tensors[key].astype(np.float32)
+        if name.endswith("lora_b") and ".attn_q." in name:
+            array = permute_rows(array, n_head)
+        elif name.endswith("lora_b") and ".attn_k." in name:
+            array = permute_rows(array, n_kv_head)
+        writer.add_tensor(name, np.ascontiguousarray(array))
+    try:
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+    finally:
+        writer.close()
+    tmp.replace(out)
+    return out
+
+
+def export_peft_model(model: Any, adapter_dir: Path) -> Path:
+    """Export the adapter of a trained PeftModel that was just saved to `adapter_dir`."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    config = base.config.get_text_config(decoder=True).to_dict()
+    config.setdefault("model_type", getattr(base.config, "model_type", "llama"))
+    return export_lora_gguf(adapter_dir, config)
+
+
+def export_for_llamacpp(model: Any, adapter_dir: Path) -> Path | None:
+    """The end of a training run: the GGUF adapter next to the PEFT one, or None (logged) when
+    the model is one llama.cpp cannot serve; the torch engine still serves the PEFT folder."""
+    try:
+        return export_peft_model(model, adapter_dir)
+    except ValueError as exc:
+        logger.warning("No GGUF adapter for llama.cpp: %s", exc)
+        return None

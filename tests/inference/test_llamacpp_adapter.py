@@ -1,0 +1,85 @@
+"""A fine-tuned adapter served by llama.cpp changes the output as the same adapter does in torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from inference.engines.base import TokenEvent
+from inference.engines.gguf_export import GGUF_ADAPTER_FILE, export_peft_model
+from inference.install import bundled_gguf
+from inference.registry import DEFAULT_MODEL_ID, model_path
+
+from .conftest import require_llamacpp
+from .factories import chat
+
+pytestmark = pytest.mark.model
+
+PROMPT = chat("Write one sentence about the sea.", max_new_tokens=12)
+
+
+@pytest.fixture(scope="module")
+def adapter_dir(models_dir: Path, tmp_path_factory) -> Path:
+    """A LoRA adapter on every linear layer with random, non-zero weights (an untrained one is a no-op)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path_factory.mktemp("adapter")
+    base = AutoModelForCausalLM.from_pretrained(model_path(models_dir, DEFAULT_MODEL_ID), dtype=torch.float32)
+    torch.manual_seed(0)
+    config = LoraConfig(r=8, lora_alpha=16, target_modules="all-linear", init_lora_weights=False)
+    peft = get_peft_model(base, config)
+    with torch.no_grad():
+        for name, weights in peft.named_parameters():
+            if "lora_B" in name:
+                weights.mul_(0.05)  # a nudge, like a short fine-tune, not noise that drowns the model
+    peft.save_pretrained(str(out), safe_serialization=True)
+    export_peft_model(peft, out)
+    return out
+
+
+def _cosine(a, b) -> float:
+    return float((a @ b) / (a.norm() * b.norm()))
+
+
+def test_the_llamacpp_adapter_moves_the_logits_the_way_the_torch_adapter_does(
+    models_dir, engine, llamacpp_engine, adapter_dir
+):
+    require_llamacpp()
+    from inference.engines.llamacpp import LlamaCppEngine
+    from inference.engines.local import LocalEngine
+
+    base_dir = model_path(models_dir, DEFAULT_MODEL_ID)
+    tuned_torch = LocalEngine(base_dir, device="cpu", adapter_dir=adapter_dir)
+    tuned_llama = LlamaCppEngine(
+        bundled_gguf(DEFAULT_MODEL_ID), base_dir, adapter_gguf=adapter_dir / GGUF_ADAPTER_FILE, threads=1
+    )
+    ids = engine.encode(PROMPT)
+
+    torch_shift = tuned_torch.prefill(ids)[1] - engine.prefill(ids)[1]
+    llama_shift = tuned_llama.new_batch(1).add("tuned", ids) - llamacpp_engine.new_batch(1).add("base", ids)
+
+    assert torch_shift.abs().max() > 1.0  # the adapter matters
+    assert _cosine(torch_shift.float(), llama_shift.float()) > 0.9
+    # One copy of the base weights for both versions.
+    assert tuned_llama.model is llamacpp_engine.model
+
+    base_text = "".join(e.text for e in llamacpp_engine.stream(PROMPT) if isinstance(e, TokenEvent))
+    tuned_text = "".join(e.text for e in tuned_llama.stream(PROMPT) if isinstance(e, TokenEvent))
+    torch_tuned_text = "".join(e.text for e in tuned_torch.stream(PROMPT) if isinstance(e, TokenEvent))
+    assert tuned_text != base_text
+    assert tuned_text.split()[:2] == torch_tuned_text.split()[:2]
+
+
+def test_the_exported_gguf_adapter_names_every_lora_matrix_the_way_llamacpp_reads_them(adapter_dir):
+    import gguf
+
+    reader = gguf.GGUFReader(adapter_dir / GGUF_ADAPTER_FILE)
+    names = {t.name for t in reader.tensors}
+
+    assert reader.fields["general.type"].contents() == "adapter"
+    assert reader.fields["adapter.lora.alpha"].contents() == 16.0
+    assert len(names) == 30 * 7 * 2  # 30 layers, 7 linear modules, A and B
+    assert {"blk.0.attn_q.weight.lora_a", "blk.29.ffn_down.weight.lora_b"} <= names

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from studio.forms import AdminEmailLoginForm
 from studio.models import Invitation, Membership, Team
+
+admin.site.login_form = AdminEmailLoginForm
 
 
 class MembershipInline(admin.TabularInline):

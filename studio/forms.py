@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.core.exceptions import ValidationError
 
+from studio.login_throttle import LOGIN_THROTTLED, minutes
 from studio.roles import Role
 
 
@@ -15,15 +18,42 @@ class SignupForm(forms.Form):
     )
 
 
-class EmailLoginForm(AuthenticationForm):
+class ThrottledLoginMixin:
+    """Says "try again in N minutes" when the backend refused to check the password (studio.auth_backends)."""
+
+    def clean_username(self) -> str:
+        return self.cleaned_data["username"].strip().lower()
+
+    def clean(self):
+        try:
+            return super().clean()
+        except ValidationError:
+            wait = getattr(self.request, "login_throttled_s", 0)
+            if wait:
+                raise ValidationError(LOGIN_THROTTLED.format(wait=minutes(wait)), code="throttled") from None
+            raise
+
+
+class EmailLoginForm(ThrottledLoginMixin, AuthenticationForm):
     username = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autofocus": True}))
     error_messages = {
         **AuthenticationForm.error_messages,
         "invalid_login": "That email and password do not match. Passwords are case-sensitive.",
     }
 
-    def clean_username(self) -> str:
-        return self.cleaned_data["username"].strip().lower()
+
+class AdminEmailLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    username = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autofocus": True}))
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "invalid_login": "That email and password do not match a staff account. Passwords are case-sensitive.",
+    }
+
+
+class EmailPasswordResetForm(PasswordResetForm):
+    email = forms.EmailField(
+        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+    )
 
 
 class TeamForm(forms.Form):

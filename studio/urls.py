@@ -25,6 +25,12 @@ urlpatterns = [
     path("accounts/signup/", auth.signup, name="signup"),
     path("accounts/login/", auth.EmailLoginView.as_view(), name="login"),
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
+    path("accounts/password-reset/", auth.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/password-reset/sent/", auth.PasswordResetSentView.as_view(), name="password_reset_sent"),
+    path(
+        "accounts/reset/<uidb64>/<token>/", auth.PasswordResetConfirmView.as_view(), name="password_reset_confirm"
+    ),
+    path("accounts/reset/done/", auth.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("teams/new/", teams.team_new, name="team_new"),
     path("invite/<str:token>/", teams.invitation_accept_view, name="invitation_accept"),
     path("t/<slug:team_slug>/", include(team_patterns)),

@@ -135,7 +135,8 @@ def test_password_reset_by_email_link_sets_a_new_password_and_logs_in(client, ma
     set_url = form_page.redirect_chain[-1][0]
     too_close = client.post(set_url, {"new_password1": "ada@example.com1", "new_password2": "ada@example.com1"})
     assert "The password is too similar to the email address." in too_close.content.decode()
-    done = client.post(set_url, {"new_password1": "a-new-horse-staple", "new_password2": "a-new-horse-staple"}, follow=True)
+    new = {"new_password1": "a-new-horse-staple", "new_password2": "a-new-horse-staple"}
+    done = client.post(set_url, new, follow=True)
     assert "Your password is changed" in done.content.decode() and _logged_in(client)
     assert get_user_model().objects.get().check_password("a-new-horse-staple")
     client.logout()

@@ -17,6 +17,13 @@ class SignupForm(forms.Form):
         help_text="At least 8 characters, not only digits, not a common password.",
     )
 
+    def __init__(self, *args, invited_email: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if invited_email:  # the invitation link proved this mailbox; another address would prove nothing
+            self.fields["email"].initial = invited_email
+            self.fields["email"].disabled = True
+            self.fields["email"].help_text = "Your invitation was sent here, so this is your account's email."
+
 
 class ThrottledLoginMixin:
     """Says "try again in N minutes" when the backend refused to check the password (studio.auth_backends)."""

@@ -105,11 +105,23 @@ def invitation_create(
     return invitation, link
 
 
+class EmailChangeNeeded(ValidationError):
+    """The signed-in account's email is not the invited one; it may take it, if the person agrees."""
+
+
 @transaction.atomic
-def invitation_accept(*, invitation: Invitation, user: AbstractUser) -> Membership:
+def invitation_accept(*, invitation: Invitation, user: AbstractUser, take_email: bool = False) -> Membership:
+    """Join the invitation's team.
+
+    The link went to the invited mailbox, so holding it proves that address: an account with
+    another email joins only by taking the invited email as its own (``take_email``), and never
+    when another account already has it.
+    """
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if not invitation.is_pending:
         raise ValidationError("This invitation has already been used or has expired.")
+    if user.email.lower() != invitation.email:
+        _account_take_invited_email(invitation=invitation, user=user, agreed=take_email)
     try:
         with transaction.atomic():
             membership = Membership.objects.create(
@@ -121,6 +133,31 @@ def invitation_accept(*, invitation: Invitation, user: AbstractUser) -> Membersh
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
     return membership
+
+
+def _account_take_invited_email(*, invitation: Invitation, user: AbstractUser, agreed: bool) -> None:
+    email = invitation.email
+    if get_user_model().objects.filter(username=email).exclude(pk=user.pk).exists():
+        raise ValidationError(
+            f"This invitation is for {email}, which has its own account. Log out, then log in as {email} to join."
+        )
+    if not agreed:
+        raise EmailChangeNeeded(
+            f"This invitation is for {email}, and you are signed in as {user.email}. Join with this account "
+            f"and make {email} its email, or log out and sign up as {email}."
+        )
+    user.email = user.username = email  # the studio logs in by email, kept in both fields
+    user.full_clean()
+    user.save(update_fields=["email", "username"])
+
+
+@transaction.atomic
+def user_signup_from_invitation(*, invitation: Invitation, password: str, name: str = "") -> Membership:
+    """A new account for the invited email, already in the team: the link proved the mailbox."""
+    if not Invitation.objects.select_for_update().get(pk=invitation.pk).is_pending:
+        raise ValidationError("This invitation has already been used or has expired. Ask a team admin for a new link.")
+    user = user_signup(email=invitation.email, password=password, name=name)
+    return invitation_accept(invitation=invitation, user=user)
 
 
 def _owner_count(team: Team) -> int:

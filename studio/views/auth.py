@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
@@ -17,7 +18,9 @@ from studio.login_throttle import (
     request_address,
     signup_wait_s,
 )
-from studio.services import user_signup
+from studio.models import Invitation
+from studio.selectors import invitation_get_by_token
+from studio.services import user_signup, user_signup_from_invitation
 
 TOO_MANY_REQUESTS = 429
 
@@ -31,23 +34,42 @@ def safe_next(request: HttpRequest, default: str = "home") -> str:
     return default
 
 
+def _pending_invitation(request: HttpRequest) -> Invitation | None:
+    token = request.POST.get("invitation") or request.GET.get("invitation")
+    if not token:
+        return None
+    invitation = invitation_get_by_token(token=token)
+    return invitation if invitation.is_pending else None
+
+
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
-    form = SignupForm(request.POST or None)
+    invitation = _pending_invitation(request)
+    form = SignupForm(request.POST or None, invited_email=invitation.email if invitation else None)
     status = 200
     if request.method == "POST" and (wait := signup_wait_s(address=request_address(request))):
         form.add_error(None, SIGNUP_THROTTLED.format(wait=minutes(wait)))
         status = TOO_MANY_REQUESTS
     elif request.method == "POST" and form.is_valid():
         try:
-            user = user_signup(**form.cleaned_data)
+            if invitation:
+                membership = user_signup_from_invitation(
+                    invitation=invitation, password=form.cleaned_data["password"], name=form.cleaned_data["name"]
+                )
+                user = membership.user
+            else:
+                user = user_signup(**form.cleaned_data)
         except ValidationError as exc:
             form.add_error(None if hasattr(exc, "error_dict") else "password", exc)
         else:
             login(request, user, backend="studio.auth_backends.ThrottledModelBackend")
+            if invitation:
+                messages.success(request, f"Welcome to {membership.team.name}.")
+                return redirect("dashboard", team_slug=membership.team.slug)
             return redirect(safe_next(request))
-    context = {"form": form, "next": safe_next(request, "")}
+    token = request.POST.get("invitation") or request.GET.get("invitation")
+    context = {"form": form, "next": safe_next(request, ""), "invitation": invitation, "invitation_token": token}
     return render(request, "studio/signup.html", context, status=status)
 
 

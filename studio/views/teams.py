@@ -19,6 +19,7 @@ from studio.selectors import (
     member_list,
 )
 from studio.services import (
+    EmailChangeNeeded,
     invitation_accept,
     invitation_create,
     membership_change_role,
@@ -121,10 +122,14 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
     invitation = invitation_get_by_token(token=token)
     if request.method == "POST" and request.user.is_authenticated:
         try:
-            accepted = invitation_accept(invitation=invitation, user=request.user)
+            accepted = invitation_accept(
+                invitation=invitation, user=request.user, take_email=request.POST.get("take_email") == "1"
+            )
+        except EmailChangeNeeded:
+            pass  # the page offers the choice
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
             messages.success(request, f"Welcome to {accepted.team.name}.")
             return redirect("dashboard", team_slug=accepted.team.slug)
-    return render(request, "studio/invitation.html", {"invitation": invitation})
+    return render(request, "studio/invitation.html", {"invitation": invitation, "token": token})

@@ -29,7 +29,11 @@ class Generation(models.Model):
     )
     inputs = models.JSONField(default=dict)
     variant = models.PositiveSmallIntegerField(default=0)
-    output = models.TextField(blank=True)
+    output = models.TextField(blank=True, help_text="The text written (searchable); the kind's full result is `result`.")
+    result = models.JSONField(
+        default=dict, blank=True,
+        help_text='The kind\'s payload: {"text"}, {"text", "citations", ...}, {"items": [...]}, {"label", "probabilities"}.',
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     finish_reason = models.CharField(max_length=12, blank=True)
     error = models.TextField(blank=True)
@@ -46,3 +50,38 @@ class Generation(models.Model):
 
     def __str__(self) -> str:
         return f"Generation {self.pk} of {self.product_id}"
+
+
+class FeedbackEvent(models.Model):
+    """Something a person did with one result: a rating, a click or purchase of a recommended item, a correction.
+
+    Generation.feedback keeps the latest 👍/👎 for the logs; these rows are the history that releases and
+    datasets aggregate (per arm, per item), one row per event.
+    """
+
+    class Kind(models.TextChoices):
+        RATING = "rating", "Rating"
+        CLICK = "click", "Click on a recommended item"
+        PURCHASE = "purchase", "Purchase of a recommended item"
+        CORRECTION = "correction", "Corrected answer or label"
+
+    team = models.ForeignKey("studio.Team", on_delete=models.CASCADE, related_name="feedback_events")
+    product = models.ForeignKey("products.Product", on_delete=models.CASCADE, related_name="feedback_events")
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, null=True, blank=True,
+                                   related_name="feedback_events")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    item = models.CharField(max_length=200, blank=True, help_text="The recommended item's id (click, purchase).")
+    value = models.JSONField(default=dict, blank=True,
+                             help_text='{"rating": 1} | {"label": "billing"} | {"text": "the corrected answer"}')
+    channel = models.CharField(max_length=12, choices=Generation.Channel.choices, default=Generation.Channel.PLAYGROUND)
+    visitor = models.CharField(max_length=64, blank=True, help_text="A widget visitor's random id, never an address.")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                             related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["product", "kind", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on generation {self.generation_id}"

@@ -22,9 +22,18 @@ class ProductConfig(models.Model):
     fine_tuned_artifact = models.ForeignKey(
         "inference.ModelArtifact", on_delete=models.RESTRICT, null=True, blank=True, related_name="+"
     )
+    # What only some kinds have, validated by the kind (products/kinds/): retrieval settings and the
+    # "I don't know" answer (Q&A), the unsure threshold (classification), business rules (recommendations).
+    kind_config = models.JSONField(default=dict, blank=True, help_text="Kind-specific settings, validated by the kind.")
+    # The dataset version a Q&A product answers from (its knowledge base). RESTRICT: a knowledge base a
+    # version uses cannot be deleted while that version exists.
+    knowledge_version = models.ForeignKey(
+        "products.DatasetVersion", on_delete=models.RESTRICT, null=True, blank=True, related_name="+"
+    )
 
     CONFIG_FIELDS = (
-        "system_prompt", "prompt_template", "input_schema", "settings", "base_model", "fine_tuned_artifact_id"
+        "system_prompt", "prompt_template", "input_schema", "settings", "base_model", "fine_tuned_artifact_id",
+        "kind_config", "knowledge_version_id",
     )
 
     class Meta:

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from studio.models import Invitation, Membership, Team
+from studio.models import AuditEvent, Invitation, Membership, Team
 from studio.roles import Role, role_at_least
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -173,9 +173,12 @@ def membership_change_role(*, actor: Membership, membership: Membership, role: s
         raise PermissionDenied("Only owners can make or unmake owners.")
     if membership.role == Role.OWNER and role != Role.OWNER and _owner_count(membership.team) == 1:
         raise ValidationError("A team needs at least one owner. Make someone else owner first.")
+    previous = membership.get_role_display()
     membership.role = role
     membership.full_clean()
     membership.save(update_fields=["role"])
+    audit_record(team=membership.team, actor=actor.user, action=AuditEvent.Action.ROLE_CHANGED,
+                 summary=f"{membership.user.email}: {previous} → {role.label}")
     return membership
 
 
@@ -193,3 +196,15 @@ def membership_remove(*, actor: Membership, membership: Membership) -> None:
 
 def roles_assignable_by(actor: Membership) -> list[tuple[str, str]]:
     return [(value, label) for value, label in Role.choices if role_at_least(actor.role, value)]
+
+
+def audit_record(*, team: Team, actor: AbstractUser | None, action: str, summary: str) -> AuditEvent:
+    """Write one audit-log row (in the caller's transaction: it exists exactly when the change does)."""
+    person = actor if actor is not None and actor.is_authenticated and actor.pk else None
+    event = AuditEvent(
+        team=team, actor=person, actor_email=person.email if person else "", action=AuditEvent.Action(action),
+        summary=summary[:300],
+    )
+    event.full_clean()
+    event.save()
+    return event

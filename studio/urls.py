@@ -13,6 +13,7 @@ team_patterns = [
     path("members/invite/", teams.member_invite, name="member_invite"),
     path("members/<int:member_id>/role/", teams.member_change_role, name="member_change_role"),
     path("members/<int:member_id>/remove/", teams.member_remove, name="member_remove"),
+    path("audit/", teams.audit_log, name="audit_log"),
     path("products/", include("products.urls")),
     path("datasets/", include("products.datasets.urls")),
     path("api-keys/", include("products.api.keys_urls")),

@@ -13,6 +13,7 @@ from studio.forms import InviteForm, RoleForm, TeamForm
 from studio.models import Membership
 from studio.roles import DESCRIPTIONS, Role
 from studio.selectors import (
+    audit_event_list,
     invitation_get_by_token,
     invitation_list_pending,
     member_get,
@@ -133,3 +134,8 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
             messages.success(request, f"Welcome to {accepted.team.name}.")
             return redirect("dashboard", team_slug=accepted.team.slug)
     return render(request, "studio/invitation.html", {"invitation": invitation, "token": token})
+
+
+@team_view(Role.ADMIN)
+def audit_log(request: HttpRequest, membership: Membership) -> HttpResponse:
+    return render(request, "studio/audit_log.html", {"events": audit_event_list(team=membership.team)})

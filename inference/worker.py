@@ -14,21 +14,21 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from inference.engines.base import GenerationParams, GenerationRequest, GenerationResult, TokenEvent
-from inference.protocol import COALESCE_S, REQUEST_CHANNEL
-from inference.runtime import scheduler_for
-from inference.scheduler import StreamHandle
+from inference.protocol import COALESCE_S, REQUEST_CHANNEL, InferenceRequest, Task
+from inference.runners import Queued, Result, RunContext, Runner, Sources, Token, empty_usage, get_runner
 from products.services import generation_finish
 
 logger = logging.getLogger(__name__)
-PARAM_NAMES = set(GenerationParams.__dataclass_fields__)
+FAILED = "The model failed while writing. Try again."
 
 
 class InferenceWorker:
-    def __init__(self, channel_layer, *, scheduler_factory=scheduler_for) -> None:
+    """Serves requests of every task; ``runners`` replaces the registry's (protocol tests use a fake one)."""
+
+    def __init__(self, channel_layer, *, runners: dict[Task, Runner] | None = None) -> None:
         self.layer = channel_layer
-        self.scheduler_factory = scheduler_factory
-        self.handles: dict[str, StreamHandle] = {}
+        self.runners = runners
+        self.contexts: dict[str, RunContext] = {}
         self.tasks: set[asyncio.Task] = set()
         self.channel_name: str | None = None
 
@@ -41,8 +41,8 @@ class InferenceWorker:
         try:
             await asyncio.gather(self._serve(REQUEST_CHANNEL), self._serve(self.channel_name))
         finally:
-            for handle in list(self.handles.values()):
-                handle.cancel()
+            for context in list(self.contexts.values()):
+                context.cancel()
             if self.tasks:
                 await asyncio.wait(self.tasks, timeout=10)
 
@@ -54,53 +54,61 @@ class InferenceWorker:
                 task = asyncio.create_task(self.generate(message))
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
-            elif kind == "generation.cancel" and message.get("request_id") in self.handles:
-                self.handles[message["request_id"]].cancel()
+            elif kind == "generation.cancel" and message.get("request_id") in self.contexts:
+                self.contexts[message["request_id"]].cancel()
+
+    def _runner(self, task: Task) -> Runner:
+        if self.runners is not None:
+            return self.runners[task]
+        return get_runner(task)
 
     async def generate(self, message: dict[str, Any]) -> None:
         request_id, reply = message["request_id"], message["reply_channel"]
         await self.layer.send(reply, {"type": "generation.start", "request_id": request_id,
                                       "worker_channel": self.channel_name})
+        context = RunContext(request_id)
+        self.contexts[request_id] = context
         started = time.monotonic()
         try:
-            params = GenerationParams(**{k: v for k, v in message["params"].items() if k in PARAM_NAMES})
-            request = GenerationRequest(messages=message["messages"], params=params, request_id=request_id)
-            scheduler = await asyncio.to_thread(self.scheduler_factory, message["model"], message.get("adapter"))
-            handle = scheduler.submit(request)
-        except Exception as exc:  # a bad model id or a broken install must reach the person as words
-            logger.exception("Could not start generation %s", request_id)
-            result = GenerationResult("error", "", 0, 0, None, time.monotonic() - started, str(exc))
-            await self._finish(message, result)
-            return
-        self.handles[request_id] = handle
-        try:
-            result = await self._stream(handle, reply, request_id)
+            request = InferenceRequest.from_dict(message["request"])
+            result = await self._relay(self._runner(request.task)(request, context), reply, request_id)
+        except Exception as exc:  # a bad request or a broken runner must reach the person as words
+            logger.exception("Generation %s failed", request_id)
+            result = Result("error", {"text": ""}, empty_usage(duration_s=time.monotonic() - started,
+                                                               finish_reason="error"), error=str(exc))
         finally:
-            self.handles.pop(request_id, None)
+            self.contexts.pop(request_id, None)
         await self._finish(message, result)
 
-    async def _stream(self, handle: StreamHandle, reply: str, request_id: str) -> GenerationResult:
+    async def _relay(self, events, reply: str, request_id: str) -> Result:
         frames = TokenFrames(self.layer, reply, request_id)
-        async for event in handle:
-            if isinstance(event, TokenEvent):
+        async for event in events:
+            if isinstance(event, Token):
                 await frames.add(event.text)
-            else:
+            elif isinstance(event, Queued):
+                await self.layer.send(reply, {"type": "generation.queued", "request_id": request_id,
+                                              "position": event.position})
+            elif isinstance(event, Sources):
+                await self.layer.send(reply, {"type": "generation.sources", "request_id": request_id,
+                                              "items": event.items})
+            elif isinstance(event, Result):
                 await frames.close()
                 return event
-        raise RuntimeError("stream ended without a result")
+        raise RuntimeError("The runner ended without a result.")
 
-    async def _finish(self, message: dict[str, Any], result: GenerationResult) -> None:
+    async def _finish(self, message: dict[str, Any], result: Result) -> None:
+        usage = result.usage
         await database_sync_to_async(generation_finish)(
-            generation_id=message["generation_id"], output=result.text, finish_reason=str(result.finish_reason),
-            tokens_in=result.prompt_tokens, tokens_out=result.completion_tokens,
-            time_to_first_token_s=result.time_to_first_token_s, duration_s=result.duration_s,
-            error=result.error_message or "",
+            generation_id=message["generation_id"], output=result.text, result=result.payload,
+            finish_reason=result.finish_reason, tokens_in=usage.get("prompt_tokens", 0),
+            tokens_out=usage.get("completion_tokens", 0),
+            time_to_first_token_s=usage.get("time_to_first_token_s"), duration_s=usage.get("duration_s", 0.0),
+            error=result.error or "",
         )
-        if str(result.finish_reason) == "error":
-            reply = {"type": "generation.error", "code": "generation_failed",
-                     "message": result.error_message or "The model failed while writing. Try again."}
+        if result.finish_reason == "error":
+            reply = {"type": "generation.error", "code": "generation_failed", "message": result.error or FAILED}
         else:
-            reply = {"type": "generation.done", "usage": result.usage(), "text": result.text}
+            reply = {"type": "generation.done", "result": result.payload, "usage": usage}
         await self.layer.send(message["reply_channel"], {**reply, "request_id": message["request_id"]})
 
 

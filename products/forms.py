@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django import forms
 
+from products.kinds.settings import settings_form_fields
+
 
 class NewProductForm(forms.Form):
     kind = forms.CharField(widget=forms.HiddenInput)
@@ -15,12 +17,10 @@ class DraftForm(forms.Form):
                                     label="Instructions", help_text="How the model should behave, in plain words.")
     prompt_template = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label="Prompt",
                                       help_text="Use {input_name} to insert what people type.")
-    creativity = forms.FloatField(min_value=0, max_value=1.5, label="Creativity",
-                                  help_text="0 gives the same answer every time; higher is more varied.")
-    length = forms.IntegerField(min_value=8, max_value=1024, label="Length (tokens)",
-                                help_text="About ¾ of a word per token.")
-    variants = forms.IntegerField(min_value=1, max_value=4, label="Variants",
-                                  help_text="How many alternatives to write side by side.")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields.update(settings_form_fields(required=True))  # the one set of limits (products/kinds/settings.py)
 
 
 class VersionForm(forms.Form):

@@ -11,7 +11,8 @@ from django.db.models import Max
 from django.utils.text import slugify
 
 from products.kinds import get_kind
-from products.kinds.base import GenerationSettings, InputError, prompt_placeholders
+from products.kinds.base import InputError, prompt_placeholders
+from products.kinds.settings import GenerationSettings, clean_settings
 from products.models import Generation, Product, ProductVersion
 from studio.models import Team
 from studio.services import audit_record
@@ -36,6 +37,8 @@ def product_create(*, team: Team, user: AbstractBaseUser, kind_id: str, template
         template = kind.template(template_id)
     except KeyError as exc:
         raise ValidationError(str(exc.args[0])) from None
+    if not kind.available:
+        raise ValidationError(f"{kind.name} products are not available in this studio yet.")
     name = name.strip() or template.name
     product = Product(
         team=team,
@@ -48,6 +51,9 @@ def product_create(*, team: Team, user: AbstractBaseUser, kind_id: str, template
         prompt_template=template.prompt_template,
         input_schema=[field.to_dict() for field in template.inputs],
         settings=template.settings.to_dict(),
+        kind_config=kind.clean_config(
+            {**template.kind_config, **({"message_input": template.message_input} if template.message_input else {})}
+        ),
         created_by=user,
     )
     product.full_clean()
@@ -69,7 +75,7 @@ def product_draft_update(
              f"Inputs you can use: {', '.join('{' + n + '}' for n in sorted(known))}."}
         )
     try:
-        cleaned_settings = GenerationSettings.from_dict(settings)
+        cleaned_settings = GenerationSettings.from_dict(clean_settings(settings))
     except InputError as exc:
         raise ValidationError({"settings": str(exc)}) from None
     product.system_prompt = system_prompt.strip()
@@ -113,7 +119,8 @@ def product_version_diff(old: dict[str, Any] | None, new: dict[str, Any]) -> lis
     if old is None:
         return ["First version."]
     labels = {"system_prompt": "Instructions", "prompt_template": "Prompt", "input_schema": "Inputs",
-              "base_model": "Base model", "fine_tuned_artifact_id": "Fine-tuned model"}
+              "base_model": "Base model", "fine_tuned_artifact_id": "Fine-tuned model",
+              "kind_config": "Product settings", "knowledge_version_id": "Knowledge base"}
     changes = [f"{label} changed." for name, label in labels.items() if old.get(name) != new.get(name)]
     old_settings, new_settings = old.get("settings") or {}, new.get("settings") or {}
     for name in ("creativity", "length", "variants"):
@@ -138,11 +145,12 @@ def generation_create(
 @transaction.atomic
 def generation_finish(
     *, generation_id: int, output: str, finish_reason: str, tokens_in: int, tokens_out: int,
-    time_to_first_token_s: float | None, duration_s: float, error: str = "",
+    time_to_first_token_s: float | None, duration_s: float, error: str = "", result: dict[str, Any] | None = None,
 ) -> None:
-    """Record how a generation ended; called by the inference worker."""
+    """Record how a generation ended; called by the inference worker (``result`` is the kind's payload)."""
     Generation.objects.filter(pk=generation_id).update(
         output=output,
+        result=result if result is not None else {"text": output},
         finish_reason=finish_reason,
         status=Generation.Status.FAILED if finish_reason == "error" else Generation.Status.FINISHED,
         error=error,

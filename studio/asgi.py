@@ -21,7 +21,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
-from inference.routing import widget_websocket_urlpatterns  # noqa: E402
+from products.routing import widget_websocket_urlpatterns  # noqa: E402
 from studio.embedded import EmbeddedWorkers  # noqa: E402
 from studio.routing import websocket_urlpatterns  # noqa: E402
 

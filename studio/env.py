@@ -75,6 +75,8 @@ TRAINING_MAX_ATTEMPTS: int = _int("STUDIO_TRAINING_MAX_ATTEMPTS", 3)
 TRAINING_POLL_SECONDS: int = _int("STUDIO_TRAINING_POLL_S", 2)
 # Most sequences one inference worker decodes together (continuous batching).
 INFERENCE_MAX_BATCH: int = _int("STUDIO_INFERENCE_MAX_BATCH", 16)
+# Seconds a generation waits for an inference worker to take it before the person reads "not answering".
+INFERENCE_START_TIMEOUT_S: float = float(_str("STUDIO_INFERENCE_START_TIMEOUT_S", "5"))
 # Playground generations one person may start per minute.
 PLAYGROUND_GENERATIONS_PER_MINUTE: int = _int("STUDIO_PLAYGROUND_PER_MINUTE", 30)
 # Behind a TLS-terminating proxy: trust X-Forwarded-Proto and send HTTPS-only cookies.

@@ -149,12 +149,23 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# Product kinds (products/kinds/): each module registers its kinds; order is the gallery's order.
+PRODUCT_KIND_MODULES = [
+    "products.kinds.copywriting",
+    "products.kinds.qa",
+    "products.kinds.classification",
+    "products.kinds.recommendation",
+]
+# The inference worker's runners, one per task (inference/runners/).
+INFERENCE_RUNNER_MODULES = ["inference.runners.generate"]
+
 MEDIA_ROOT = env.MEDIA_ROOT
 MEDIA_URL = "media/"
 MODELS_DIR = env.MODELS_DIR
 INFERENCE_DEVICE = env.DEVICE
 EMBEDDED_WORKERS = env.EMBEDDED_WORKERS
 INFERENCE_MAX_BATCH = env.INFERENCE_MAX_BATCH
+INFERENCE_START_TIMEOUT_S = env.INFERENCE_START_TIMEOUT_S
 TRAINING_LEASE_SECONDS = env.TRAINING_LEASE_SECONDS
 TRAINING_MAX_ATTEMPTS = env.TRAINING_MAX_ATTEMPTS
 TRAINING_POLL_SECONDS = env.TRAINING_POLL_SECONDS

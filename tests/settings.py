@@ -23,3 +23,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # Threads of database_sync_to_async must not keep connections open past a test (teardown drops the DB).
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+
+# The toy `rank` kind of tests/toykinds: listed here and nowhere else, as a real kind would be.
+PRODUCT_KIND_MODULES = [*PRODUCT_KIND_MODULES, "tests.toykinds.fixed_rank"]  # noqa: F405
+INFERENCE_RUNNER_MODULES = [*INFERENCE_RUNNER_MODULES, "tests.toykinds.fixed_rank_runner"]  # noqa: F405
+TEMPLATES[0]["DIRS"] = [*TEMPLATES[0]["DIRS"], Path(__file__).resolve().parent / "templates"]  # noqa: F405
+STATICFILES_DIRS = [Path(__file__).resolve().parent / "static"]

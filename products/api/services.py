@@ -14,13 +14,8 @@ from django.utils import timezone
 from products.datasets.mapping import mapping_guess
 from products.datasets.requirements import shape_get
 from products.datasets.services import dataset_upload_create, dataset_upload_discard, dataset_version_create
-from products.embed.inputs import input_fields
-from products.embed.limits import api_limit_check
-from products.generation import PreparedGeneration, generation_prepare
-from products.kinds.base import InputError
-from products.models import ApiKey, Dataset, DatasetVersion, Generation, Product, ProductVersion
+from products.models import ApiKey, Dataset, DatasetVersion, Product
 from products.models.apikey import DISPLAY_PREFIX_LENGTH, hash_secret_key, new_secret_key
-from products.services import generation_create
 from studio.models import AuditEvent, Team
 from studio.services import audit_record
 
@@ -67,60 +62,6 @@ def api_key_mark_used(*, api_key: ApiKey) -> None:
     if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
-
-
-class GenerationRefused(Exception):
-    """A generation the API will not start; ``code`` says why (views map it to a status)."""
-
-    def __init__(self, code: str, message: str, fields: dict[str, str] | None = None) -> None:
-        self.code, self.message, self.fields = code, message, fields or {}
-        super().__init__(message)
-
-
-@dataclass(frozen=True)
-class StartedGeneration:
-    generation: Generation
-    version: ProductVersion
-    prepared: PreparedGeneration
-
-
-def api_generation_start(
-    *, api_key: ApiKey, product: Product, inputs: dict[str, Any], version_number: int | None = None,
-    settings: dict[str, Any] | None = None,
-) -> StartedGeneration:
-    """Validate inputs against the version, count the key's limit and log a running API generation.
-
-    The live version generates unless ``version_number`` names another; API calls write one variant.
-    """
-    if version_number is None:
-        version = product.live_version
-        if version is None:
-            raise GenerationRefused(
-                "not_published",
-                f"“{product.name}” has no published version yet. Publish a version in the studio, or pass "
-                f"\"version\": <number> to call a saved one.",
-            )
-    else:
-        version = product.versions.filter(number=version_number).first()
-        if version is None:
-            raise GenerationRefused("version_not_found", f"“{product.name}” has no version {version_number}.")
-    # Inputs left out take their defaults, as the playground's form would have shown them.
-    defaults = {field.name: field.default for field in input_fields(version) if field.default not in (None, "")}
-    try:
-        prepared = generation_prepare(
-            product=product, version=version, inputs={**defaults, **inputs},
-            settings={**(settings or {}), "variants": 1},
-        )
-    except InputError as exc:
-        raise GenerationRefused("invalid_input", str(exc), fields=exc.errors) from None
-    # Counted after validation: a developer fixing a request's inputs does not use up the key's minute.
-    refusal = api_limit_check(api_key_id=api_key.pk)
-    if refusal:
-        raise GenerationRefused("rate_limited", refusal)
-    generation = generation_create(
-        product=product, version=version, channel=Generation.Channel.API, user=None, inputs=prepared.inputs
-    )
-    return StartedGeneration(generation=generation, version=version, prepared=prepared)
 
 
 def api_dataset_version_upload(

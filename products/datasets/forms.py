@@ -8,7 +8,7 @@ from django import forms
 
 from products.datasets.cleanup import CLEANUPS
 from products.datasets.mapping import Mapping, mapping_guess
-from products.datasets.requirements import SHAPES, Shape, purpose_choices
+from products.datasets.requirements import Shape, all_shapes, purpose_choices
 from products.datasets.split import DEFAULT_SEED
 
 MAX_SEED = 2**31 - 1
@@ -34,7 +34,7 @@ class DatasetUploadForm(forms.Form):
 
 
 def shape_for_key(key: str) -> Shape | None:
-    return next((shape for shape in SHAPES if shape.key == key), None)
+    return next((shape for shape in all_shapes() if shape.key == key), None)
 
 
 class DatasetMappingForm(forms.Form):
@@ -71,7 +71,7 @@ class DatasetMappingForm(forms.Form):
                 # The person picked another use: show its fields with a fresh guess, not old choices.
                 data = _with_mapping(data, key, mapping_guess(shape=shape_for_key(key), columns=columns))
                 self.switched = True
-        self.shape = shape_for_key(key) or SHAPES[0]
+        self.shape = shape_for_key(key) or all_shapes()[0]
         if mapping is None:
             mapping = mapping_guess(shape=self.shape, columns=columns)
         initial = {"purpose": self.shape.key, "shown_purpose": self.shape.key, "validation_percent": percent,

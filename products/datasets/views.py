@@ -22,7 +22,7 @@ from products.datasets.cleanup import CLEANUPS, DROP_DUPLICATES, DROP_EMPTY_ROWS
 from products.datasets.export import csv_export, jsonl_export
 from products.datasets.forms import DatasetCleanupForm, DatasetMappingForm, DatasetUploadForm
 from products.datasets.mapping import purpose_guess
-from products.datasets.requirements import KIND_LABELS, SHAPES, shape_get
+from products.datasets.requirements import all_shapes, kind_labels, shape_get
 from products.datasets.selectors import (
     SPLITS,
     dataset_examples_preview,
@@ -78,7 +78,7 @@ def dataset_list(request: HttpRequest, membership: Membership) -> HttpResponse:
         "datasets": dataset_list_for_team(team=team),
         "uploads": dataset_upload_list_for_team(team=team) if can_manage else [],
         "can_manage": can_manage,
-        "kind_labels": KIND_LABELS,
+        "kind_labels": kind_labels(),
     }
     return render(request, T + "list.html", context)
 
@@ -163,7 +163,7 @@ def _new_mapping_form(
             data, columns=columns, purpose=f"{version.kind}:{version.shape}", mapping=version.column_mapping,
             percent=round(version.validation_fraction * 100), seed=version.split_seed,
         )
-    shape = purpose_guess(columns=columns, shapes=SHAPES)
+    shape = purpose_guess(columns=columns, shapes=all_shapes())
     return DatasetMappingForm(data, columns=columns, purpose=shape.key)
 
 
@@ -239,7 +239,7 @@ def dataset_detail(request: HttpRequest, membership: Membership, dataset_id: int
         "versions": versions,
         "uploads": dataset.uploads.all() if membership.can(Role.ADMIN) else [],
         "can_manage": membership.can(Role.ADMIN),
-        "kind_labels": KIND_LABELS,
+        "kind_labels": kind_labels(),
     }
     return render(request, T + "dataset.html", context)
 
@@ -265,7 +265,7 @@ def _version_context(request: HttpRequest, membership: Membership, version: Data
             (DROP_EMPTY_ROWS, CLEANUPS[DROP_EMPTY_ROWS], report.get("empty_rows", 0)),
             (TRIM_WHITESPACE, CLEANUPS[TRIM_WHITESPACE], _issue_count(report, "whitespace")),
         ],
-        "kind_label": KIND_LABELS.get(version.kind, version.kind),
+        "kind_label": kind_labels().get(version.kind, version.kind),
         **_preview_context(request, version),
     }
 

@@ -54,19 +54,43 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies:
     return hops[0] if hops else peer
 
 
-def widget_limit_check(*, product_id: int, visitor: str, per_visitor_hour: int, per_day: int) -> str | None:
-    """Count one widget message; the sentence to show the visitor when a limit is reached, else None."""
-    if not rate_limit_hit(f"widget:visitor:{product_id}:{visitor}", limit=per_visitor_hour, window_s=HOUR):
+PLAYGROUND_LIMIT_MESSAGE = "You are generating very fast. Wait a minute, then try again."
+
+
+def generation_limits_check(
+    *, channel: str, product, user_id: int | None, api_key_id: int | None, visitor: str, cost: int = 1
+) -> str | None:
+    """Count ``cost`` generations (one per variant) against the channel's limits: the one place limits apply.
+
+    Returns the sentence for the person when a limit is reached, else None.
+    """
+    if channel == "widget":
+        return widget_limit_check(product_id=product.pk, visitor=visitor, cost=cost,
+                                  per_visitor_hour=product.widget_messages_per_visitor_hour,
+                                  per_day=product.widget_messages_per_day)
+    if channel == "api":
+        return api_limit_check(api_key_id=api_key_id, cost=cost)
+    limit = settings.PLAYGROUND_GENERATIONS_PER_MINUTE
+    if not rate_limit_hit(f"playground:{user_id}", limit=limit, window_s=MINUTE, cost=cost):
+        return PLAYGROUND_LIMIT_MESSAGE
+    return None
+
+
+def widget_limit_check(*, product_id: int, visitor: str, per_visitor_hour: int, per_day: int,
+                       cost: int = 1) -> str | None:
+    """Count widget messages; the sentence to show the visitor when a limit is reached, else None."""
+    if not rate_limit_hit(f"widget:visitor:{product_id}:{visitor}", limit=per_visitor_hour, window_s=HOUR,
+                          cost=cost):
         return VISITOR_LIMIT_MESSAGE.format(limit=per_visitor_hour)
-    if not rate_limit_hit(f"widget:product:{product_id}", limit=per_day, window_s=DAY):
+    if not rate_limit_hit(f"widget:product:{product_id}", limit=per_day, window_s=DAY, cost=cost):
         return PRODUCT_LIMIT_MESSAGE
     return None
 
 
-def api_limit_check(*, api_key_id: int) -> str | None:
-    """Count one API generation; the error message when the key is over its per-minute limit."""
+def api_limit_check(*, api_key_id: int, cost: int = 1) -> str | None:
+    """Count API generations; the error message when the key is over its per-minute limit."""
     limit = settings.API_GENERATIONS_PER_MINUTE
-    if not rate_limit_hit(f"api:{api_key_id}", limit=limit, window_s=MINUTE):
+    if not rate_limit_hit(f"api:{api_key_id}", limit=limit, window_s=MINUTE, cost=cost):
         return api_limit_message(limit)
     return None
 

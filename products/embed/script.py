@@ -1,4 +1,8 @@
-"""The widget script served at /embed/<public_key>.js: the static widget with its product's config."""
+"""The widget script served at /embed/<public_key>.js: the static widget, its kind's renderer and its config.
+
+The renderer is the same static file the playground loads (products/static/products/renderers/):
+inlined here inside the widget's own scope, so a customer's page gets one script and no global.
+"""
 
 from __future__ import annotations
 
@@ -10,26 +14,33 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 
 CONFIG_PLACEHOLDER = "/*STUDIO_WIDGET_CONFIG*/null"
+RENDERER_PLACEHOLDER = "/*STUDIO_RENDERER*/"
 # Characters that could end a <script> block or a JS string when the config is inlined.
 JS_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
-@functools.lru_cache(maxsize=1)
-def _cached_source() -> str:
-    return _read_source()
+@functools.lru_cache(maxsize=16)
+def _cached(path: str) -> str:
+    return _read(path)
 
 
-def _read_source() -> str:
-    path = finders.find("products/widget.js")
-    if not path:
-        raise RuntimeError("products/static/products/widget.js is missing; reinstall the studio.")
-    with open(path, encoding="utf-8") as handle:
-        source = handle.read()
-    if CONFIG_PLACEHOLDER not in source:
-        raise RuntimeError(f"widget.js must contain {CONFIG_PLACEHOLDER!r} where the config goes.")
-    return source
+def _read(path: str) -> str:
+    found = finders.find(path)
+    if not found:
+        raise RuntimeError(f"The static file {path} is missing; reinstall the studio.")
+    with open(found, encoding="utf-8") as handle:
+        return handle.read()
 
 
-def widget_script(config: dict[str, Any]) -> str:
-    source = _read_source() if settings.DEBUG else _cached_source()
+def _source(path: str) -> str:
+    return _read(path) if settings.DEBUG else _cached(path)
+
+
+def widget_script(*, config: dict[str, Any], renderer: str) -> str:
+    """The widget with ``renderer`` (a static path) inlined and ``config`` filled in."""
+    source = _source("products/widget.js")
+    for placeholder in (CONFIG_PLACEHOLDER, RENDERER_PLACEHOLDER):
+        if placeholder not in source:
+            raise RuntimeError(f"widget.js must contain {placeholder!r}.")
+    source = source.replace(RENDERER_PLACEHOLDER, _source(renderer), 1)
     return source.replace(CONFIG_PLACEHOLDER, json.dumps(config, ensure_ascii=False).translate(JS_ESCAPES), 1)

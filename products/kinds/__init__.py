@@ -1,6 +1,5 @@
-"""Product kinds. Each module registers itself; importing this package loads them all."""
+"""Product kinds: one module each, listed in settings.PRODUCT_KIND_MODULES and loaded on first use."""
 
-from products.kinds import copywriting  # noqa: F401
 from products.kinds.registry import all_kinds, get_kind, register
 
 __all__ = ["all_kinds", "get_kind", "register"]

@@ -1,103 +1,34 @@
-"""What a product kind is: its templates, typed inputs, prompts and how results render.
+"""What a product kind is: a typed plugin the rest of the studio calls without knowing it.
 
-A kind is a plugin: views, consumers and the worker only call the methods here, so adding a kind
-means adding one module under products/kinds/ and one import in its __init__.
+A kind declares its task (generate, answer, rank, classify), its gallery templates, its inputs (one
+form for every surface), which input a chat message fills, its dataset shapes, ``prepare`` (pure:
+inputs in, an ``InferenceRequest`` out), how its result renders (a template partial and one JS
+renderer shared by the playground and the widget), its trainer and its evaluation metrics. Views,
+consumers, the REST API and the worker only call what is declared here, so adding a kind is one
+module under products/kinds/ and one line in settings.PRODUCT_KIND_MODULES.
 """
 
 from __future__ import annotations
 
 import string
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from inference.protocol import InferenceRequest, Task
+from products.datasets.shapes import Shape
+from products.kinds.inputs import TEXT_TYPES, InputError, InputField, clean_inputs
+from products.kinds.settings import GenerationSettings
 
-class InputError(ValueError):
-    """Inputs a person typed do not fit the product's input schema; the message says which."""
+if TYPE_CHECKING:
+    from products.models.product import ProductConfig
 
-    def __init__(self, errors: dict[str, str]) -> None:
-        self.errors = errors
-        super().__init__(" ".join(errors.values()))
+__all__ = [
+    "GenerationSettings", "InputError", "InputField", "PrepareContext", "ProductKind", "ProductTemplate",
+    "TextGenerationKind", "TrainingConversation", "prompt_placeholders", "render_prompt",
+]
 
-
-@dataclass(frozen=True)
-class InputField:
-    """One typed input variable of a product: what the form shows and what the prompt gets."""
-
-    name: str
-    label: str
-    type: str = "text"  # text | paragraph | choice | number
-    required: bool = True
-    help_text: str = ""
-    choices: tuple[str, ...] = ()
-    max_length: int = 2000
-    minimum: float | None = None
-    maximum: float | None = None
-    default: Any = None
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if v not in (None, (), "")}
-        if self.choices:
-            data["choices"] = list(self.choices)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> InputField:
-        data = dict(data)
-        data["choices"] = tuple(data.get("choices", ()))
-        return cls(**data)
-
-    def clean(self, raw: Any) -> Any:
-        """Return the cleaned value or raise ValueError with a sentence for the person."""
-        text = "" if raw is None else str(raw).strip()
-        if not text:
-            if self.required:
-                raise ValueError(f"{self.label} is required.")
-            return self.default if self.default is not None else ""
-        if self.type == "number":
-            try:
-                number = float(text)
-            except ValueError:
-                raise ValueError(f"{self.label} must be a number.") from None
-            if self.minimum is not None and number < self.minimum:
-                raise ValueError(f"{self.label} must be at least {self.minimum:g}.")
-            if self.maximum is not None and number > self.maximum:
-                raise ValueError(f"{self.label} must be at most {self.maximum:g}.")
-            return int(number) if number.is_integer() else number
-        if self.type == "choice" and text not in self.choices:
-            raise ValueError(f"{self.label} must be one of: {', '.join(self.choices)}.")
-        if len(text) > self.max_length:
-            raise ValueError(f"{self.label} is {len(text)} characters; the limit is {self.max_length}.")
-        return text
-
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    """Generation settings in plain words: creativity, length, variants."""
-
-    creativity: float = 0.7  # temperature; 0 is always the same answer
-    length: int = 160  # max new tokens
-    variants: int = 1
-
-    LIMITS = {"creativity": (0.0, 1.5), "length": (8, 1024), "variants": (1, 4)}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"creativity": self.creativity, "length": self.length, "variants": self.variants}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> GenerationSettings:
-        """Parse and clamp; a value that is not a number raises InputError naming the setting."""
-        data = data or {}
-        values: dict[str, Any] = {}
-        for name, (low, high) in cls.LIMITS.items():
-            if data.get(name) in (None, ""):
-                continue
-            try:
-                number = float(data[name])
-            except (TypeError, ValueError):
-                raise InputError({name: f"The {name} setting must be a number."}) from None
-            number = min(max(number, low), high)
-            values[name] = number if name == "creativity" else int(number)
-        return cls(**values)
+#: Seconds a text generation may run; the worker ends it with finish reason ``time_limit``.
+MAX_SECONDS = 90.0
 
 
 @dataclass(frozen=True)
@@ -116,20 +47,54 @@ class ProductTemplate:
     name: str
     description: str
     inputs: tuple[InputField, ...]
-    system_prompt: str
-    prompt_template: str
+    system_prompt: str = ""
+    prompt_template: str = ""
     settings: GenerationSettings = field(default_factory=GenerationSettings)
+    #: The input a chat message (widget visitor, OpenAI client) fills; None: the first text input.
+    message_input: str | None = None
+    #: Kind-specific settings a new product starts with (ProductConfig.kind_config).
+    kind_config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PrepareContext:
+    """What ``prepare`` may use besides the inputs: checked settings and earlier turns of a chat."""
+
+    settings: GenerationSettings
+    conversation: tuple[dict[str, str], ...] = ()
 
 
 class ProductKind:
-    """Base class of product kinds. Subclasses set the attributes and may override the hooks."""
+    """Base class of product kinds. Subclasses set the attributes and implement ``prepare``."""
 
-    id: str = ""
-    name: str = ""
-    description: str = ""
-    templates: tuple[ProductTemplate, ...] = ()
-    #: Dataset columns a training example needs, e.g. {"output": "the text to learn to write"}.
-    dataset_columns: dict[str, str] = {}
+    id: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    task: ClassVar[Task] = Task.GENERATE
+    #: "available" kinds are in the gallery; "planned" ones only lend their dataset shapes until they land.
+    status: ClassVar[str] = "available"
+    templates: ClassVar[tuple[ProductTemplate, ...]] = ()
+    dataset_shapes: ClassVar[tuple[Shape, ...]] = ()
+    #: TrainingRun.Method that trains this kind (None: not trainable yet), and what its evaluation reports.
+    trainer: ClassVar[str | None] = None
+    evaluation_metrics: ClassVar[tuple[str, ...]] = ()
+    #: How one result is drawn: a template partial (logs, recent results) and a static JS renderer.
+    result_template: ClassVar[str] = "products/kinds/text_result.html"
+    renderer: ClassVar[str] = "products/renderers/text.js"
+    #: Whether /v1/chat/completions can carry the result as a message (``result_text``).
+    openai_compatible: ClassVar[bool] = True
+    max_variants: ClassVar[int] = 4
+
+    # Declarations ------------------------------------------------------------------------------
+
+    @property
+    def available(self) -> bool:
+        return self.status == "available"
+
+    @property
+    def renderer_name(self) -> str:
+        """The name the renderer file registers under: its file name (products/renderers/text.js → text)."""
+        return self.renderer.rsplit("/", 1)[-1].removesuffix(".js")
 
     def template(self, template_id: str) -> ProductTemplate:
         for template in self.templates:
@@ -137,17 +102,66 @@ class ProductKind:
                 return template
         raise KeyError(f"The {self.name} kind has no template {template_id!r}.")
 
-    def validate_inputs(self, fields: list[InputField], data: dict[str, Any]) -> dict[str, Any]:
-        """Clean every input; collect all problems so the person can fix them at once."""
-        cleaned, errors = {}, {}
-        for input_field in fields:
-            try:
-                cleaned[input_field.name] = input_field.clean(data.get(input_field.name))
-            except ValueError as exc:
-                errors[input_field.name] = str(exc)
-        if errors:
-            raise InputError(errors)
-        return cleaned
+    def shape(self, shape_id: str) -> Shape:
+        return next(shape for shape in self.dataset_shapes if shape.id == shape_id)
+
+    # Inputs ------------------------------------------------------------------------------------
+
+    def input_fields(self, config: ProductConfig) -> list[InputField]:
+        return [InputField.from_dict(data) for data in config.input_schema]
+
+    def clean_inputs(self, config: ProductConfig, data: dict[str, Any]) -> dict[str, Any]:
+        """The inputs checked by the kind's input form; raises InputError naming every bad one."""
+        return clean_inputs(self.input_fields(config), data)
+
+    def message_input(self, config: ProductConfig) -> InputField | None:
+        """The input a chat message fills: the one the version names, else the first text input."""
+        fields = self.input_fields(config)
+        named = (config.kind_config or {}).get("message_input")
+        chosen = next((f for f in fields if f.name == named), None)
+        return chosen or next((f for f in fields if f.type in TEXT_TYPES), None)
+
+    def inputs_unfilled_by_message(self, config: ProductConfig) -> list[InputField]:
+        """Required inputs a chat message leaves empty (no default): a widget would refuse every visitor."""
+        target = self.message_input(config)
+        return [f for f in self.input_fields(config) if f.required and not f.has_default and f != target]
+
+    def inputs_from_message(self, config: ProductConfig, message: str,
+                            extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Inputs for one chat message; ``extra`` (inputs a developer named) wins. Defaults fill the rest."""
+        target = self.message_input(config)
+        inputs = {target.name: message} if target is not None else {}
+        return {**inputs, **(extra or {})}
+
+    def clean_config(self, kind_config: dict[str, Any]) -> dict[str, Any]:
+        """Check a version's kind-specific settings; raise ValidationError naming the bad one."""
+        return dict(kind_config or {})
+
+    # Serving -----------------------------------------------------------------------------------
+
+    def prepare(self, config: ProductConfig, inputs: dict[str, Any], context: PrepareContext) -> InferenceRequest:
+        """Turn checked inputs into the worker's request. Pure: no database writes, no torch."""
+        raise NotImplementedError(f"The {self.name} kind must implement `prepare(config, inputs, context)`.")
+
+    def result_text(self, result: dict[str, Any]) -> str:
+        """The result as plain text (OpenAI message content, logs, Copy)."""
+        return str(result.get("text", ""))
+
+    # Training ----------------------------------------------------------------------------------
+
+    def training_conversation(
+        self, *, example: dict[str, Any], rendered: list[Any], prompt_config: dict[str, Any]
+    ) -> TrainingConversation | None:
+        """Turn one dataset example into a fine-tuning conversation, or None when it teaches no reply."""
+        return None
+
+
+class TextGenerationKind(ProductKind):
+    """A kind whose worker writes text from a prompt: messages in, tokens out (copywriting)."""
+
+    task = Task.GENERATE
+    trainer = "lora"
+    evaluation_metrics = ("loss", "perplexity", "bleu", "rouge1", "rougeL")
 
     def build_messages(self, *, system_prompt: str, prompt_template: str, inputs: dict[str, Any]) -> list[dict]:
         """Turn cleaned inputs into chat messages for the engine."""
@@ -155,9 +169,23 @@ class ProductKind:
         messages = [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
         return [*messages, {"role": "user", "content": user}]
 
-    def render_result(self, text: str) -> str:
-        """The text shown to people; kinds may tidy the model's output."""
-        return text.strip()
+    def generation_params(self, settings: GenerationSettings) -> dict[str, Any]:
+        return {
+            "max_new_tokens": settings.length,
+            "temperature": settings.creativity,
+            "top_p": 0.95,
+            "repetition_penalty": 1.1 if settings.creativity > 0 else 1.0,
+            "max_seconds": MAX_SECONDS,
+        }
+
+    def prepare(self, config: ProductConfig, inputs: dict[str, Any], context: PrepareContext) -> InferenceRequest:
+        messages = self.build_messages(
+            system_prompt=config.system_prompt, prompt_template=config.prompt_template, inputs=inputs
+        )
+        return InferenceRequest(
+            task=self.task, model=config.base_model, adapter=config.adapter_path, messages=messages,
+            params=self.generation_params(context.settings),
+        )
 
     def training_conversation(
         self, *, example: dict[str, Any], rendered: list[Any], prompt_config: dict[str, Any]
@@ -173,12 +201,8 @@ class ProductKind:
         if not reply:
             return None  # passages and catalogs: nothing to learn to write
         fields = [InputField.from_dict(data) for data in prompt_config.get("input_schema", [])]
-        values = _flat_values(example)
-        for input_field in fields:  # what the form shows pre-filled counts as given (a tone, a word limit)
-            if input_field.default is not None:
-                values.setdefault(input_field.name, input_field.default)
         try:
-            inputs = self.validate_inputs(fields, values) if fields else None
+            inputs = clean_inputs(fields, _flat_values(example)) if fields else None
         except InputError:
             inputs = None
         if inputs is not None:

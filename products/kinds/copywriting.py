@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from products.kinds.base import GenerationSettings, InputField, ProductKind, ProductTemplate
+from typing import Any
+
+from products.datasets.shapes import Block, Need, Shape, facts
+from products.kinds.base import InputField, ProductTemplate, TextGenerationKind
 from products.kinds.registry import register
+from products.kinds.settings import GenerationSettings
 
 TONES = ("friendly", "professional", "playful", "luxurious", "bold")
 SYSTEM = "You are an expert marketing copywriter. Write clear, vivid, honest copy. Reply with the copy only."
@@ -15,19 +19,42 @@ AUDIENCE = InputField("audience", "Audience", required=False, default="everyone"
 TONE = InputField("tone", "Tone", type="choice", choices=TONES, default="friendly")
 
 
+def _render_example(example: dict[str, Any]) -> list[Block]:
+    return [
+        Block("System", SYSTEM),
+        Block("User", "Write marketing copy from these facts:\n" + facts(example["inputs"])),
+        Block("Assistant", example["output"], learnt=True),
+    ]
+
+
+EXAMPLES = Shape(
+    "copywriting", "examples", "Marketing copy: facts → finished copy",
+    "Each row is one piece of finished copy and the facts it was written from.",
+    (
+        Need("inputs", "Facts (inputs)", "The columns the copy was written from, e.g. name and features.",
+             multiple=True, takes_rest=True),
+        Need("output", "Finished copy (output)", "The text the model learns to write.",
+             synonyms=("description", "output", "copy", "completion", "response", "text", "body", "content")),
+    ),
+    _render_example,
+)
+
+
 @register
-class Copywriting(ProductKind):
+class Copywriting(TextGenerationKind):
     id = "copywriting"
     name = "Marketing copy"
     description = "Writes product descriptions, ad headlines, social posts and email subject lines in your voice."
-    dataset_columns = {"output": "an example of finished copy", "inputs": "the facts it was written from"}
+    result_template = "products/kinds/copywriting_result.html"
+    dataset_shapes = (EXAMPLES,)
     templates = (
         ProductTemplate(
             id="product-description",
             name="Product description",
             description="A persuasive description for a shop page, from a name and a few features.",
             inputs=(
-                PRODUCT_NAME,
+                InputField("product", "Product name", required=False, max_length=120,
+                           help_text="What you sell, e.g. “Trail running shoes”. Optional when the features say it."),
                 InputField("features", "Key features", type="paragraph",
                            help_text="A few facts, one per line: materials, size, what makes it special."),
                 AUDIENCE,
@@ -35,10 +62,13 @@ class Copywriting(ProductKind):
             ),
             system_prompt=SYSTEM,
             prompt_template=(
-                "Write a {tone} product description for {product}, aimed at {audience}.\n"
+                "Write a {tone} product description aimed at {audience}.\n"
+                "Product: {product}\n"
                 "Key features:\n{features}"
             ),
             settings=GenerationSettings(creativity=0.7, length=160, variants=1),
+            # A shop's visitor describes what they sell: the message is the facts.
+            message_input="features",
         ),
         ProductTemplate(
             id="ad-headlines",

@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='generation',
             name='result',
-            field=models.JSONField(blank=True, default=dict, help_text='The kind\'s payload: {"text"}, {"text", "citations", ...}, {"items": [...]}, {"label", "probabilities"}.'),
+            field=models.JSONField(blank=True, default=dict, help_text='{"text"} | {"text", "citations"} | {"items": [...]} | {"label", "probabilities"}'),
         ),
         migrations.AddField(
             model_name='product',
@@ -49,7 +49,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='generation',
             name='output',
-            field=models.TextField(blank=True, help_text="The text written (searchable); the kind's full result is `result`."),
+            field=models.TextField(blank=True, help_text="The text written (searchable); `result` holds the kind's payload."),
         ),
         migrations.CreateModel(
             name='FeedbackEvent',
@@ -71,5 +71,16 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['product', 'kind', '-created_at'], name='products_fe_product_03d343_idx')],
             },
         ),
+        migrations.AlterField(
+            model_name='product',
+            name='prompt_template',
+            field=models.TextField(blank=True, default=''),
+        ),
+        migrations.AlterField(
+            model_name='productversion',
+            name='prompt_template',
+            field=models.TextField(blank=True, default=''),
+        ),
+    
         migrations.RunPython(text_results, migrations.RunPython.noop),
     ]

@@ -29,10 +29,10 @@ class Generation(models.Model):
     )
     inputs = models.JSONField(default=dict)
     variant = models.PositiveSmallIntegerField(default=0)
-    output = models.TextField(blank=True, help_text="The text written (searchable); the kind's full result is `result`.")
+    output = models.TextField(blank=True, help_text="The text written (searchable); `result` holds the kind's payload.")
     result = models.JSONField(
         default=dict, blank=True,
-        help_text='The kind\'s payload: {"text"}, {"text", "citations", ...}, {"items": [...]}, {"label", "probabilities"}.',
+        help_text='{"text"} | {"text", "citations"} | {"items": [...]} | {"label", "probabilities"}',
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     finish_reason = models.CharField(max_length=12, blank=True)

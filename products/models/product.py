@@ -13,7 +13,7 @@ class ProductConfig(models.Model):
 
     template_id = models.CharField(max_length=60, blank=True)
     system_prompt = models.TextField(blank=True)
-    prompt_template = models.TextField(default="")
+    prompt_template = models.TextField(default="", blank=True)
     input_schema = models.JSONField(default=list, help_text="Input fields, as InputField dicts.")
     settings = models.JSONField(default=dict, help_text="creativity, length, variants.")
     base_model = models.CharField(max_length=120, default=DEFAULT_BASE_MODEL)

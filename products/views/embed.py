@@ -13,11 +13,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from products.embed.forms import EmbedSettingsForm
-from products.embed.inputs import inputs_unfilled_by_message, message_field
 from products.embed.origins import origin_allowed
 from products.embed.script import widget_script
 from products.embed.selectors import product_get_by_public_key
 from products.embed.services import product_embed_update, product_public_key_rotate, widget_feedback_set
+from products.kinds import get_kind
 from products.models import Product
 from products.selectors import product_get
 from studio.access import team_view
@@ -36,6 +36,7 @@ def _settings_form(product: Product, data=None) -> EmbedSettingsForm:
 def _tab(request: HttpRequest, membership: Membership, product: Product, form: EmbedSettingsForm,
          status: int = 200) -> HttpResponse:
     config = product.live_version or product
+    kind = get_kind(product.kind)
     script_url = request.build_absolute_uri(reverse("widget_script", args=[product.public_key]))
     return render(request, "products/embed.html", {
         "product": product,
@@ -43,8 +44,8 @@ def _tab(request: HttpRequest, membership: Membership, product: Product, form: E
         "can_edit": membership.can(Role.ADMIN),
         "script_tag": f'<script src="{script_url}" async></script>',
         "script_url": script_url,
-        "message_field": message_field(config),
-        "unfilled": inputs_unfilled_by_message(config),
+        "message_field": kind.message_input(config),
+        "unfilled": kind.inputs_unfilled_by_message(config),
         "api_base": request.build_absolute_uri("/v1"),
         "generate_url": request.build_absolute_uri(reverse("api_generate", args=[product.slug])),
     }, status=status)
@@ -96,8 +97,9 @@ def widget_script_view(request: HttpRequest, public_key: str) -> HttpResponse:
                             status=404, content_type="text/javascript; charset=utf-8")
     socket_scheme = "wss" if request.is_secure() else "ws"
     config = product.live_version or product
-    field = message_field(config)
-    source = widget_script({
+    kind = get_kind(product.kind)
+    field = kind.message_input(config)
+    source = widget_script(renderer=kind.renderer, config={
         "publicKey": product.public_key,
         "socketUrl": f"{socket_scheme}://{request.get_host()}/ws/widget/{product.public_key}/",
         "feedbackUrl": request.build_absolute_uri(reverse("widget_feedback", args=[product.public_key])),

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from products.forms import DraftForm, FeedbackForm
 from products.kinds import get_kind
-from products.kinds.base import InputField
+from products.kinds.inputs import input_form
 from products.models import Product
 from products.selectors import generation_get, generation_list, product_get
 from products.services import generation_feedback_set, product_draft_update
@@ -24,10 +24,12 @@ def _draft_form(product: Product, data=None) -> DraftForm:
 
 
 def _context(product: Product, draft_form: DraftForm) -> dict:
+    kind = get_kind(product.kind)
     return {
         "product": product,
-        "kind": get_kind(product.kind),
-        "inputs": [InputField.from_dict(data) for data in product.input_schema],
+        "kind": kind,
+        # The same form the sockets and the API validate with (products/kinds/inputs.py).
+        "input_form": input_form(kind.input_fields(product), auto_id="in-%s", label_suffix=""),
         "draft_form": draft_form,
         "recent": generation_list(product=product, limit=10),
         "input_names": ", ".join("{" + f["name"] + "}" for f in product.input_schema),

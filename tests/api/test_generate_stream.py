@@ -64,7 +64,7 @@ async def test_json_generate_returns_the_text_and_logs_an_api_generation(api, wo
     body = response.json()
     generation = await database_sync_to_async(Generation.objects.get)()
     assert body["generation"] == generation.pk and body["version"] == 1
-    assert body["text"].strip() and generation.output == body["text"]
+    assert body["text"].strip() and generation.output == body["text"] and body["result"] == {"text": body["text"]}
     assert body["usage"]["completion_tokens"] == generation.tokens_out <= 8
     assert (generation.channel, generation.status, generation.user_id) == ("api", "finished", None)
 
@@ -126,8 +126,8 @@ async def test_client_disconnect_mid_stream_cancels_the_generation_on_the_worker
     assert generation.finish_reason == "cancelled" and 0 < generation.tokens_out < 400
 
 
-async def test_without_a_worker_json_gets_503_and_sse_gets_an_error_event(api, monkeypatch):
-    monkeypatch.setattr(protocol, "START_TIMEOUT_S", 0.3)
+async def test_without_a_worker_json_gets_503_and_sse_gets_an_error_event(api, settings):
+    settings.INFERENCE_START_TIMEOUT_S = 0.3
     product, client = api
     response = await client.post(f"/api/v1/products/{product.slug}/generate/", {"inputs": INPUTS})
     assert response.status_code == 503 and response.json() == {"detail": protocol.ENGINE_UNAVAILABLE}

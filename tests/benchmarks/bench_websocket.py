@@ -150,13 +150,14 @@ def main() -> None:
     from inference.bundled import install_bundled_models, model_path
     from inference.engines.base import GenerationParams, GenerationRequest
     from inference.engines.local import LocalEngine
-    from products.generation import generation_prepare
+    from products.generation import generation_request
+    from products.kinds import get_kind
 
     install_bundled_models(settings.MODELS_DIR)
     greedy = {"creativity": 0, "length": args.max_new_tokens, "variants": 1}
-    prepared = generation_prepare(product=product, version=None, inputs=inputs, settings=greedy)
+    prepared = generation_request(kind=get_kind(product.kind), config=product, inputs=inputs, settings=greedy).request
     request = GenerationRequest(messages=prepared.messages, params=GenerationParams(**prepared.params))
-    engine = LocalEngine(model_path(settings.MODELS_DIR, prepared.base_model), device="cpu")
+    engine = LocalEngine(model_path(settings.MODELS_DIR, prepared.model), device="cpu")
 
     port = free_port()
     processes = start_processes(env, port, separate_worker=bool(args.redis))

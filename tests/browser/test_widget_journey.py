@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from playwright.sync_api import expect
 
-from inference.consumers import VISITOR_ERRORS
 from inference.protocol import ENGINE_UNAVAILABLE
+from products.consumers import VISITOR_ERRORS
 from products.embed.limits import VISITOR_LIMIT_MESSAGE
 from products.embed.services import product_embed_update
 from products.embed.tokens import feedback_token

@@ -1,4 +1,4 @@
-"""The widget's websocket (inference.consumers.WidgetConsumer): public key + Origin allow-list, generate only.
+"""The widget's websocket (products.consumers.WidgetConsumer): public key + Origin allow-list, generate only.
 
 Through the real ASGI application (studio.asgi), so the routing outside the studio's own origin
 validator and session middleware is part of what is tested.
@@ -14,13 +14,15 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import connection
 
-from inference import consumers
+from inference.protocol import ENGINE_UNAVAILABLE
+from products import consumers
 from products.embed.limits import PRODUCT_LIMIT_MESSAGE, VISITOR_LIMIT_MESSAGE
 from products.embed.services import product_embed_update, product_public_key_rotate
 from products.embed.tokens import feedback_token
 from products.models import Generation
 from studio.asgi import application
 from tests.embed.conftest import SHOP
+from tests.fakes import fake_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,21 +92,22 @@ def shop_widget(make_team, make_widget_product):
     return make_widget_product(make_team("Acme"))
 
 
-@pytest.mark.model
-async def test_allowed_website_streams_the_live_version_as_text_and_logs_a_widget_generation(shop_widget, worker):
-    communicator = await _open(shop_widget.public_key)
-    await communicator.send_json_to({"action": "generate", "message": "Our summer sale starts on Monday"})
-    frames = await _frames_until_end(communicator)
-    await communicator.disconnect()
+async def test_allowed_website_streams_the_live_version_as_text_and_logs_a_widget_generation(shop_widget):
+    async with fake_worker() as runner:
+        communicator = await _open(shop_widget.public_key)
+        await communicator.send_json_to({"action": "generate", "message": "Our summer sale starts on Monday"})
+        frames = await _frames_until_end(communicator)
+        await communicator.disconnect()
 
     [generation] = await _generations()
     start, *tokens, done = frames
     assert start == {"event": "start", "generation": generation.pk, "variant": 0}
-    assert tokens and all(set(frame) == {"event", "text", "variant"} and isinstance(frame["text"], str)
-                          for frame in tokens), tokens
-    assert done["event"] == "done" and done["generation"] == generation.pk
-    assert done["feedback_token"] == feedback_token(public_key=shop_widget.public_key, generation_id=generation.pk)
-    assert generation.output == "".join(frame["text"] for frame in tokens)
+    assert tokens == [{"event": "token", "text": text, "variant": 0} for text in ("Dry", " feet", " ahead")]
+    assert done == {"event": "done", "generation": generation.pk, "variant": 0, "result": {"text": "Dry feet ahead"},
+                    "usage": done["usage"],
+                    "feedback_token": feedback_token(public_key=shop_widget.public_key, generation_id=generation.pk)}
+    assert generation.output == "Dry feet ahead"
+    assert "Our summer sale starts on Monday" in runner.requests[0].messages[-1]["content"]
     assert (generation.channel, generation.status, generation.user_id) == ("widget", "finished", None)
     assert generation.version.pk == shop_widget.live_version_id
     assert generation.inputs["topic"] == "Our summer sale starts on Monday"
@@ -149,21 +152,22 @@ async def test_studio_page_itself_may_preview_the_widget_without_being_on_the_al
     assert await _try(spoofed) == (False, 4403)
 
 
-@pytest.mark.model
 async def test_public_key_only_generates_with_its_product_live_version_and_settings(
-    make_team, make_widget_product, worker,
+    make_team, make_widget_product,
 ):
     team = await database_sync_to_async(make_team)("Acme")
     product = await database_sync_to_async(make_widget_product)(team, length=8)
     other = await database_sync_to_async(make_widget_product)(team, name="Other product")
     communicator = await _open(product.public_key)
     # Everything a playground socket may choose is ignored: the product, version, inputs and settings.
-    await communicator.send_json_to({
-        "action": "generate", "message": "Opening hours", "product": other.slug, "version": 99,
-        "inputs": {"topic": "ignored", "platform": "X"},
-        "settings": {"length": 400, "variants": 3, "creativity": 1.5},
-    })
-    frames = await _frames_until_end(communicator)
+    async with fake_worker() as runner:
+        await communicator.send_json_to({
+            "action": "generate", "message": "Opening hours", "product": other.slug, "version": 99,
+            "inputs": {"topic": "ignored", "platform": "X"},
+            "settings": {"length": 400, "variants": 3, "creativity": 1.5},
+        })
+        frames = await _frames_until_end(communicator)
+    assert runner.requests[0].params["max_new_tokens"] == 8 and runner.requests[0].params["temperature"] == 0
     for action in ({"action": "publish"}, {"action": "feedback", "generation": 1, "value": 1}, {"inputs": {}}):
         await communicator.send_json_to(action)
         assert await communicator.receive_json_from(timeout=5) == {
@@ -174,7 +178,7 @@ async def test_public_key_only_generates_with_its_product_live_version_and_setti
     await communicator.disconnect()
 
     [generation] = await _generations()
-    assert frames[-1]["event"] == "done" and frames[-1]["usage"]["completion_tokens"] <= 8
+    assert frames[-1]["event"] == "done" and len([f for f in frames if f["event"] == "done"]) == 1
     assert (generation.product_id, generation.version.number) == (product.pk, 1)
     assert generation.inputs == {"topic": "Opening hours", "platform": "LinkedIn", "tone": "friendly"}
 
@@ -187,10 +191,10 @@ async def test_public_key_cannot_open_the_studio_playground_socket(shop_widget):
         assert (await _try(playground))[0] is False
 
 
-async def test_visitor_limit_sends_the_limit_message_and_starts_nothing(make_team, make_widget_product, monkeypatch):
+async def test_visitor_limit_sends_the_limit_message_and_starts_nothing(make_team, make_widget_product, settings):
     """Without a worker the first message hears, in a visitor's words, that the chat cannot answer now;
     the second hits the limit. The log keeps the studio's own explanation for the team."""
-    monkeypatch.setattr(consumers, "START_TIMEOUT_S", 0.3)
+    settings.INFERENCE_START_TIMEOUT_S = 0.3
     team = await database_sync_to_async(make_team)("Acme")
     product = await database_sync_to_async(make_widget_product)(team, per_visitor_hour=1)
     communicator = await _open(product.public_key)
@@ -203,11 +207,11 @@ async def test_visitor_limit_sends_the_limit_message_and_starts_nothing(make_tea
         "event": "error", "code": "rate_limited", "message": VISITOR_LIMIT_MESSAGE.format(limit=1)}
     await communicator.disconnect()
     await _flush_unanswered_requests()
-    assert [(g.status, g.error) for g in await _generations()] == [("failed", consumers.ENGINE_UNAVAILABLE)]
+    assert [(g.status, g.error) for g in await _generations()] == [("failed", ENGINE_UNAVAILABLE)]
 
 
-async def test_daily_product_limit_counts_every_visitor_together(make_team, make_widget_product, monkeypatch):
-    monkeypatch.setattr(consumers, "START_TIMEOUT_S", 0.3)
+async def test_daily_product_limit_counts_every_visitor_together(make_team, make_widget_product, settings):
+    settings.INFERENCE_START_TIMEOUT_S = 0.3
     team = await database_sync_to_async(make_team)("Acme")
     product = await database_sync_to_async(make_widget_product)(team, per_day=1)
     first = await _open(product.public_key, visitor="198.51.100.1")
@@ -223,8 +227,8 @@ async def test_daily_product_limit_counts_every_visitor_together(make_team, make
     assert len(await _generations()) == 1
 
 
-async def test_spoofed_forwarded_for_does_not_reset_the_visitor_limit(make_team, make_widget_product, monkeypatch):
-    monkeypatch.setattr(consumers, "START_TIMEOUT_S", 0.3)
+async def test_spoofed_forwarded_for_does_not_reset_the_visitor_limit(make_team, make_widget_product, settings):
+    settings.INFERENCE_START_TIMEOUT_S = 0.3
     team = await database_sync_to_async(make_team)("Acme")
     product = await database_sync_to_async(make_widget_product)(team, per_visitor_hour=2)
     codes = []
@@ -256,20 +260,20 @@ async def test_unpublished_product_tells_the_visitor_it_is_not_open(make_team, m
     communicator = await _open(product.public_key)
     await communicator.send_json_to({"action": "generate", "message": "Hello"})
     assert await communicator.receive_json_from(timeout=5) == {
-        "event": "error", "code": "not_published", "message": consumers.NOT_PUBLISHED}
+        "event": "error", "code": "not_published", "message": consumers.VISITOR_ERRORS["not_published"]}
     await communicator.disconnect()
     assert await _generations() == []
 
 
 async def test_fifty_concurrent_messages_against_a_limit_of_ten_let_at_most_ten_through(
-    make_team, make_widget_product, monkeypatch, pinned_rate_window,
+    make_team, make_widget_product, settings, pinned_rate_window,
 ):
     """Fifty visitors' sockets from one address (each claiming another in X-Forwarded-For) send at once.
 
     The counter is an atomic increment in the shared cache (Redis in CI), so exactly ten pass, and only
     those ten log a generation; without a worker they then hear that the engine is unavailable.
     """
-    monkeypatch.setattr(consumers, "START_TIMEOUT_S", 1.0)
+    settings.INFERENCE_START_TIMEOUT_S = 1.0
     team = await database_sync_to_async(make_team)("Acme")
     product = await database_sync_to_async(make_widget_product)(team, per_visitor_hour=10)
     sockets = [await _open(product.public_key, forwarded_for=f"203.0.113.{n}") for n in range(50)]

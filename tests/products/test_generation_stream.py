@@ -1,26 +1,26 @@
-"""The playground websocket end to end: consumer → channel layer → inference worker → real model.
+"""The playground websocket: consumer → one start path → channel layer → worker → frames, exactly.
 
-In CI the channel layer is Redis (REDIS_URL), so this is the worker protocol over real Redis.
+Protocol tests run a real InferenceWorker with a scripted runner (tests/fakes.py), so every frame is
+known; the real model streams in one end-to-end test with a separate worker process over Redis.
 """
 
 from __future__ import annotations
-
-import asyncio
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.core.cache import cache
 
-from inference import consumers
-from inference.worker import InferenceWorker
+from inference.protocol import ENGINE_UNAVAILABLE
 from products.models import Generation
 from products.services import product_create
 from studio.asgi import application
 from studio.roles import Role
+from tests.fakes import fake_worker, scripted_runner
 from tests.studio.test_websocket_routing import _session_cookie_for
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.model]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 INPUTS = {"product": "Trail running shoes", "benefit": "dry feet", "tone": "bold"}
 GREEDY = {"creativity": 0, "length": 12, "variants": 1}
@@ -28,19 +28,11 @@ GREEDY = {"creativity": 0, "length": 12, "variants": 1}
 
 @pytest.fixture
 def product(make_team):
+    cache.clear()  # playground rate-limit counters
     team = make_team("Acme")
     owner = team.memberships.get().user
     product = product_create(team=team, user=owner, kind_id="copywriting", template_id="ad-headlines")
     return product, owner
-
-
-@pytest.fixture
-async def worker():
-    """A real inference worker on the test's event loop and channel layer."""
-    task = asyncio.create_task(InferenceWorker(get_channel_layer()).run())
-    yield task
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
 
 
 async def _connect(product, user) -> WebsocketCommunicator:
@@ -57,101 +49,170 @@ async def _connect(product, user) -> WebsocketCommunicator:
     return communicator
 
 
-async def _frames_until_end(communicator, timeout: float = 60) -> list[dict]:
+async def _frames_until_end(communicator, timeout: float = 20, ends: int = 1) -> list[dict]:
     frames = []
-    while True:
+    while ends:
         frame = await communicator.receive_json_from(timeout=timeout)
         frames.append(frame)
         if frame["event"] in ("done", "error"):
-            return frames
+            ends -= 1
+    return frames
 
 
-async def test_generate_streams_start_tokens_done_in_order_and_logs_the_generation(product, worker):
+def _generations():
+    return database_sync_to_async(lambda: list(Generation.objects.order_by("variant", "pk")))()
+
+
+async def test_generate_sends_exact_frames_in_order_and_logs_the_result(product):
     product, owner = product
-    communicator = await _connect(product, owner)
-    await communicator.send_json_to({"action": "generate", "inputs": INPUTS, "settings": GREEDY})
-    frames = await _frames_until_end(communicator)
-    await communicator.disconnect()
-
-    assert frames[0]["event"] == "start" and frames[0]["variant"] == 0, frames
-    assert all(f["event"] == "token" for f in frames[1:-1]) and len(frames) > 2
-    done = frames[-1]
-    assert done["event"] == "done" and done["usage"]["finish_reason"] in ("eos", "length")
-    text = "".join(f["text"] for f in frames[1:-1])
-    generation = await database_sync_to_async(Generation.objects.get)()
-    assert generation.pk == frames[0]["generation"] == done["generation"]
-    assert generation.output == text and text.strip()
-    assert generation.tokens_out == done["usage"]["completion_tokens"] <= 12
-    assert generation.status == "finished" and generation.time_to_first_token_ms is not None
-
-
-async def test_greedy_generation_is_the_same_twice(product, worker):
-    product, owner = product
-    texts = []
-    for _ in range(2):
+    async with fake_worker() as runner:
         communicator = await _connect(product, owner)
         await communicator.send_json_to({"action": "generate", "inputs": INPUTS, "settings": GREEDY})
         frames = await _frames_until_end(communicator)
-        texts.append("".join(f.get("text", "") for f in frames if f["event"] == "token"))
         await communicator.disconnect()
-    assert texts[0] == texts[1] and texts[0]
+    [generation] = await _generations()
+    done_usage = frames[-1]["usage"]
+    assert frames == [
+        {"event": "start", "generation": generation.pk, "variant": 0},
+        {"event": "token", "text": "Dry", "variant": 0},
+        {"event": "token", "text": " feet", "variant": 0},
+        {"event": "token", "text": " ahead", "variant": 0},
+        {"event": "done", "result": {"text": "Dry feet ahead"}, "usage": done_usage, "generation": generation.pk,
+         "variant": 0},
+    ]
+    assert done_usage["finish_reason"] == "length" and done_usage["completion_tokens"] == 3
+    assert (generation.status, generation.output, generation.result) == ("finished", "Dry feet ahead",
+                                                                         {"text": "Dry feet ahead"})
+    [request] = runner.requests
+    assert request.messages[-1]["content"] == ("Write one bold ad headline, under 10 words, for Trail running shoes. "
+                                               "Main benefit: dry feet.")
+    assert request.params["max_new_tokens"] == 12 and request.params["temperature"] == 0
 
 
-async def test_several_variants_stream_side_by_side(product, worker):
+async def test_a_waiting_request_hears_its_place_in_the_queue_before_its_text(product):
     product, owner = product
-    communicator = await _connect(product, owner)
-    await communicator.send_json_to({"action": "generate", "inputs": INPUTS,
-                                     "settings": {"creativity": 0.9, "length": 8, "variants": 3}})
-    done = set()
-    while len(done) < 3:
-        frame = await communicator.receive_json_from(timeout=60)
-        assert frame["event"] != "error", frame
-        if frame["event"] == "done":
-            done.add(frame["variant"])
-    await communicator.disconnect()
-    assert done == {0, 1, 2}
-    assert await database_sync_to_async(Generation.objects.filter(status="finished").count)() == 3
+    async with fake_worker(scripted_runner(("Hi",), queued=(2, 1, 0))):
+        communicator = await _connect(product, owner)
+        await communicator.send_json_to({"action": "generate", "inputs": INPUTS, "settings": GREEDY})
+        frames = await _frames_until_end(communicator)
+        await communicator.disconnect()
+    assert [(f["event"], f.get("position")) for f in frames] == [
+        ("start", None), ("queued", 2), ("queued", 1), ("queued", 0), ("token", None), ("done", None),
+    ]
 
 
-async def test_stop_ends_the_stream_with_finish_reason_cancelled(product, worker):
+async def test_several_variants_stream_side_by_side_and_each_is_logged(product):
     product, owner = product
-    communicator = await _connect(product, owner)
-    await communicator.send_json_to({"action": "generate", "inputs": INPUTS,
-                                     "settings": {"creativity": 0, "length": 400, "variants": 1}})
-    assert (await communicator.receive_json_from(timeout=30))["event"] == "start"
-    assert (await communicator.receive_json_from(timeout=30))["event"] == "token"
-    await communicator.send_json_to({"action": "stop"})
-    frames = await _frames_until_end(communicator)
-    await communicator.disconnect()
+    async with fake_worker():
+        communicator = await _connect(product, owner)
+        await communicator.send_json_to({"action": "generate", "inputs": INPUTS,
+                                         "settings": {"creativity": 0.9, "length": 8, "variants": 3}})
+        frames = await _frames_until_end(communicator, ends=3)
+        await communicator.disconnect()
+    assert sorted(f["variant"] for f in frames if f["event"] == "done") == [0, 1, 2]
+    assert [(g.variant, g.status) for g in await _generations()] == [(0, "finished"), (1, "finished"),
+                                                                      (2, "finished")]
+
+
+async def test_stop_ends_the_stream_with_finish_reason_cancelled_and_keeps_the_text(product):
+    product, owner = product
+    async with fake_worker(scripted_runner(tuple(f" w{i}" for i in range(200)), delay_s=0.05)):
+        communicator = await _connect(product, owner)
+        await communicator.send_json_to({"action": "generate", "inputs": INPUTS, "settings": GREEDY})
+        assert (await communicator.receive_json_from(timeout=5))["event"] == "start"
+        assert (await communicator.receive_json_from(timeout=5))["event"] == "token"
+        await communicator.send_json_to({"action": "stop"})
+        frames = await _frames_until_end(communicator)
+        await communicator.disconnect()
     assert frames[-1]["event"] == "done" and frames[-1]["usage"]["finish_reason"] == "cancelled"
-    generation = await database_sync_to_async(Generation.objects.get)()
-    assert generation.finish_reason == "cancelled" and generation.tokens_out < 400
+    [generation] = await _generations()
+    assert generation.finish_reason == "cancelled" and generation.output.startswith(" w0")
+    assert generation.result == {"text": generation.output} and len(generation.output.split()) < 200
 
 
-async def test_missing_inputs_are_named_and_nothing_is_generated(product, worker):
+async def test_missing_inputs_are_named_and_nothing_is_generated_or_counted(product, settings):
+    settings.PLAYGROUND_GENERATIONS_PER_MINUTE = 1
+    product, owner = product
+    async with fake_worker() as runner:
+        communicator = await _connect(product, owner)
+        await communicator.send_json_to({"action": "generate", "inputs": {"tone": "bold"}})
+        frame = await communicator.receive_json_from(timeout=5)
+        await communicator.send_json_to({"action": "generate", "inputs": INPUTS, "settings": GREEDY})
+        after = await _frames_until_end(communicator)
+        await communicator.disconnect()
+    assert frame == {"event": "error", "code": "invalid_input", "message": frame["message"],
+                     "fields": {"product": "Product name is required.", "benefit": "Main benefit is required."}}
+    assert after[-1]["event"] == "done"  # the refused request did not use up the one allowed this minute
+    assert len(runner.requests) == 1 and len(await _generations()) == 1
+
+
+async def test_settings_outside_their_limits_are_refused_by_name(product):
     product, owner = product
     communicator = await _connect(product, owner)
-    await communicator.send_json_to({"action": "generate", "inputs": {"tone": "bold"}})
+    await communicator.send_json_to({"action": "generate", "inputs": INPUTS, "settings": {"creativity": "nan"}})
     frame = await communicator.receive_json_from(timeout=5)
     await communicator.disconnect()
-    assert frame["code"] == "invalid_input"
-    assert frame["fields"] == {"product": "Product name is required.", "benefit": "Main benefit is required."}
-    assert not await database_sync_to_async(Generation.objects.exists)()
+    assert frame["code"] == "invalid_settings"
+    assert frame["fields"] == {"creativity": "Creativity must be a number from 0 to 1.5."}
+    assert not await _generations()
 
 
-async def test_without_a_worker_the_person_hears_the_engine_is_unavailable(product, monkeypatch):
-    monkeypatch.setattr(consumers, "START_TIMEOUT_S", 0.5)
+async def test_each_variant_counts_against_the_playground_limit(product, settings):
+    settings.PLAYGROUND_GENERATIONS_PER_MINUTE = 4
+    product, owner = product
+    async with fake_worker():
+        communicator = await _connect(product, owner)
+        await communicator.send_json_to({"action": "generate", "inputs": INPUTS, "settings": {"variants": 3}})
+        await _frames_until_end(communicator, ends=3)
+        await communicator.send_json_to({"action": "generate", "inputs": INPUTS, "settings": {"variants": 3}})
+        refused = await communicator.receive_json_from(timeout=5)
+        await communicator.disconnect()
+    assert refused == {"event": "error", "code": "rate_limited",
+                       "message": "You are generating very fast. Wait a minute, then try again."}
+    assert len(await _generations()) == 3
+
+
+async def test_the_playground_uses_the_draft_as_saved_now_not_when_the_socket_opened(product):
+    from products.services import product_draft_update
+
+    product, owner = product
+    async with fake_worker() as runner:
+        communicator = await _connect(product, owner)
+        await database_sync_to_async(product_draft_update)(
+            product=product, system_prompt="Shout.", prompt_template="Headline for {product}, {benefit}, {tone}.",
+            settings=GREEDY,
+        )
+        await communicator.send_json_to({"action": "generate", "inputs": INPUTS})
+        await _frames_until_end(communicator)
+        await communicator.disconnect()
+    assert runner.requests[0].messages == [
+        {"role": "system", "content": "Shout."},
+        {"role": "user", "content": "Headline for Trail running shoes, dry feet, bold."},
+    ]
+
+
+async def test_without_a_worker_the_person_hears_the_engine_is_unavailable(product, settings):
+    settings.INFERENCE_START_TIMEOUT_S = 0.3
     product, owner = product
     communicator = await _connect(product, owner)
     await communicator.send_json_to({"action": "generate", "inputs": INPUTS, "settings": GREEDY})
     frame = await communicator.receive_json_from(timeout=5)
     await communicator.disconnect()
-    assert frame == {"event": "error", "code": "engine_unavailable", "variant": 0,
-                     "message": consumers.ENGINE_UNAVAILABLE}
-    generation = await database_sync_to_async(Generation.objects.get)()
-    assert generation.status == "failed" and generation.error == consumers.ENGINE_UNAVAILABLE
+    assert frame == {"event": "error", "code": "engine_unavailable", "variant": 0, "message": ENGINE_UNAVAILABLE}
+    [generation] = await _generations()
+    assert generation.status == "failed" and generation.error == ENGINE_UNAVAILABLE
     # Nobody answered; drop the orphaned request so the next test's worker does not pick it up.
     await get_channel_layer().flush() if hasattr(get_channel_layer(), "flush") else None
+
+
+async def test_a_frame_that_is_not_json_or_too_deep_gets_the_help_text(product):
+    product, owner = product
+    communicator = await _connect(product, owner)
+    for text in ("not json", "[" * 100_000):
+        await communicator.send_to(text_data=text)
+        frame = await communicator.receive_json_from(timeout=5)
+        assert frame["code"] == "bad_request", frame
+    await communicator.disconnect()
 
 
 async def test_viewer_and_outsider_cannot_open_the_generation_socket(product, make_member, make_team):
@@ -199,13 +260,17 @@ def worker_process():
     process.wait(timeout=20)
 
 
-async def test_a_separate_worker_process_serves_the_playground_over_redis(product, worker_process):
+@pytest.mark.model
+async def test_a_separate_worker_process_serves_the_playground_over_redis_with_the_real_model(
+    product, worker_process
+):
     product, owner = product
     communicator = await _connect(product, owner)
     await communicator.send_json_to({"action": "generate", "inputs": INPUTS, "settings": GREEDY})
-    frames = await _frames_until_end(communicator)  # the first frame must arrive within START_TIMEOUT_S
+    frames = await _frames_until_end(communicator, timeout=60)  # the first frame must arrive within the timeout
     await communicator.disconnect()
     assert [frames[0]["event"], frames[-1]["event"]] == ["start", "done"], frames
     text = "".join(f["text"] for f in frames if f["event"] == "token")
-    generation = await database_sync_to_async(Generation.objects.get)()
-    assert generation.output == text and generation.status == "finished"
+    [generation] = await _generations()
+    assert generation.output == text == frames[-1]["result"]["text"] and generation.status == "finished"
+    assert frames[-1]["usage"]["finish_reason"] in ("eos", "length") and generation.tokens_out <= 12

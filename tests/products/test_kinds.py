@@ -1,19 +1,29 @@
-"""Product kinds without a model: typed inputs, settings in plain words, prompt building."""
+"""Product kinds without a model: the typed contract, one input form for every surface, settings limits."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
+from inference.protocol import InferenceRequest, Task
 from products.kinds import all_kinds, get_kind
-from products.kinds.base import GenerationSettings, InputError, InputField, render_prompt
+from products.kinds.base import InputField, PrepareContext, render_prompt
+from products.kinds.inputs import InputError, clean_inputs, input_form
+from products.kinds.settings import GenerationSettings, clean_settings
+
+EMAIL_FIELDS = list(get_kind("copywriting").template("email-subject-lines").inputs)
 
 
-def test_registry_has_the_copywriting_kind_with_four_templates():
+def test_registry_has_copywriting_with_four_templates_and_the_planned_kinds_only_for_datasets():
     kind = get_kind("copywriting")
-    assert kind in all_kinds()
+    assert kind.task == Task.GENERATE and kind in all_kinds()
     assert [t.id for t in kind.templates] == [
         "product-description", "ad-headlines", "social-post", "email-subject-lines",
     ]
+    planned = {k.id: k.task for k in all_kinds(include_planned=True) if not k.available}
+    assert planned == {"qa": Task.ANSWER, "classification": Task.CLASSIFY, "recommendation": Task.RANK}
+    assert not set(planned) & {k.id for k in all_kinds()}  # not in the gallery until they land
 
 
 def test_unknown_kind_names_the_known_ones():
@@ -21,22 +31,20 @@ def test_unknown_kind_names_the_known_ones():
         get_kind("poetry")
 
 
-def test_validate_inputs_reports_every_problem_at_once():
-    kind = get_kind("copywriting")
-    fields = list(kind.template("email-subject-lines").inputs)
+def test_input_form_reports_every_problem_at_once():
     with pytest.raises(InputError) as caught:
-        kind.validate_inputs(fields, {"email_about": "  ", "max_words": "99"})
+        clean_inputs(EMAIL_FIELDS, {"email_about": "  ", "max_words": "99"})
     assert caught.value.errors == {
         "email_about": "What the email is about is required.",
         "max_words": "Maximum words must be at most 15.",
     }
 
 
-def test_validate_inputs_fills_defaults_and_converts_numbers():
-    kind = get_kind("copywriting")
-    fields = list(kind.template("email-subject-lines").inputs)
-    cleaned = kind.validate_inputs(fields, {"email_about": "Spring sale", "max_words": "6"})
-    assert cleaned == {"email_about": "Spring sale", "audience": "everyone", "max_words": 6}
+def test_input_form_fills_defaults_for_missing_and_empty_values_and_converts_numbers():
+    assert clean_inputs(EMAIL_FIELDS, {"email_about": "Spring sale", "max_words": "6"}) == {
+        "email_about": "Spring sale", "audience": "everyone", "max_words": 6,
+    }
+    assert clean_inputs(EMAIL_FIELDS, {"email_about": "Spring sale", "audience": ""})["audience"] == "everyone"
 
 
 @pytest.mark.parametrize(
@@ -44,12 +52,23 @@ def test_validate_inputs_fills_defaults_and_converts_numbers():
     [
         (InputField("tone", "Tone", type="choice", choices=("a", "b")), "c", "Tone must be one of: a, b."),
         (InputField("n", "Count", type="number"), "many", "Count must be a number."),
+        (InputField("n", "Count", type="number"), math.nan, "Count must be a number."),
+        (InputField("n", "Count", type="number"), "inf", "Count must be a number."),
         (InputField("t", "Title", max_length=5), "too long", "Title is 8 characters; the limit is 5."),
+        (InputField("t", "Title"), ["a", "list"], "Title must be text or a number, not a list or an object."),
+        (InputField("t", "100% cotton?"), "", "100% cotton? is required."),
     ],
 )
-def test_input_field_rejects_bad_values_with_a_sentence(field, raw, message):
-    with pytest.raises(ValueError, match=message):
-        field.clean(raw)
+def test_input_form_refuses_bad_values_with_a_sentence_naming_the_input(field, raw, message):
+    with pytest.raises(InputError) as caught:
+        clean_inputs([field], {field.name: raw})
+    assert caught.value.errors == {field.name: message}
+
+
+def test_the_playground_draws_the_same_form_with_defaults_shown():
+    form = input_form(EMAIL_FIELDS, auto_id="in-%s")
+    html = str(form["max_words"])
+    assert 'id="in-max_words"' in html and 'value="8"' in html and 'max="15' in html
 
 
 def test_input_field_round_trips_through_a_dict():
@@ -57,21 +76,68 @@ def test_input_field_round_trips_through_a_dict():
     assert InputField.from_dict(field.to_dict()) == field
 
 
-def test_generation_settings_are_clamped_to_safe_limits():
-    settings = GenerationSettings.from_dict({"creativity": "9", "length": "100000", "variants": 0})
-    assert settings.to_dict() == {"creativity": 1.5, "length": 1024, "variants": 1}
+@pytest.mark.parametrize(
+    ("given", "errors"),
+    [
+        ({"creativity": "9"}, {"creativity": "Creativity must be a number from 0 to 1.5."}),
+        ({"length": "100000", "variants": 0}, {"length": "Length (tokens) must be a whole number from 8 to 1024.",
+                                               "variants": "Variants must be a whole number from 1 to 4."}),
+        ({"creativity": math.nan}, {"creativity": "Creativity must be a number from 0 to 1.5."}),
+        ({"creativity": "nan"}, {"creativity": "Creativity must be a number from 0 to 1.5."}),
+        ({"length": "long"}, {"length": "Length (tokens) must be a whole number from 8 to 1024."}),
+    ],
+)
+def test_settings_outside_their_limits_are_refused_by_name(given, errors):
+    with pytest.raises(InputError) as caught:
+        clean_settings(given)
+    assert caught.value.errors == errors
 
 
-def test_generation_settings_reject_words_where_numbers_go():
-    with pytest.raises(InputError, match="The length setting must be a number."):
-        GenerationSettings.from_dict({"length": "long"})
+def test_settings_overrides_change_only_what_they_name():
+    base = GenerationSettings(creativity=0.7, length=160, variants=1)
+    assert base.with_overrides({"length": "40", "unknown": 3}).to_dict() == {
+        "creativity": 0.7, "length": 40, "variants": 1,
+    }
 
 
 def test_prompt_rendering_keeps_unknown_placeholders_visible():
     assert render_prompt("Hi {name}, {missing}", {"name": "Ada"}) == "Hi Ada, {missing}"
 
 
-def test_build_messages_puts_instructions_first():
+class _Config:
+    """The parts of a draft or version that ``prepare`` reads."""
+
+    system_prompt = "Be brief."
+    prompt_template = "About {x}"
+    base_model = "smollm2-135m-instruct"
+    adapter_path = None
+    input_schema = [InputField("x", "X").to_dict()]
+    kind_config: dict = {}
+
+
+def test_prepare_is_pure_and_names_its_task_model_messages_and_params():
     kind = get_kind("copywriting")
-    messages = kind.build_messages(system_prompt="Be brief.", prompt_template="About {x}", inputs={"x": "cats"})
-    assert messages == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "About cats"}]
+    request = kind.prepare(_Config(), {"x": "cats"}, PrepareContext(settings=GenerationSettings(creativity=0,
+                                                                                                length=12)))
+    assert request == InferenceRequest(
+        task=Task.GENERATE, model="smollm2-135m-instruct", adapter=None,
+        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "About cats"}],
+        params={"max_new_tokens": 12, "temperature": 0, "top_p": 0.95, "repetition_penalty": 1.0,
+                "max_seconds": 90.0},
+    )
+    assert InferenceRequest.from_dict(request.to_dict()) == request  # it crosses the channel layer as a dict
+
+
+def test_a_chat_message_fills_the_input_the_template_names():
+    kind = get_kind("copywriting")
+    template = kind.template("product-description")
+
+    class Config(_Config):
+        input_schema = [field.to_dict() for field in template.inputs]
+        kind_config = {"message_input": template.message_input}
+
+    config = Config()
+    assert kind.message_input(config).name == "features"
+    assert kind.inputs_unfilled_by_message(config) == []  # the flagship widget answers every visitor
+    inputs = kind.clean_inputs(config, kind.inputs_from_message(config, "Waterproof\n220 g"))
+    assert inputs == {"product": "", "features": "Waterproof\n220 g", "audience": "everyone", "tone": "friendly"}

@@ -28,7 +28,8 @@ def test_creating_from_the_gallery_copies_the_template_and_opens_the_playground(
     )
     product = Product.objects.get()
     assert response.redirect_chain[-1][0] == reverse("playground", args=[team.slug, "shop-descriptions"])
-    assert product.prompt_template.startswith("Write a {tone} product description for {product}")
+    assert product.prompt_template.startswith("Write a {tone} product description aimed at {audience}.")
+    assert product.kind_config == {"message_input": "features"}
     assert [f["name"] for f in product.input_schema] == ["product", "features", "audience", "tone"]
     assert product.settings == {"creativity": 0.7, "length": 160, "variants": 1}
     page = response.content.decode()

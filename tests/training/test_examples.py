@@ -10,9 +10,10 @@ from django.conf import settings
 from inference.bundled import DEFAULT_MODEL_ID, model_path
 from inference.training.examples import prompt_ids, tokenize, tokenize_all
 from inference.training.losses import collate
-from products.datasets.requirements import COPY_SYSTEM, shape_get
+from products.datasets.requirements import shape_get
 from products.kinds import get_kind
 from products.kinds.base import TrainingConversation
+from products.kinds.copywriting import SYSTEM as COPY_SYSTEM
 
 COPYWRITING = get_kind("copywriting")
 SHAPE = shape_get("copywriting", "examples")

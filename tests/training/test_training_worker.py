@@ -31,7 +31,8 @@ from inference.training.services import product_version_create_from_run, trainin
 from inference.training.worker import TrainingWorker
 from inference.worker import InferenceWorker
 from products.datasets.selectors import dataset_version_examples
-from products.generation import generation_prepare
+from products.generation import generation_request
+from products.kinds import get_kind
 from products.models import Generation, Product
 from studio.asgi import application
 from tests.processes import ROOT, process_env
@@ -156,7 +157,8 @@ def _check_the_finished_run_and_its_adapter(run: TrainingRun, owner, product: Pr
     version = product_version_create_from_run(run=run, user=owner)
     product = Product.objects.get(pk=product.pk)
     assert version.fine_tuned_artifact_id == product.fine_tuned_artifact_id == artifact.pk
-    prepared = generation_prepare(product=product, version=None, inputs=INPUTS, settings={"creativity": 0})
+    prepared = generation_request(kind=get_kind(product.kind), config=product, inputs=INPUTS,
+                                  settings={"creativity": 0}).request
     assert prepared.adapter == str(artifact.directory)
     base_dir = model_path(Path(settings.MODELS_DIR), DEFAULT_MODEL_ID)
     base_text = _greedy_text(LocalEngine(base_dir, device="cpu"), prepared.messages)

@@ -19,7 +19,7 @@ from products.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
 from products.api.serializers import DatasetSerializer, DatasetVersionSerializer
 from products.api.services import api_dataset_version_upload
 from products.api.views.base import ApiView
-from products.datasets.requirements import SHAPES
+from products.datasets.requirements import all_shapes
 from products.datasets.selectors import dataset_get, dataset_list_for_team, dataset_version_list
 from products.datasets.services import MAX_SEED, DatasetFileRejected, upload_too_large_message
 from products.datasets.split import DEFAULT_SEED
@@ -28,7 +28,7 @@ from products.models import Dataset
 
 # Multipart framing around the file: a request this much over the cap is refused before it is parsed.
 MULTIPART_SLACK = 1024 * 1024
-USES = [shape.key for shape in SHAPES]
+USES = [shape.key for shape in all_shapes()]
 
 
 class PayloadTooLarge(exceptions.APIException):

@@ -11,10 +11,9 @@ from rest_framework.exceptions import APIException, NotFound, Throttled, Validat
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from inference.client import collect_generation, stream_generation
+from inference.client import collect, stream
 from products.api.authentication import CanGenerate
 from products.api.serializers import UsageSerializer
-from products.api.services import GenerationRefused, StartedGeneration, api_generation_start
 from products.api.streaming import (
     EventStreamRenderer,
     sse_event_schema,
@@ -23,7 +22,11 @@ from products.api.streaming import (
     wants_event_stream,
 )
 from products.api.views.base import ApiView
+from products.generation import Actor, GenerationRefused, StartedGeneration, generation_start
+from products.models import Generation
 from products.selectors import product_get
+
+UNPUBLISHED_HINT = " Or pass \"version\": <number> to call a saved one."
 
 
 class Conflict(APIException):
@@ -45,21 +48,36 @@ def refusal_to_api_error(refused: GenerationRefused) -> APIException:
     """The HTTP error for a refused generation (shared with the OpenAI-compatible endpoint)."""
     if refused.code == "invalid_input":
         return ValidationError({"inputs": refused.fields})
+    if refused.code == "invalid_settings":
+        return ValidationError({"settings": refused.fields})
     if refused.code == "rate_limited":
         return Throttled(detail=refused.message)
     if refused.code == "version_not_found":
         return NotFound(refused.message)
+    if refused.code == "not_published":
+        return Conflict(refused.message + UNPUBLISHED_HINT, code=refused.code)
     return Conflict(refused.message, code=refused.code)
 
 
-def client_kwargs(started: StartedGeneration) -> dict:
-    prepared = started.prepared
-    return {"generation_id": started.generation.pk, "model": prepared.base_model, "messages": prepared.messages,
-            "params": prepared.params, "adapter": prepared.adapter}
+def api_generation_start(*, request, product, inputs, version: int | None = None, settings=None, message=None,
+                         conversation=None) -> StartedGeneration:
+    """generation_start for an API key (the live version unless ``version`` names one); HTTP errors on refusal."""
+    try:
+        return generation_start(
+            product=product, version=version or "live", channel=Generation.Channel.API,
+            actor=Actor(api_key=request.auth), inputs=inputs, message=message, settings=settings,
+            conversation=conversation,
+        )
+    except GenerationRefused as refused:
+        raise refusal_to_api_error(refused) from None
+
+
+def stream_kwargs(started: StartedGeneration) -> dict:
+    return {"request": started.request, "generation_id": started.generations[0].pk}
 
 
 async def _event_frames(started: StartedGeneration) -> AsyncIterator[bytes]:
-    async for event in stream_generation(**client_kwargs(started)):
+    async for event in stream(**stream_kwargs(started)):
         yield sse_frame(event, event=event["event"])
 
 
@@ -71,13 +89,18 @@ class ProductGenerateApi(ApiView):
     class InputSerializer(serializers.Serializer):
         @extend_schema_serializer(component_name="GenerateSettings")
         class SettingsInput(serializers.Serializer):
-            creativity = serializers.FloatField(required=False, min_value=0, max_value=1.5)
-            length = serializers.IntegerField(required=False, min_value=8, max_value=1024)
+            # Shape only: the limits are the kinds' settings form's (products/kinds/settings.py).
+            creativity = serializers.FloatField(required=False, help_text="0 to 1.5.")
+            length = serializers.IntegerField(required=False, help_text="8 to 1024 tokens.")
 
         inputs = serializers.DictField(help_text="The product's inputs by name (see the product's `inputs`).")
         version = serializers.IntegerField(required=False, min_value=1,
                                            help_text="A saved version number; the live version when left out.")
         settings = SettingsInput(required=False, help_text="Override the version's creativity or length.")
+        conversation = serializers.ListField(
+            child=serializers.DictField(child=serializers.CharField()), required=False, max_length=50,
+            help_text="Earlier turns of a chat, oldest first: [{\"role\": \"user\"|\"assistant\", \"content\"}].",
+        )
         stream = serializers.BooleanField(
             default=False, help_text="Stream Server-Sent Events (start, token…, done or error) as the model writes."
         )
@@ -86,7 +109,8 @@ class ProductGenerateApi(ApiView):
     class OutputSerializer(serializers.Serializer):
         generation = serializers.IntegerField()
         version = serializers.IntegerField()
-        text = serializers.CharField()
+        result = serializers.JSONField(help_text="The kind's result: {text} for copywriting.")
+        text = serializers.CharField(help_text="The result as plain text.")
         usage = UsageSerializer()
 
     @extend_schema(
@@ -95,10 +119,11 @@ class ProductGenerateApi(ApiView):
         responses={
             (200, "application/json"): OutputSerializer,
             (200, "text/event-stream"): OpenApiResponse(
-                sse_event_schema(events=["start", "token", "done", "error"],
+                sse_event_schema(events=["start", "queued", "sources", "token", "done", "error"],
                                  data="The event as JSON, exactly as the websocket sends it."),
-                description="With `stream: true` or `Accept: text/event-stream`: `event: start|token|done|error` "
-                            "frames whose `data` is the event as JSON, exactly as the websocket sends them.",
+                description="With `stream: true` or `Accept: text/event-stream`: "
+                            "`event: start|queued|sources|token|done|error` frames whose `data` is the event as "
+                            "JSON, exactly as the websocket sends them; `done` carries the kind's `result`.",
             ),
             400: OpenApiResponse(description="Inputs that do not fit the product, named per field."),
             409: OpenApiResponse(description="The product has no published version."),
@@ -113,22 +138,21 @@ class ProductGenerateApi(ApiView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            started = api_generation_start(
-                api_key=request.auth, product=product, inputs=data["inputs"], version_number=data.get("version"),
-                settings=data.get("settings"),
-            )
-        except GenerationRefused as refused:
-            raise refusal_to_api_error(refused) from None
+        started = api_generation_start(
+            request=request, product=product, inputs=data["inputs"], version=data.get("version"),
+            settings=data.get("settings"), conversation=data.get("conversation"),
+        )
         if data["stream"] or wants_event_stream(request):
             return sse_response(_event_frames(started))
-        result = async_to_sync(collect_generation)(**client_kwargs(started))
-        if "error" in result:
-            error = result["error"]
-            if error["code"] == "engine_unavailable":
-                raise EngineUnavailable(error["message"])
-            raise GenerationFailed(error["message"])
-        return Response(self.OutputSerializer({
-            "generation": result["generation"], "version": started.version.number, "text": result["text"],
-            "usage": result["usage"],
-        }).data)
+        final = async_to_sync(collect)(**stream_kwargs(started))
+        if final["event"] == "error":
+            if final["code"] == "engine_unavailable":
+                raise EngineUnavailable(final["message"])
+            raise GenerationFailed(final["message"])
+        body = self.OutputSerializer({
+            "generation": final["generation"], "version": started.version.number, "result": final["result"],
+            "text": started.kind.result_text(final["result"]), "usage": final["usage"],
+        }).data
+        if "sources" in final:  # answer task: the passages the answer was written from
+            body["sources"] = final["sources"]
+        return Response(body)

@@ -1,8 +1,11 @@
 """OpenAI-compatible endpoints, so existing OpenAI clients can call a product by its slug.
 
 ``POST /v1/chat/completions``: ``model`` is a product slug of the key's team; the last user message
-fills the product's message input (products/embed/inputs.py), and an extra ``inputs`` object may
-name any other input. ``GET /v1/models`` lists the team's published products. Errors use OpenAI's
+fills the product's message input (the kind declares which), earlier messages are the conversation,
+and an extra ``inputs`` object may name any other input. The answer's text is the message content;
+the kind's whole result rides along in a ``studio`` field (``{"result": ...}``), which OpenAI clients
+ignore. Kinds whose result is not text (recommendations) get a 400 naming the REST route instead.
+``GET /v1/models`` lists the team's published products. Errors use OpenAI's
 ``{"error": {"message", "type", "param", "code"}}`` shape so the official client raises the right class.
 """
 
@@ -18,15 +21,16 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
-from inference.client import collect_generation, stream_generation
+from inference.client import collect, stream
 from products.api.authentication import CanGenerate
 from products.api.selectors import published_product_list
-from products.api.services import GenerationRefused, StartedGeneration, api_generation_start
 from products.api.streaming import sse_event_schema, sse_frame, sse_response
 from products.api.views.base import ApiView
-from products.api.views.generate import client_kwargs
-from products.embed.inputs import inputs_from_message
-from products.models import Product
+from products.api.views.generate import stream_kwargs
+from products.generation import Actor, GenerationRefused, StartedGeneration, generation_start
+from products.kinds import get_kind
+from products.kinds.settings import LIMITS
+from products.models import Generation, Product
 
 FINISH_REASONS = {"eos": "stop", "stop": "stop", "cancelled": "stop", "length": "length", "time_limit": "length"}
 ERROR_TYPES = {
@@ -167,21 +171,30 @@ class ChatCompletionApi(OpenAIView):
         if product is None:
             raise OpenAIError(f"The model “{data['model']}” does not exist: use the slug of a published product "
                               "(GET /v1/models lists them).", status_code=404, code="model_not_found", param="model")
-        user_messages = [m for m in data["messages"] if m["role"] == "user"]
-        text = _message_text(user_messages[-1].get("content")) if user_messages else ""
+        kind = get_kind(product.kind)
+        if not kind.openai_compatible:
+            raise OpenAIError(
+                f"“{product.name}” is a {kind.name.lower()} product: its answers are not chat messages. Call "
+                f"POST /api/v1/products/{product.slug}/generate/ instead.", status_code=400,
+                code="unsupported_product", param="model",
+            )
+        *earlier, last = data["messages"]
+        text = _message_text(last.get("content")) if last["role"] == "user" else ""
         if not text.strip() and not data.get("inputs"):
-            raise OpenAIError("Send at least one user message with text.", status_code=400, code="invalid_request",
-                              param="messages")
+            raise OpenAIError("End the messages with a user message with text.", status_code=400,
+                              code="invalid_request", param="messages")
         settings: dict[str, Any] = {}
         if data.get("max_completion_tokens") or data.get("max_tokens"):
             settings["length"] = data.get("max_completion_tokens") or data.get("max_tokens")
         if data.get("temperature") is not None:
-            settings["creativity"] = data["temperature"]
+            # OpenAI's scale goes to 2; the studio's creativity stops at its own highest setting.
+            settings["creativity"] = min(data["temperature"], LIMITS["creativity"][3])
+        conversation = [{"role": m["role"], "content": _message_text(m.get("content"))}
+                        for m in earlier if m["role"] in ("user", "assistant")]
         try:
-            started = api_generation_start(
-                api_key=request.auth, product=product, settings=settings,
-                inputs=inputs_from_message(kind_id=product.kind, config=product.live_version, message=text,
-                                           extra=data.get("inputs")),
+            started = generation_start(
+                product=product, version="live", channel=Generation.Channel.API, actor=Actor(api_key=request.auth),
+                message=text, inputs=data.get("inputs"), settings=settings, conversation=conversation,
             )
         except GenerationRefused as refused:
             raise _refusal_error(refused) from None
@@ -189,28 +202,39 @@ class ChatCompletionApi(OpenAIView):
         if data.get("stream"):
             include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
             return sse_response(_chunks(started, product.slug, created, include_usage))
-        result = async_to_sync(collect_generation)(**client_kwargs(started))
-        if "error" in result:
-            error = result["error"]
-            code = 503 if error["code"] == "engine_unavailable" else 502
-            raise OpenAIError(error["message"], status_code=code, code=error["code"])
-        usage = result["usage"]
+        final = async_to_sync(collect)(**stream_kwargs(started))
+        if final["event"] == "error":
+            code = 503 if final["code"] == "engine_unavailable" else 502
+            raise OpenAIError(final["message"], status_code=code, code=final["code"])
+        usage = final["usage"]
         return Response({
-            "id": f"chatcmpl-{started.generation.pk}", "object": "chat.completion", "created": created,
+            "id": f"chatcmpl-{started.generations[0].pk}", "object": "chat.completion", "created": created,
             "model": product.slug,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": result["text"]},
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": kind.result_text(final["result"])},
                          "finish_reason": FINISH_REASONS.get(usage["finish_reason"], "stop"), "logprobs": None}],
             "usage": _usage(usage),
+            "studio": _studio_extra(final),
         })
+
+
+def _studio_extra(final: dict[str, Any]) -> dict[str, Any]:
+    """The documented extension field: the kind's whole result (and the sources of an answer)."""
+    extra = {"result": final["result"], "generation": final["generation"]}
+    if "sources" in final:
+        extra["sources"] = final["sources"]
+    return extra
 
 
 def _refusal_error(refused: GenerationRefused) -> OpenAIError:
     if refused.code == "invalid_input":
         name, message = next(iter(refused.fields.items()), (None, refused.message))
         return OpenAIError(
-            f"{message} The last user message fills the product's first text input; pass the others as "
+            f"{message} The last user message fills the product's message input; pass the others as "
             f"\"inputs\": {{\"{name}\": ...}}.", status_code=400, code="invalid_input", param=f"inputs.{name}",
         )
+    if refused.code == "invalid_settings":
+        name, message = next(iter(refused.fields.items()), (None, refused.message))
+        return OpenAIError(message, status_code=400, code="invalid_request", param=name)
     if refused.code == "rate_limited":
         return OpenAIError(refused.message, status_code=status.HTTP_429_TOO_MANY_REQUESTS, code="rate_limit_exceeded")
     return OpenAIError(refused.message, status_code=404 if refused.code == "version_not_found" else 409,
@@ -223,20 +247,31 @@ def _usage(usage: dict[str, Any]) -> dict[str, int]:
 
 
 async def _chunks(started: StartedGeneration, model: str, created: int, include_usage: bool) -> AsyncIterator[bytes]:
-    base = {"id": f"chatcmpl-{started.generation.pk}", "object": "chat.completion.chunk", "created": created,
+    base = {"id": f"chatcmpl-{started.generations[0].pk}", "object": "chat.completion.chunk", "created": created,
             "model": model}
 
     def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
         return sse_frame({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason,
                                                "logprobs": None}]})
 
-    async for event in stream_generation(**client_kwargs(started)):
-        if event["event"] == "start":
+    kind = started.kind
+    streamed, sources = False, None
+    async for event in stream(**stream_kwargs(started)):
+        if event["event"] == "sources":
+            sources = event["items"]
+        elif event["event"] == "start":
             yield chunk({"role": "assistant", "content": ""})
         elif event["event"] == "token":
+            streamed = True
             yield chunk({"content": event["text"]})
         elif event["event"] == "done":
-            yield chunk({}, FINISH_REASONS.get(event["usage"]["finish_reason"], "stop"))
+            if not streamed and kind.result_text(event["result"]):  # a kind that answers without tokens
+                yield chunk({"content": kind.result_text(event["result"])})
+            final = sse_frame({**base, "choices": [{"index": 0, "delta": {}, "logprobs": None,
+                                                    "finish_reason": FINISH_REASONS.get(event["usage"]["finish_reason"],
+                                                                                        "stop")}],
+                               "studio": _studio_extra(event if sources is None else {**event, "sources": sources})})
+            yield final
             if include_usage:
                 yield sse_frame({**base, "choices": [], "usage": _usage(event["usage"])})
         elif event["event"] == "error":

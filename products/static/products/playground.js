@@ -1,8 +1,9 @@
-// Playground: send the inputs over the websocket and append streamed text as it arrives.
-// Model output is inserted with textContent only, never as HTML.
+// Playground: send the inputs over the websocket and draw each variant's result as it arrives, with
+// the product kind's renderer (products/static/products/renderers/, the same one the widget uses).
 (() => {
   const root = document.getElementById("playground");
   if (!root || !root.dataset.canGenerate) return;
+  const renderer = (globalThis.studioRenderers || {})[root.dataset.renderer];
   const form = document.getElementById("generate-form");
   const generateButton = document.getElementById("generate-button");
   const stopButton = document.getElementById("stop-button");
@@ -45,11 +46,13 @@
     return cards.get(variant);
   };
 
-  const finishCard = (variant, generationId, meta) => {
+  const finishCard = (variant, generationId, meta, result) => {
     const node = card(variant);
     node.classList.remove("writing");
     node.querySelector(".variant-meta").textContent = meta;
-    const text = node.querySelector(".variant-text").textContent;
+    const body = node.querySelector(".variant-text");
+    if (result) renderer.done(body, result);
+    const text = result ? renderer.text(result) : body.textContent;
     const copy = node.querySelector(".copy-button");
     copy.disabled = !text;
     copy.onclick = () => navigator.clipboard.writeText(text).then(() => { copy.textContent = "Copied"; });
@@ -77,21 +80,29 @@
     const variant = frame.variant ?? 0;
     if (frame.event === "start") {
       card(variant).dataset.generation = frame.generation;
+    } else if (frame.event === "queued") {
+      card(variant).querySelector(".variant-meta").textContent =
+        frame.position > 0 ? `waiting: ${frame.position} ahead` : "waiting: next in line";
+    } else if (frame.event === "sources") {
+      renderer.sources(card(variant).querySelector(".variant-text"), frame.items);
     } else if (frame.event === "token") {
-      card(variant).querySelector(".variant-text").textContent += frame.text;
+      card(variant).querySelector(".variant-meta").textContent = "";
+      renderer.token(card(variant).querySelector(".variant-text"), frame.text);
     } else if (frame.event === "done") {
       const usage = frame.usage || {};
       const reason = { eos: "", length: " · stopped at the length limit", cancelled: " · stopped",
         stop: "", time_limit: " · stopped at the time limit" }[usage.finish_reason] ?? "";
-      finishCard(variant, frame.generation, `${usage.completion_tokens ?? 0} tokens${reason}`);
+      const tokens = usage.completion_tokens ? `${usage.completion_tokens} tokens` : "done";
+      finishCard(variant, frame.generation, `${tokens}${reason}`, frame.result);
       setRunning(Math.max(0, running - 1));
     } else if (frame.event === "error") {
       if (frame.fields) {
+        let marked = 0;
         Object.entries(frame.fields).forEach(([name, message]) => {
           const el = form.querySelector(`[data-error-for="${name}"]`);
-          if (el) { el.textContent = message; el.hidden = false; }
+          if (el) { el.textContent = message; el.hidden = false; marked += 1; }
         });
-        showError("Check the inputs marked below.");
+        showError(marked ? "Check the inputs marked below." : frame.message);
         setRunning(0);
       } else {
         showError(frame.message);

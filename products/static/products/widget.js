@@ -5,6 +5,10 @@
   "use strict";
   const CONFIG = /*STUDIO_WIDGET_CONFIG*/null;
   if (!CONFIG || !CONFIG.publicKey) return;
+  // The product kind's renderer (products/static/products/renderers/), inlined here by the server.
+  const RENDERERS = {};
+  ((globalThis) => { /*STUDIO_RENDERER*/ })({ studioRenderers: RENDERERS });
+  const renderer = Object.values(RENDERERS)[0];
   const HOST_ID = `ai-studio-widget-${CONFIG.publicKey}`;
   if (document.getElementById(HOST_ID)) return; // the script tag was pasted twice
   const STORAGE_KEY = `ai-studio-widget:${CONFIG.publicKey}`;
@@ -18,6 +22,8 @@
     stop: "Stop",
     label: "Your message",
     typing: `${CONFIG.title} is typing…`,
+    queued: (ahead) => `Busy right now: ${ahead} ahead of you…`,
+    next: "Busy right now: you are next…",
     good: "Good answer",
     bad: "Bad answer",
     stopped: "Stopped.",
@@ -153,7 +159,9 @@
     }
     const node = el("div", { class: `msg ${message.role}` });
     node.append(el("span", { class: "sr-only" }, message.role === "user" ? "You said: " : `${CONFIG.title}: `));
-    const text = el("span", { class: "text" }, message.text);
+    const text = el("span", { class: "text" });
+    if (message.role === "assistant" && message.result) renderer.done(text, message.result);
+    else text.textContent = message.text;
     node.append(text);
     if (message.status === "stopped") node.append(el("div", { class: "note" }, TEXT.stopped));
     if (message.role === "assistant" && message.status !== "writing" && message.text) rateButtons(message, node);
@@ -204,16 +212,22 @@
   const onFrame = (frame) => {
     if (frame.event === "start") {
       typing.textContent = TEXT.typing;
+    } else if (frame.event === "queued") {
+      typing.textContent = frame.position > 0 ? TEXT.queued(frame.position) : TEXT.next;
+    } else if (frame.event === "sources") {
+      if (current) renderer.sources(current.node.querySelector(".text"), frame.items);
     } else if (frame.event === "token") {
       if (!current) return;
       typing.textContent = TEXT.typing;
       current.message.text += frame.text;
-      current.node.querySelector(".text").textContent = current.message.text;
+      renderer.token(current.node.querySelector(".text"), frame.text);
       scrollDown();
     } else if (frame.event === "done") {
       if (!current) return;
       current.message.generation = frame.generation;
       current.message.token = frame.feedback_token;
+      current.message.result = frame.result;
+      current.message.text = renderer.text(frame.result) || current.message.text;
       finish(frame.usage && frame.usage.finish_reason === "cancelled" ? "stopped" : "done");
     } else if (frame.event === "error") {
       finish("failed");

@@ -1,9 +1,11 @@
+"""Websocket routes of products: generation (playground, widget) and the training run page."""
+
 from __future__ import annotations
 
 from django.urls import path
 
-from inference.consumers import GenerationConsumer, WidgetConsumer
 from inference.training.consumers import TrainingRunConsumer
+from products.consumers import GenerationConsumer, WidgetConsumer
 
 # The studio's own pages: same-origin and session-authenticated (studio/asgi.py wraps them).
 websocket_urlpatterns = [

@@ -1,0 +1,42 @@
+"""The generate task: chat messages through the continuous-batching scheduler, token by token."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+from inference.engines.base import GenerationParams, GenerationRequest, GenerationResult, QueuedEvent, TokenEvent
+from inference.protocol import InferenceRequest, Task
+from inference.runners import Queued, Result, RunContext, RunnerEvent, Token, empty_usage, runner
+
+PARAM_NAMES = set(GenerationParams.__dataclass_fields__)
+
+
+def scheduler_for(model: str, adapter: str | None):
+    from inference.runtime import scheduler_for as shared  # loads the engine module on first use only
+
+    return shared(model, adapter)
+
+
+@runner(Task.GENERATE)
+async def generate(request: InferenceRequest, context: RunContext) -> AsyncIterator[RunnerEvent]:
+    started = time.monotonic()
+    try:
+        params = GenerationParams(**{k: v for k, v in request.params.items() if k in PARAM_NAMES})
+        scheduler = await asyncio.to_thread(scheduler_for, request.model, request.adapter)
+        handle = scheduler.submit(GenerationRequest(messages=request.messages or [], params=params,
+                                                    request_id=context.request_id))
+    except Exception as exc:  # a bad model id or a broken install must reach the person as words
+        yield Result("error", {"text": ""}, empty_usage(duration_s=time.monotonic() - started,
+                                                        finish_reason="error"), error=str(exc))
+        return
+    context.on_cancel(handle.cancel)
+    async for event in handle:
+        if isinstance(event, QueuedEvent):
+            yield Queued(event.position)
+        elif isinstance(event, TokenEvent):
+            yield Token(event.text)
+        elif isinstance(event, GenerationResult):
+            yield Result(str(event.finish_reason), {"text": event.text}, event.usage(), error=event.error_message)
+            return

@@ -1,8 +1,10 @@
-"""A worker for jobs that are database rows: claim one, hold its lease with a heartbeat, run it, repeat.
+"""Jobs that are database rows (``LeasedJob`` models): one claim / heartbeat / sweep, and the worker loop.
 
-The base class owns the loop (sweeping expired leases, claiming, the heartbeat thread, polling,
-error reporting, graceful shutdown); a subclass says how to sweep, claim and renew through services,
-and implements ``run(job)``. Nothing here knows what a job is.
+The functions take the concrete model class (``job_claim(TrainingRun, ...)``), so every kind of job (training
+runs, index builds, batch labelling) is leased, renewed and swept the same way. ``LeasedJobWorker`` owns the
+loop (sweeping expired leases, claiming, the heartbeat thread, polling, error reporting, graceful shutdown)
+over a list of queues; a subclass implements ``run(job)`` by calling a service. Nothing here knows what a
+job does.
 """
 
 from __future__ import annotations
@@ -12,13 +14,120 @@ import os
 import socket
 import threading
 import uuid
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from inference.models import LeasedJob
 
 logger = logging.getLogger(__name__)
 
-Job = TypeVar("Job")
+J = TypeVar("J", bound="LeasedJob")
+Job = TypeVar("Job", bound="LeasedJob")
+
+
+# The one claim / renew / sweep implementation, for every concrete LeasedJob model -------------------
+
+
+class Swept(StrEnum):
+    """What a sweep did with a job whose lease ran out."""
+
+    REQUEUED = "requeued"  # back in its queue, to resume where it can
+    FAILED = "failed"  # out of attempts
+    CANCELLED = "cancelled"  # a cancel was asked for while its worker was gone
+
+
+def _lease_until(lease_seconds: float) -> datetime:
+    return timezone.now() + timedelta(seconds=lease_seconds)
+
+
+def job_claim(model: type[J], *, worker: str, queues: Sequence[str], lease_seconds: float) -> J | None:
+    """Lease the next queued job of ``queues`` to ``worker`` (highest priority, then oldest), or None."""
+    if not queues:
+        raise ValueError("A worker must serve at least one queue: pass queues=[...] (e.g. ['long', 'short']).")
+    with transaction.atomic():
+        # skip_locked: two workers polling at the same moment would otherwise both read the same next row
+        # and both start it (a double run); the second skips the row the first has locked and takes the next.
+        job = (
+            model.objects.select_for_update(skip_locked=True)
+            .filter(status=model.Status.QUEUED, queue__in=list(queues))
+            .order_by("-priority", "created_at", "pk").first()
+        )
+        if job is None:
+            return None
+        now = timezone.now()
+        job.status, job.worker, job.attempts = model.Status.RUNNING, worker, job.attempts + 1
+        job.lease_expires_at, job.heartbeat_at = _lease_until(lease_seconds), now
+        job.started_at = job.started_at or now
+        job.save()
+    return job
+
+
+def job_heartbeat(model: type[LeasedJob], *, job_id: int, worker: str, lease_seconds: float) -> bool:
+    """Renew ``worker``'s lease on the job; False when it is no longer theirs (they must stop at once)."""
+    # One conditional UPDATE, no lock: a sweep that re-queued the job has already cleared `worker`.
+    return bool(
+        model.objects.filter(pk=job_id, status=model.Status.RUNNING, worker=worker)
+        .update(lease_expires_at=_lease_until(lease_seconds), heartbeat_at=timezone.now())
+    )
+
+
+def job_held(model: type[J], *, job_id: int, worker: str, select_related: Sequence[str] = ()) -> J | None:
+    """The job, locked for this transaction, if ``worker`` still holds it; None once its lease went elsewhere."""
+    return (
+        model.objects.select_for_update(of=("self",)).select_related(*select_related)
+        .filter(pk=job_id, status=model.Status.RUNNING, worker=worker).first()
+    )
+
+
+def job_release(model: type[J], *, job_id: int, worker: str, select_related: Sequence[str] = ()) -> J | None:
+    """Give a job back to its queue because its worker is shutting down; it does not count as an attempt."""
+    with transaction.atomic():
+        job = job_held(model, job_id=job_id, worker=worker, select_related=select_related)
+        if job is None:
+            return None
+        job.status, job.worker, job.lease_expires_at = model.Status.QUEUED, "", None
+        job.attempts = max(job.attempts - 1, 0)
+        job.save()
+    return job
+
+
+def jobs_requeue_expired(
+    model: type[J], *, max_attempts: int, failure_message: Callable[[J], str],
+    on_swept: Callable[[J, Swept], object] | None = None, select_related: Sequence[str] = (),
+) -> list[J]:
+    """Re-queue the jobs whose worker stopped renewing its lease; fail those out of attempts (any worker may sweep).
+
+    ``failure_message(job)`` is the plain-language reason a job that ran out of attempts gets;
+    ``on_swept(job, what)`` runs inside the transaction for each one (to log it and publish it after commit).
+    """
+    with transaction.atomic():
+        # skip_locked: a job another worker's sweep (or its own worker's last write) holds is theirs to settle.
+        expired = list(
+            model.objects.select_for_update(skip_locked=True, of=("self",)).select_related(*select_related)
+            .filter(status=model.Status.RUNNING, lease_expires_at__lt=timezone.now())
+        )
+        for job in expired:
+            job.worker, job.lease_expires_at = "", None
+            if job.cancel_requested:
+                job.status, job.finished_at, what = model.Status.CANCELLED, timezone.now(), Swept.CANCELLED
+            elif job.attempts >= max_attempts:
+                job.status, job.finished_at, what = model.Status.FAILED, timezone.now(), Swept.FAILED
+                job.error = failure_message(job)
+            else:
+                job.status, what = model.Status.QUEUED, Swept.REQUEUED
+            job.save()
+            if on_swept is not None:
+                on_swept(job, what)
+    return expired
+
+
+# The worker loop ---------------------------------------------------------------------------------
 
 
 def worker_name(kind: str) -> str:
@@ -58,25 +167,42 @@ class Heartbeat:
 
 
 class LeasedJobWorker(Generic[Job]):
-    """Runs jobs one at a time until ``shutdown`` is set. Subclasses implement the four hooks."""
+    """Runs jobs of ``model`` from ``queues``, one at a time, until ``shutdown`` is set.
+
+    Subclasses set ``model`` and implement ``run(job, lease_lost)``; they override ``claim``/``sweep`` only to
+    add what their job's page shows (a log line, a live frame), still through the functions above. A short
+    queue gets a worker of its own, so its jobs never wait behind a long one.
+    """
 
     kind = "worker"
+    model: type[Job]
 
-    def __init__(self, *, lease_seconds: float, poll_seconds: float, name: str | None = None) -> None:
+    def __init__(self, *, queues: Sequence[str], lease_seconds: float, poll_seconds: float, max_attempts: int = 3,
+                 name: str | None = None) -> None:
+        if not queues:
+            raise ValueError(f"A {self.kind} worker needs at least one queue to serve, e.g. queues=['long'].")
         self.name = name or worker_name(self.kind)
-        self.lease_seconds, self.poll_seconds = lease_seconds, poll_seconds
+        self.queues = list(queues)
+        self.lease_seconds, self.poll_seconds, self.max_attempts = lease_seconds, poll_seconds, max_attempts
         self.shutdown = threading.Event()
 
     # Hooks ---------------------------------------------------------------------------------
 
     def sweep(self) -> None:
         """Give jobs whose worker stopped renewing its lease back to the queue (any worker may do it)."""
+        jobs_requeue_expired(self.model, max_attempts=self.max_attempts, failure_message=self.failure_message)
+
+    def failure_message(self, job: Job) -> str:
+        """Why ``job`` failed after its worker was lost on every attempt, in words its owner can act on."""
+        return f"The worker was lost on each of {job.attempts} attempts; start the job again."
 
     def claim(self) -> Job | None:
-        raise NotImplementedError("Subclasses return the next job, leased to self.name, from `claim()`.")
+        """The next job of this worker's queues, leased to it, or None."""
+        return job_claim(self.model, worker=self.name, queues=self.queues, lease_seconds=self.lease_seconds)
 
     def renew(self, job: Job) -> bool:
-        raise NotImplementedError("Subclasses extend the job's lease and return False once it is lost, in `renew()`.")
+        """Extend the lease; False once it is lost (the job went back to the queue)."""
+        return job_heartbeat(self.model, job_id=job.pk, worker=self.name, lease_seconds=self.lease_seconds)
 
     def run(self, job: Job, lease_lost: threading.Event) -> None:
         raise NotImplementedError("Subclasses do the job in `run(job, lease_lost)`, calling a service.")
@@ -97,7 +223,7 @@ class LeasedJobWorker(Generic[Job]):
 
     def serve(self) -> None:
         """Work until ``shutdown`` is set: a job at a time, polling when the queue is empty."""
-        logger.info("%s started", self.name)
+        logger.info("%s started (queues: %s)", self.name, ", ".join(self.queues))
         try:
             while not self.shutdown.is_set():
                 try:

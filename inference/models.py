@@ -6,14 +6,15 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from inference.bundled import DEFAULT_MODEL_ID
+from inference.registry import DEFAULT_MODEL_ID
 
 
-class TrainingRun(models.Model):
-    """A fine-tuning job. The row is the job: workers claim it, lease it and report on it.
+class LeasedJob(models.Model):
+    """A job that is its own database row: ``status`` is the queue; ``worker`` and the lease say who holds it.
 
-    There is no separate queue to keep in step with it: ``status`` is the queue, ``worker`` and
-    ``lease_expires_at`` say who holds it, and the progress fields are what the run page shows.
+    Concrete jobs (TrainingRun now; index builds and batch labelling next) inherit it and share one claim,
+    heartbeat and sweep implementation (inference/jobs.py) and one worker loop (``LeasedJobWorker``).
+    ``queue`` keeps short jobs from waiting behind long ones: each queue has workers of its own.
     """
 
     class Status(models.TextChoices):
@@ -23,20 +24,56 @@ class TrainingRun(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    #: Jobs of minutes to hours (a fine-tune of a language model).
+    LONG = "long"
+    #: Jobs of seconds to a few minutes (an index build, a batch of labels, a classifier head).
+    SHORT = "short"
+
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    queue = models.CharField(
+        max_length=40, default=LONG, help_text="Workers serve a list of queues; a job waits only for its own queue's."
+    )
+    priority = models.SmallIntegerField(default=0, help_text="Higher is claimed first within a queue.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    worker = models.CharField(max_length=120, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class TrainingRun(LeasedJob):
+    """A training job: a LoRA fine-tune, a classifier head or a recommender. The row is the job (see LeasedJob).
+
+    ``dataset_version`` is the primary input: the examples a LoRA or classifier run learns from, the
+    interactions a recommender learns from. Kinds that need more than one dataset add the others as
+    TrainingRunInput rows, each with its role (a recommender's catalog, say). The progress fields are what
+    the run page shows.
+    """
+
     class Method(models.TextChoices):
         LORA = "lora", "LoRA (small adapter on top of the base model)"
-
-    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+        CLASSIFIER = "classifier", "Classifier (a classification head on the encoder)"
+        RECOMMENDER = "recommender", "Recommender (collaborative filtering and content embeddings)"
 
     team = models.ForeignKey("studio.Team", on_delete=models.CASCADE, related_name="training_runs")
     product = models.ForeignKey(
         "products.Product", on_delete=models.CASCADE, related_name="training_runs"
     )
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     # What to train. Null only for rows made before fine-tuning existed; every new run names one.
@@ -46,7 +83,7 @@ class TrainingRun(models.Model):
     )
     base_model = models.CharField(max_length=120, default=DEFAULT_MODEL_ID)
     method = models.CharField(max_length=12, choices=Method.choices, default=Method.LORA)
-    hyperparameters = models.JSONField(default=dict, help_text="See inference/training/hyperparameters.py.")
+    hyperparameters = models.JSONField(default=dict, help_text="See products/training/hyperparameters.py.")
     prompt_config = models.JSONField(
         default=dict, help_text="The product's prompt when the run was started: what the model learns to answer."
     )
@@ -63,22 +100,12 @@ class TrainingRun(models.Model):
     checkpoint_step = models.PositiveIntegerField(default=0, help_text="Step of the last complete checkpoint.")
     resumed_from_step = models.PositiveIntegerField(null=True, blank=True)
     device = models.CharField(max_length=20, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    cancel_requested = models.BooleanField(default=False)
-
-    # The job: who holds it and until when.
-    worker = models.CharField(max_length=120, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "training run"
         indexes = [
-            models.Index(fields=["status", "created_at"], name="training_run_queue"),
+            models.Index(fields=["status", "queue", "priority", "created_at"], name="training_run_queue"),
             models.Index(fields=["status", "lease_expires_at"], name="training_run_lease"),
         ]
 
@@ -89,10 +116,6 @@ class TrainingRun(models.Model):
         return reverse("training_run", kwargs={"team_slug": self.team.slug, "run_id": self.pk})
 
     @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINISHED
-
-    @property
     def percent(self) -> int:
         return round(100 * self.step / self.total_steps) if self.total_steps else 0
 
@@ -101,6 +124,29 @@ class TrainingRun(models.Model):
         if self.status != self.Status.RUNNING or not self.seconds_per_step or not self.total_steps:
             return None
         return max(self.total_steps - self.step, 0) * self.seconds_per_step
+
+
+class TrainingRunInput(models.Model):
+    """An extra input dataset version of a run, with its role; the primary one is ``TrainingRun.dataset_version``."""
+
+    class Role(models.TextChoices):
+        CATALOG = "catalog", "Catalog (items with their text)"
+        INTERACTIONS = "interactions", "Interactions (user, item, optional rating and time)"
+        LABELLED_TEXTS = "labelled-texts", "Labelled texts (text and label)"
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="inputs")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    # RESTRICT, as for the primary input: a version a run learnt from cannot be deleted while the run exists.
+    dataset_version = models.ForeignKey(
+        "products.DatasetVersion", on_delete=models.RESTRICT, related_name="training_run_inputs"
+    )
+
+    class Meta:
+        ordering = ["run", "role"]
+        constraints = [models.UniqueConstraint(fields=["run", "role"], name="training_run_input_one_per_role")]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()} of run {self.run_id}"
 
 
 class TrainingMetric(models.Model):
@@ -126,7 +172,6 @@ class TrainingMetric(models.Model):
         return f"{self.split} loss {self.loss:.3f} at step {self.step}"
 
 
-
 class TrainingLogEntry(models.Model):
     """A line of the run's log, in plain words, for the run page."""
 
@@ -149,10 +194,13 @@ class TrainingLogEntry(models.Model):
 
 
 class ModelArtifact(models.Model):
-    """The result of a successful run: adapter weights (safetensors) under MEDIA_ROOT, with their hash."""
+    """The result of a successful run: its files (safetensors, or GGUF) under MEDIA_ROOT, with their hash."""
 
     class Kind(models.TextChoices):
         LORA_ADAPTER = "lora-adapter", "LoRA adapter"
+        CLASSIFIER = "classifier", "Classifier"
+        RECOMMENDER = "recommender", "Recommender"
+        GGUF = "gguf", "GGUF model (merged, for llama.cpp)"
 
     team = models.ForeignKey("studio.Team", on_delete=models.CASCADE, related_name="model_artifacts")
     run = models.OneToOneField(TrainingRun, on_delete=models.CASCADE, related_name="artifact")
@@ -162,6 +210,11 @@ class ModelArtifact(models.Model):
     sha256 = models.CharField(max_length=64, help_text="SHA-256 of the weights file.")
     size_bytes = models.PositiveBigIntegerField()
     files = models.JSONField(default=list, help_text='[{"name", "size", "sha256"}] of every file in the folder.')
+    metadata = models.JSONField(
+        default=dict, blank=True,
+        help_text='What serving needs besides the weights, by kind: {"labels": [...]} for a classifier, '
+                  '{"items": ..., "users": ...} id maps for a recommender.',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -176,14 +229,21 @@ class ModelArtifact(models.Model):
 
 
 class EvaluationReport(models.Model):
-    """Base model against tuned model on the same held-out rows: loss, perplexity, BLEU/ROUGE and samples."""
+    """A run's evaluation on held-out rows: the baseline against the trained model, with samples.
+
+    ``metrics`` holds the kind's own measures (its trainer names them): ``{"base": {...}, "tuned": {...}}``
+    with loss, perplexity, BLEU and ROUGE for a LoRA run; accuracy, per-class precision/recall/F1 and the
+    confusion matrix for a classifier; recall@k and NDCG@k against popularity for a recommender. The loss
+    and perplexity columns are a LoRA run's only (null for the others).
+    """
 
     run = models.OneToOneField(TrainingRun, on_delete=models.CASCADE, related_name="evaluation")
-    examples = models.PositiveIntegerField(help_text="Held-out examples the losses were measured on.")
-    base_loss = models.FloatField()
-    tuned_loss = models.FloatField()
-    base_perplexity = models.FloatField()
-    tuned_perplexity = models.FloatField()
+    examples = models.PositiveIntegerField(help_text="Held-out examples the measures were taken on.")
+    metrics = models.JSONField(default=dict, blank=True, help_text='{"base": {name: value}, "tuned": {...}}')
+    base_loss = models.FloatField(null=True, blank=True)
+    tuned_loss = models.FloatField(null=True, blank=True)
+    base_perplexity = models.FloatField(null=True, blank=True)
+    tuned_perplexity = models.FloatField(null=True, blank=True)
     scores = models.JSONField(default=dict, help_text='{"base": {"bleu", "rouge1", "rougeL"}, "tuned": {...}}')
     samples = models.JSONField(default=list, help_text='[{"prompt", "base", "tuned", "reference"}]')
     created_at = models.DateTimeField(auto_now_add=True)
@@ -192,6 +252,11 @@ class EvaluationReport(models.Model):
         return f"Evaluation of run {self.run_id}"
 
     @property
-    def loss_reduction_percent(self) -> float:
-        """How much lower (negative: higher) the tuned model's loss is than the base model's, in percent."""
+    def loss_reduction_percent(self) -> float | None:
+        """How much lower (negative: higher) the tuned model's loss is than the base model's, in percent.
+
+        None for a run without losses (a classifier or a recommender).
+        """
+        if self.base_loss is None or self.tuned_loss is None:
+            return None
         return 100 * (self.base_loss - self.tuned_loss) / self.base_loss if self.base_loss else 0.0

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from inference.bundled import model_path
 from inference.engines.local import LocalEngine
+from inference.registry import model_path
 from inference.scheduler import Scheduler
 
 _schedulers: dict[tuple[str, str | None], Scheduler] = {}

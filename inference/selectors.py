@@ -68,7 +68,7 @@ def training_run_log_tail(*, run: TrainingRun, limit: int = LOG_LINES) -> list[T
 
 def training_run_snapshot(*, run: TrainingRun) -> dict[str, Any]:
     """Everything the run page draws, as the websocket's first frame (after a reload or a lost frame)."""
-    from inference.training.services import run_state
+    from products.training.events import run_state
 
     run = TrainingRun.objects.select_related("product", "team").get(pk=run.pk)
     logs = [{"level": e.level, "message": e.message, "time": e.created_at.isoformat()}
@@ -102,8 +102,8 @@ def training_preflight(*, version, overrides: dict[str, Any], base_model: str):
 
     Raises ValidationError when an override is out of range.
     """
-    from inference.training.estimate import device_hint, preflight_estimate
-    from inference.training.hyperparameters import defaults_for
+    from products.training.estimate import device_hint, preflight_estimate
+    from products.training.hyperparameters import defaults_for
 
     device = device_hint()
     params = defaults_for(train_examples=version.train_count, device=device).with_overrides(overrides)

@@ -10,7 +10,6 @@ write several variants side by side. A refusal (inputs, limits) is one ``error``
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -19,11 +18,12 @@ from django.conf import settings
 
 from inference.client import GenerationStream
 from products.embed.limits import client_address
-from products.embed.origins import origin_allowed
+from products.embed.origins import origin_allowed, same_origin, websocket_is_secure
 from products.embed.selectors import product_get_by_public_key
 from products.embed.tokens import feedback_token
 from products.generation import Actor, GenerationRefused, StartedGeneration, VersionChoice, generation_start
 from products.models import Generation, Product
+from studio import jsonsafe
 from studio.models import Membership
 from studio.roles import Role
 
@@ -82,10 +82,11 @@ class BaseGenerationConsumer(AsyncJsonWebsocketConsumer):
             relay.cancel()  # the stream cancels its work on the worker as it closes
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
-        # A frame that is not JSON text gets the same answer as a wrong action, not a dropped connection.
+        # A frame that is not JSON text gets the same answer as a wrong action, not a dropped connection;
+        # so does one nested too deep for json.loads (RecursionError closed the socket with 1011).
         try:
-            content = json.loads(text_data) if text_data else None
-        except (ValueError, RecursionError):
+            content = jsonsafe.loads(text_data) if text_data else None
+        except ValueError:
             content = None
         await self.receive_json(content, **kwargs)
 
@@ -111,6 +112,8 @@ class BaseGenerationConsumer(AsyncJsonWebsocketConsumer):
             )
         except GenerationRefused as refused:
             extra = {"fields": refused.fields} if refused.fields else {}
+            if refused.retry_after_s is not None:
+                extra["retry_after_s"] = refused.retry_after_s
             await self.send_error(refused.code, refused.message, **extra)
             return
         self._relay_all(started)
@@ -178,14 +181,14 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
 
 
 def _same_origin(scope: dict[str, Any], origin: str | None) -> bool:
-    """True when the page is the studio itself (the Embed tab's live preview)."""
+    """True when the page is the studio itself (the Embed tab's live preview): scheme, host and port."""
     host = _header(scope, b"host")
-    if not origin or not host:
+    if not same_origin(origin, host, secure=websocket_is_secure(scope)):
         return False
     from django.http.request import split_domain_port, validate_host
 
     domain, _ = split_domain_port(host)
-    return origin.split("://", 1)[-1] == host and validate_host(domain, settings.ALLOWED_HOSTS)
+    return validate_host(domain, settings.ALLOWED_HOSTS)
 
 
 class WidgetConsumer(BaseGenerationConsumer):

@@ -32,8 +32,10 @@ NOT_PUBLISHED = "“{name}” has no published version yet. Publish a version in
 class GenerationRefused(Exception):
     """A generation that will not start; ``code`` says why (each transport maps it to its wire format)."""
 
-    def __init__(self, code: str, message: str, fields: dict[str, str] | None = None) -> None:
+    def __init__(self, code: str, message: str, fields: dict[str, str] | None = None,
+                 retry_after_s: int | None = None) -> None:
         self.code, self.message, self.fields = code, message, fields or {}
+        self.retry_after_s = retry_after_s  # rate_limited: seconds until the same call would pass
         super().__init__(message)
 
 
@@ -127,7 +129,7 @@ def generation_start(
         api_key_id=getattr(actor.api_key, "pk", None), visitor=actor.visitor, cost=variants,
     )
     if refusal:
-        raise GenerationRefused("rate_limited", refusal)
+        raise GenerationRefused("rate_limited", refusal.message, retry_after_s=refusal.retry_after_s)
     generations = [
         generation_create(product=product, version=chosen, channel=channel, user=actor.user, inputs=prepared.inputs,
                           variant=variant)

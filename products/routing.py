@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from inference.training.consumers import TrainingRunConsumer
 from products.consumers import GenerationConsumer, WidgetConsumer
+from products.training.consumers import TrainingRunConsumer
 
 # The studio's own pages: same-origin and session-authenticated (studio/asgi.py wraps them).
 websocket_urlpatterns = [

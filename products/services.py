@@ -11,7 +11,8 @@ from django.db.models import Max
 from django.utils.text import slugify
 
 from products.kinds import get_kind
-from products.kinds.base import InputError, prompt_placeholders
+from products.kinds.inputs import InputError
+from products.kinds.prompts import TemplateError, prompt_length_errors, validate_template
 from products.kinds.settings import GenerationSettings, clean_settings
 from products.models import Generation, Product, ProductVersion
 from studio.models import Team
@@ -65,21 +66,21 @@ def product_create(*, team: Team, user: AbstractBaseUser, kind_id: str, template
 def product_draft_update(
     *, product: Product, system_prompt: str, prompt_template: str, settings: dict[str, Any]
 ) -> Product:
-    """Change the draft. Placeholders must name the product's inputs, so no prompt silently breaks."""
-    known = {field["name"] for field in product.input_schema}
-    unknown = prompt_placeholders(prompt_template) - known
-    if unknown:
-        names = ", ".join(sorted("{" + name + "}" for name in unknown))
-        raise ValidationError(
-            {"prompt_template": f"The prompt uses {names}, which is not an input of this product. "
-             f"Inputs you can use: {', '.join('{' + n + '}' for n in sorted(known))}."}
-        )
+    """Change the draft. Placeholders must be plain ``{name}``s of the product's inputs, so no prompt breaks."""
+    system_prompt, prompt_template = system_prompt.strip(), prompt_template.strip()
+    errors = prompt_length_errors(system_prompt=system_prompt, prompt_template=prompt_template)
+    if errors:
+        raise ValidationError(errors)
+    try:
+        validate_template(prompt_template, known={field["name"] for field in product.input_schema})
+    except TemplateError as exc:
+        raise ValidationError({"prompt_template": str(exc)}) from None
     try:
         cleaned_settings = GenerationSettings.from_dict(clean_settings(settings))
     except InputError as exc:
         raise ValidationError({"settings": str(exc)}) from None
-    product.system_prompt = system_prompt.strip()
-    product.prompt_template = prompt_template.strip()
+    product.system_prompt = system_prompt
+    product.prompt_template = prompt_template
     product.settings = cleaned_settings.to_dict()
     product.full_clean()
     product.save()

@@ -1,4 +1,5 @@
-"""The one-command launcher: ``python3 -m studio`` runs the studio, ``python3 -m studio test`` tests it.
+"""The one-command launcher: ``python3 -m studio`` runs the studio, ``python3 -m studio test`` tests it,
+``python3 -m studio lint`` checks the layers (import-linter contracts in pyproject.toml).
 
 Standard library only: it runs before the virtual environment exists. It creates ``.venv``,
 installs what is missing (torch first, on its own, so pip takes the CPU wheel), then hands over to
@@ -103,14 +104,23 @@ def test(args: list[str]) -> None:
     os.execv(PYTHON, [str(PYTHON), "-m", "pytest", *args])
 
 
+def lint(args: list[str]) -> None:
+    ensure_environment(with_tests=True)
+    os.chdir(ROOT)  # lint-imports reads pyproject.toml from the working directory
+    os.execv(VENV / "bin" / "lint-imports", [str(VENV / "bin" / "lint-imports"), *args])
+
+
 def main() -> None:
     command, *rest = sys.argv[1:] or ["serve"]
     if command == "serve":
         serve(rest)
     elif command == "test":
         test(rest)
+    elif command == "lint":
+        lint(rest)
     else:
-        sys.exit("Usage: python3 -m studio [serve [--port N]] | python3 -m studio test [pytest args]")
+        sys.exit("Usage: python3 -m studio [serve [--port N]] | python3 -m studio test [pytest args] | "
+                 "python3 -m studio lint")
 
 
 if __name__ == "__main__":

@@ -20,9 +20,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
+from django.utils.module_loading import import_string  # noqa: E402
 
 from products.routing import widget_websocket_urlpatterns  # noqa: E402
-from studio.embedded import EmbeddedWorkers  # noqa: E402
 from studio.routing import websocket_urlpatterns  # noqa: E402
 
 studio_websockets = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
@@ -38,4 +38,7 @@ application = ProtocolTypeRouter(
 )
 
 if settings.EMBEDDED_WORKERS:
-    application = EmbeddedWorkers(application)
+    # The workers belong to the worker tier, which the web tier never imports statically (import-linter
+    # checks it): the middleware that starts them is named by a setting, as Django names its own
+    # middleware, and loaded only when this process is to run them.
+    application = import_string(settings.EMBEDDED_WORKERS_MIDDLEWARE)(application)

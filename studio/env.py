@@ -79,6 +79,8 @@ INFERENCE_MAX_BATCH: int = _int("STUDIO_INFERENCE_MAX_BATCH", 16)
 INFERENCE_START_TIMEOUT_S: float = float(_str("STUDIO_INFERENCE_START_TIMEOUT_S", "5"))
 # Playground generations one person may start per minute.
 PLAYGROUND_GENERATIONS_PER_MINUTE: int = _int("STUDIO_PLAYGROUND_PER_MINUTE", 30)
+# Playground generations all the people of one team may start per minute together (variants count).
+TEAM_PLAYGROUND_GENERATIONS_PER_MINUTE: int = _int("STUDIO_TEAM_PLAYGROUND_PER_MINUTE", 120)
 # Behind a TLS-terminating proxy: trust X-Forwarded-Proto and send HTTPS-only cookies.
 HTTPS: bool = _bool("STUDIO_HTTPS", not DEBUG)
 # Hashed static file names (needs `manage.py collectstatic`); off for the one-command run, which
@@ -96,6 +98,8 @@ WIDGET_MESSAGES_PER_VISITOR_HOUR: int = _int("STUDIO_WIDGET_PER_VISITOR_HOUR", 2
 WIDGET_MESSAGES_PER_PRODUCT_DAY: int = _int("STUDIO_WIDGET_PER_PRODUCT_DAY", 1000)
 # Generations one API key may start per minute (REST API and /v1/chat/completions).
 API_GENERATIONS_PER_MINUTE: int = _int("STUDIO_API_PER_MINUTE", 60)
+# Generations all the API keys of one team may start per minute together, so more keys buy no more.
+TEAM_API_GENERATIONS_PER_MINUTE: int = _int("STUDIO_TEAM_API_PER_MINUTE", 120)
 # Reverse proxies (IP addresses or CIDR ranges, comma-separated) whose X-Forwarded-For is believed
 # when rate-limiting visitors; empty trusts nobody, so a spoofed header cannot reset a limit.
 TRUSTED_PROXIES: list[str] = _list("STUDIO_TRUSTED_PROXIES", [])

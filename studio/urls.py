@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 
-from inference.training import urls as training_urls
+from products.training import urls as training_urls
 from studio.views import auth, dashboard, teams
 
 team_patterns = [
@@ -17,7 +17,7 @@ team_patterns = [
     path("products/", include("products.urls")),
     path("datasets/", include("products.datasets.urls")),
     path("api-keys/", include("products.api.keys_urls")),
-    path("training/", include("inference.training.urls")),
+    path("training/", include("products.training.urls")),
     path("products/<slug:product_slug>/fine-tune/", include(training_urls.product_urlpatterns)),
 ]
 

@@ -25,7 +25,7 @@ def bundled_models():
     """Install the bundled models once (a fresh clone has none), before any test or test server needs them."""
     from django.conf import settings
 
-    from inference.bundled import install_bundled_models
+    from inference.install import install_bundled_models
 
     return install_bundled_models(settings.MODELS_DIR, log=lambda _message: None)
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import pytest
 
 from tests.processes import ROOT, process_env
 
-START_TIMEOUT_S = 60
+START_TIMEOUT_S = 180  # a server starting on a loaded machine; returns as soon as it answers
 
 
 def free_port() -> int:
@@ -31,12 +32,14 @@ def free_port() -> int:
 
 
 def _wait_for_port(port: int, server: subprocess.Popen, log: Path) -> None:
+    """Wait until the server answers a real page (URLs loaded, database reached), not only until it listens."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=30) as response:
+                response.read()
             return
-        except OSError:
+        except OSError:  # refused, reset, timed out, or an HTTP error while it starts
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
                 raise RuntimeError(f"The test server did not start: {log.read_text()[-3000:]}") from None

@@ -1,8 +1,7 @@
-"""Fine-tuning: training runs as durable jobs, the LoRA trainer, checkpoints, evaluation and artifacts.
+"""Fine-tuning in the worker tier: the LoRA trainer, checkpoints, evaluation, artifacts and the worker's writes.
 
-Safe for the web tier (no torch): ``services`` (every write), ``events`` (live frames after commit),
-``hyperparameters``, ``estimate``, ``chart``, ``conversations``, ``forms``, ``views``, ``urls`` and
-``consumers``. Only the training worker imports the torch side: ``worker`` → ``pipeline`` (one run
-from start to finish) → ``trainer``, ``losses``, ``examples``, ``batching``, ``checkpoints``,
-``progress``, ``evaluation``, ``metrics`` and ``artifacts``.
+The training worker imports this: ``worker`` → ``pipeline`` (one run from start to finish) → ``trainer``,
+``losses``, ``examples``, ``batching``, ``checkpoints``, ``progress``, ``evaluation``, ``metrics`` and
+``artifacts``; ``services`` holds the worker's writes on the run row. The web tier never imports it:
+the training pages, the people-side services, hyper-parameters and the estimate live in products/training/.
 """

@@ -14,10 +14,10 @@ from typing import Any
 import torch
 
 from inference.training.examples import TokenizedExample, prompt_ids
-from inference.training.hyperparameters import HyperParameters
 from inference.training.losses import mean_reply_loss
 from inference.training.metrics import text_scores
 from products.kinds.base import TrainingConversation
+from products.training.hyperparameters import HyperParameters
 
 #: Above this mean loss the perplexity is shown capped: e^30 already means "knows nothing".
 MAX_LOSS_FOR_PERPLEXITY = 30.0
@@ -48,7 +48,7 @@ def evaluate(
     model: Any, tokenizer: Any, *, examples: Sequence[TokenizedExample], conversations: Sequence[TrainingConversation],
     params: HyperParameters, device: str, pad_id: int,
 ) -> dict[str, Any]:
-    """The EvaluationReport fields: losses, perplexities, BLEU/ROUGE of both models, and the samples."""
+    """The EvaluationReport fields: the LoRA metrics (loss, perplexity, BLEU, ROUGE) of both models, and samples."""
     batch = max(1, params.batch_size)
     sampled = list(conversations[: params.eval_samples])
     with model.disable_adapter():
@@ -57,13 +57,18 @@ def evaluate(
     tuned_loss, _ = mean_reply_loss(model, examples, batch_size=batch, pad_id=pad_id, device=device)
     tuned_texts = [_sample(model, tokenizer, c, params, device) for c in sampled]
     references = [c.reply for c in sampled]
+    base_scores, tuned_scores = text_scores(base_texts, references), text_scores(tuned_texts, references)
     return {
         "examples": len(examples),
+        "metrics": {
+            "base": {"loss": base_loss, "perplexity": perplexity(base_loss), **base_scores},
+            "tuned": {"loss": tuned_loss, "perplexity": perplexity(tuned_loss), **tuned_scores},
+        },
         "base_loss": base_loss,
         "tuned_loss": tuned_loss,
         "base_perplexity": perplexity(base_loss),
         "tuned_perplexity": perplexity(tuned_loss),
-        "scores": {"base": text_scores(base_texts, references), "tuned": text_scores(tuned_texts, references),
+        "scores": {"base": base_scores, "tuned": tuned_scores,
                    "samples": len(sampled), "reply_tokens": tokens},
         "samples": [
             {"prompt": _prompt_text(c), "base": base, "tuned": tuned, "reference": c.reply}

@@ -15,22 +15,22 @@ from pathlib import Path
 
 from django.conf import settings
 
-from inference.bundled import model_path
 from inference.engines.local import resolve_device
 from inference.models import TrainingRun
+from inference.registry import model_path
 from inference.training import services
 from inference.training.artifacts import save_adapter
 from inference.training.batching import padding_fraction, training_plan
 from inference.training.checkpoints import latest_checkpoint, remove_checkpoints, write_checkpoint
 from inference.training.conversations import dataset_version_conversations
 from inference.training.examples import TokenizedSplit, tokenize_all
-from inference.training.hyperparameters import MIN_TRAIN_EXAMPLES, HyperParameters, too_few_examples_message
 from inference.training.progress import (
     CancelRequested,
     LeaseLost,
     ProgressReporter,
     ShutdownRequested,
 )
+from products.training.hyperparameters import MIN_TRAIN_EXAMPLES, HyperParameters, too_few_examples_message
 
 logger = logging.getLogger(__name__)
 

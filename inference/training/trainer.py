@@ -17,8 +17,8 @@ from typing import Any
 import torch
 
 from inference.training.examples import TokenizedExample
-from inference.training.hyperparameters import HyperParameters, learning_rate_at
 from inference.training.losses import collate, reply_loss_sum
+from products.training.hyperparameters import HyperParameters, learning_rate_at
 
 ADAPTER_FILE = "adapter_model.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from products.datasets.mapping import mapping_guess
+from products.datasets.mapping import mapping_guess, mapping_shape_check
 from products.datasets.requirements import shape_get
 from products.datasets.services import dataset_upload_create, dataset_upload_discard, dataset_version_create
 from products.models import ApiKey, Dataset, DatasetVersion, Product
@@ -82,6 +82,11 @@ def api_dataset_version_upload(
     user = _key_owner(api_key, doing="upload datasets")
     kind, _, shape = use.partition(":")
     shape_obj = shape_get(kind, shape)
+    if column_mapping is not None:  # before the file is stored: a malformed mapping must leave nothing
+        try:
+            mapping_shape_check(column_mapping)
+        except ValidationError as exc:
+            raise ValidationError({"column_mapping": exc.messages}) from None
     upload = dataset_upload_create(team=api_key.team, user=user, file=file, dataset=dataset, name=name,
                                    description=description)
     try:
@@ -113,7 +118,7 @@ def api_training_run_start(
     base_model: str | None = None,
 ):
     """Queue a fine-tune for the key's team; the run's log names the key, the run's owner is the key's creator."""
-    from inference.training.services import training_run_create
+    from products.training.services import training_run_create
 
     user = _key_owner(api_key, doing="start fine-tunes")
     return training_run_create(product=product, dataset_version=dataset_version, user=user,
@@ -121,6 +126,6 @@ def api_training_run_start(
 
 
 def api_training_run_cancel(*, api_key: ApiKey, run):
-    from inference.training.services import training_run_cancel
+    from products.training.services import training_run_cancel
 
     return training_run_cancel(run=run, user=api_key.created_by, actor=_key_actor(api_key))

@@ -41,15 +41,45 @@ def mapping_guess(*, shape: Shape, columns: list[str]) -> Mapping:
     return guess
 
 
+MAPPING_EXAMPLE = '{"question": ["q"], "answer": ["a"]}'
+
+
+def _kind_of(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "true or false", type(None): "null"}
+    return names.get(type(value), "a number" if isinstance(value, int | float) else type(value).__name__)
+
+
+def mapping_shape_check(value: Any) -> Mapping:
+    """``value`` as {field: [column, ...]}, or ValidationError saying what is not; checks no file.
+
+    For mappings from outside (the API), before anything is stored: ``[]``, ``"abc"`` or ``{"output": 5}``
+    crashed the mapping step after the upload was kept.
+    """
+    if not isinstance(value, dict):
+        raise ValidationError(f"The column mapping must be an object of fields and their columns, e.g. "
+                              f"{MAPPING_EXAMPLE}; this is {_kind_of(value)}.")
+    for name, columns in value.items():
+        if not isinstance(columns, list) or not all(isinstance(column, str) for column in columns):
+            got = _kind_of(columns) if not isinstance(columns, list) else "a list with something other than names"
+            raise ValidationError(f"The column mapping's “{name}” must be a list of column names, e.g. "
+                                  f"[\"{name}\"]; it is {got}.")
+    return value
+
+
 def mapping_validate(*, shape: Shape, columns: Iterable[str], mapping: dict[str, Any]) -> Mapping:
     """The mapping with blanks dropped; ValidationError keyed by field name says what to choose."""
+    if not isinstance(mapping, dict):
+        mapping_shape_check(mapping)
     known = set(columns)
     errors: dict[str, str] = {}
     cleaned: Mapping = {}
     used_by: dict[str, str] = {}
     for need in shape.needs:
         raw = mapping.get(need.name) or []
-        chosen = [raw] if isinstance(raw, str) else list(raw)
+        chosen = [raw] if isinstance(raw, str) else raw
+        if not isinstance(chosen, list | tuple) or not all(isinstance(column, str) for column in chosen):
+            errors[need.name] = f"Choose columns for {need.label.lower()} by their names."
+            continue
         chosen = [column for column in chosen if column]
         missing = [column for column in chosen if column not in known]
         if missing:

@@ -30,7 +30,7 @@ def _tokenizer(models_dir: str) -> Callable[[str], int] | None:
     try:
         from tokenizers import Tokenizer
 
-        from inference.bundled import model_path
+        from inference.registry import model_path
 
         tokenizer = Tokenizer.from_file(str(model_path(models_dir, TOKENIZER_MODEL) / "tokenizer.json"))
     except Exception as exc:  # noqa: BLE001 - any failure means "estimate instead", never a broken upload

@@ -1,6 +1,6 @@
 """Who a visitor is (for rate limits) and the widget's and API's usage limits.
 
-The counters are studio.ratelimit's atomic fixed windows on the shared cache (Redis in
+The counters are studio.ratelimit's atomic sliding windows on the shared cache (Redis in
 production), so they hold across processes and concurrent requests.
 """
 
@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 
-from studio.ratelimit import rate_limit_hit
+from studio.ratelimit import Limit, rate_limits_take
 
 HOUR, DAY, MINUTE = 3600, 86400, 60
 
@@ -55,44 +56,62 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies:
 
 
 PLAYGROUND_LIMIT_MESSAGE = "You are generating very fast. Wait a minute, then try again."
+TEAM_PLAYGROUND_LIMIT_MESSAGE = (
+    "Your team has started {limit} playground generations in the last minute, the most it may. "
+    "Wait a minute, then try again."
+)
+TEAM_API_LIMIT_MESSAGE = (
+    "This team's API keys have started {limit} generations in the last minute, the team's limit (more keys do "
+    "not raise it). Wait a minute, then retry."
+)
+
+
+@dataclass(frozen=True)
+class LimitRefusal:
+    """A limit that said no: the sentence for the person, and the seconds until the same call would pass."""
+
+    message: str
+    retry_after_s: int
 
 
 def generation_limits_check(
     *, channel: str, product, user_id: int | None, api_key_id: int | None, visitor: str, cost: int = 1
-) -> str | None:
-    """Count ``cost`` generations (one per variant) against the channel's limits: the one place limits apply.
+) -> LimitRefusal | None:
+    """Take ``cost`` generations (one per variant) from every limit of the channel at once: the one place limits apply.
 
-    Returns the sentence for the person when a limit is reached, else None.
+    Per key or person and per team (API, playground), per visitor and per product (widget): all are
+    taken together or none is, so a refused call uses up nothing. None when the call may start.
     """
+    limits = _channel_limits(channel=channel, product=product, user_id=user_id, api_key_id=api_key_id,
+                             visitor=visitor)
+    decision = rate_limits_take([limit for limit, _ in limits], cost=cost)
+    if decision.allowed:
+        return None
+    message = next(message for limit, message in limits if limit == decision.refused_by)
+    return LimitRefusal(message, decision.retry_after_s)
+
+
+def _channel_limits(*, channel: str, product, user_id, api_key_id, visitor) -> list[tuple[Limit, str]]:
+    """The channel's limits, each with the sentence to show when it is the one reached."""
+    team_id = product.team_id
     if channel == "widget":
-        return widget_limit_check(product_id=product.pk, visitor=visitor, cost=cost,
-                                  per_visitor_hour=product.widget_messages_per_visitor_hour,
-                                  per_day=product.widget_messages_per_day)
+        per_visitor, per_day = product.widget_messages_per_visitor_hour, product.widget_messages_per_day
+        return [
+            (Limit(f"widget:visitor:{product.pk}:{visitor}", per_visitor, HOUR),
+             VISITOR_LIMIT_MESSAGE.format(limit=per_visitor)),
+            (Limit(f"widget:product:{product.pk}", per_day, DAY), PRODUCT_LIMIT_MESSAGE),
+        ]
     if channel == "api":
-        return api_limit_check(api_key_id=api_key_id, cost=cost)
-    limit = settings.PLAYGROUND_GENERATIONS_PER_MINUTE
-    if not rate_limit_hit(f"playground:{user_id}", limit=limit, window_s=MINUTE, cost=cost):
-        return PLAYGROUND_LIMIT_MESSAGE
-    return None
-
-
-def widget_limit_check(*, product_id: int, visitor: str, per_visitor_hour: int, per_day: int,
-                       cost: int = 1) -> str | None:
-    """Count widget messages; the sentence to show the visitor when a limit is reached, else None."""
-    if not rate_limit_hit(f"widget:visitor:{product_id}:{visitor}", limit=per_visitor_hour, window_s=HOUR,
-                          cost=cost):
-        return VISITOR_LIMIT_MESSAGE.format(limit=per_visitor_hour)
-    if not rate_limit_hit(f"widget:product:{product_id}", limit=per_day, window_s=DAY, cost=cost):
-        return PRODUCT_LIMIT_MESSAGE
-    return None
-
-
-def api_limit_check(*, api_key_id: int, cost: int = 1) -> str | None:
-    """Count API generations; the error message when the key is over its per-minute limit."""
-    limit = settings.API_GENERATIONS_PER_MINUTE
-    if not rate_limit_hit(f"api:{api_key_id}", limit=limit, window_s=MINUTE, cost=cost):
-        return api_limit_message(limit)
-    return None
+        per_key, per_team = settings.API_GENERATIONS_PER_MINUTE, settings.TEAM_API_GENERATIONS_PER_MINUTE
+        return [
+            (Limit(f"api:key:{api_key_id}", per_key, MINUTE), api_limit_message(per_key)),
+            (Limit(f"api:team:{team_id}", per_team, MINUTE), TEAM_API_LIMIT_MESSAGE.format(limit=per_team)),
+        ]
+    per_person, per_team = settings.PLAYGROUND_GENERATIONS_PER_MINUTE, settings.TEAM_PLAYGROUND_GENERATIONS_PER_MINUTE
+    return [
+        (Limit(f"playground:person:{user_id}", per_person, MINUTE), PLAYGROUND_LIMIT_MESSAGE),
+        (Limit(f"playground:team:{team_id}", per_team, MINUTE), TEAM_PLAYGROUND_LIMIT_MESSAGE.format(limit=per_team)),
+    ]
 
 
 def api_limit_message(limit: int) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -64,3 +66,30 @@ def origin_allowed(origin: str | None, allowed: list[str]) -> bool:
         return origin_normalize(origin) in allowed
     except ValidationError:
         return False
+
+
+def same_origin(origin: str | None, host: str | None, *, secure: bool) -> bool:
+    """True when ``origin`` is exactly the site at Host ``host``: scheme (https when ``secure``), host and port.
+
+    For the Embed tab's live preview, which runs on the studio's own pages. ``foo://127.0.0.1:8000``
+    or ``https://…`` on a plain-HTTP studio are other origins, whatever their host.
+    """
+    if not origin or origin == "null" or not host:
+        return False
+    scheme = "https" if secure else "http"
+    try:
+        return origin_normalize(origin) == origin_normalize(f"{scheme}://{host}")
+    except ValidationError:  # an origin or Host header that is no website's (a path, a user name, garbage)
+        return False
+
+
+def websocket_is_secure(scope: dict[str, Any]) -> bool:
+    """Whether the page behind a websocket was served over HTTPS: wss, or a trusted proxy's forwarded proto."""
+    if scope.get("scheme") == "wss":
+        return True
+    proxy_header = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    if not proxy_header:
+        return False
+    name, value = proxy_header
+    wanted = name.removeprefix("HTTP_").lower().replace("_", "-").encode("latin1")
+    return any(key.lower() == wanted and raw.decode("latin1") == value for key, raw in scope.get("headers", []))

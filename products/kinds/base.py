@@ -10,13 +10,16 @@ module under products/kinds/ and one line in settings.PRODUCT_KIND_MODULES.
 
 from __future__ import annotations
 
-import string
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from inference.protocol import InferenceRequest, Task
 from products.datasets.shapes import Shape
 from products.kinds.inputs import TEXT_TYPES, InputError, InputField, clean_inputs
+
+# prompts.py holds the template rules; kinds and older callers import these names from here.
+from products.kinds.prompts import PromptTooLong, prompt_char_limit, render_prompt
+from products.kinds.prompts import template_placeholders as prompt_placeholders
 from products.kinds.settings import GenerationSettings
 
 if TYPE_CHECKING:
@@ -165,7 +168,15 @@ class TextGenerationKind(ProductKind):
 
     def build_messages(self, *, system_prompt: str, prompt_template: str, inputs: dict[str, Any]) -> list[dict]:
         """Turn cleaned inputs into chat messages for the engine."""
-        user = render_prompt(prompt_template, inputs)
+        limit = prompt_char_limit()
+        try:  # refused here, before the engine tokenises anything on the thread every team shares
+            user = render_prompt(prompt_template, inputs, max_chars=max(limit - len(system_prompt), 0))
+        except PromptTooLong:
+            # Named under the longest input, so the form marks the field to shorten.
+            longest = max(inputs, key=lambda name: len(str(inputs[name])), default="prompt")
+            raise InputError({longest: (
+                f"This makes the prompt longer than {limit:,} characters, the most the model reads; shorten it."
+            )}) from None
         messages = [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
         return [*messages, {"role": "user", "content": user}]
 
@@ -230,17 +241,3 @@ def _flat_values(example: dict[str, Any]) -> dict[str, Any]:
         else:
             values[name] = value
     return values
-
-
-class _KeepMissing(dict):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
-def render_prompt(template: str, inputs: dict[str, Any]) -> str:
-    """Fill ``{name}`` placeholders; unknown placeholders stay visible instead of crashing."""
-    return string.Formatter().vformat(template, (), _KeepMissing(inputs))
-
-
-def prompt_placeholders(template: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name}

@@ -83,6 +83,16 @@ class Product(ProductConfig):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def kind_name(self) -> str:
+        """The kind in words ("Marketing copy"), never its id."""
+        from products.kinds import get_kind  # kinds import the models' types, not the other way round
+
+        try:
+            return get_kind(self.kind).name
+        except KeyError:
+            return self.kind
+
 
 class ProductVersion(ProductConfig):
     """An immutable snapshot of a product's config. Publishing moves the product's pointer."""

@@ -37,4 +37,5 @@ def product_new(request: HttpRequest, membership: Membership) -> HttpResponse:
         else:
             messages.success(request, f"{product.name} is ready. Fill in the inputs and press Generate.")
             return redirect("playground", team_slug=membership.team.slug, product_slug=product.slug)
-    return render(request, "products/gallery.html", {"kinds": all_kinds(), "form": form})
+    planned = [kind for kind in all_kinds(include_planned=True) if not kind.available]
+    return render(request, "products/gallery.html", {"kinds": all_kinds(), "planned": planned, "form": form})

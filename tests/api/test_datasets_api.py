@@ -125,3 +125,50 @@ def test_read_only_key_lists_and_reads_but_cannot_upload(api, make_key, media_ro
     assert refused.status_code == 403 and "upload datasets" in refused.json()["detail"]
     assert _upload(reader, f"/api/v1/datasets/{dataset_id}/versions/").status_code == 403
     assert DatasetVersion.objects.count() == 1
+
+
+NOT_AN_OBJECT = ('The column mapping must be an object of fields and their columns, e.g. {"question": ["q"], '
+                 '"answer": ["a"]}; this is ')
+MALFORMED_MAPPINGS = {
+    "[]": NOT_AN_OBJECT + "a list.",
+    '"abc"': NOT_AN_OBJECT + "a string.",
+    "5": NOT_AN_OBJECT + "a number.",
+    "null": NOT_AN_OBJECT + "null.",
+    '{"question": 5}': 'The column mapping\'s “question” must be a list of column names, e.g. ["question"]; '
+                       "it is a number.",
+    '{"answer": "answer"}': 'The column mapping\'s “answer” must be a list of column names, e.g. ["answer"]; '
+                            "it is a string.",
+    '{"question": [["question"]]}': 'The column mapping\'s “question” must be a list of column names, e.g. '
+                                    '["question"]; it is a list with something other than names.',
+    "abc": "The column mapping cannot be read as JSON: Expecting value: line 1 column 1 (char 0)",
+    "[" * 100_000: "The column mapping cannot be read as JSON: The JSON nests more than 32 levels deep; "
+                   "send a flatter object.",
+}
+
+
+@pytest.mark.parametrize("mapping", list(MALFORMED_MAPPINGS))
+def test_a_column_mapping_that_is_not_an_object_of_column_lists_is_400_and_leaves_nothing(api, media_root, mapping):
+    _, client = api
+    response = _upload(client, name="Store FAQ", column_mapping=mapping)
+    assert (response.status_code, response.json()) == (400, {"column_mapping": [MALFORMED_MAPPINGS[mapping]]})
+    assert _nothing_left(media_root)
+    dataset_id = _upload(client, name="Kept FAQ").json()["id"]
+    response = _upload(client, f"/api/v1/datasets/{dataset_id}/versions/", column_mapping=mapping)
+    assert (response.status_code, response.json()) == (400, {"column_mapping": [MALFORMED_MAPPINGS[mapping]]})
+    assert (DatasetVersion.objects.count(), DatasetUpload.objects.count()) == (1, 0)
+    assert len(media_files(media_root)) == 1  # the first upload's file only
+
+
+@pytest.mark.parametrize("mapping", [[], "abc", {"output": 5}, {"question": [1, 2]}])
+def test_the_upload_service_checks_the_mapping_before_it_stores_the_file(api, media_root, mapping):
+    from django.core.exceptions import ValidationError
+
+    from products.api.services import api_dataset_version_upload
+
+    team, _ = api
+    key = ApiKey.objects.get(team=team)
+    with pytest.raises(ValidationError) as caught:
+        api_dataset_version_upload(api_key=key, file=SimpleUploadedFile("faq.csv", GOOD_CSV), use="qa:pairs",
+                                   column_mapping=mapping, name="FAQ")
+    assert list(caught.value.message_dict) == ["column_mapping"]
+    assert _nothing_left(media_root)

@@ -8,10 +8,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from inference.models import TrainingLogEntry, TrainingRun
-from inference.training.hyperparameters import HyperParameters
 from inference.training.worker import TrainingWorker
 from products.api.views.training import SettingsSerializer
 from products.models import ApiKey
+from products.training.hyperparameters import HyperParameters
 from tests.api.conftest import bearer
 from tests.training.conftest import ROWS, TINY, dataset_csv
 

@@ -21,8 +21,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
-from inference.bundled import DEFAULT_MODEL_ID, install_bundled_models, model_path  # noqa: E402
 from inference.engines.base import GenerationParams, GenerationRequest  # noqa: E402
+from inference.install import install_bundled_models  # noqa: E402
+from inference.registry import DEFAULT_MODEL_ID, model_path  # noqa: E402
 
 PROMPTS = [
     "Write a long story about a dragon who learns to bake bread.",

@@ -93,9 +93,9 @@ def throughput(args, model_dir: Path, device: str) -> None:
 
     from inference.training.batching import padding_fraction, training_plan
     from inference.training.examples import tokenize_all
-    from inference.training.hyperparameters import defaults_for
     from inference.training.losses import collate
     from inference.training.trainer import Trainer, load_lora_model, load_tokenizer, pad_token_id
+    from products.training.hyperparameters import defaults_for
 
     train, _ = sample_conversations()
     tokenizer = load_tokenizer(model_dir)
@@ -161,9 +161,9 @@ def quality(args, model_dir: Path, device: str) -> None:
     from inference.training.batching import training_plan
     from inference.training.evaluation import perplexity
     from inference.training.examples import tokenize_all
-    from inference.training.hyperparameters import defaults_for
     from inference.training.losses import mean_reply_loss
     from inference.training.trainer import Trainer, load_lora_model, load_tokenizer, pad_token_id
+    from products.training.hyperparameters import defaults_for
 
     train, validation = sample_conversations()
     tokenizer = load_tokenizer(model_dir)
@@ -199,8 +199,9 @@ def main() -> None:
     parser.add_argument("--skip-quality", action="store_true")
     args = parser.parse_args()
 
-    from inference.bundled import DEFAULT_MODEL_ID, install_bundled_models, model_path
     from inference.engines.local import resolve_device
+    from inference.install import install_bundled_models
+    from inference.registry import DEFAULT_MODEL_ID, model_path
 
     install_bundled_models(Path(args.models_dir), log=print)
     model_dir = model_path(Path(args.models_dir), DEFAULT_MODEL_ID)

@@ -147,9 +147,10 @@ def main() -> None:
 
     from django.conf import settings
 
-    from inference.bundled import install_bundled_models, model_path
     from inference.engines.base import GenerationParams, GenerationRequest
     from inference.engines.local import LocalEngine
+    from inference.install import install_bundled_models
+    from inference.registry import model_path
     from products.generation import generation_request
     from products.kinds import get_kind
 

@@ -21,6 +21,24 @@ CHROMIUM_ARGS = [
 
 pytestmark = pytest.mark.browser
 
+# How long a page may take to load and say it is ready (its load event; a script's data-ready attribute)
+# on a machine other work is loading. Not a budget anything is expected to use: the waits below return
+# the moment the page is ready. Each action on a ready page keeps the 15 s default.
+READY_TIMEOUT_MS = 180_000
+
+
+# How long a real-model answer may take to start: the first of a module includes loading the model in
+# the live studio, and llama.cpp's threads slow down sharply when other processes hold the cores.
+# Within the suite's 300 s per-test timeout; the wait ends at the first token.
+FIRST_ANSWER_MS = 200_000
+
+
+def wait_until_ready(page, selector: str) -> None:
+    """Wait until the element ``selector`` carries ``data-ready``, set by the page's script once it listens."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(f"{selector}[data-ready]")).to_be_attached(timeout=READY_TIMEOUT_MS)
+
 
 @pytest.fixture(autouse=True)
 def _orm_beside_playwright(monkeypatch):
@@ -47,6 +65,7 @@ def browser():
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(15_000)
+    context.set_default_navigation_timeout(READY_TIMEOUT_MS)
     page = context.new_page()
     yield page
     context.close()

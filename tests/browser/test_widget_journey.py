@@ -28,6 +28,7 @@ from products.services import (
     product_version_publish,
 )
 from tests.api.conftest import fresh_rate_limits, make_product  # noqa: F401 - fixtures (rate limits: autouse)
+from tests.browser.conftest import FIRST_ANSWER_MS, wait_until_ready
 from tests.live import studio_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
@@ -114,6 +115,12 @@ def _visit_with_stored_conversation(page, origin: str, product, *, is_open: bool
         f"ai-studio-widget:{product.public_key}", json.dumps({"open": is_open, "messages": messages}),
     ])
     page.reload()
+    _wait_for_widget(page)
+
+
+def _wait_for_widget(page) -> None:
+    """Wait until widget.js has mounted the chat and listens (it sets data-ready), however slow the load."""
+    wait_until_ready(page, "ai-studio-chat")
 
 
 def _widget(page):
@@ -135,6 +142,7 @@ def test_admin_embeds_the_widget_and_a_visitor_chats_streams_and_rates_it(
 
     # The Embed tab: one script tag to copy, the allow-list and limits, and the widget itself as a preview.
     page.goto(f"{live_server_url}/t/{team.slug}/products/{chat_product.slug}/embed/")
+    _wait_for_widget(page)
     script_tag = page.get_by_label("Script tag").input_value()
     assert script_tag == _script_tag(live_server_url, chat_product)
     page.get_by_label("Allowed websites").fill(f"{shop_site.origin}/\n")
@@ -143,17 +151,19 @@ def test_admin_embeds_the_widget_and_a_visitor_chats_streams_and_rates_it(
     expect(page.get_by_text("Embed settings saved. The widget works on 1 website.")).to_be_visible()
     expect(page.get_by_label("Allowed websites")).to_have_value(shop_site.origin)
 
+    _wait_for_widget(page)  # the page came back after saving
     preview = _widget(page)
     preview["launcher"].click()
     preview["input"].fill("Our summer sale")
     preview["input"].press("Enter")
-    expect(page.get_by_role("button", name="Good answer")).to_be_visible(timeout=90_000)
+    expect(page.get_by_role("button", name="Good answer")).to_be_visible(timeout=FIRST_ANSWER_MS)
     assert Generation.objects.get().channel == "widget"
     Generation.objects.all().delete()
 
     # The customer's website, on another origin, with the script tag pasted in.
     shop_site.script_tag = script_tag
     page.goto(shop_site.origin)
+    _wait_for_widget(page)
     widget = _widget(page)
     expect(widget["launcher"]).to_be_visible()
     page.keyboard.press("Tab")  # the shop's own link
@@ -166,7 +176,7 @@ def test_admin_embeds_the_widget_and_a_visitor_chats_streams_and_rates_it(
     page.keyboard.press("Enter")
 
     good = page.get_by_role("button", name="Good answer")
-    expect(good).to_be_visible(timeout=90_000)
+    expect(good).to_be_visible(timeout=FIRST_ANSWER_MS)
     expect(page.get_by_role("button", name="Stop")).to_be_hidden()
     generation = Generation.objects.get()
     answer = page.locator("ai-studio-chat .assistant .text")
@@ -181,6 +191,7 @@ def test_admin_embeds_the_widget_and_a_visitor_chats_streams_and_rates_it(
 
     # The conversation survives a reload on this website, rating included.
     page.reload()
+    _wait_for_widget(page)
     expect(widget["panel"]).to_be_visible()
     expect(page.get_by_text("Our new trail shoes keep feet dry")).to_be_visible()
     expect(answer).to_have_text(generation.output)
@@ -205,6 +216,7 @@ def test_the_same_page_on_a_website_that_is_not_allowed_gets_no_connection(
     page.on("websocket", lambda socket: socket.on("framereceived", lambda payload: frames.append(payload)))
 
     page.goto(other_site.origin)
+    _wait_for_widget(page)
     widget = _widget(page)
     widget["launcher"].click()
     widget["input"].fill("Hello")
@@ -243,7 +255,7 @@ def test_visitor_stops_an_answer_hits_the_limit_and_sees_model_output_as_text(
     answers = page.locator("ai-studio-chat .assistant .text")
     expect(answers).to_have_count(2)
     writing = answers.nth(1)
-    expect(writing).not_to_be_empty(timeout=90_000)
+    expect(writing).not_to_be_empty(timeout=FIRST_ANSWER_MS)
     expect(widget["status"]).to_have_text("Shop helper is typing…")
     expect(page.get_by_role("log", name="Conversation")).to_have_attribute("aria-busy", "true")
     page.get_by_role("button", name="Stop").click()
@@ -266,6 +278,7 @@ def test_when_the_engine_is_down_the_visitor_reads_so_in_plain_words_and_can_typ
                          messages_per_day=1000)
     shop_site.script_tag = _script_tag(studio_without_worker, chat_product)
     page.goto(shop_site.origin)
+    _wait_for_widget(page)
     widget = _widget(page)
     widget["launcher"].click()
     widget["input"].fill("Do you ship to Norway?")

@@ -150,6 +150,12 @@ async def test_studio_page_itself_may_preview_the_widget_without_being_on_the_al
     # A host the studio does not answer to is not "the studio itself", whatever the two headers say.
     spoofed = _widget(product.public_key, "https://evil.example", host="evil.example")
     assert await _try(spoofed) == (False, 4403)
+    # Nor is another scheme on the same host and port (foo:// was let in when only host:port was compared).
+    for origin in ("foo://localhost:8000", "https://localhost:8000", "http://localhost:8001"):
+        assert await _try(_widget(product.public_key, origin, host="localhost:8000")) == (False, 4403), origin
+    secure = _widget(product.public_key, "https://localhost:8000", host="localhost:8000")
+    secure.scope["scheme"] = "wss"  # the studio itself served over TLS
+    assert (await _try(secure))[0] is True
 
 
 async def test_public_key_only_generates_with_its_product_live_version_and_settings(
@@ -203,8 +209,10 @@ async def test_visitor_limit_sends_the_limit_message_and_starts_nothing(make_tea
         "event": "error", "code": "engine_unavailable", "variant": 0,
         "message": "This chat cannot answer right now. Please try again in a few minutes."}
     await communicator.send_json_to({"action": "generate", "message": "Hello again"})
-    assert await communicator.receive_json_from(timeout=5) == {
-        "event": "error", "code": "rate_limited", "message": VISITOR_LIMIT_MESSAGE.format(limit=1)}
+    refused = await communicator.receive_json_from(timeout=5)
+    assert refused == {"event": "error", "code": "rate_limited", "message": VISITOR_LIMIT_MESSAGE.format(limit=1),
+                       "retry_after_s": refused["retry_after_s"]}
+    assert 3590 <= refused["retry_after_s"] <= 3600  # when the first message leaves the hour
     await communicator.disconnect()
     await _flush_unanswered_requests()
     assert [(g.status, g.error) for g in await _generations()] == [("failed", ENGINE_UNAVAILABLE)]
@@ -219,8 +227,10 @@ async def test_daily_product_limit_counts_every_visitor_together(make_team, make
     assert (await first.receive_json_from(timeout=5))["code"] == "engine_unavailable"
     second = await _open(product.public_key, visitor="198.51.100.2")
     await second.send_json_to({"action": "generate", "message": "Hello"})
-    assert await second.receive_json_from(timeout=5) == {
-        "event": "error", "code": "rate_limited", "message": PRODUCT_LIMIT_MESSAGE}
+    refused = await second.receive_json_from(timeout=5)
+    assert refused == {"event": "error", "code": "rate_limited", "message": PRODUCT_LIMIT_MESSAGE,
+                       "retry_after_s": refused["retry_after_s"]}
+    assert 86390 <= refused["retry_after_s"] <= 86400
     await first.disconnect()
     await second.disconnect()
     await _flush_unanswered_requests()

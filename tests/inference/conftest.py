@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from inference.bundled import DEFAULT_MODEL_ID, install_bundled_models, model_path
+from inference.install import install_bundled_models
+from inference.registry import DEFAULT_MODEL_ID, model_path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

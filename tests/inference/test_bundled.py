@@ -5,14 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from inference.bundled import (
-    BASE_MODELS,
-    DEFAULT_MODEL_ID,
-    ModelNotInstalled,
-    _install_atomically,
-    install_bundled_models,
-    model_path,
-)
+from inference.install import _install_atomically, install_bundled_models
+from inference.registry import BASE_MODELS, DEFAULT_MODEL_ID, ModelNotInstalled, model_path
 
 
 def test_model_path_names_the_install_command_when_the_model_is_missing(tmp_path):

@@ -55,7 +55,8 @@ def test_draft_prompt_with_an_unknown_placeholder_is_refused(owner_client, produ
     url = reverse("draft_save", args=[owner_client.team.slug, product.slug])
     response = owner_client.post(url, {"system_prompt": "", "prompt_template": "Headline for {prodcut}",
                                        "creativity": 0.5, "length": 30, "variants": 2})
-    assert "The prompt uses {prodcut}, which is not an input of this product." in response.content.decode()
+    assert ("The prompt uses {prodcut} (line 1, column 14), which is not an input of this product."
+            in response.content.decode())
     product.refresh_from_db()
     assert "{prodcut}" not in product.prompt_template
 

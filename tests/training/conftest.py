@@ -65,7 +65,7 @@ def make_dataset_version(shop):
 @pytest.fixture
 def make_run(shop, make_dataset_version):
     """make_run(**overrides) → a queued TrainingRun of the Shop product on the tiny dataset."""
-    from inference.training.services import training_run_create
+    from products.training.services import training_run_create
 
     made: list = []  # one dataset version for all runs of a test, made on first use
 

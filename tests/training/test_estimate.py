@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from inference.training.chart import HEIGHT, PAD, WIDTH, loss_chart
-from inference.training.estimate import device_hint, duration_words, preflight_estimate
-from inference.training.hyperparameters import HyperParameters
+from products.training.chart import HEIGHT, PAD, WIDTH, loss_chart
+from products.training.estimate import device_hint, duration_words, preflight_estimate
+from products.training.hyperparameters import HyperParameters
 
 PARAMS = HyperParameters(epochs=2, learning_rate=1e-3, batch_size=4, max_length=512)
 

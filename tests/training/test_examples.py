@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from inference.bundled import DEFAULT_MODEL_ID, model_path
+from inference.registry import DEFAULT_MODEL_ID, model_path
 from inference.training.examples import prompt_ids, tokenize, tokenize_all
 from inference.training.losses import collate
 from products.datasets.requirements import shape_get

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from inference.jobs import Heartbeat
-from inference.training.hyperparameters import HyperParameters
 from inference.training.pipeline import failure_message, is_out_of_memory, out_of_memory_message
+from products.training.hyperparameters import HyperParameters
 
 
 @pytest.mark.parametrize("exc", [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from inference.training.hyperparameters import (
+from products.training.hyperparameters import (
     HyperParameters,
     defaults_for,
     learning_rate_at,

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
 from inference.models import EvaluationReport, ModelArtifact, TrainingMetric, TrainingRun
-from inference.training import services
+from inference.training import services as worker
 from products.models import Product
 from studio.asgi import application
 from studio.roles import Role
@@ -124,15 +126,15 @@ def test_a_viewer_reads_the_report_of_a_finished_run_but_cannot_make_a_version_f
 
 def _running(run: TrainingRun) -> TrainingRun:
     """A run half-way through, written by the same services the worker calls."""
-    services.training_run_claim(worker="w", lease_seconds=600)
-    services.training_run_prepared(run_id=run.pk, worker="w", train_examples=11, validation_examples=1,
+    worker.training_run_claim(worker="w", lease_seconds=600)
+    worker.training_run_prepared(run_id=run.pk, worker="w", train_examples=11, validation_examples=1,
                                    total_steps=6, device="cpu", resumed_from_step=None,
                                    message="Training on the CPU: 11 examples, 6 steps, 0% padding.")
     for step, points in ((1, [("train", 1, 2.9)]), (2, [("train", 2, 2.5), ("validation", 2, 2.7)])):
-        services.training_run_progress_record(run_id=run.pk, worker="w", step=step, train_loss=points[0][2],
+        worker.training_run_progress_record(run_id=run.pk, worker="w", step=step, train_loss=points[0][2],
                                               tokens_seen=80 * step, seconds_per_step=20.0, points=points)
-    services.training_run_checkpoint_record(run_id=run.pk, worker="w", step=2)
-    services.training_run_progress_record(run_id=run.pk, worker="w", step=3, train_loss=2.1, tokens_seen=240,
+    worker.training_run_checkpoint_record(run_id=run.pk, worker="w", step=2)
+    worker.training_run_progress_record(run_id=run.pk, worker="w", step=3, train_loss=2.1, tokens_seen=240,
                                           seconds_per_step=20.0, points=[("train", 3, 2.1)])
     return TrainingRun.objects.get(pk=run.pk)
 
@@ -153,15 +155,33 @@ def test_reloading_a_running_runs_page_shows_where_it_is_now(owner_client, shop,
     assert "The report appears here when training finishes" in page
 
 
+def test_the_loss_chart_fragment_is_fetched_again_with_every_new_point_and_drawn_only_by_the_server(
+    owner_client, shop, make_run
+):
+    team, _, _ = shop
+    run = _running(make_run())
+    chart_url = reverse("training_run_chart", args=[team.slug, run.pk])
+    page = owner_client.get(reverse("training_run", args=[team.slug, run.pk])).content.decode()
+    assert f'hx-get="{chart_url}" hx-trigger="training-progress from:body"' in page
+    worker.training_run_progress_record(run_id=run.pk, worker="w", step=4, train_loss=1.7, tokens_seen=320,
+                                        seconds_per_step=20.0, points=[("train", 4, 1.7)])
+    fragment = owner_client.get(chart_url, HTTP_HX_REQUEST="true").content.decode()
+    assert fragment.lstrip().startswith('<figure class="loss-chart" id="loss-chart-figure"')
+    # Step 4 is the new lowest loss: the earlier points move up, the new one sits on the bottom axis.
+    assert 'points="130.7,36.0 225.3,92.0 320.0,148.0 414.7,204.0"' in fragment and "<html" not in fragment
+    script = (Path(settings.BASE_DIR) / "products/static/products/training_run.js").read_text()
+    assert "polyline" not in script and "setAttribute(\"points\"" not in script  # no second drawing in JS
+
+
 def test_a_run_that_ran_out_of_memory_says_why_and_what_to_change_on_its_page(owner_client, shop, make_run):
-    from inference.training.hyperparameters import HyperParameters
     from inference.training.pipeline import out_of_memory_message
+    from products.training.hyperparameters import HyperParameters
 
     team, _, _ = shop
     run = make_run(batch_size=8)
-    services.training_run_claim(worker="w", lease_seconds=600)
+    worker.training_run_claim(worker="w", lease_seconds=600)
     # What the pipeline records when PyTorch raises its out-of-memory error (see test_failures.py).
-    services.training_run_fail(run_id=run.pk, worker="w",
+    worker.training_run_fail(run_id=run.pk, worker="w",
                                error=out_of_memory_message(HyperParameters.from_dict(run.hyperparameters)))
     page = owner_client.get(reverse("training_run", args=[team.slug, run.pk])).content.decode()
     message = ("The model ran out of memory at batch size 8. Try a smaller batch size (or a shorter maximum length) "
@@ -178,9 +198,9 @@ def test_a_run_whose_worker_was_lost_on_every_attempt_says_how_often_it_was_retr
     settings.TRAINING_MAX_ATTEMPTS = 3
     run = make_run()
     for _ in range(3):
-        services.training_run_claim(worker="doomed", lease_seconds=600)
+        worker.training_run_claim(worker="doomed", lease_seconds=600)
         TrainingRun.objects.filter(pk=run.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
-        services.training_runs_requeue_expired()
+        worker.training_runs_requeue_expired()
     page = owner_client.get(reverse("training_run", args=[team.slug, run.pk])).content.decode()
     message = ("The training worker was lost (its machine stopped, restarted or ran out of memory) and the run was "
                "retried 2 times, then given up. Start it again; if it keeps stopping, try a smaller batch size under "
@@ -195,9 +215,9 @@ def test_the_dashboard_still_says_which_runs_ended_after_a_reload_for_every_memb
                                                                                     make_member):
     team, _, _ = shop
     succeeded, failed, running, old = _succeeded(make_run()), make_run(), make_run(), make_run()
-    services.training_run_claim(worker="w", lease_seconds=600)  # takes `failed`, the oldest queued
-    services.training_run_fail(run_id=failed.pk, worker="w", error="Training stopped because of an error: boom.")
-    services.training_run_claim(worker="w", lease_seconds=600)  # `running`
+    worker.training_run_claim(worker="w", lease_seconds=600)  # takes `failed`, the oldest queued
+    worker.training_run_fail(run_id=failed.pk, worker="w", error="Training stopped because of an error: boom.")
+    worker.training_run_claim(worker="w", lease_seconds=600)  # `running`
     TrainingRun.objects.filter(pk=old.pk).update(status="succeeded",
                                                  finished_at=timezone.now() - timedelta(days=2))
     client.force_login(make_member(team, Role.VIEWER).user)
@@ -272,6 +292,7 @@ def test_another_team_gets_404_on_every_training_page(client, shop, make_run, ma
     pages = [
         ("get", reverse("training_run", args=[team.slug, run.pk])),
         ("get", reverse("training_runs", args=[team.slug])),
+        ("get", reverse("training_run_chart", args=[team.slug, run.pk])),
         ("get", reverse("fine_tune", args=[team.slug, product.slug])),
         ("get", reverse("fine_tune_estimate", args=[team.slug, product.slug])),
         ("post", reverse("fine_tune", args=[team.slug, product.slug])),
@@ -304,7 +325,7 @@ async def test_a_viewer_follows_a_run_live_from_a_snapshot_of_where_it_is(shop, 
     assert snapshot["logs"][-1]["message"] == "Saved a checkpoint at step 2."
 
     # The next save reaches the viewer's page live, after it commits.
-    await database_sync_to_async(services.training_run_progress_record)(
+    await database_sync_to_async(worker.training_run_progress_record)(
         run_id=run.pk, worker="w", step=4, train_loss=1.8, tokens_seen=320, seconds_per_step=20.0,
         points=[("train", 4, 1.8), ("validation", 4, 2.2)], message="Step 4 done.")
     frame = await communicator.receive_json_from(timeout=5)

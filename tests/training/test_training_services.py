@@ -13,8 +13,9 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from inference.models import TrainingRun
-from inference.training import services
-from inference.training.events import run_group_name
+from inference.training import services as worker
+from products.training import services
+from products.training.events import run_group_name
 from tests.training.conftest import ROWS
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -71,13 +72,13 @@ def test_a_dataset_version_of_another_team_cannot_be_trained_on(shop, make_datas
 
 def test_the_oldest_queued_run_is_claimed_and_leased_to_the_worker(make_run):
     first, second = make_run(), make_run()
-    claimed = services.training_run_claim(worker="w1", lease_seconds=60)
+    claimed = worker.training_run_claim(worker="w1", lease_seconds=60)
     assert claimed.pk == first.pk
     first.refresh_from_db()
     assert (first.status, first.worker, first.attempts) == ("running", "w1", 1)
     assert first.lease_expires_at > timezone.now() and first.started_at is not None
-    assert services.training_run_claim(worker="w2", lease_seconds=60).pk == second.pk
-    assert services.training_run_claim(worker="w3", lease_seconds=60) is None
+    assert worker.training_run_claim(worker="w2", lease_seconds=60).pk == second.pk
+    assert worker.training_run_claim(worker="w3", lease_seconds=60) is None
 
 
 def test_workers_claiming_at_the_same_moment_get_distinct_runs(make_run):
@@ -88,7 +89,7 @@ def test_workers_claiming_at_the_same_moment_get_distinct_runs(make_run):
     def claim(name: str) -> None:
         try:
             start.wait()
-            run = services.training_run_claim(worker=name, lease_seconds=60)
+            run = worker.training_run_claim(worker=name, lease_seconds=60)
             claimed[name] = run and run.pk
         finally:
             connection.close()
@@ -112,7 +113,7 @@ def test_a_claim_skips_the_run_another_worker_has_locked_instead_of_waiting_for_
     def slow_worker() -> None:
         try:
             with transaction.atomic():  # holds the row lock of its claim until the other worker is done
-                results["a"] = services.training_run_claim(worker="a", lease_seconds=60).pk
+                results["a"] = worker.training_run_claim(worker="a", lease_seconds=60).pk
                 locked.set()
                 other_done.wait(timeout=60)  # a guard against a hang, not a measurement
         finally:
@@ -121,7 +122,7 @@ def test_a_claim_skips_the_run_another_worker_has_locked_instead_of_waiting_for_
     thread = threading.Thread(target=slow_worker)
     thread.start()
     locked.wait(timeout=60)
-    results["b"] = services.training_run_claim(worker="b", lease_seconds=60).pk
+    results["b"] = worker.training_run_claim(worker="b", lease_seconds=60).pk
     done_before_first_commit = thread.is_alive()
     other_done.set()
     thread.join()
@@ -131,27 +132,27 @@ def test_a_claim_skips_the_run_another_worker_has_locked_instead_of_waiting_for_
 
 def test_an_expired_lease_puts_the_run_back_in_the_queue_to_resume_from_its_checkpoint(make_run):
     run = make_run()
-    services.training_run_claim(worker="lost", lease_seconds=60)
+    worker.training_run_claim(worker="lost", lease_seconds=60)
     TrainingRun.objects.filter(pk=run.pk).update(checkpoint_step=4)
-    assert services.training_runs_requeue_expired() == []  # lease still valid
+    assert worker.training_runs_requeue_expired() == []  # lease still valid
     _expire(run)
-    assert [r.pk for r in services.training_runs_requeue_expired()] == [run.pk]
+    assert [r.pk for r in worker.training_runs_requeue_expired()] == [run.pk]
     run.refresh_from_db()
     assert (run.status, run.worker, run.attempts) == ("queued", "", 1)
     assert run.log_entries.last().message == (
         "The worker stopped responding; the run is queued again and will resume from step 4."
     )
-    assert not services.training_run_heartbeat(run_id=run.pk, worker="lost")
-    assert services.training_run_claim(worker="next").attempts == 2
+    assert not worker.training_run_heartbeat(run_id=run.pk, worker="lost")
+    assert worker.training_run_claim(worker="next").attempts == 2
 
 
 def test_a_run_whose_worker_keeps_dying_fails_after_the_last_attempt_with_the_reason(make_run, settings):
     settings.TRAINING_MAX_ATTEMPTS = 2
     run = make_run()
     for _ in range(2):
-        services.training_run_claim(worker="doomed", lease_seconds=60)
+        worker.training_run_claim(worker="doomed", lease_seconds=60)
         _expire(run)
-        services.training_runs_requeue_expired()
+        worker.training_runs_requeue_expired()
     run.refresh_from_db()
     assert (run.status, run.attempts) == ("failed", 2)
     assert run.error == (
@@ -165,44 +166,44 @@ def test_a_run_whose_worker_keeps_dying_fails_after_the_last_attempt_with_the_re
 
 def test_a_worker_that_lost_its_lease_can_no_longer_write_progress(make_run):
     run = make_run()
-    services.training_run_claim(worker="old", lease_seconds=60)
+    worker.training_run_claim(worker="old", lease_seconds=60)
     _expire(run)
-    services.training_runs_requeue_expired()
-    services.training_run_claim(worker="new", lease_seconds=60)
-    assert services.training_run_progress_record(
+    worker.training_runs_requeue_expired()
+    worker.training_run_claim(worker="new", lease_seconds=60)
+    assert worker.training_run_progress_record(
         run_id=run.pk, worker="old", step=3, train_loss=1.0, tokens_seen=10, seconds_per_step=1.0, points=[]
     ) is None
-    assert services.training_run_should_stop(run_id=run.pk, worker="old") == (False, True)
-    assert services.training_run_should_stop(run_id=run.pk, worker="new") == (False, False)
+    assert worker.training_run_should_stop(run_id=run.pk, worker="old") == (False, True)
+    assert worker.training_run_should_stop(run_id=run.pk, worker="new") == (False, False)
     assert TrainingRun.objects.get(pk=run.pk).step == 0
 
 
 def test_cancelling_a_queued_run_ends_it_at_once_and_a_running_one_after_its_step(make_run, shop):
     _, owner, _ = shop
     queued, running = make_run(), make_run()
-    services.training_run_claim(worker="w", lease_seconds=60)  # takes `queued`, the oldest
+    worker.training_run_claim(worker="w", lease_seconds=60)  # takes `queued`, the oldest
     queued, running = running, queued
     services.training_run_cancel(run=queued, user=owner)
     services.training_run_cancel(run=running, user=owner)
     queued.refresh_from_db(), running.refresh_from_db()
     assert (queued.status, queued.finished_at is not None) == ("cancelled", True)
     assert (running.status, running.cancel_requested) == ("running", True)
-    assert services.training_run_should_stop(run_id=running.pk, worker="w") == (True, False)
+    assert worker.training_run_should_stop(run_id=running.pk, worker="w") == (True, False)
     with pytest.raises(ValidationError, match=r"already ended \(cancelled\); there is nothing to cancel\."):
         services.training_run_cancel(run=queued, user=owner)
 
 
 def test_progress_is_saved_then_published_to_the_runs_group_only_once_committed(make_run):
     run = make_run()
-    services.training_run_claim(worker="w", lease_seconds=60)
+    worker.training_run_claim(worker="w", lease_seconds=60)
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(run_group_name(run.pk), channel)
     with pytest.raises(RuntimeError), transaction.atomic():
-        services.training_run_progress_record(run_id=run.pk, worker="w", step=1, train_loss=2.5, tokens_seen=80,
+        worker.training_run_progress_record(run_id=run.pk, worker="w", step=1, train_loss=2.5, tokens_seen=80,
                                               seconds_per_step=1.0, points=[("train", 1, 2.5)])
         raise RuntimeError("rolled back: nothing may be published")
-    services.training_run_progress_record(run_id=run.pk, worker="w", step=2, train_loss=2.0, tokens_seen=160,
+    worker.training_run_progress_record(run_id=run.pk, worker="w", step=2, train_loss=2.0, tokens_seen=160,
                                           seconds_per_step=1.0, points=[("train", 2, 2.0)])
     message = async_to_sync(layer.receive)(channel)
     async_to_sync(layer.group_discard)(run_group_name(run.pk), channel)

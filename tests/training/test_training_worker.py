@@ -19,21 +19,21 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.db import connection
 
-from inference.bundled import DEFAULT_MODEL_ID, model_path
 from inference.engines.base import GenerationParams, GenerationRequest, GenerationResult
 from inference.engines.local import LocalEngine
 from inference.models import ModelArtifact, TrainingRun
+from inference.registry import DEFAULT_MODEL_ID, model_path
 from inference.training.artifacts import sha256_of
 from inference.training.checkpoints import latest_checkpoint
-from inference.training.events import bind_event_loop
 from inference.training.pipeline import checkpoint_root
-from inference.training.services import product_version_create_from_run, training_run_cancel
 from inference.training.worker import TrainingWorker
 from inference.worker import InferenceWorker
 from products.datasets.selectors import dataset_version_examples
 from products.generation import generation_request
 from products.kinds import get_kind
 from products.models import Generation, Product
+from products.training.events import bind_event_loop
+from products.training.services import product_version_create_from_run, training_run_cancel
 from studio.asgi import application
 from tests.processes import ROOT, process_env
 from tests.studio.test_websocket_routing import _session_cookie_for

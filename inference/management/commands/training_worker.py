@@ -1,4 +1,4 @@
-"""``manage.py training_worker``: fine-tune queued training runs, one at a time, until stopped."""
+"""``manage.py training_worker``: train queued training runs of its queues, one at a time, until stopped."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from inference.training.services import TRAINING_QUEUES
 from inference.training.worker import TrainingWorker
 
 
@@ -15,9 +16,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--once", action="store_true", help="Run at most one queued run, then exit.")
+        parser.add_argument(
+            "--queue", action="append", dest="queues", choices=TRAINING_QUEUES,
+            help="A queue to serve (repeat for several; default: all). Give short jobs a worker of their own "
+                 "(--queue short) so they never wait behind a long fine-tune.",
+        )
 
-    def handle(self, *args, once: bool = False, **options) -> None:
-        worker = TrainingWorker()
+    def handle(self, *args, once: bool = False, queues: list[str] | None = None, **options) -> None:
+        worker = TrainingWorker(queues=queues or TRAINING_QUEUES)
 
         def stop(signum, frame) -> None:  # finish the current step, checkpoint, give the run back, exit
             self.stdout.write("Stopping after the current step ...")
@@ -32,7 +38,7 @@ class Command(BaseCommand):
             )
         self.stdout.write(
             f"Training worker {worker.name} started (device: {settings.INFERENCE_DEVICE}, lease "
-            f"{worker.lease_seconds:g} s). Ctrl+C stops it."
+            f"{worker.lease_seconds:g} s, queues: {', '.join(worker.queues)}). Ctrl+C stops it."
         )
         self.stdout.flush()
         if once:

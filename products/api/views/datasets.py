@@ -19,12 +19,14 @@ from products.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
 from products.api.serializers import DatasetSerializer, DatasetVersionSerializer
 from products.api.services import api_dataset_version_upload
 from products.api.views.base import ApiView
+from products.datasets.mapping import mapping_shape_check
 from products.datasets.requirements import all_shapes
 from products.datasets.selectors import dataset_get, dataset_list_for_team, dataset_version_list
 from products.datasets.services import MAX_SEED, DatasetFileRejected, upload_too_large_message
 from products.datasets.split import DEFAULT_SEED
 from products.datasets.uploads import TOO_LARGE_ATTRIBUTE, SizeCapUploadHandler
 from products.models import Dataset
+from studio import jsonsafe
 
 # Multipart framing around the file: a request this much over the cap is refused before it is parsed.
 MULTIPART_SLACK = 1024 * 1024
@@ -45,12 +47,31 @@ class DatasetSummarySerializer(DatasetSerializer):
     latest_version = serializers.IntegerField(source="latest_number", allow_null=True)
 
 
+class ColumnMappingField(serializers.JSONField):
+    """A multipart text field holding JSON: parsed with the studio's bounds, then checked as {field: [column]}."""
+
+    def __init__(self, **kwargs):
+        super().__init__(binary=True, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bytes):
+            data = data.decode("utf-8", errors="replace")
+        try:
+            value = jsonsafe.loads(data) if isinstance(data, str) else data
+        except ValueError as exc:  # DRF's own parse let deep nesting raise RecursionError
+            raise serializers.ValidationError(f"The column mapping cannot be read as JSON: {exc}") from None
+        try:
+            return mapping_shape_check(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+
+
 @extend_schema_serializer(component_name="DatasetUpload")
 class UploadSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True, help_text="CSV, TSV, JSONL or TXT.")
     use = serializers.ChoiceField(choices=USES, help_text="What the rows are for, as `kind:shape`.")
-    column_mapping = serializers.JSONField(
-        required=False, binary=True,
+    column_mapping = ColumnMappingField(
+        required=False,
         help_text='JSON: each field of the use and the columns that feed it, e.g. {"question": ["q"], '
                   '"answer": ["a"]}. Guessed from the column names when left out.',
     )

@@ -51,7 +51,10 @@ def refusal_to_api_error(refused: GenerationRefused) -> APIException:
     if refused.code == "invalid_settings":
         return ValidationError({"settings": refused.fields})
     if refused.code == "rate_limited":
-        return Throttled(detail=refused.message)
+        throttled = Throttled(detail=refused.message)
+        # Set after construction: DRF's handler sends it as Retry-After, and the message keeps its words.
+        throttled.wait = refused.retry_after_s
+        return throttled
     if refused.code == "version_not_found":
         return NotFound(refused.message)
     if refused.code == "not_published":

@@ -41,9 +41,11 @@ ERROR_TYPES = {
 
 
 class OpenAIError(exceptions.APIException):
-    def __init__(self, message: str, *, status_code: int, code: str, param: str | None = None) -> None:
+    def __init__(self, message: str, *, status_code: int, code: str, param: str | None = None,
+                 retry_after_s: int | None = None) -> None:
         super().__init__(message, code=code)
         self.status_code, self.code, self.param = status_code, code, param
+        self.wait = retry_after_s  # DRF's exception handler sends it as Retry-After
 
 
 def _error_body(message: str, *, status_code: int, code: str | None, param: str | None = None) -> dict[str, Any]:
@@ -236,7 +238,8 @@ def _refusal_error(refused: GenerationRefused) -> OpenAIError:
         name, message = next(iter(refused.fields.items()), (None, refused.message))
         return OpenAIError(message, status_code=400, code="invalid_request", param=name)
     if refused.code == "rate_limited":
-        return OpenAIError(refused.message, status_code=status.HTTP_429_TOO_MANY_REQUESTS, code="rate_limit_exceeded")
+        return OpenAIError(refused.message, status_code=status.HTTP_429_TOO_MANY_REQUESTS, code="rate_limit_exceeded",
+                           retry_after_s=refused.retry_after_s)
     return OpenAIError(refused.message, status_code=404 if refused.code == "version_not_found" else 409,
                        code=refused.code, param="model")
 

@@ -12,7 +12,6 @@ from rest_framework.response import Response
 
 from inference.models import TrainingRun
 from inference.selectors import training_run_get, training_run_list_for_product, training_run_list_for_team
-from inference.training.hyperparameters import HyperParameters
 from products.api.authentication import CanManage
 from products.api.errors import api_validation_error
 from products.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
@@ -21,6 +20,7 @@ from products.api.services import api_training_run_cancel, api_training_run_star
 from products.api.views.base import ApiView
 from products.datasets.selectors import dataset_get, dataset_version_get, dataset_version_list
 from products.selectors import product_get
+from products.training.hyperparameters import HyperParameters
 
 STATUSES = [choice.value for choice in TrainingRun.Status]
 

@@ -152,4 +152,5 @@
     if (socket) socket.send(JSON.stringify({ action: "stop" }));
     status.textContent = "Stopping…";
   });
+  root.setAttribute("data-ready", ""); // handlers attached: Generate now streams instead of submitting the form
 })();

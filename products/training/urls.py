@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from inference.training import views
+from products.training import views
 
 # Mounted at /t/<team_slug>/training/.
 urlpatterns = [
     path("", views.run_list, name="training_runs"),
     path("<int:run_id>/", views.run_detail, name="training_run"),
+    path("<int:run_id>/chart/", views.run_chart, name="training_run_chart"),
     path("<int:run_id>/cancel/", views.run_cancel, name="training_run_cancel"),
     path("<int:run_id>/create-version/", views.run_version_create, name="training_run_version_create"),
 ]

@@ -1,7 +1,7 @@
-"""The loss chart as SVG coordinates, so the run page shows the curve without JavaScript.
+"""The loss chart as SVG coordinates: the only place it is drawn.
 
-training_run.js redraws the same chart from the same numbers as live points arrive; keep the two
-scales in step (WIDTH, HEIGHT, PAD and the rounding of the axis labels).
+The run page renders it (templates/training/run.html, partial ``loss-chart``); as live points arrive,
+htmx fetches that partial again (views.run_chart), so there is no second drawing in JavaScript.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ WIDTH, HEIGHT, PAD = 640, 240, 36
 class LossChart:
     width: int
     height: int
+    pad: int  # room for the axis labels, on every side
     train: str  # SVG polyline points
     validation: str
     y_max: str
@@ -23,11 +24,19 @@ class LossChart:
     x_max: int
     empty: bool
 
+    @property
+    def right(self) -> int:
+        return self.width - self.pad
+
+    @property
+    def bottom(self) -> int:
+        return self.height - self.pad
+
 
 def loss_chart(points: list[dict[str, Any]], *, total_steps: int) -> LossChart:
     """Polyline points of the training and validation curves, on shared axes from step 0 to ``total_steps``."""
     if not points:
-        return LossChart(WIDTH, HEIGHT, "", "", "", "", total_steps, True)
+        return LossChart(WIDTH, HEIGHT, PAD, "", "", "", "", total_steps, True)
     losses = [p["loss"] for p in points]
     low, high = min(losses), max(losses)
     if high - low < 1e-9:
@@ -42,4 +51,4 @@ def loss_chart(points: list[dict[str, Any]], *, total_steps: int) -> LossChart:
     def line(split: str) -> str:
         return " ".join(xy(p) for p in sorted(points, key=lambda p: p["step"]) if p["split"] == split)
 
-    return LossChart(WIDTH, HEIGHT, line("train"), line("validation"), f"{high:.2f}", f"{low:.2f}", x_max, False)
+    return LossChart(WIDTH, HEIGHT, PAD, line("train"), line("validation"), f"{high:.2f}", f"{low:.2f}", x_max, False)

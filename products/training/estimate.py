@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from inference.training.hyperparameters import HyperParameters, steps_per_epoch
+from products.training.hyperparameters import HyperParameters, steps_per_epoch
 
 #: Training tokens per second of SmolLM2-135M with LoRA before this machine has measured its own: the CPU
 #: figure is tests/benchmarks/bench_training.py on two busy cores (150–190), the GPU one a cautious guess.

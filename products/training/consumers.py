@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from inference.selectors import training_run_for_member, training_run_snapshot
-from inference.training.events import run_group_name
+from products.training.events import run_group_name
 
 
 class TrainingRunConsumer(AsyncJsonWebsocketConsumer):

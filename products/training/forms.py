@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from inference.training.hyperparameters import HyperParameters
+from products.training.hyperparameters import HyperParameters
 
 #: The settings a person may change under "Advanced settings"; empty means "choose for me".
 ADVANCED = ("epochs", "learning_rate", "batch_size", "max_length", "lora_rank", "checkpoint_every")

@@ -3,7 +3,9 @@
 The in-memory channel layer only connects coroutines of one process and one loop, so the
 inference worker must start on the loop that serves the websockets; it starts with the first
 connection (daphne does not send ASGI lifespan events). The training worker blocks (torch), so it
-runs in a daemon thread and sends its live events through that same loop.
+runs in daemon threads (one per queue, so a short job never waits behind a long fine-tune) and sends
+its live events through that same loop. studio/asgi.py loads this middleware by the dotted path in
+settings.EMBEDDED_WORKERS_MIDDLEWARE: the web tier never imports the worker tier.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ class EmbeddedWorkers:
     def __init__(self, app) -> None:
         self.app = app
         self.worker_task: asyncio.Task | None = None
-        self.training_thread: threading.Thread | None = None
+        self.training_threads: list[threading.Thread] | None = None
 
     async def __call__(self, scope, receive, send):
         if self.worker_task is None:
@@ -32,20 +34,25 @@ class EmbeddedWorkers:
             self.worker_task = asyncio.get_running_loop().create_task(InferenceWorker(get_channel_layer()).run())
             self.worker_task.add_done_callback(self._report)
             logger.info("Embedded inference worker started")
-        if self.training_thread is None:
-            self.training_thread = self._start_training_worker(asyncio.get_running_loop())
+        if self.training_threads is None:
+            self.training_threads = self._start_training_workers(asyncio.get_running_loop())
         return await self.app(scope, receive, send)
 
     @staticmethod
-    def _start_training_worker(loop: asyncio.AbstractEventLoop) -> threading.Thread:
-        from inference.training.events import bind_event_loop
+    def _start_training_workers(loop: asyncio.AbstractEventLoop) -> list[threading.Thread]:
+        from inference.training.services import TRAINING_QUEUES
         from inference.training.worker import TrainingWorker
+        from products.training.events import bind_event_loop
 
         bind_event_loop(loop)
-        thread = threading.Thread(target=TrainingWorker().serve, name="embedded-training-worker", daemon=True)
-        thread.start()
-        logger.info("Embedded training worker started")
-        return thread
+        threads = []
+        for queue in TRAINING_QUEUES:
+            worker = TrainingWorker(queues=[queue])
+            thread = threading.Thread(target=worker.serve, name=f"embedded-training-worker-{queue}", daemon=True)
+            thread.start()
+            threads.append(thread)
+        logger.info("Embedded training workers started (queues: %s)", ", ".join(TRAINING_QUEUES))
+        return threads
 
     @staticmethod
     def _report(task: asyncio.Task) -> None:

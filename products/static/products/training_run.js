@@ -1,12 +1,10 @@
-// Run page: follow a training run over its websocket (snapshot, then live frames) and redraw the
-// progress, the loss chart (same scale as inference/training/chart.py) and the log. When the run
+// Run page: follow a training run over its websocket (snapshot, then live frames) and update the
+// progress and the log. The loss chart is drawn by the server only (products/training/chart.py): a frame
+// with new points fires "training-progress" and htmx fetches the chart fragment again. When the run
 // finishes, fetch the report fragment. Text from the server is inserted with textContent only.
 (() => {
   const root = document.getElementById("training-run");
   if (!root) return;
-  const WIDTH = 640, HEIGHT = 240, PAD = 36;
-  const points = new Map(); // "split:step" -> {split, step, loss}
-  JSON.parse(document.getElementById("run-points").textContent).forEach((p) => points.set(`${p.split}:${p.step}`, p));
   let totalSteps = Number(document.getElementById("run-total").textContent) || 0;
   let finished = Boolean(root.dataset.finished);
   let reportLoaded = finished;
@@ -23,23 +21,15 @@
     return `about ${(minutes / 60).toFixed(1)} hours`;
   };
 
-  const drawChart = () => {
-    const all = [...points.values()].sort((a, b) => a.step - b.step);
-    $("chart-empty").hidden = all.length > 0;
-    if (!all.length) return;
-    let low = Math.min(...all.map((p) => p.loss)), high = Math.max(...all.map((p) => p.loss));
-    if (high - low < 1e-9) { low -= 0.5; high += 0.5; }
-    const xMax = Math.max(totalSteps, ...all.map((p) => p.step), 1);
-    const xy = (p) => {
-      const x = PAD + (WIDTH - 2 * PAD) * p.step / xMax;
-      const y = HEIGHT - PAD - (HEIGHT - 2 * PAD) * (p.loss - low) / (high - low);
-      return `${x.toFixed(1)},${y.toFixed(1)}`;
-    };
-    $("chart-train").setAttribute("points", all.filter((p) => p.split === "train").map(xy).join(" "));
-    $("chart-validation").setAttribute("points", all.filter((p) => p.split === "validation").map(xy).join(" "));
-    $("chart-y-max").textContent = high.toFixed(2);
-    $("chart-y-min").textContent = low.toFixed(2);
-    $("chart-x-max").textContent = `step ${xMax}`;
+  // The chart fragment's hx-trigger listens for "training-progress". Frames arriving within 250 ms share one
+  // fetch, made after the last of them, so the fragment always includes the latest point (none is dropped).
+  let chartTimer = null;
+  const refreshChart = () => {
+    if (chartTimer) return;
+    chartTimer = setTimeout(() => {
+      chartTimer = null;
+      document.body.dispatchEvent(new Event("training-progress"));
+    }, 250);
   };
 
   const addLogs = (logs, replace) => {
@@ -92,9 +82,8 @@
   };
 
   const onFrame = (frame) => {
-    if (frame.event === "snapshot") points.clear();
-    (frame.points || []).forEach((p) => points.set(`${p.split}:${p.step}`, p));
-    if (frame.event === "snapshot" || frame.points) drawChart();
+    // A snapshot (first frame, or after a reconnect) may carry points this page missed.
+    if (frame.event === "snapshot" || (frame.points && frame.points.length)) refreshChart();
     if (frame.logs) addLogs(frame.logs, frame.event === "snapshot");
     if (frame.status) showState(frame);
   };

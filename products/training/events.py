@@ -7,6 +7,9 @@ Frames (one JSON object each) on the run's group ``training_run.<id>``:
 ``{"event": "snapshot", ...}`` (sent by the consumer on connect), ``{"event": "status", ...}``,
 ``{"event": "progress", ...}`` with new loss points and log lines, and ``{"event": "finished", ...}``.
 The team's dashboard group gets ``{"event": "training.finished", ...}``.
+
+Both tiers publish: the web tier when a person queues or cancels a run (products/training/services.py),
+the worker as it trains (inference/training/services.py). No torch here.
 """
 
 from __future__ import annotations
@@ -14,13 +17,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
 from studio.consumers import team_group_name
+
+if TYPE_CHECKING:
+    from inference.models import TrainingLogEntry, TrainingRun
 
 logger = logging.getLogger(__name__)
 
@@ -76,3 +82,39 @@ def publish_run_frame(run_id: int, frame: dict[str, Any]) -> None:
 
 def publish_team_event(team_id: int, payload: dict[str, Any]) -> None:
     publish_after_commit(team_group_name(team_id), {"type": "team.event", "payload": payload})
+
+
+def run_state(run: TrainingRun) -> dict[str, Any]:
+    """What every frame about a run carries: enough for a page to redraw its status line."""
+    return {
+        "run": run.pk,
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "step": run.step,
+        "total_steps": run.total_steps,
+        "percent": run.percent,
+        "train_loss": run.train_loss,
+        "validation_loss": run.validation_loss,
+        "eta_seconds": run.eta_seconds,
+        "checkpoint_step": run.checkpoint_step,
+        "device": run.device,
+        "attempts": run.attempts,
+        "cancel_requested": run.cancel_requested,
+        "error": run.error,
+    }
+
+
+def log_frame(entry: TrainingLogEntry) -> dict[str, Any]:
+    return {"level": entry.level, "message": entry.message, "time": entry.created_at.isoformat()}
+
+
+def publish_run_status(run: TrainingRun, *entries: TrainingLogEntry) -> None:
+    publish_run_frame(run.pk, {"event": "status", **run_state(run), "logs": [log_frame(e) for e in entries]})
+
+
+def publish_run_finished(run: TrainingRun, *entries: TrainingLogEntry) -> None:
+    publish_run_frame(run.pk, {"event": "finished", **run_state(run), "logs": [log_frame(e) for e in entries]})
+    publish_team_event(run.team_id, {
+        "event": "training.finished", "run": run.pk, "status": run.status, "status_label": run.get_status_display(),
+        "product": run.product.name, "url": run.get_absolute_url(),
+    })

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from inference.bundled import BASE_MODELS
+from inference.registry import BASE_MODELS
 from inference.selectors import (
     training_preflight,
     training_run_artifact,
@@ -22,19 +22,19 @@ from inference.selectors import (
     training_run_log_tail,
     training_run_points,
 )
-from inference.training.chart import loss_chart
-from inference.training.estimate import duration_words
-from inference.training.forms import FineTuneForm
-from inference.training.hyperparameters import MIN_TRAIN_EXAMPLES
-from inference.training.services import (
-    product_version_create_from_run,
-    run_state,
-    training_run_cancel,
-    training_run_create,
-)
 from products.datasets.selectors import dataset_version_list_for_kind
 from products.kinds import get_kind
 from products.selectors import product_get
+from products.training.chart import loss_chart
+from products.training.estimate import duration_words
+from products.training.events import run_state
+from products.training.forms import FineTuneForm
+from products.training.hyperparameters import MIN_TRAIN_EXAMPLES
+from products.training.services import (
+    product_version_create_from_run,
+    training_run_cancel,
+    training_run_create,
+)
 from studio.access import team_view
 from studio.models import Membership
 from studio.roles import Role
@@ -129,7 +129,7 @@ def run_detail(request: HttpRequest, membership: Membership, run_id: int) -> Htt
     points = training_run_points(run=run)
     evaluation = training_run_evaluation(run=run)
     context = {
-        "run": run, "product": run.product, "state": run_state(run), "points": points,
+        "run": run, "product": run.product, "state": run_state(run),
         "chart": loss_chart(points, total_steps=run.total_steps), "logs": training_run_log_tail(run=run),
         "evaluation": evaluation, "artifact": training_run_artifact(run=run),
         "scores": _score_rows(evaluation), "can_edit": membership.can(Role.EDITOR),
@@ -138,6 +138,15 @@ def run_detail(request: HttpRequest, membership: Membership, run_id: int) -> Htt
     }
     template = T + "run.html#run-report" if request.htmx else T + "run.html"
     return render(request, template, context)
+
+
+@require_GET
+@team_view()
+def run_chart(request: HttpRequest, membership: Membership, run_id: int) -> HttpResponse:
+    """The loss chart fragment; the run page fetches it again whenever live frames bring new points."""
+    run = training_run_get(team=membership.team, run_id=run_id)
+    chart = loss_chart(training_run_points(run=run), total_steps=run.total_steps)
+    return render(request, T + "run.html#loss-chart", {"run": run, "chart": chart})
 
 
 def _score_rows(evaluation) -> list[dict]:
@@ -156,6 +165,7 @@ def _score_rows(evaluation) -> list[dict]:
         {"label": label, "base": b, "tuned": t, "hint": hint,
          "better": b is not None and t is not None and (t < b if label in lower_better else t > b)}
         for label, b, t, hint in rows
+        if b is not None or t is not None  # a run without losses (a classifier, say) has no loss rows
     ]
 
 

@@ -1,0 +1,129 @@
+"""Writes a person makes on training runs: start one, cancel one, ship its model as a product version.
+
+The worker's writes (claim, lease, progress, finish) are inference/training/services.py; both publish
+through events.py after commit. No torch here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from inference.models import ModelArtifact, TrainingLogEntry, TrainingRun
+from inference.registry import BASE_MODELS, DEFAULT_MODEL_ID
+from products.models import DatasetVersion, Product, ProductVersion, Verdict
+from products.services import product_version_create
+from products.training.estimate import device_hint
+from products.training.events import publish_run_finished, publish_run_status, publish_team_event
+from products.training.hyperparameters import (
+    MIN_TRAIN_EXAMPLES,
+    defaults_for,
+    too_few_examples_message,
+    total_steps,
+)
+
+Status = TrainingRun.Status
+PROMPT_FIELDS = ("system_prompt", "prompt_template", "input_schema")
+
+
+def training_log_add(run: TrainingRun, message: str, level: str = TrainingLogEntry.Level.INFO) -> TrainingLogEntry:
+    """A line of the run's log (the page's “What happened”); the caller publishes it."""
+    return TrainingLogEntry.objects.create(run=run, message=message, level=level)
+
+
+def _who(user: AbstractBaseUser | None) -> str:
+    return getattr(user, "email", "") or "someone"
+
+
+
+@transaction.atomic
+def training_run_create(
+    *, product: Product, dataset_version: DatasetVersion, user: AbstractBaseUser,
+    overrides: dict[str, Any] | None = None, base_model: str | None = None, actor: str | None = None,
+) -> TrainingRun:
+    """Queue a fine-tune of ``product`` on ``dataset_version``; defaults come from the dataset size.
+
+    ``actor`` names who asked in the run's log when it is not the person (an API key, say).
+    """
+    if dataset_version.dataset.team_id != product.team_id:
+        raise ValidationError({"dataset_version": "Choose a dataset version of this team."})
+    if dataset_version.kind != product.kind:
+        raise ValidationError({"dataset_version": (
+            f"{dataset_version} is mapped for another kind of product. Re-map it for this product on its "
+            "dataset page (“Change mapping or split”)."
+        )})
+    if dataset_version.verdict == Verdict.UNUSABLE:
+        raise ValidationError(
+            {"dataset_version": f"{dataset_version} cannot be used: fix the problems its report lists."}
+        )
+    if dataset_version.train_count < MIN_TRAIN_EXAMPLES:
+        raise ValidationError({"dataset_version": too_few_examples_message(dataset_version.train_count)})
+    base_model = base_model or product.base_model or DEFAULT_MODEL_ID
+    if BASE_MODELS.get(base_model) is None or BASE_MODELS[base_model].task != "causal-lm":
+        raise ValidationError({"base_model": f"{base_model} is not a text model that can be fine-tuned."})
+    params = defaults_for(train_examples=dataset_version.train_count, device=device_hint())
+    params = params.with_overrides(overrides or {})
+    run = TrainingRun(
+        team_id=product.team_id, product=product, dataset_version=dataset_version, base_model=base_model,
+        hyperparameters=params.to_dict(), created_by=user,
+        prompt_config={name: getattr(product, name) for name in PROMPT_FIELDS},
+        train_examples=dataset_version.train_count, validation_examples=dataset_version.validation_count,
+        total_steps=total_steps(dataset_version.train_count, params),
+    )
+    run.full_clean()
+    run.save()
+    epochs = f"{params.epochs} epoch{'' if params.epochs == 1 else 's'}"
+    entry = training_log_add(run, f"Queued by {actor or _who(user)}: {dataset_version}, {epochs}, "
+                      f"batch size {params.batch_size}.")
+    publish_run_status(run, entry)
+    publish_team_event(run.team_id, {"event": "training.queued", "run": run.pk, "product": product.name})
+    return run
+
+
+@transaction.atomic
+def training_run_cancel(*, run: TrainingRun, user: AbstractBaseUser | None, actor: str | None = None) -> TrainingRun:
+    """Cancel a queued run at once; ask a running one to stop (its worker stops after the current step)."""
+    run = TrainingRun.objects.select_for_update(of=("self",)).select_related("product", "team").get(pk=run.pk)
+    who = actor or _who(user)
+    if run.status == Status.QUEUED:
+        run.status, run.finished_at, run.cancel_requested = Status.CANCELLED, timezone.now(), True
+        run.save()
+        publish_run_finished(run, training_log_add(run, f"Cancelled by {who} before it started."))
+    elif run.status == Status.RUNNING:
+        if not run.cancel_requested:
+            run.cancel_requested = True
+            run.save(update_fields=["cancel_requested", "updated_at"])
+            entry = training_log_add(run, f"Cancel requested by {who}; stopping after the current step.")
+            publish_run_status(run, entry)
+    else:
+        ended = run.get_status_display().lower()
+        raise ValidationError(f"This run has already ended ({ended}); there is nothing to cancel.")
+    return run
+
+
+@transaction.atomic
+def product_version_create_from_run(*, run: TrainingRun, user: AbstractBaseUser) -> ProductVersion:
+    """Make the run's fine-tuned model the product's draft model and freeze it as a new version.
+
+    The draft takes the prompt the model was trained with too, so the playground (which uses the draft)
+    and the new version both ask the tuned model what it learnt to answer.
+    """
+    run = TrainingRun.objects.select_related("product", "dataset_version__dataset").get(pk=run.pk)
+    artifact = ModelArtifact.objects.filter(run=run).first()
+    if run.status != Status.SUCCEEDED or artifact is None:
+        raise ValidationError("Only a run that succeeded has a model to make a version from.")
+    product = Product.objects.select_for_update().get(pk=run.product_id)
+    for name in PROMPT_FIELDS:
+        if name in run.prompt_config:
+            setattr(product, name, run.prompt_config[name])
+    product.base_model = run.base_model
+    product.fine_tuned_artifact = artifact
+    product.full_clean()
+    product.save()
+    return product_version_create(
+        product=product, user=user, note=f"Fine-tuned on {run.dataset_version} (training run {run.pk})."
+    )

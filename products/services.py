@@ -16,6 +16,7 @@ from products.kinds.prompts import TemplateError, prompt_length_errors, validate
 from products.kinds.settings import GenerationSettings, clean_settings
 from products.models import Generation, Product, ProductVersion
 from studio.models import Team
+from studio.services import audit_record
 
 RESERVED_SLUGS = {"new", "generations"}  # path segments of the product pages
 
@@ -102,12 +103,15 @@ def product_version_create(*, product: Product, user: AbstractBaseUser, note: st
 
 
 @transaction.atomic
-def product_version_publish(*, product: Product, version: ProductVersion) -> Product:
+def product_version_publish(
+    *, product: Product, version: ProductVersion, user: AbstractBaseUser | None = None
+) -> Product:
     """Make ``version`` the live one (publishing an older version is the rollback)."""
     if version.product_id != product.pk:
         raise ValidationError("That version belongs to another product.")
     product.live_version = version
     product.save(update_fields=["live_version", "updated_at"])
+    audit_record(team=product.team, actor=user, action="version.published", summary=f"{product.name} v{version.number}")
     return product
 
 

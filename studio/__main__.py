@@ -151,11 +151,28 @@ def ensure_chromium() -> None:
         sys.exit("Browser tests need Chromium at /usr/bin/chromium: run `sudo apt-get install chromium`.")
 
 
+def one_command_environment(environ: dict[str, str]) -> dict[str, str]:
+    """What the one-command server runs with, unless ``environ`` says otherwise.
+
+    DEBUG off (no debug pages listing every URL), a secret generated once into var/, plain HTTP for
+    this machine (so no HTTPS redirect or HTTPS-only cookies), static files served from the app
+    folders (no collectstatic), and the workers inside the server process.
+    """
+    var_dir = Path(environ.get("STUDIO_VAR_DIR") or ROOT / "var")
+    defaults = {
+        "DEBUG": "0",
+        "STUDIO_SECRET_KEY_FILE": str(var_dir / "secret_key"),
+        "STUDIO_HTTPS": "0",
+        "STUDIO_MANIFEST_STATIC": "0",
+        "STUDIO_EMBEDDED_WORKERS": "1",
+    }
+    return defaults | {k: v for k, v in environ.items() if k in defaults}
+
+
 def serve(args: list[str]) -> None:
     ensure_environment(with_tests=False)
     ensure_fast_engine(ci=os.environ.get("CI") == "true")
-    os.environ.setdefault("DEBUG", "1")
-    os.environ.setdefault("STUDIO_EMBEDDED_WORKERS", "1")
+    os.environ.update(one_command_environment(dict(os.environ)))
     os.execv(PYTHON, [str(PYTHON), str(ROOT / "manage.py"), "launch", *args])
 
 

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from studio.models import Invitation, Membership, Team
+from studio.forms import AdminEmailLoginForm
+from studio.models import AuditEvent, Invitation, Membership, Team
+
+admin.site.login_form = AdminEmailLoginForm
 
 
 class MembershipInline(admin.TabularInline):
@@ -36,3 +39,16 @@ class InvitationAdmin(admin.ModelAdmin):
     list_filter = ["role"]
     search_fields = ["email", "team__name"]
     readonly_fields = ["token_hash"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "team", "actor_email", "action", "summary"]
+    list_filter = ["action"]
+    search_fields = ["actor_email", "team__name", "summary"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # written by the services only
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -41,8 +41,13 @@ def _list(name: str, default: list[str]) -> list[str]:
 
 # Development conveniences (detailed error pages, no HTTPS redirects). Off unless asked for.
 DEBUG: bool = _bool("DEBUG", False)
-# Signs sessions and tokens. Required when DEBUG is off; settings.py refuses to start without it.
+# Signs sessions and tokens. Required unless STUDIO_SECRET_KEY_FILE (or DEBUG) lets the studio make one.
 SECRET_KEY: str = _str("SECRET_KEY", "")
+# Old secrets, comma-separated, still accepted when checking signatures while you rotate SECRET_KEY.
+SECRET_KEY_FALLBACKS: list[str] = _list("SECRET_KEY_FALLBACKS", [])
+# A file holding the secret when SECRET_KEY is unset: made once (random, owner-only) if missing, then
+# read on every start. `python -m studio` points it at var/secret_key; DEBUG uses that file too.
+SECRET_KEY_FILE: str = _str("STUDIO_SECRET_KEY_FILE", "")
 # Host names the site answers to, comma-separated.
 ALLOWED_HOSTS: list[str] = _list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 # Origins trusted for CSRF on HTTPS deployments, e.g. https://studio.example.com.
@@ -90,6 +95,9 @@ PLAYGROUND_GENERATIONS_PER_MINUTE: int = _int("STUDIO_PLAYGROUND_PER_MINUTE", 30
 TEAM_PLAYGROUND_GENERATIONS_PER_MINUTE: int = _int("STUDIO_TEAM_PLAYGROUND_PER_MINUTE", 120)
 # Behind a TLS-terminating proxy: trust X-Forwarded-Proto and send HTTPS-only cookies.
 HTTPS: bool = _bool("STUDIO_HTTPS", not DEBUG)
+# Hashed static file names (needs `manage.py collectstatic`); off for the one-command run, which
+# serves the app folders' files directly.
+MANIFEST_STATIC: bool = _bool("STUDIO_MANIFEST_STATIC", not DEBUG)
 # Seconds browsers should remember to use HTTPS only (HSTS); 0 turns it off.
 HSTS_SECONDS: int = _int("STUDIO_HSTS_SECONDS", 31_536_000 if not DEBUG else 0)
 # Outgoing mail; the console backend prints invitation links to the server's terminal.

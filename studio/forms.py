@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.core.exceptions import ValidationError
 
+from studio.login_throttle import LOGIN_THROTTLED, minutes
 from studio.roles import Role
 
 
@@ -14,16 +17,50 @@ class SignupForm(forms.Form):
         help_text="At least 8 characters, not only digits, not a common password.",
     )
 
+    def __init__(self, *args, invited_email: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if invited_email:  # the invitation link proved this mailbox; another address would prove nothing
+            self.fields["email"].initial = invited_email
+            self.fields["email"].disabled = True
+            self.fields["email"].help_text = "Your invitation was sent here, so this is your account's email."
 
-class EmailLoginForm(AuthenticationForm):
+
+class ThrottledLoginMixin:
+    """Says "try again in N minutes" when the backend refused to check the password (studio.auth_backends)."""
+
+    def clean_username(self) -> str:
+        return self.cleaned_data["username"].strip().lower()
+
+    def clean(self):
+        try:
+            return super().clean()
+        except ValidationError:
+            wait = getattr(self.request, "login_throttled_s", 0)
+            if wait:
+                raise ValidationError(LOGIN_THROTTLED.format(wait=minutes(wait)), code="throttled") from None
+            raise
+
+
+class EmailLoginForm(ThrottledLoginMixin, AuthenticationForm):
     username = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autofocus": True}))
     error_messages = {
         **AuthenticationForm.error_messages,
         "invalid_login": "That email and password do not match. Passwords are case-sensitive.",
     }
 
-    def clean_username(self) -> str:
-        return self.cleaned_data["username"].strip().lower()
+
+class AdminEmailLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    username = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autofocus": True}))
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "invalid_login": "That email and password do not match a staff account. Passwords are case-sensitive.",
+    }
+
+
+class EmailPasswordResetForm(PasswordResetForm):
+    email = forms.EmailField(
+        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+    )
 
 
 class TeamForm(forms.Form):

@@ -70,3 +70,29 @@ class Invitation(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.accepted_at is None and self.expires_at > timezone.now()
+
+
+class AuditEvent(models.Model):
+    """Who did something that changes a team's access or what its customers see. Rows are never edited."""
+
+    class Action(models.TextChoices):
+        API_KEY_CREATED = "api_key.created", "Created an API key"
+        API_KEY_REVOKED = "api_key.revoked", "Revoked an API key"
+        ROLE_CHANGED = "member.role_changed", "Changed a member's role"
+        VERSION_PUBLISHED = "version.published", "Published a version"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="audit_events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_email = models.EmailField(blank=True, help_text="Kept when the account is deleted.")
+    action = models.CharField(max_length=40, choices=Action.choices)
+    summary = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["team", "-created_at"], name="audit_team_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.actor_email or 'someone'}: {self.get_action_display()} ({self.team})"

@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.http import Http404
 
-from studio.models import Invitation, Membership, Team
+from studio.models import AuditEvent, Invitation, Membership, Team
 from studio.services import hash_token
 
 
@@ -50,3 +50,7 @@ def invitation_get_by_token(*, token: str) -> Invitation:
         )
     except Invitation.DoesNotExist:
         raise Http404("This invitation link is not valid.") from None
+
+
+def audit_event_list(*, team: Team, limit: int = 500) -> QuerySet[AuditEvent]:
+    return team.audit_events.order_by("-created_at", "-pk")[:limit]

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from studio.models import Invitation, Membership, Team
+from studio.models import AuditEvent, Invitation, Membership, Team
 from studio.roles import Role, role_at_least
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -105,11 +105,23 @@ def invitation_create(
     return invitation, link
 
 
+class EmailChangeNeeded(ValidationError):
+    """The signed-in account's email is not the invited one; it may take it, if the person agrees."""
+
+
 @transaction.atomic
-def invitation_accept(*, invitation: Invitation, user: AbstractUser) -> Membership:
+def invitation_accept(*, invitation: Invitation, user: AbstractUser, take_email: bool = False) -> Membership:
+    """Join the invitation's team.
+
+    The link went to the invited mailbox, so holding it proves that address: an account with
+    another email joins only by taking the invited email as its own (``take_email``), and never
+    when another account already has it.
+    """
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if not invitation.is_pending:
         raise ValidationError("This invitation has already been used or has expired.")
+    if user.email.lower() != invitation.email:
+        _account_take_invited_email(invitation=invitation, user=user, agreed=take_email)
     try:
         with transaction.atomic():
             membership = Membership.objects.create(
@@ -121,6 +133,31 @@ def invitation_accept(*, invitation: Invitation, user: AbstractUser) -> Membersh
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
     return membership
+
+
+def _account_take_invited_email(*, invitation: Invitation, user: AbstractUser, agreed: bool) -> None:
+    email = invitation.email
+    if get_user_model().objects.filter(username=email).exclude(pk=user.pk).exists():
+        raise ValidationError(
+            f"This invitation is for {email}, which has its own account. Log out, then log in as {email} to join."
+        )
+    if not agreed:
+        raise EmailChangeNeeded(
+            f"This invitation is for {email}, and you are signed in as {user.email}. Join with this account "
+            f"and make {email} its email, or log out and sign up as {email}."
+        )
+    user.email = user.username = email  # the studio logs in by email, kept in both fields
+    user.full_clean()
+    user.save(update_fields=["email", "username"])
+
+
+@transaction.atomic
+def user_signup_from_invitation(*, invitation: Invitation, password: str, name: str = "") -> Membership:
+    """A new account for the invited email, already in the team: the link proved the mailbox."""
+    if not Invitation.objects.select_for_update().get(pk=invitation.pk).is_pending:
+        raise ValidationError("This invitation has already been used or has expired. Ask a team admin for a new link.")
+    user = user_signup(email=invitation.email, password=password, name=name)
+    return invitation_accept(invitation=invitation, user=user)
 
 
 def _owner_count(team: Team) -> int:
@@ -136,9 +173,12 @@ def membership_change_role(*, actor: Membership, membership: Membership, role: s
         raise PermissionDenied("Only owners can make or unmake owners.")
     if membership.role == Role.OWNER and role != Role.OWNER and _owner_count(membership.team) == 1:
         raise ValidationError("A team needs at least one owner. Make someone else owner first.")
+    previous = membership.get_role_display()
     membership.role = role
     membership.full_clean()
     membership.save(update_fields=["role"])
+    audit_record(team=membership.team, actor=actor.user, action=AuditEvent.Action.ROLE_CHANGED,
+                 summary=f"{membership.user.email}: {previous} → {role.label}")
     return membership
 
 
@@ -156,3 +196,15 @@ def membership_remove(*, actor: Membership, membership: Membership) -> None:
 
 def roles_assignable_by(actor: Membership) -> list[tuple[str, str]]:
     return [(value, label) for value, label in Role.choices if role_at_least(actor.role, value)]
+
+
+def audit_record(*, team: Team, actor: AbstractUser | None, action: str, summary: str) -> AuditEvent:
+    """Write one audit-log row (in the caller's transaction: it exists exactly when the change does)."""
+    person = actor if actor is not None and actor.is_authenticated and actor.pk else None
+    event = AuditEvent(
+        team=team, actor=person, actor_email=person.email if person else "", action=AuditEvent.Action(action),
+        summary=summary[:300],
+    )
+    event.full_clean()
+    event.save()
+    return event

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from studio import env
+from studio.secret_key import secret_key_load_or_create
 
 BASE_DIR = env.BASE_DIR
 DEBUG = env.DEBUG
 
 if env.SECRET_KEY:
     SECRET_KEY = env.SECRET_KEY
-elif DEBUG:
-    SECRET_KEY = "django-insecure-local-development-only"  # noqa: S105 - DEBUG only
+elif env.SECRET_KEY_FILE or DEBUG:
+    # Never a constant: a published key would let anyone forge sessions and widget feedback tokens.
+    SECRET_KEY = secret_key_load_or_create(Path(env.SECRET_KEY_FILE or env.VAR_DIR / "secret_key"))
 else:
     raise ImproperlyConfigured(
         "SECRET_KEY is not set. Set SECRET_KEY to a long random string (for example the output "
-        "of `python -c 'import secrets; print(secrets.token_urlsafe(50))'`), or set DEBUG=1 "
-        "for local development. `python -m studio` does this for you."
+        "of `python -c 'import secrets; print(secrets.token_urlsafe(50))'`), or set "
+        "STUDIO_SECRET_KEY_FILE to a file the studio may create. `python -m studio` does this for you."
     )
+SECRET_KEY_FALLBACKS = env.SECRET_KEY_FALLBACKS
 
 ALLOWED_HOSTS = env.ALLOWED_HOSTS
 CSRF_TRUSTED_ORIGINS = env.CSRF_TRUSTED_ORIGINS
@@ -47,6 +52,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "studio.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -108,8 +114,13 @@ CACHES = {
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
 
+AUTHENTICATION_BACKENDS = ["studio.auth_backends.ThrottledModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        # The username is the email, so its messages name the email ("too similar to the email address").
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ["email", "first_name", "last_name"]},
+    },
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
@@ -117,6 +128,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+PASSWORD_RESET_TIMEOUT = 3 * 3600  # seconds a reset link works
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -129,9 +141,9 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on a missing 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if env.MANIFEST_STATIC
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
 # Serve straight from app static folders, so the one-command run needs no collectstatic.

@@ -13,6 +13,7 @@ team_patterns = [
     path("members/invite/", teams.member_invite, name="member_invite"),
     path("members/<int:member_id>/role/", teams.member_change_role, name="member_change_role"),
     path("members/<int:member_id>/remove/", teams.member_remove, name="member_remove"),
+    path("audit/", teams.audit_log, name="audit_log"),
     path("products/", include("products.urls")),
     path("datasets/", include("products.datasets.urls")),
     path("api-keys/", include("products.api.keys_urls")),
@@ -25,6 +26,12 @@ urlpatterns = [
     path("accounts/signup/", auth.signup, name="signup"),
     path("accounts/login/", auth.EmailLoginView.as_view(), name="login"),
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
+    path("accounts/password-reset/", auth.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/password-reset/sent/", auth.PasswordResetSentView.as_view(), name="password_reset_sent"),
+    path(
+        "accounts/reset/<uidb64>/<token>/", auth.PasswordResetConfirmView.as_view(), name="password_reset_confirm"
+    ),
+    path("accounts/reset/done/", auth.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("teams/new/", teams.team_new, name="team_new"),
     path("invite/<str:token>/", teams.invitation_accept_view, name="invitation_accept"),
     path("t/<slug:team_slug>/", include(team_patterns)),

@@ -1,4 +1,4 @@
-"""A live studio for tests that need a real server: daphne in its own process, on the test database.
+"""A live studio for tests that need a real server: studio.server (daphne) in its own process, on the test database.
 
 A separate process (not a fork) because torch's thread pool does not survive fork, and the server
 runs the embedded inference worker. One server serves a whole test module (the model loads once);
@@ -49,19 +49,26 @@ def _wait_for_port(port: int, server: subprocess.Popen, log: Path) -> None:
 @contextlib.contextmanager
 def studio_process(*, embedded_workers: bool = True, **env: str) -> Iterator[str]:
     """Run the studio (daphne, embedded workers unless told not to) with ``env`` added; yields its base URL."""
+    with studio_server(embedded_workers=embedded_workers, **env) as (url, _server):
+        yield url
+
+
+@contextlib.contextmanager
+def studio_server(*, embedded_workers: bool = True, **env: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``studio_process``, yielding the server process too (to look at what it holds)."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="studio-live-") as folder:
         # The server's log goes to a file, not a pipe: a pipe nobody reads would fill up and block the server.
         log = Path(folder) / "server.log"
         with log.open("w") as output:
             server = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "studio.asgi:application"],
+                [sys.executable, "-m", "studio.server", "-b", "127.0.0.1", "-p", str(port), "studio.asgi:application"],
                 cwd=ROOT, env=process_env(STUDIO_EMBEDDED_WORKERS="1" if embedded_workers else "0", **env),
                 stdout=output, stderr=subprocess.STDOUT, text=True,
             )
             try:
                 _wait_for_port(port, server, log)
-                yield f"http://127.0.0.1:{port}"
+                yield f"http://127.0.0.1:{port}", server
             finally:
                 server.terminate()
                 try:

@@ -26,3 +26,16 @@ def process_env(**extra: str) -> dict[str, str]:
         "DATABASE_URL": test_database_url(),
         "PYTHONPATH": str(ROOT),
     } | extra
+
+
+def open_temporary_bytes(pid: int, folder: Path) -> int:
+    """Bytes in the files under ``folder`` that process ``pid`` holds open (deleted temporary files included)."""
+    total = 0
+    fds = Path(f"/proc/{pid}/fd")
+    for fd in list(fds.iterdir()) if fds.exists() else []:
+        try:
+            if os.readlink(fd).startswith(str(folder)):
+                total += os.stat(fd).st_size
+        except OSError:  # closed meanwhile
+            continue
+    return total

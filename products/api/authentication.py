@@ -76,8 +76,20 @@ class CanRead(BasePermission):
 class CanGenerate(BasePermission):
     message = (
         "This API key is read-only. Create a key with the “Read and generate” scope on the API keys page "
-        "to generate, give feedback, upload datasets or start fine-tunes."
+        "to generate or rate answers."
     )
 
     def has_permission(self, request, view) -> bool:
         return isinstance(request.auth, ApiKey) and request.auth.allows(ApiKey.Scope.GENERATE)
+
+
+class CanManage(BasePermission):
+    """Changes to the team's data and spending of its training time: uploads, fine-tunes."""
+
+    message = (
+        "This API key cannot change the team's data. Create a key with the “Read, generate and manage” "
+        "scope on the API keys page to upload datasets and to start fine-tunes or cancel them."
+    )
+
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.auth, ApiKey) and request.auth.allows(ApiKey.Scope.MANAGE)

@@ -16,7 +16,8 @@ from products.datasets.requirements import shape_get
 from products.datasets.services import dataset_upload_create, dataset_upload_discard, dataset_version_create
 from products.models import ApiKey, Dataset, DatasetVersion, Product
 from products.models.apikey import DISPLAY_PREFIX_LENGTH, hash_secret_key, new_secret_key
-from studio.models import Team
+from studio.models import AuditEvent, Team
+from studio.services import audit_record
 
 # last_used_at is for people ("used 3 minutes ago"); writing it on every request would cost a write per call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -34,21 +35,25 @@ def api_key_create(*, team: Team, user: AbstractBaseUser, name: str, scope: str)
     if not name:
         raise ValidationError({"name": "Give the key a name that says where it is used, e.g. “Shop backend”."})
     if scope not in ApiKey.Scope.values:
-        raise ValidationError({"scope": "Choose read only, or read and generate."})
+        raise ValidationError({"scope": "Choose read only; read and generate; or read, generate and manage."})
     secret = new_secret_key()
     api_key = ApiKey(team=team, name=name, scope=scope, created_by=user,
                      prefix=secret[:DISPLAY_PREFIX_LENGTH], hashed_secret=hash_secret_key(secret))
     api_key.full_clean()
     api_key.save()
+    audit_record(team=team, actor=user, action=AuditEvent.Action.API_KEY_CREATED,
+                 summary=f"“{api_key.name}” ({api_key.prefix}…), {api_key.get_scope_display().lower()}")
     return CreatedApiKey(api_key=api_key, secret=secret)
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+def api_key_revoke(*, api_key: ApiKey, user: AbstractBaseUser | None = None) -> ApiKey:
     """Stop the key working; the next request with it gets 401. Revoking twice keeps the first time."""
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+        audit_record(team=api_key.team, actor=user, action=AuditEvent.Action.API_KEY_REVOKED,
+                     summary=f"“{api_key.name}” ({api_key.prefix}…)")
     return api_key
 
 

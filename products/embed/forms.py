@@ -34,5 +34,5 @@ class ApiKeyForm(forms.Form):
     scope = forms.ChoiceField(
         choices=ApiKey.Scope.choices, initial=ApiKey.Scope.GENERATE, widget=forms.RadioSelect, label="Can",
         help_text="Read only: list products, versions, datasets and generations. Read and generate: also "
-                  "generate, rate answers and upload datasets.",
+                  "generate and rate answers. Manage: also upload datasets and start or stop fine-tunes.",
     )

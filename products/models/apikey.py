@@ -38,8 +38,10 @@ class ApiKey(models.Model):
     """A team's secret key for the REST API. Only its hash is stored; the secret is shown once."""
 
     class Scope(models.TextChoices):
+        # Each scope includes the ones above it.
         READ = "read", "Read only"
         GENERATE = "generate", "Read and generate"
+        MANAGE = "manage", "Read, generate and manage"
 
     team = models.ForeignKey("studio.Team", on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=80)
@@ -65,5 +67,6 @@ class ApiKey(models.Model):
         return self.revoked_at is None
 
     def allows(self, scope: str) -> bool:
-        """True when this key's scope covers ``scope`` (generate includes read)."""
-        return scope == self.Scope.READ or self.scope == self.Scope.GENERATE
+        """True when this key's scope covers ``scope`` (manage includes generate, which includes read)."""
+        order = list(self.Scope.values)
+        return order.index(self.scope) >= order.index(scope)

@@ -42,6 +42,6 @@ def api_key_list(request: HttpRequest, membership: Membership) -> HttpResponse:
 @require_POST
 @team_view(Role.ADMIN)
 def api_key_revoke_view(request: HttpRequest, membership: Membership, key_id: int) -> HttpResponse:
-    api_key = api_key_revoke(api_key=api_key_get(team=membership.team, key_id=key_id))
+    api_key = api_key_revoke(api_key=api_key_get(team=membership.team, key_id=key_id), user=request.user)
     messages.success(request, f"“{api_key.name}” is revoked: requests with it are refused from now on.")
     return redirect("api_keys", team_slug=membership.team.slug)

@@ -46,7 +46,7 @@ def version_publish(request: HttpRequest, membership: Membership, product_slug: 
     product = product_get(team=membership.team, slug=product_slug)
     version = product_version_get(product=product, number=number)
     previous = product.live_version
-    product_version_publish(product=product, version=version)
+    product_version_publish(product=product, version=version, user=request.user)
     if previous and previous.number > version.number:
         messages.success(request, f"Rolled back: version {version.number} is live again.")
     else:

@@ -13,12 +13,14 @@ from studio.forms import InviteForm, RoleForm, TeamForm
 from studio.models import Membership
 from studio.roles import DESCRIPTIONS, Role
 from studio.selectors import (
+    audit_event_list,
     invitation_get_by_token,
     invitation_list_pending,
     member_get,
     member_list,
 )
 from studio.services import (
+    EmailChangeNeeded,
     invitation_accept,
     invitation_create,
     membership_change_role,
@@ -121,10 +123,19 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
     invitation = invitation_get_by_token(token=token)
     if request.method == "POST" and request.user.is_authenticated:
         try:
-            accepted = invitation_accept(invitation=invitation, user=request.user)
+            accepted = invitation_accept(
+                invitation=invitation, user=request.user, take_email=request.POST.get("take_email") == "1"
+            )
+        except EmailChangeNeeded:
+            pass  # the page offers the choice
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
             messages.success(request, f"Welcome to {accepted.team.name}.")
             return redirect("dashboard", team_slug=accepted.team.slug)
-    return render(request, "studio/invitation.html", {"invitation": invitation})
+    return render(request, "studio/invitation.html", {"invitation": invitation, "token": token})
+
+
+@team_view(Role.ADMIN)
+def audit_log(request: HttpRequest, membership: Membership) -> HttpResponse:
+    return render(request, "studio/audit_log.html", {"events": audit_event_list(team=membership.team)})

@@ -47,9 +47,9 @@ def make_product():
 
 @pytest.fixture
 def make_key():
-    """``make_key(team, scope="generate") -> secret``."""
+    """``make_key(team, scope="manage") -> secret``: every scope unless a test narrows it."""
 
-    def make(team, scope: str = ApiKey.Scope.GENERATE, name: str = "Backend") -> str:
+    def make(team, scope: str = ApiKey.Scope.MANAGE, name: str = "Backend") -> str:
         owner = team.memberships.get(role="owner").user
         return api_key_create(team=team, user=owner, name=name, scope=scope).secret
 

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 def test_created_key_is_stored_only_as_a_hash_with_a_display_prefix(make_team, make_key):
     team = make_team("Acme")
-    secret = make_key(team, name="Shop backend")
+    secret = make_key(team, scope=ApiKey.Scope.GENERATE, name="Shop backend")
     key = ApiKey.objects.get()
     assert secret.startswith("sk_") and len(secret) > 40
     assert key.hashed_secret == hashlib.sha256(secret.encode()).hexdigest()

@@ -30,7 +30,7 @@ def _upload_dataset(client, rows=ROWS, name: str = "Descriptions") -> dict:
 
 @pytest.fixture
 def acme(make_team, make_key, make_product):
-    """(team, product, client with a generate key, uploaded dataset) for a team called Acme."""
+    """(team, product, client with a manage key, uploaded dataset) for a team called Acme."""
     team = make_team("Acme")
     product = make_product(team, name="Descriptions", template_id="product-description")
     client = bearer(make_key(team, name="Nightly job"))

@@ -84,7 +84,7 @@ def seed_product():
 def start_processes(env: dict[str, str], port: int, separate_worker: bool) -> list[subprocess.Popen]:
     embedded = "0" if separate_worker else "1"
     child_env = os.environ | env | {"PYTHONPATH": str(REPO_ROOT), "STUDIO_EMBEDDED_WORKERS": embedded}
-    server = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "studio.asgi:application"]
+    server = [sys.executable, "-m", "studio.server", "-b", "127.0.0.1", "-p", str(port), "studio.asgi:application"]
     processes = [subprocess.Popen(server, cwd=REPO_ROOT, env=child_env, stderr=subprocess.DEVNULL)]
     if separate_worker:
         worker = [sys.executable, "manage.py", "inference_worker"]

@@ -6,8 +6,10 @@ import hashlib
 import os
 import re
 import time
+from pathlib import Path
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import escape
@@ -29,8 +31,8 @@ def test_upload_page_shows_a_drop_zone_and_the_size_limit(client, acme, acme_own
     assert response.status_code == 200
     assert "Drop a file here, or choose one" in html
     assert "up to 200 MB" in html
-    assert 'enctype="multipart/form-data"' in html and "xhr.upload" in html
-
+    assert 'enctype="multipart/form-data"' in html and "/static/products/dataset_upload.js" in html
+    assert "xhr.upload" in Path(finders.find("products/dataset_upload.js")).read_text()  # the progress bar
 
 def test_upload_of_a_valid_csv_stores_it_under_a_server_name_with_its_hash_and_opens_the_review(
     client, acme, acme_owner, media_root

@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
@@ -142,3 +143,74 @@ def test_home_returns_to_the_last_team_used(client, make_user, make_team):
     client.force_login(me)
     client.get(reverse("dashboard", args=["beta"]))
     assert client.get(reverse("home")).url == reverse("dashboard", args=["beta"])
+
+
+def test_an_invitation_link_does_not_let_another_account_join_as_it_is(owner_client, make_user):
+    link = _link_from(_invite(owner_client, owner_client.team, "new@example.com"))
+    intruder = make_user("other@example.com")
+    owner_client.force_login(intruder)
+    response = owner_client.post(link)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "You are signed in as other@example.com, and the invitation was sent to new@example.com." in page
+    assert "Join and make new@example.com my email" in page  # joining takes the email: the person must agree
+    assert not Membership.objects.filter(user=intruder).exists()
+    assert Invitation.objects.get().is_pending
+
+
+def test_the_link_proves_the_mailbox_so_an_account_may_take_the_invited_email(owner_client, make_user):
+    link = _link_from(_invite(owner_client, owner_client.team, "new@example.com"))
+    person = make_user("personal@example.com")
+    owner_client.force_login(person)
+    joined = owner_client.post(link, {"take_email": "1"}, follow=True)
+    assert joined.redirect_chain[-1][0] == reverse("dashboard", args=[owner_client.team.slug])
+    person.refresh_from_db()
+    assert (person.email, person.username) == ("new@example.com", "new@example.com")
+    assert Membership.objects.get(user=person, team=owner_client.team).role == Role.EDITOR
+
+
+def test_an_account_cannot_take_an_invited_email_another_account_has(owner_client, make_user):
+    link = _link_from(_invite(owner_client, owner_client.team, "new@example.com"))
+    make_user("new@example.com")
+    other = make_user("other@example.com")
+    owner_client.force_login(other)
+    response = owner_client.post(link, {"take_email": "1"}, follow=True)
+    assert (
+        "This invitation is for new@example.com, which has its own account. "
+        "Log out, then log in as new@example.com to join." in response.content.decode()
+    )
+    other.refresh_from_db()
+    assert other.email == "other@example.com"
+    assert not Membership.objects.filter(user=other).exists() and Invitation.objects.get().is_pending
+
+
+def test_signing_up_from_an_invitation_uses_the_invited_email_and_lands_in_the_team(client, owner_client, settings):
+    link = _link_from(_invite(owner_client, owner_client.team, "new@example.com", Role.VIEWER))
+    token = link.rsplit("/", 2)[-2]
+    client.logout()
+    invite_page = client.get(link).content.decode()
+    signup_url = f"{reverse('signup')}?invitation={token}"
+    assert f'href="{signup_url}"' in invite_page
+    form = client.get(signup_url).content.decode()
+    assert 'value="new@example.com"' in form and "disabled" in form
+    # A typed address is ignored: only the invited mailbox was proven.
+    response = client.post(
+        signup_url, {"email": "attacker@example.com", "password": "correct-horse-battery-staple"}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == reverse("dashboard", args=[owner_client.team.slug])
+    assert "Welcome to Acme." in response.content.decode()
+    member = Membership.objects.get(team=owner_client.team, role=Role.VIEWER)
+    assert member.user.email == "new@example.com"
+    assert not get_user_model().objects.filter(email="attacker@example.com").exists()
+    assert not Invitation.objects.get().is_pending
+
+
+def test_signing_up_from_an_invitation_whose_email_has_an_account_says_log_in(client, owner_client, make_user):
+    link = _link_from(_invite(owner_client, owner_client.team, "new@example.com"))
+    make_user("new@example.com")
+    client.logout()
+    response = client.post(
+        f"{reverse('signup')}?invitation={link.rsplit('/', 2)[-2]}", {"password": "correct-horse-battery-staple"}
+    )
+    assert "An account with this email already exists. Log in instead." in response.content.decode()
+    assert owner_client.team.memberships.count() == 1 and Invitation.objects.get().is_pending

@@ -13,7 +13,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from products.api.authentication import CanGenerate
+from products.api.authentication import CanManage
 from products.api.errors import api_validation_error
 from products.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
 from products.api.serializers import DatasetSerializer, DatasetVersionSerializer
@@ -139,7 +139,7 @@ class DatasetListApi(ApiView):
     parser_classes = [MultiPartParser]
 
     def get_permissions(self):
-        return [CanGenerate()] if self.request.method == "POST" else super().get_permissions()
+        return [CanManage()] if self.request.method == "POST" else super().get_permissions()
 
     @extend_schema(operation_id="datasets_list", parameters=PAGE_PARAMETERS,
                    responses=page_of(DatasetSummarySerializer, "DatasetPage"))
@@ -162,7 +162,7 @@ class DatasetDetailApi(ApiView):
 
 
 class DatasetVersionCreateApi(ApiView):
-    permission_classes = [CanGenerate]
+    permission_classes = [CanManage]
     parser_classes = [MultiPartParser]
 
     @extend_schema(operation_id="dataset_versions_create", request={"multipart/form-data": UploadSerializer},

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from inference.models import TrainingRun
 from inference.selectors import training_run_get, training_run_list_for_product, training_run_list_for_team
-from products.api.authentication import CanGenerate
+from products.api.authentication import CanManage
 from products.api.errors import api_validation_error
 from products.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
 from products.api.serializers import TrainingRunSerializer
@@ -74,7 +74,7 @@ class ProductTrainingRunsApi(ApiView):
         settings = SettingsSerializer(required=False, default=dict)
 
     def get_permissions(self):
-        return [CanGenerate()] if self.request.method == "POST" else super().get_permissions()
+        return [CanManage()] if self.request.method == "POST" else super().get_permissions()
 
     @extend_schema(operation_id="product_training_runs_list", parameters=[*PAGE_PARAMETERS, STATUS_PARAMETER],
                    responses=page_of(TrainingRunSerializer, "TrainingRunPage"))
@@ -124,7 +124,7 @@ class TrainingRunDetailApi(ApiView):
 
 
 class TrainingRunCancelApi(ApiView):
-    permission_classes = [CanGenerate]
+    permission_classes = [CanManage]
 
     @extend_schema(
         operation_id="training_runs_cancel", request=None,

@@ -104,8 +104,10 @@
   const host = el("ai-studio-chat", { id: HOST_ID });
   host.style.setProperty("all", "initial", "important");
   const shadow = host.attachShadow({ mode: "open" });
-  const style = el("style");
-  style.textContent = CSS;
+  // A constructed style sheet is not inline style, so it works under a site's CSP without 'unsafe-inline'.
+  const sheets = "adoptedStyleSheets" in shadow && "replaceSync" in CSSStyleSheet.prototype;
+  const style = sheets ? new CSSStyleSheet() : el("style");
+  if (sheets) { style.replaceSync(CSS); shadow.adoptedStyleSheets = [style]; } else { style.textContent = CSS; }
   const root = el("div", { class: "root" });
   const panelId = `${HOST_ID}-panel`;
   const panel = el("section", { class: "panel", id: panelId, role: "dialog", "aria-label": `${CONFIG.title} chat` });
@@ -131,7 +133,7 @@
   const launcher = el("button", { type: "button", class: "launcher", "aria-label": TEXT.open,
     "aria-expanded": "false", "aria-controls": panelId }, "💬");
   root.append(panel, launcher);
-  shadow.append(style, root);
+  shadow.append(...(sheets ? [] : [style]), root);
 
   let socket = null;
   let current = null; // the assistant message being written: { message, node }

@@ -32,7 +32,7 @@ class Command(BaseCommand):
         )
         if no_serve:
             return
-        from daphne.cli import CommandLineInterface
+        from studio.server import main as serve
 
         self.stdout.write(f"  Serving with daphne (Ctrl+C stops it; data stays in {settings.BASE_DIR / 'var'}).\n")
-        CommandLineInterface().run(["--bind", host, "--port", str(port), "studio.asgi:application"])
+        serve(["--bind", host, "--port", str(port), "studio.asgi:application"])

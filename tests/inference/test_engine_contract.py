@@ -22,13 +22,13 @@ def solo(engine, request) -> GenerationResult:
     return events[-1]
 
 
-def test_greedy_output_is_deterministic_and_ends_with_eos(any_engine):
-    first = solo(any_engine, chat("What is the capital of France?", max_new_tokens=32))
-    second = solo(any_engine, chat("What is the capital of France?", max_new_tokens=32))
+def test_greedy_output_is_deterministic(any_engine):
+    first = solo(any_engine, chat("Name three colours.", max_new_tokens=16))
+    second = solo(any_engine, chat("Name three colours.", max_new_tokens=16))
 
     assert first.token_ids == second.token_ids
-    assert first.finish_reason is FinishReason.EOS
-    assert "Paris" in first.text
+    assert first.text == second.text != ""
+    assert first.finish_reason in (FinishReason.EOS, FinishReason.LENGTH)
 
 
 def test_generation_stops_exactly_at_max_new_tokens(any_engine):
@@ -37,11 +37,13 @@ def test_generation_stops_exactly_at_max_new_tokens(any_engine):
     assert (result.finish_reason, result.completion_tokens, len(result.token_ids)) == (FinishReason.LENGTH, 7, 7)
 
 
-def test_stop_string_cuts_the_text_the_same_way(any_engine):
-    result = solo(any_engine, chat("What is the capital of France?", max_new_tokens=32, stop=("Par",)))
+def test_a_stop_string_ends_the_text_just_before_it(any_engine):
+    free = solo(any_engine, chat(LONG, max_new_tokens=24)).text
+    stop = free[12:16]  # a piece of what this backend writes, wherever tokens split it
 
-    assert result.finish_reason is FinishReason.STOP
-    assert result.text.endswith("is ") and "Par" not in result.text
+    result = solo(any_engine, chat(LONG, max_new_tokens=24, stop=(stop,)))
+
+    assert (result.finish_reason, result.text) == (FinishReason.STOP, free[: free.index(stop)])
 
 
 def test_cancelling_frees_the_sequence_for_the_next_request(any_engine):
@@ -136,7 +138,7 @@ def test_the_time_limit_counts_from_the_slot_not_from_submission(any_engine):
         first = single.submit(chat(LONG, max_new_tokens=300))
         stream = iter(first)
         next(stream)
-        limited = single.submit(chat("Name a fruit.", max_new_tokens=2, max_seconds=2.0))
+        limited = single.submit(chat("Name a fruit.", max_new_tokens=1, max_seconds=2.0))
         time.sleep(2.5)  # longer than its whole time limit, spent waiting for the slot
         first.cancel()
         list(stream)
@@ -144,5 +146,5 @@ def test_the_time_limit_counts_from_the_slot_not_from_submission(any_engine):
     finally:
         single.shutdown()
 
-    assert (result.finish_reason, result.completion_tokens) == (FinishReason.LENGTH, 2)
+    assert (result.finish_reason, result.completion_tokens) == (FinishReason.LENGTH, 1)
     assert result.queue_wait_s >= 2.5

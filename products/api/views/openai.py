@@ -180,11 +180,13 @@ class ChatCompletionApi(OpenAIView):
                 f"POST /api/v1/products/{product.slug}/generate/ instead.", status_code=400,
                 code="unsupported_product", param="model",
             )
-        *earlier, last = data["messages"]
-        text = _message_text(last.get("content")) if last["role"] == "user" else ""
+        messages = data["messages"]
+        last_user = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=None)
+        text = _message_text(messages[last_user].get("content")) if last_user is not None else ""
+        earlier = messages[:last_user] if last_user is not None else []
         if not text.strip() and not data.get("inputs"):
-            raise OpenAIError("End the messages with a user message with text.", status_code=400,
-                              code="invalid_request", param="messages")
+            raise OpenAIError("Send at least one user message with text.", status_code=400, code="invalid_request",
+                              param="messages")
         settings: dict[str, Any] = {}
         if data.get("max_completion_tokens") or data.get("max_tokens"):
             settings["length"] = data.get("max_completion_tokens") or data.get("max_tokens")

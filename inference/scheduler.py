@@ -255,6 +255,11 @@ class Scheduler:
     # The decode thread --------------------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            # Made now, not on the first request: a llama.cpp context takes a moment to allocate.
+            self._batch = self.engine.new_batch(max_rows=self.max_batch_size)
+        except Exception:
+            logger.exception("Could not make the decode batch; trying again on the first request")
         while True:
             with self._wake:
                 if not self._stopping and not self.live_count and not self._admissible():

@@ -11,12 +11,10 @@ import asyncio
 import json
 
 import pytest
-from asgiref.sync import ThreadSensitiveContext
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
-from django.test import AsyncClient
 from django.urls import reverse
 
 from inference.worker import InferenceWorker
@@ -25,6 +23,7 @@ from products.embed.services import product_embed_update
 from products.models import Generation
 from products.services import product_create, product_version_create, product_version_publish
 from studio.asgi import application
+from tests.api.test_generate_stream import KeyClient
 from tests.studio.test_websocket_routing import _session_cookie_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -93,17 +92,6 @@ async def test_the_widget_fills_the_kinds_message_input_and_shows_the_items(pick
     await communicator.disconnect()
     assert [item["reason"] for item in done["result"]["items"]] == ["A staff pick for ada"] * 3
     assert done["feedback_token"]
-
-
-class KeyClient(AsyncClient):
-    def __init__(self, secret: str) -> None:
-        super().__init__()
-        self.secret = secret
-
-    async def post(self, path, data=None, **kwargs):
-        kwargs["headers"] = {"Authorization": f"Bearer {self.secret}", **kwargs.get("headers", {})}
-        async with ThreadSensitiveContext():
-            return await super().post(path, data, content_type="application/json", **kwargs)
 
 
 async def test_rest_json_and_sse_carry_the_result_and_the_openai_endpoint_names_the_rest_route(picks, worker):

@@ -64,6 +64,7 @@ class GenerationStream:
             request_id=self.request_id, generation_id=self.generation_id, reply_channel=reply, request=self.request,
         ))
         finished = False
+        text: list[str] = []  # what the person has read, kept if the worker goes silent mid-answer
         try:
             try:
                 message = await asyncio.wait_for(layer.receive(reply), self.start_timeout_s)
@@ -78,6 +79,8 @@ class GenerationStream:
             while True:
                 event = await self._event(message)
                 if event is not None:
+                    if event["event"] == "token":
+                        text.append(event["text"])
                     finished = event["event"] in ("done", "error")
                     yield event
                     if finished:
@@ -85,6 +88,12 @@ class GenerationStream:
                 try:
                     message = await asyncio.wait_for(layer.receive(reply), IDLE_TIMEOUT_S)
                 except TimeoutError:
+                    # The worker died or hung: record that here, or the row stays "running" for ever.
+                    await database_sync_to_async(generation_finish)(
+                        generation_id=self.generation_id, output="".join(text), finish_reason="error",
+                        tokens_in=0, tokens_out=0, time_to_first_token_s=None, duration_s=IDLE_TIMEOUT_S,
+                        error=ENGINE_STOPPED,
+                    )
                     yield {"event": "error", "code": "engine_unavailable", "message": ENGINE_STOPPED}
                     return
         finally:

@@ -276,3 +276,32 @@ async def test_a_separate_worker_process_serves_the_playground_over_redis_with_t
     [generation] = await _generations()
     assert generation.output == text == frames[-1]["result"]["text"] and generation.status == "finished"
     assert frames[-1]["usage"]["finish_reason"] in ("eos", "length") and generation.tokens_out <= 12
+
+
+async def test_a_worker_that_goes_silent_mid_answer_ends_the_stream_and_marks_the_row_failed(product, monkeypatch):
+    import asyncio
+
+    from inference import client
+    from inference.runners import Result, Token, empty_usage
+
+    monkeypatch.setattr(client, "IDLE_TIMEOUT_S", 0.3)
+    release = asyncio.Event()
+
+    async def hung(request, context):
+        hung.requests.append(request)
+        yield Token("Dry")
+        await release.wait()  # a worker stuck in a decode call: it hears nothing, not even Stop
+        yield Result("length", {"text": "Dry"}, empty_usage(duration_s=0.01, finish_reason="length"))
+
+    hung.requests = []
+    product, owner = product
+    async with fake_worker(hung):
+        communicator = await _connect(product, owner)
+        await communicator.send_json_to({"action": "generate", "inputs": INPUTS, "settings": GREEDY})
+        frames = await _frames_until_end(communicator, timeout=5)
+        [generation] = await _generations()
+        release.set()
+        await communicator.disconnect()
+    assert [frame["event"] for frame in frames] == ["start", "token", "error"]
+    assert frames[-1]["message"] == client.ENGINE_STOPPED
+    assert (generation.status, generation.output, generation.error) == ("failed", "Dry", client.ENGINE_STOPPED)

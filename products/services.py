@@ -148,8 +148,12 @@ def generation_finish(
     *, generation_id: int, output: str, finish_reason: str, tokens_in: int, tokens_out: int,
     time_to_first_token_s: float | None, duration_s: float, error: str = "", result: dict[str, Any] | None = None,
 ) -> None:
-    """Record how a generation ended; called by the inference worker (``result`` is the kind's payload)."""
-    Generation.objects.filter(pk=generation_id).update(
+    """Record how a generation ended (``result`` is the kind's payload); the first ending recorded stays.
+
+    A client that gave up on a silent worker has already told the person and marked the row failed; a
+    worker that was only slow must not turn it into "finished" afterwards.
+    """
+    Generation.objects.filter(pk=generation_id, status=Generation.Status.RUNNING).update(
         output=output,
         result=result if result is not None else {"text": output},
         finish_reason=finish_reason,

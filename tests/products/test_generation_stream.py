@@ -305,3 +305,16 @@ async def test_a_worker_that_goes_silent_mid_answer_ends_the_stream_and_marks_th
     assert [frame["event"] for frame in frames] == ["start", "token", "error"]
     assert frames[-1]["message"] == client.ENGINE_STOPPED
     assert (generation.status, generation.output, generation.error) == ("failed", "Dry", client.ENGINE_STOPPED)
+
+
+def test_a_late_worker_result_does_not_overwrite_the_failure_the_person_was_shown(product):
+    from products.services import generation_create, generation_finish
+
+    product, owner = product
+    generation = generation_create(product=product, version=None, channel="playground", user=owner, inputs={})
+    ending = {"tokens_in": 0, "tokens_out": 0, "time_to_first_token_s": None, "duration_s": 5.0}
+    generation_finish(generation_id=generation.pk, output="", finish_reason="error", error=ENGINE_UNAVAILABLE,
+                      **ending)
+    generation_finish(generation_id=generation.pk, output="Late text", finish_reason="eos", **ending)
+    generation.refresh_from_db()
+    assert (generation.status, generation.output, generation.error) == ("failed", "", ENGINE_UNAVAILABLE)

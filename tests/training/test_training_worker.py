@@ -50,6 +50,14 @@ def _greedy_text(engine: LocalEngine, messages: list[dict]) -> str:
     return next(event for event in engine.stream(request) if isinstance(event, GenerationResult)).text
 
 
+def _served_greedy_text(model_id: str, adapter: str | None, messages: list[dict]) -> str:
+    """Greedy text from the engine the studio serves with (llama.cpp by default), as the worker would get it."""
+    from inference.runtime import scheduler_for
+
+    request = GenerationRequest(messages=messages, params=GenerationParams(max_new_tokens=12, temperature=0))
+    return scheduler_for(model_id, adapter).submit(request).result().text
+
+
 def _run_one_job(worker: TrainingWorker) -> bool:
     try:
         return worker.run_once()
@@ -148,7 +156,10 @@ def _check_the_finished_run_and_its_adapter(run: TrainingRun, owner, product: Pr
     artifact = ModelArtifact.objects.get(run=run)
     weights = artifact.directory / "adapter_model.safetensors"
     assert sha256_of(weights) == artifact.sha256 and artifact.size_bytes > weights.stat().st_size > 0
-    assert sorted(f["name"] for f in artifact.files) == ["adapter_config.json", "adapter_model.safetensors"]
+    # The PEFT folder for torch, and the same adapter in GGUF for llama.cpp, each hashed.
+    assert sorted(f["name"] for f in artifact.files) == [
+        "adapter_config.json", "adapter_model.gguf", "adapter_model.safetensors"]
+    assert all(len(f["sha256"]) == 64 and f["size"] > 0 for f in artifact.files)
     assert not checkpoint_root(run.pk).exists()  # checkpoints go once the artifact is safe
     report = run.evaluation
     assert report.examples == 1 and report.tuned_loss < report.base_loss
@@ -163,8 +174,13 @@ def _check_the_finished_run_and_its_adapter(run: TrainingRun, owner, product: Pr
     base_dir = model_path(Path(settings.MODELS_DIR), DEFAULT_MODEL_ID)
     base_text = _greedy_text(LocalEngine(base_dir, device="cpu"), prepared.messages)
     tuned_text = _greedy_text(LocalEngine(base_dir, device="cpu", adapter_dir=prepared.adapter), prepared.messages)
-    assert tuned_text != base_text, tuned_text
-    return base_text, tuned_text
+    assert tuned_text != base_text, tuned_text  # the adapter changes what torch writes
+    # What the playground must stream: the served engine's own base and tuned outputs (llama.cpp reads the GGUF
+    # export of the adapter, so its text is not torch's; the adapter must change it all the same).
+    served_base = _served_greedy_text(prepared.model, None, prepared.messages)
+    served_tuned = _served_greedy_text(prepared.model, prepared.adapter, prepared.messages)
+    assert served_tuned != served_base, served_tuned
+    return served_base, served_tuned
 
 
 def test_cancel_stops_a_running_run_within_one_step_and_keeps_no_model(make_run, shop):

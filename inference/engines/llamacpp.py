@@ -175,34 +175,9 @@ class LlamaCppEngine:
 
     def stream(self, request: GenerationRequest, cancel: threading.Event | None = None):
         """One request alone (tests and benchmarks); the scheduler is the serving path."""
-        import time
+        from inference.engines.sequence import stream_alone
 
-        from inference.engines.base import FinishReason
-        from inference.engines.sequence import failed_result
-
-        try:
-            seq = self.prepare(request, cancel, started_at=time.monotonic())
-        except PromptTooLong as exc:
-            yield failed_result(request, str(exc), prompt_tokens=exc.prompt_tokens)
-            return
-        sampler = self.sampler(request.params)
-        batch = self.new_batch(max_rows=1)
-        try:
-            logits = batch.add(seq, seq.prompt_ids)
-            while True:
-                token = sampler(logits, seq.seen)
-                yield from seq.add_token(token)
-                if seq.finished:
-                    return
-                if reason := seq.interrupted():
-                    yield from seq.finish(reason)
-                    return
-                logits = batch.step([token])[0]
-        except Exception as exc:
-            logger.exception("Generation %s failed", request.request_id)
-            yield from seq.finish(FinishReason.ERROR, error=f"Generation failed: {exc}")
-        finally:
-            batch.close()
+        return stream_alone(self, request, cancel)
 
 
 class LlamaCppBatch:

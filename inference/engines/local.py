@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from inference.engines.base import (
-    FinishReason,
     GenerationEvent,
     GenerationParams,
     GenerationRequest,
-    PromptTooLong,
 )
 from inference.engines.sequence import SequenceState, encode_chat
 
@@ -230,32 +227,9 @@ class LocalEngine:
         self, request: GenerationRequest, cancel: threading.Event | None = None
     ) -> Iterator[GenerationEvent]:
         """Generate for one request: token events, then one GenerationResult."""
-        from inference.engines.sampling import Sampler
-        from inference.engines.sequence import failed_result
+        from inference.engines.sequence import stream_alone
 
-        started = time.monotonic()
-        try:
-            seq = self.prepare(request, cancel, started_at=started)
-        except PromptTooLong as exc:
-            yield failed_result(request, str(exc), prompt_tokens=exc.prompt_tokens)
-            return
-        sampler = Sampler(request.params, self.loaded.device)
-        batch = self.new_batch(max_rows=1)
-        try:
-            logits = batch.add(seq, seq.prompt_ids)
-            while True:
-                token = sampler(logits, seq.seen)
-                yield from seq.add_token(token)
-                if seq.finished:
-                    return
-                if reason := seq.interrupted():
-                    yield from seq.finish(reason)
-                    return
-                logits = batch.step([token])[0]
-        except Exception as exc:
-            # The stream's contract is to end with a result, so a model failure becomes one.
-            logger.exception("Generation %s failed", request.request_id)
-            yield from seq.finish(FinishReason.ERROR, error=f"Generation failed: {exc}")
+        return stream_alone(self, request, cancel)
 
 
 class TorchBatch:

@@ -173,3 +173,39 @@ def encode_chat(tokenizer: Any, request: GenerationRequest, context_length: int)
     if len(ids) > limit:
         raise PromptTooLong(len(ids), max(limit, 0))
     return list(ids)
+
+
+def stream_alone(engine: Any, request: GenerationRequest, cancel: threading.Event | None = None):
+    """One request through ``engine`` (a BatchEngine) without the scheduler: tests and benchmarks.
+
+    Token events, then exactly one GenerationResult: a model failure becomes an ``error`` result.
+    """
+    import logging
+
+    from inference.engines.base import PromptTooLong
+
+    try:
+        seq = engine.prepare(request, cancel, started_at=time.monotonic())
+    except PromptTooLong as exc:
+        yield failed_result(request, str(exc), prompt_tokens=exc.prompt_tokens)
+        return
+    sampler = engine.sampler(request.params)
+    batch = engine.new_batch(max_rows=1)
+    try:
+        logits = batch.add(seq, seq.prompt_ids)
+        while True:
+            token = sampler(logits, seq.seen)
+            yield from seq.add_token(token)
+            if seq.finished:
+                return
+            if reason := seq.interrupted():
+                yield from seq.finish(reason)
+                return
+            logits = batch.step([token])[0]
+    except Exception as exc:
+        logging.getLogger(__name__).exception("Generation %s failed", request.request_id)
+        yield from seq.finish(FinishReason.ERROR, error=f"Generation failed: {exc}")
+    finally:
+        close = getattr(batch, "close", None)  # llama.cpp frees its context; torch's batch is plain memory
+        if close is not None:
+            close()

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from inference.registry import DEFAULT_MODEL_ID
+from inference.registry import DEFAULT_MODEL_ID, EMBEDDING_MODEL_ID
 
 
 class LeasedJob(models.Model):
@@ -260,3 +260,67 @@ class EvaluationReport(models.Model):
         if self.base_loss is None or self.tuned_loss is None:
             return None
         return 100 * (self.base_loss - self.tuned_loss) / self.base_loss if self.base_loss else 0.0
+
+
+class KnowledgeIndex(LeasedJob):
+    """A Q&A knowledge base made searchable: one per dataset version of documents or FAQ pairs. The row is the job.
+
+    Built on its own queue (``INDEX``) so it never waits behind a fine-tune. Succeeded means servable; a
+    product version points at a dataset version, and so at exactly one index: re-indexing a newer dataset
+    version makes a new row and never touches the one a live version answers from.
+    """
+
+    #: Index builds have workers of their own.
+    INDEX = "index"
+
+    team = models.ForeignKey("studio.Team", on_delete=models.CASCADE, related_name="knowledge_indexes")
+    # RESTRICT: a dataset version that was indexed stays while its index does (the team going takes both).
+    dataset_version = models.OneToOneField(
+        "products.DatasetVersion", on_delete=models.RESTRICT, related_name="knowledge_index"
+    )
+    embedding_model = models.CharField(max_length=120, default=EMBEDDING_MODEL_ID)
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    built_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "knowledge index"
+        verbose_name_plural = "knowledge indexes"
+        indexes = [
+            models.Index(fields=["status", "queue", "priority", "created_at"], name="knowledge_index_queue"),
+            models.Index(fields=["status", "lease_expires_at"], name="knowledge_index_lease"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Knowledge index {self.pk}"
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == self.Status.SUCCEEDED
+
+    @property
+    def progress_percent(self) -> int:
+        if self.is_ready:
+            return 100
+        return min(99, round(100 * self.chunks_done / self.chunks_total)) if self.chunks_total else 0
+
+
+class KnowledgeChunk(models.Model):
+    """One passage of a knowledge base as the worker searches it: its text and its MiniLM embedding."""
+
+    index = models.ForeignKey(KnowledgeIndex, on_delete=models.CASCADE, related_name="chunks")
+    position = models.PositiveIntegerField(help_text="Order within the index; ties a chunk to its embedding row.")
+    title = models.CharField(max_length=300, blank=True)
+    text = models.TextField()
+    source_row = models.PositiveIntegerField(help_text="The data row (1-based) of the dataset file it came from.")
+    embedding = models.BinaryField(help_text="float16 little-endian, the embedding model's dimensions.")
+
+    class Meta:
+        ordering = ["index", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["index", "position"], name="knowledge_chunk_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Chunk {self.position} of index {self.index_id}"

@@ -9,7 +9,14 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from inference.models import EvaluationReport, ModelArtifact, TrainingLogEntry, TrainingMetric, TrainingRun
+from inference.models import (
+    EvaluationReport,
+    KnowledgeIndex,
+    ModelArtifact,
+    TrainingLogEntry,
+    TrainingMetric,
+    TrainingRun,
+)
 from products.models import Product
 from studio.models import Membership, Team
 
@@ -114,3 +121,10 @@ def training_preflight(*, version, overrides: dict[str, Any], base_model: str):
         measured_tokens_per_second=training_tokens_per_second(device=device, base_model=base_model),
     )
     return params, estimate
+
+
+def knowledge_index_for(*, dataset_version_id: int | None) -> KnowledgeIndex | None:
+    """The index built (or building) on a knowledge dataset version, if one was asked for."""
+    if dataset_version_id is None:
+        return None
+    return KnowledgeIndex.objects.filter(dataset_version_id=dataset_version_id).first()

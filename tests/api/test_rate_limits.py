@@ -18,11 +18,14 @@ def _concurrently(count: int, request) -> list:
     """Run ``request(n)`` in ``count`` threads released at the same instant; their results in order."""
     start = threading.Barrier(count)
     results: list = [None] * count
+    failures: list[BaseException] = []
 
     def run(n: int) -> None:
         try:
             start.wait()
             results[n] = request(n)
+        except BaseException as error:  # a thread's exception would otherwise only be printed
+            failures.append(error)
         finally:
             connection.close()  # each thread's own connection, as a server closes it after each request
 
@@ -31,6 +34,8 @@ def _concurrently(count: int, request) -> list:
         thread.start()
     for thread in threads:
         thread.join()
+    if failures:
+        raise failures[0]
     return results
 
 

@@ -24,9 +24,6 @@ from products.services import generation_finish
 
 logger = logging.getLogger(__name__)
 
-# Longest silence between two events of a running generation before the client gives up on the worker
-# (the worker itself stops a sequence after its params' max_seconds, 90 s by default).
-IDLE_TIMEOUT_S = 120.0
 ENGINE_STOPPED = "The model stopped answering in the middle of the text. Try again."
 
 
@@ -85,13 +82,14 @@ class GenerationStream:
                     yield event
                     if finished:
                         return
+                idle_timeout_s = settings.INFERENCE_IDLE_TIMEOUT_S
                 try:
-                    message = await asyncio.wait_for(layer.receive(reply), IDLE_TIMEOUT_S)
+                    message = await asyncio.wait_for(layer.receive(reply), idle_timeout_s)
                 except TimeoutError:
                     # The worker died or hung: record that here, or the row stays "running" for ever.
                     await database_sync_to_async(generation_finish)(
                         generation_id=self.generation_id, output="".join(text), finish_reason="error",
-                        tokens_in=0, tokens_out=0, time_to_first_token_s=None, duration_s=IDLE_TIMEOUT_S,
+                        tokens_in=0, tokens_out=0, time_to_first_token_s=None, duration_s=idle_timeout_s,
                         error=ENGINE_STOPPED,
                     )
                     yield {"event": "error", "code": "engine_unavailable", "message": ENGINE_STOPPED}

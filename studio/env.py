@@ -77,6 +77,9 @@ TRAINING_POLL_SECONDS: int = _int("STUDIO_TRAINING_POLL_S", 2)
 INFERENCE_MAX_BATCH: int = _int("STUDIO_INFERENCE_MAX_BATCH", 16)
 # Seconds a generation waits for an inference worker to take it before the person reads "not answering".
 INFERENCE_START_TIMEOUT_S: float = float(_str("STUDIO_INFERENCE_START_TIMEOUT_S", "5"))
+# Longest silence (seconds) between two events of a running generation before the client gives up on the
+# worker; above the worker's own 90 s limit per generation, so only a dead or hung worker reaches it.
+INFERENCE_IDLE_TIMEOUT_S: float = float(_str("STUDIO_INFERENCE_IDLE_TIMEOUT_S", "120"))
 # Generation engine: auto (llama.cpp on the CPU when it is installed and passes a one-token smoke
 # test, else torch), llamacpp or torch. torch is also what auto picks on a GPU.
 ENGINE: str = _str("STUDIO_ENGINE", "auto")

@@ -278,13 +278,13 @@ async def test_a_separate_worker_process_serves_the_playground_over_redis_with_t
     assert frames[-1]["usage"]["finish_reason"] in ("eos", "length") and generation.tokens_out <= 12
 
 
-async def test_a_worker_that_goes_silent_mid_answer_ends_the_stream_and_marks_the_row_failed(product, monkeypatch):
+async def test_a_worker_that_goes_silent_mid_answer_ends_the_stream_and_marks_the_row_failed(product, settings):
     import asyncio
 
     from inference import client
     from inference.runners import Result, Token, empty_usage
 
-    monkeypatch.setattr(client, "IDLE_TIMEOUT_S", 0.3)
+    settings.INFERENCE_IDLE_TIMEOUT_S = 0.3
     release = asyncio.Event()
 
     async def hung(request, context):

@@ -39,6 +39,8 @@ class GenerationParams:
     top_k: int = 0  # 0 means no top-k filter
     repetition_penalty: float = 1.0
     stop: tuple[str, ...] = ()
+    # Near the token limit, stop at the end of a sentence instead of cutting one (copy people publish).
+    end_on_sentence: bool = False
     seed: int | None = None
     max_seconds: float = 60.0
     max_prompt_tokens: int = 1536

@@ -135,18 +135,25 @@ class LocalEngine:
         device: str = "auto",
         adapter_dir: str | Path | None = None,
     ) -> None:
+        # Resolved here, on the thread that builds the engine: transformers imports its classes lazily,
+        # and the scheduler's preparation and decode threads resolving them at once half-import them.
+        from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache  # noqa: F401
+
         self.model_dir = Path(model_dir)
         self.device = device
         self.adapter_dir = Path(adapter_dir) if adapter_dir else None
         self._loaded: LoadedModel | None = None
         self._encoder: Any = None
         self._encoder_lock = threading.Lock()
+        self._load_lock = threading.Lock()
 
     @property
     def loaded(self) -> LoadedModel:
-        """The model, loaded on first use."""
+        """The model, loaded on first use, once: the scheduler's preparation and decode threads both ask."""
         if self._loaded is None:
-            self._loaded = load_model(self.model_dir, self.device, self.adapter_dir)
+            with self._load_lock:
+                if self._loaded is None:
+                    self._loaded = load_model(self.model_dir, self.device, self.adapter_dir)
         return self._loaded
 
     backend = "torch"
@@ -163,6 +170,7 @@ class LocalEngine:
 
     def encode(self, request: GenerationRequest) -> list[int]:
         """Prompt token ids from the chat template; raises PromptTooLong. Safe on any thread."""
+        loaded = self.loaded  # first: two threads importing transformers at once can half-import it
         with self._encoder_lock:
             if self._encoder is None:
                 # A tokenizer of its own: encoding on the preparation thread while the decode thread
@@ -170,7 +178,7 @@ class LocalEngine:
                 from transformers import AutoTokenizer
 
                 self._encoder = AutoTokenizer.from_pretrained(self.model_dir)
-            return encode_chat(self._encoder, request, self.loaded.context_length)
+            return encode_chat(self._encoder, request, loaded.context_length)
 
     def prepare(
         self,

@@ -20,7 +20,7 @@ from inference.engines.base import (
     TokenEvent,
 )
 from inference.engines.detokenize import Decoder, IncrementalDetokenizer
-from inference.engines.stopping import Deadline, MaxNewTokens, StopStringMatcher
+from inference.engines.stopping import Deadline, MaxNewTokens, SentenceEnding, StopStringMatcher, last_sentence_end
 
 
 class SequenceState:
@@ -53,6 +53,7 @@ class SequenceState:
         self._detok = IncrementalDetokenizer(tokenizer, self.prompt_ids)
         self._stops = StopStringMatcher(params.stop)
         self._max_tokens = MaxNewTokens(params.max_new_tokens)
+        self._sentences = SentenceEnding(params.max_new_tokens) if params.end_on_sentence else None
         self._deadline = Deadline(params.max_seconds, start=self.started_at, clock=clock)
         self._first_token_at: float | None = None
         self.queue_wait_s: float | None = None
@@ -88,10 +89,13 @@ class SequenceState:
             return self.finish(FinishReason.EOS)
         self._pending_ids.append(token_id)
         text, matched = self._stops.push(self._detok.add(token_id))
+        sentence_ended = False
+        if self._sentences is not None and not matched:
+            text, sentence_ended = self._sentences.push(text, len(self.generated))
         events: list[GenerationEvent] = []
         if text:
             events.append(self._emit(text))
-        if matched:
+        if matched or sentence_ended:
             return events + self.finish(FinishReason.STOP, flush=False)
         if self._max_tokens(len(self.generated)):
             return events + self.finish(FinishReason.LENGTH)
@@ -112,12 +116,21 @@ class SequenceState:
                 reason = FinishReason.STOP
             else:
                 text += self._stops.flush()
-            if text:
-                events.append(self._emit(text))
+        else:
+            text = ""
+        if self._sentences is not None and reason is not FinishReason.ERROR:
+            natural = reason in (FinishReason.EOS, FinishReason.STOP)
+            text = self._sentences.settle(text, generated=len(self.generated), natural_end=natural)
+        if text:
+            events.append(self._emit(text))
+        kept = "".join(self._parts)
+        if self._sentences is not None and reason in (FinishReason.LENGTH, FinishReason.TIME_LIMIT):
+            # A sentence begun before the wind-down and cut by the limit: keep what ends on a sentence.
+            kept = last_sentence_end(kept)
         self.finish_reason = reason
         self.result = GenerationResult(
             finish_reason=reason,
-            text="".join(self._parts),
+            text=kept,
             prompt_tokens=len(self.prompt_ids),
             completion_tokens=len(self.generated),
             time_to_first_token_s=(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 
@@ -72,3 +73,48 @@ class Deadline:
 
     def __call__(self) -> bool:
         return self.clock() >= self.at
+
+
+# A sentence ends at . ! ? or … after a letter, a percent sign or a closing quote/bracket (so "3.5" does
+# not end one), optionally followed by closing quotes or brackets.
+SENTENCE_END = re.compile(r"(?<=[A-Za-z%)\]\"'”’])[.!?…]+[\"'”’)\]]*")
+
+
+def last_sentence_end(text: str) -> str:
+    """``text`` up to its last complete sentence; all of it when it has none (better than nothing)."""
+    ends = list(SENTENCE_END.finditer(text))
+    return text[: ends[-1].end()] if ends else text
+
+
+class SentenceEnding:
+    """Ends copy on a complete sentence instead of cutting it at the token limit.
+
+    Once ``share`` of ``max_new_tokens`` are generated, text is held back until a sentence ends; the
+    sequence then stops there. Held text that never reaches a sentence end is dropped at the limit, so
+    what was streamed is exactly the final text and never ends mid-sentence after the wind-down starts.
+    """
+
+    def __init__(self, max_new_tokens: int, *, share: float = 0.7) -> None:
+        self.zone_starts_at = max(1, int(max_new_tokens * share))
+        self._held = ""
+
+    def push(self, text: str, generated: int) -> tuple[str, bool]:
+        """New text after ``generated`` tokens; return (text safe to emit, whether to stop here)."""
+        if generated < self.zone_starts_at and not self._held:
+            return text, False
+        buffer = self._held + text
+        ends = list(SENTENCE_END.finditer(buffer))
+        if not ends:
+            self._held = buffer
+            return "", False
+        self._held = ""
+        return buffer[: ends[0].end()], True
+
+    def settle(self, text: str, *, generated: int, natural_end: bool) -> str:
+        """The last text of a sequence that ends: all of it when the model ended by itself (end of text,
+        a stop string), else only up to the first sentence end once the wind-down has started."""
+        buffer, self._held = self._held + text, ""
+        if natural_end or generated < self.zone_starts_at:
+            return buffer
+        first = SENTENCE_END.search(buffer)
+        return buffer[: first.end()] if first else ""

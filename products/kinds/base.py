@@ -180,7 +180,7 @@ class TextGenerationKind(ProductKind):
         messages = [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
         return [*messages, {"role": "user", "content": user}]
 
-    def generation_params(self, settings: GenerationSettings) -> dict[str, Any]:
+    def generation_params(self, settings: GenerationSettings, kind_config: dict[str, Any] | None = None) -> dict[str, Any]:
         return {
             "max_new_tokens": settings.length,
             "temperature": settings.creativity,
@@ -195,7 +195,7 @@ class TextGenerationKind(ProductKind):
         )
         return InferenceRequest(
             task=self.task, model=config.base_model, adapter=config.adapter_path, messages=messages,
-            params=self.generation_params(context.settings),
+            params=self.generation_params(context.settings, config.kind_config),
         )
 
     def training_conversation(

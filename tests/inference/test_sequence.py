@@ -99,3 +99,34 @@ def test_finish_reports_usage_and_time_to_first_token():
     assert result.time_to_first_token_s == 0.5
     assert result.duration_s == 1.0
     assert result.usage()["total_tokens"] == len("prompt") + 2
+
+
+def test_copy_ending_on_sentences_stops_at_the_first_sentence_end_near_the_limit():
+    seq, tokenizer = make_sequence(max_new_tokens=40, end_on_sentence=True)  # the wind-down starts at token 28
+
+    events = feed(seq, tokenizer.encode("One. Two is here. Three goes on. And on and on and on"))
+
+    texts = "".join(e.text for e in events if isinstance(e, TokenEvent))
+    result = events[-1]
+    assert (result.finish_reason, result.text) == (FinishReason.STOP, "One. Two is here. Three goes on.")
+    assert texts == result.text  # what was streamed is what is kept
+
+
+def test_copy_ending_on_sentences_drops_an_unfinished_sentence_at_the_limit():
+    seq, tokenizer = make_sequence(max_new_tokens=30, end_on_sentence=True)  # wind-down from token 21
+
+    events = feed(seq, tokenizer.encode("Short one. Then a very long sentence that never ends"))
+
+    texts = "".join(e.text for e in events if isinstance(e, TokenEvent))
+    result = events[-1]
+    assert (result.finish_reason, result.text) == (FinishReason.LENGTH, "Short one.")
+    # Streamed up to the wind-down, then held; the kept text ends on the last sentence (renderers show it).
+    assert texts == "Short one. Then a ve"
+
+
+def test_copy_ending_on_sentences_keeps_what_the_model_ends_by_itself_and_numbers_end_no_sentence():
+    seq, tokenizer = make_sequence(max_new_tokens=30, end_on_sentence=True)  # wind-down from token 21
+
+    events = feed(seq, [*tokenizer.encode("Boils water quick in 1.7 l"), ByteTokenizer.EOS])
+
+    assert (events[-1].finish_reason, events[-1].text) == (FinishReason.EOS, "Boils water quick in 1.7 l")

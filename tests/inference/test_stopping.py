@@ -51,3 +51,24 @@ def test_deadline_expires_after_the_given_seconds():
     now[0] = 102.0
 
     assert (before, deadline()) == (False, True)
+
+
+def test_sentence_ending_passes_text_before_the_wind_down_and_holds_it_after():
+    from inference.engines.stopping import SentenceEnding
+
+    ending = SentenceEnding(10)  # the wind-down starts at token 7
+    assert ending.push("Early text", 3) == ("Early text", False)
+    assert ending.push(" and more", 7) == ("", False)
+    assert ending.push(" words. Next", 8) == (" and more words.", True)
+
+
+def test_sentence_ending_at_the_limit_keeps_up_to_a_sentence_end_and_drops_the_rest():
+    from inference.engines.stopping import SentenceEnding
+
+    ending = SentenceEnding(10)
+    ending.push(" half a", 8)
+    assert ending.settle(" thought", generated=10, natural_end=False) == ""
+    ending.push(" it said", 8)
+    assert ending.settle(" “yes.” More", generated=10, natural_end=False) == " it said “yes.”"
+    ending.push(" the model", 8)
+    assert ending.settle(" ended", generated=9, natural_end=True) == " the model ended"

@@ -6,6 +6,11 @@
 (globalThis.studioRenderers ??= {}).text = {
   token(node, text) { node.textContent += text; },
   sources() {},
-  done(node, result) { if (!node.textContent && result && result.text) node.textContent = result.text; },
+  // The final text wins: the engine may trim a sentence the token limit cut (ending on a sentence).
+  done(node, result) {
+    if (result && typeof result.text === "string" && result.text && node.textContent !== result.text) {
+      node.textContent = result.text;
+    }
+  },
   text(result) { return (result && typeof result.text === "string") ? result.text : ""; },
 };

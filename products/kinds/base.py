@@ -180,7 +180,9 @@ class TextGenerationKind(ProductKind):
         messages = [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
         return [*messages, {"role": "user", "content": user}]
 
-    def generation_params(self, settings: GenerationSettings, kind_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    def generation_params(
+        self, settings: GenerationSettings, kind_config: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         return {
             "max_new_tokens": settings.length,
             "temperature": settings.creativity,

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ValidationError
+
+from inference.protocol import InferenceRequest
 from products.datasets.shapes import Block, Need, Shape, facts
-from products.kinds.base import InputField, ProductTemplate, TextGenerationKind
+from products.kinds.base import InputField, PrepareContext, ProductTemplate, TextGenerationKind
+from products.kinds.prompts import TemplateError, render_prompt, template_placeholders
 from products.kinds.registry import register
 from products.kinds.settings import GenerationSettings
 
+if TYPE_CHECKING:
+    from products.models.product import ProductConfig
+
 TONES = ("friendly", "professional", "playful", "luxurious", "bold")
-SYSTEM = "You are an expert marketing copywriter. Write clear, vivid, honest copy. Reply with the copy only."
+# A 135M model copies what it is shown better than it follows advice: the rules are short and every
+# template carries a worked example (kind_config["examples"]), sent as an earlier turn of the chat.
+SYSTEM = (
+    "You are a careful marketing copywriter. Use every fact you are given and invent nothing: no names, "
+    "prices, dates, links, hashtags or handles that are not in the facts. Reply with the copy only."
+)
+MAX_EXAMPLES = 3
 
 PRODUCT_NAME = InputField("product", "Product name", help_text="What you sell, e.g. “Trail running shoes”.",
                           max_length=120)
@@ -40,6 +53,10 @@ EXAMPLES = Shape(
 )
 
 
+def _example(inputs: dict[str, Any], output: str) -> dict[str, Any]:
+    return {"inputs": inputs, "output": output}
+
+
 @register
 class Copywriting(TextGenerationKind):
     id = "copywriting"
@@ -62,13 +79,20 @@ class Copywriting(TextGenerationKind):
             ),
             system_prompt=SYSTEM,
             prompt_template=(
-                "Write a {tone} product description aimed at {audience}.\n"
-                "Product: {product}\n"
-                "Key features:\n{features}"
+                "Product: {product}\nFacts:\n{features}\n\n"
+                "Write a {tone} product description for {audience}: one sentence for each fact, in the same "
+                "order, then one closing sentence."
             ),
-            settings=GenerationSettings(creativity=0.7, length=160, variants=1),
+            settings=GenerationSettings(creativity=0.2, length=140, variants=1),
             # A shop's visitor describes what they sell: the message is the facts.
             message_input="features",
+            kind_config={"examples": [_example(
+                {"product": "Hiking backpack", "features": "30 litres\nWaterproof zips\nPadded hip belt\nMade in Italy",
+                 "audience": "hikers", "tone": "friendly"},
+                "Our hiking backpack holds 30 litres, room for everything a day out needs. Waterproof zips keep "
+                "your kit dry when the weather turns. A padded hip belt takes the weight off your shoulders on "
+                "long climbs. It is made in Italy with care. Pack it up and head for the hills.",
+            )]},
         ),
         ProductTemplate(
             id="ad-headlines",
@@ -81,8 +105,14 @@ class Copywriting(TextGenerationKind):
                 TONE,
             ),
             system_prompt=SYSTEM,
-            prompt_template="Write one {tone} ad headline, under 10 words, for {product}. Main benefit: {benefit}.",
-            settings=GenerationSettings(creativity=0.9, length=24, variants=3),
+            prompt_template=(
+                "Write one {tone} ad headline of under 10 words for {product}. It must say the main benefit: {benefit}."
+            ),
+            settings=GenerationSettings(creativity=0.5, length=24, variants=3),
+            kind_config={"one_line": True, "examples": [_example(
+                {"product": "Hiking backpack", "benefit": "light on your back", "tone": "bold"},
+                "Hiking backpack: light on your back, all day long",
+            )]},
         ),
         ProductTemplate(
             id="social-post",
@@ -95,8 +125,17 @@ class Copywriting(TextGenerationKind):
                 TONE,
             ),
             system_prompt=SYSTEM,
-            prompt_template="Write a {tone} {platform} post announcing: {topic}",
-            settings=GenerationSettings(creativity=0.8, length=120, variants=1),
+            prompt_template=(
+                "News: {topic}\n\nWrite a {tone} {platform} post of 2 sentences that announces this news and "
+                "repeats every fact in it."
+            ),
+            settings=GenerationSettings(creativity=0.3, length=90, variants=1),
+            kind_config={"examples": [_example(
+                {"topic": "Our bakery opens on Mill Road, free croissants for the first 50 visitors",
+                 "platform": "Instagram", "tone": "friendly"},
+                "Big news: our bakery opens on Mill Road! The first 50 visitors get a free croissant, so come "
+                "early and say hello.",
+            )]},
         ),
         ProductTemplate(
             id="email-subject-lines",
@@ -110,9 +149,63 @@ class Copywriting(TextGenerationKind):
             ),
             system_prompt=SYSTEM,
             prompt_template=(
-                "Write one email subject line of at most {max_words} words for {audience}. "
-                "The email is about: {email_about}"
+                "Write the subject line of an email for {audience}, at most {max_words} words, on one line. "
+                "The email is about: {email_about}\nReply with the subject line only."
             ),
-            settings=GenerationSettings(creativity=0.9, length=24, variants=3),
+            settings=GenerationSettings(creativity=0.5, length=24, variants=3),
+            kind_config={"one_line": True, "examples": [_example(
+                {"email_about": "15% off all hiking boots this week", "audience": "customers", "max_words": 8},
+                "15% off hiking boots, this week only",
+            )]},
         ),
     )
+
+    def clean_config(self, kind_config: dict[str, Any]) -> dict[str, Any]:
+        config = dict(kind_config or {})
+        if not isinstance(config.get("one_line", False), bool):
+            raise ValidationError({"kind_config": "“One line” must be true or false."})
+        examples = config.get("examples", [])
+        if not isinstance(examples, list) or len(examples) > MAX_EXAMPLES or not all(
+            isinstance(e, dict) and isinstance(e.get("inputs"), dict) and isinstance(e.get("output"), str)
+            for e in examples
+        ):
+            raise ValidationError({"kind_config": (
+                f"Examples must be a list of at most {MAX_EXAMPLES} {{inputs, output}} pairs."
+            )})
+        return config
+
+    def example_turns(self, config: ProductConfig) -> list[dict[str, str]]:
+        """The version's worked examples as earlier chat turns, rendered through its own prompt template.
+
+        An example that lacks an input the (edited) template now uses is left out rather than sent with
+        a visible ``{placeholder}``.
+        """
+        try:
+            needed = template_placeholders(config.prompt_template)
+        except TemplateError:
+            return []
+        turns: list[dict[str, str]] = []
+        for example in (config.kind_config or {}).get("examples", []):
+            if not needed <= set(example["inputs"]):
+                continue
+            turns += [{"role": "user", "content": render_prompt(config.prompt_template, example["inputs"])},
+                      {"role": "assistant", "content": example["output"]}]
+        return turns
+
+    def generation_params(
+        self, settings: GenerationSettings, kind_config: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        params = super().generation_params(settings, kind_config)
+        if (kind_config or {}).get("one_line"):
+            params["stop"] = ["\n"]  # a headline or subject line is one line; the next line is a second try
+        else:
+            params["end_on_sentence"] = True
+        return params
+
+    def prepare(self, config: ProductConfig, inputs: dict[str, Any], context: PrepareContext) -> InferenceRequest:
+        request = super().prepare(config, inputs, context)
+        messages = list(request.messages or [])
+        at = 1 if messages and messages[0]["role"] == "system" else 0
+        messages[at:at] = self.example_turns(config)
+        return InferenceRequest(task=request.task, model=request.model, adapter=request.adapter,
+                                messages=messages, params=request.params)

@@ -84,9 +84,11 @@ async def test_generate_sends_exact_frames_in_order_and_logs_the_result(product)
     assert (generation.status, generation.output, generation.result) == ("finished", "Dry feet ahead",
                                                                          {"text": "Dry feet ahead"})
     [request] = runner.requests
-    assert request.messages[-1]["content"] == ("Write one bold ad headline, under 10 words, for Trail running shoes. "
-                                               "Main benefit: dry feet.")
+    assert request.messages[-1]["content"] == ("Write one bold ad headline of under 10 words for Trail running shoes. "
+                                               "It must say the main benefit: dry feet.")
+    assert [m["role"] for m in request.messages] == ["system", "user", "assistant", "user"]  # the worked example
     assert request.params["max_new_tokens"] == 12 and request.params["temperature"] == 0
+    assert request.params["stop"] == ["\n"]  # a headline is one line
 
 
 async def test_a_waiting_request_hears_its_place_in_the_queue_before_its_text(product):
@@ -189,6 +191,9 @@ async def test_the_playground_uses_the_draft_as_saved_now_not_when_the_socket_op
         await communicator.disconnect()
     assert runner.requests[0].messages == [
         {"role": "system", "content": "Shout."},
+        # The template's worked example, written through the prompt as it is now.
+        {"role": "user", "content": "Headline for Hiking backpack, light on your back, bold."},
+        {"role": "assistant", "content": "Hiking backpack: light on your back, all day long"},
         {"role": "user", "content": "Headline for Trail running shoes, dry feet, bold."},
     ]
 

@@ -28,10 +28,11 @@ def test_creating_from_the_gallery_copies_the_template_and_opens_the_playground(
     )
     product = Product.objects.get()
     assert response.redirect_chain[-1][0] == reverse("playground", args=[team.slug, "shop-descriptions"])
-    assert product.prompt_template.startswith("Write a {tone} product description aimed at {audience}.")
-    assert product.kind_config == {"message_input": "features"}
+    assert product.prompt_template.startswith("Product: {product}\nFacts:\n{features}")
+    assert product.kind_config["examples"][0]["inputs"]["product"] == "Hiking backpack"
+    assert product.kind_config["message_input"] == "features"
     assert [f["name"] for f in product.input_schema] == ["product", "features", "audience", "tone"]
-    assert product.settings == {"creativity": 0.7, "length": 160, "variants": 1}
+    assert product.settings == {"creativity": 0.2, "length": 140, "variants": 1}
     page = response.content.decode()
     assert "Key features" in page and "Generate" in page
 
@@ -70,10 +71,10 @@ def test_versions_freeze_the_draft_and_list_what_changed(owner_client, product):
     })
     owner_client.post(reverse("version_create", args=[team.slug, product.slug]), {"note": "calmer"})
     v1, v2 = ProductVersion.objects.order_by("number")
-    assert (v1.number, v1.note, v1.settings["creativity"]) == (1, "first", 0.9)
+    assert (v1.number, v1.note, v1.settings["creativity"]) == (1, "first", 0.5)
     assert (v2.number, v2.system_prompt, v2.settings["creativity"]) == (2, "Be bold.", 0.2)
     page = owner_client.get(reverse("versions", args=[team.slug, product.slug])).content.decode()
-    assert "Instructions changed." in page and "Creativity: 0.9 → 0.2." in page and "First version." in page
+    assert "Instructions changed." in page and "Creativity: 0.5 → 0.2." in page and "First version." in page
 
 
 def test_publish_then_roll_back_moves_the_live_pointer(owner_client, product):

@@ -1,0 +1,91 @@
+"""Copy built for a small model: worked examples as earlier turns, one-line templates, sentence endings,
+and the checks that say which facts a piece of copy used (products/kinds/copy_checks.py)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from products.kinds import copy_checks
+from products.kinds.base import PrepareContext
+from products.kinds.registry import get_kind
+from products.models import Product
+
+KIND = get_kind("copywriting")
+
+
+def _product(template_id: str, **changes) -> Product:
+    template = KIND.template(template_id)
+    fields = {"kind": "copywriting", "template_id": template_id, "system_prompt": template.system_prompt,
+              "prompt_template": template.prompt_template, "kind_config": KIND.clean_config(template.kind_config),
+              "input_schema": [field.to_dict() for field in template.inputs], **changes}
+    return Product(**fields)
+
+
+def _prepare(product: Product, inputs: dict):
+    template = KIND.template(product.template_id)
+    return KIND.prepare(product, KIND.clean_inputs(product, inputs), PrepareContext(settings=template.settings))
+
+
+def test_a_description_is_asked_for_after_a_worked_example_written_through_the_same_prompt():
+    request = _prepare(_product("product-description"), {"product": "Oak table", "features": "Solid oak\nMade in Lyon"})
+
+    system, example, answer, asked = request.messages
+    assert system["role"] == "system" and "invent nothing" in system["content"]
+    assert example == {"role": "user", "content": (
+        "Product: Hiking backpack\nFacts:\n30 litres\nWaterproof zips\nPadded hip belt\nMade in Italy\n\nWrite a "
+        "friendly product description for hikers: one sentence for each fact, in the same order, then one closing "
+        "sentence.")}
+    assert answer["role"] == "assistant" and answer["content"].startswith("Our hiking backpack holds 30 litres")
+    assert asked["content"].startswith("Product: Oak table\nFacts:\nSolid oak\nMade in Lyon\n\nWrite a friendly")
+    assert request.params["end_on_sentence"] is True and "stop" not in request.params
+
+
+def test_an_edited_prompt_that_uses_an_input_the_example_lacks_sends_no_example():
+    product = _product("product-description", prompt_template="Describe {product} for {audience}. {features}",
+                       input_schema=[*_product("product-description").input_schema])
+    assert [m["role"] for m in _prepare(product, {"features": "Solid oak"}).messages] == ["system", "user", "assistant",
+                                                                                         "user"]
+    product.prompt_template = "Describe {product} in {colour}. {features}"
+    product.input_schema = [*product.input_schema, {"name": "colour", "label": "Colour", "required": False}]
+    assert [m["role"] for m in _prepare(product, {"features": "Solid oak"}).messages] == ["system", "user"]
+
+
+def test_headlines_and_subject_lines_stop_at_the_end_of_their_line():
+    for template_id in ("ad-headlines", "email-subject-lines"):
+        inputs = {"product": "Kettle", "benefit": "tea in 3 minutes", "email_about": "A sale"}
+        request = _prepare(_product(template_id), inputs)
+        assert request.params["stop"] == ["\n"] and "end_on_sentence" not in request.params
+
+
+@pytest.mark.parametrize("kind_config, message", [
+    ({"one_line": "yes"}, "“One line” must be true or false."),
+    ({"examples": [{"inputs": "x", "output": "y"}]}, "Examples must be a list of at most 3 {inputs, output} pairs."),
+    ({"examples": [{"inputs": {}, "output": "y"}] * 4}, "Examples must be a list of at most 3 {inputs, output} pairs."),
+])
+def test_bad_copy_settings_are_refused_with_what_to_fix(kind_config, message):
+    with pytest.raises(ValidationError) as refused:
+        KIND.clean_config(kind_config)
+    assert refused.value.message_dict == {"kind_config": [message]}
+
+
+def test_a_feature_counts_as_used_when_its_numbers_and_names_appear_and_most_of_its_words_by_stem():
+    [weight, place] = copy_checks.required_facts("product-description", {"features": "Weighs 280 g\n- Made in Lyon"})
+    assert copy_checks.mentions(weight, "It weighs only 280 g.")
+    assert not copy_checks.mentions(weight, "It weighs only 300 g.")
+    assert copy_checks.mentions(place, "Proudly made in Lyon.")
+    assert not copy_checks.mentions(place, "Proudly made in France.")
+
+
+def test_a_headline_must_carry_the_product_and_the_benefit():
+    facts = copy_checks.required_facts("ad-headlines", {"product": "Trail shoes", "benefit": "dry feet"})
+    assert all(copy_checks.mentions(f, "Trail shoes for dry feet") for f in facts)
+    assert not all(copy_checks.mentions(f, "Trail shoes for everyone") for f in facts)
+
+
+def test_made_up_links_hashtags_handles_and_dates_are_found_unless_the_inputs_gave_them():
+    inputs = {"topic": "Free refills from Monday at cafe.com"}
+    text = "Free refills from Monday! Visit cafe.com or shop.com #coffee @barista, until 12/05 2024."
+    assert copy_checks.invented(text, inputs) == ["shop.com", "#coffee", "@barista", "12/05", "2024"]
+    assert copy_checks.ends_cleanly(text) and not copy_checks.ends_cleanly("It was made in")
+    assert copy_checks.ends_cleanly("Trail shoes for dry feet", short=True)

@@ -30,8 +30,11 @@ class KnowledgeForm(forms.Form):
         widget=forms.NumberInput(attrs={"type": "range", "step": "0.01", "min": "0", "max": "1"}),
         help_text="Higher: says “I don't know” more often rather than answer from a weak match.",
     )
-    abstain_text = forms.CharField(max_length=500, label="“I don't know” sentence",
-                                   help_text="What the assistant says when your documents do not answer.")
+    abstain_text = forms.CharField(
+        max_length=500, label="“I don't know” sentence",
+        help_text="What the assistant says when your documents do not answer.",
+        error_messages={"required": "Write the sentence the assistant says when your documents do not answer."},
+    )
     handoff = forms.CharField(max_length=300, required=False, label="“Talk to a person” line",
                               help_text="Optional: added after “I don't know”, e.g. “Email support@shop.example”.")
 

@@ -22,7 +22,7 @@ def scripted_runner(tokens: tuple[str, ...] = ("Dry", " feet", " ahead"), *, del
         for position in queued:
             yield Queued(position)
         written: list[str] = []
-        for token in tokens:
+        for token in tokens(request) if callable(tokens) else tokens:
             if context.cancelled:
                 break
             written.append(token)
@@ -50,8 +50,9 @@ def scripted_answer_runner(tokens: tuple[str, ...] = ("Standard delivery", " cos
                            sources: tuple[dict, ...] = ANSWER_SOURCES, cited: tuple[int, ...] = (1,),
                            best_score=0.82, delay_s: float = 0.05):
     """An answer runner as QA_CONTRACT.md says it behaves: Sources first, then tokens and a Result with citations,
-    or, when ``best_score`` (a number, or a function of the request) is under the request's threshold, the
-    product's "I don't know" sentence (and its handoff line) as one token and an abstained Result.
+    or, when ``best_score`` is under the request's threshold, the product's "I don't know" sentence (and its
+    handoff line) as one token and an abstained Result. ``tokens`` and ``best_score`` may be functions of the
+    request (a browser journey answers each question differently).
     """
 
     async def run(request: InferenceRequest, context: RunContext) -> AsyncIterator[RunnerEvent]:
@@ -70,7 +71,7 @@ def scripted_answer_runner(tokens: tuple[str, ...] = ("Standard delivery", " cos
                                   "threshold": threshold}, {**usage, "finish_reason": "stop"})
             return
         written: list[str] = []
-        for token in tokens:
+        for token in tokens(request) if callable(tokens) else tokens:
             if context.cancelled:
                 break
             written.append(token)

@@ -112,6 +112,8 @@ class ProductKind:
     #: TrainingRun.Method that trains this kind (None: not trainable yet), and what its evaluation reports.
     trainer: ClassVar[str | None] = None
     evaluation_metrics: ClassVar[tuple[str, ...]] = ()
+    #: The dataset shapes a fine-tune learns from (empty: any of the kind's shapes).
+    training_shapes: ClassVar[tuple[str, ...]] = ()
     #: How one result is drawn: a template partial (logs, recent results) and a static JS renderer.
     result_template: ClassVar[str] = "products/kinds/text_result.html"
     renderer: ClassVar[str] = "products/renderers/text.js"

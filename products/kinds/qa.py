@@ -79,6 +79,8 @@ class QuestionAnswering(TextGenerationKind):
     # A chat answers once per question; side-by-side variants are for copy.
     max_variants = 1
     default_threshold = QA_DEFAULT_THRESHOLD
+    # Passages are what it answers from, not replies to learn: fine-tunes learn from question → answer pairs.
+    training_shapes = ("pairs",)
     templates = (
         _template(
             "help-centre", "Help-centre assistant",

@@ -191,3 +191,19 @@ def test_question_answer_pairs_train_the_reply_to_the_question_as_the_playground
     passage = kind.training_conversation(example={"document": "A passage."}, rendered=[Block("Passage", "A passage.")],
                                          prompt_config={})
     assert passage is None
+
+
+def test_a_fine_tune_learns_from_pairs_and_refuses_documents_with_a_reason(assistant, faq, acme, acme_owner,
+                                                                           make_version):
+    from products.training.services import training_run_create
+
+    run = training_run_create(product=assistant, dataset_version=faq, user=acme_owner)
+    assert (run.status, run.train_examples) == ("queued", faq.train_count)
+    rows = b"title,text\n" + b"".join(b"Article %d,Passage number %d about shipping.\n" % (n, n) for n in range(12))
+    documents = make_version(rows, name="Articles", shape="documents",
+                             mapping={"document": ["text"], "title": ["title"]})
+    with pytest.raises(ValidationError) as refused:
+        training_run_create(product=assistant, dataset_version=documents, user=acme_owner)
+    assert refused.value.message_dict["dataset_version"] == [
+        "Articles v1 is mapped as “Q&A: documents to answer from”, which teaches no replies: fine-tune on a "
+        "dataset mapped as “Q&A: question → answer”."]

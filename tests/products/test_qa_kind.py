@@ -207,3 +207,14 @@ def test_a_fine_tune_learns_from_pairs_and_refuses_documents_with_a_reason(assis
     assert refused.value.message_dict["dataset_version"] == [
         "Articles v1 is mapped as “Q&A: documents to answer from”, which teaches no replies: fine-tune on a "
         "dataset mapped as “Q&A: question → answer”."]
+
+
+def test_a_knowledge_base_a_version_answers_from_cannot_be_deleted_and_says_who_uses_it(assistant, faq, acme_owner):
+    from products.datasets.services import dataset_version_delete
+
+    product_version_create(product=assistant, user=acme_owner)
+    with pytest.raises(ValidationError) as refused:
+        dataset_version_delete(version=faq)
+    message = " ".join(refused.value.messages)
+    assert message.startswith("v1 is used by ") and "Shop helper v1" in message, message
+    assert KnowledgeIndex.objects.filter(dataset_version=faq).exists()

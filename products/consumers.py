@@ -33,6 +33,7 @@ VISITOR_ERRORS = {
     "engine_unavailable": "This chat cannot answer right now. Please try again in a few minutes.",
     "generation_failed": "Something went wrong while answering. Please send your message again.",
     "not_published": "This chat is not open yet: its owner has not published a version of it.",
+    "knowledge_not_ready": "This chat cannot answer yet. Please try again in a few minutes.",
 }
 
 
@@ -54,10 +55,14 @@ class BaseGenerationConsumer(AsyncJsonWebsocketConsumer):
         return self.product
 
     def start_arguments(self, content: dict[str, Any]) -> dict[str, Any]:
-        """What a ``generate`` message asks generation_start for: inputs or a message, settings."""
+        """What a ``generate`` message asks generation_start for: inputs or a message, settings, earlier turns.
+
+        ``conversation`` goes through as sent: generation_start keeps only well-formed user/assistant turns.
+        """
         inputs, settings_ = content.get("inputs"), content.get("settings")
         return {"inputs": inputs if isinstance(inputs, dict) else {},
-                "settings": settings_ if isinstance(settings_, dict) else {}}
+                "settings": settings_ if isinstance(settings_, dict) else {},
+                "conversation": content.get("conversation")}
 
     def actor(self) -> Actor:
         return Actor()
@@ -225,7 +230,7 @@ class WidgetConsumer(BaseGenerationConsumer):
 
     def start_arguments(self, content: dict[str, Any]) -> dict[str, Any]:
         message = content.get("message")
-        return {"message": message if isinstance(message, str) else ""}
+        return {"message": message if isinstance(message, str) else "", "conversation": content.get("conversation")}
 
     def actor(self) -> Actor:
         return Actor(visitor=self.visitor)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from products.models import Product
+from products.models import DatasetVersion, Product
 from products.services import product_create, product_version_create, product_version_publish
 from studio.models import Team
 
@@ -14,11 +14,20 @@ SAMPLES = [
     ("copywriting", "ad-headlines", "Ad headlines", ""),
     ("copywriting", "email-subject-lines", "Newsletter subject lines", ""),
 ]
+#: Q&A samples: (template, name, the sample dataset it answers from (products/datasets/seed.py), note).
+KNOWLEDGE_SAMPLES = [
+    ("store-faq", "Store FAQ assistant", "Store FAQ", "Answers from the sample store FAQ."),
+    ("help-centre", "Help-centre assistant", "Help centre articles", "Answers from the sample help centre."),
+]
 
 
 @transaction.atomic
 def product_demo_seed(*, team: Team, user: AbstractBaseUser) -> list[Product]:
-    """Create the sample products once; a published version for those with a note."""
+    """Create the sample products once; a published version for those with a note.
+
+    The Q&A samples answer from the sample datasets (seeded before this runs): their knowledge bases
+    are queued for reading here, so the embedded index worker builds them on the studio's first run.
+    """
     created = []
     for kind_id, template_id, name, note in SAMPLES:
         if Product.objects.filter(team=team, name=name).exists():
@@ -27,5 +36,15 @@ def product_demo_seed(*, team: Team, user: AbstractBaseUser) -> list[Product]:
         if note:
             version = product_version_create(product=product, user=user, note=note)
             product_version_publish(product=product, version=version)
+        created.append(product)
+    for template_id, name, dataset_name, note in KNOWLEDGE_SAMPLES:
+        knowledge = (DatasetVersion.objects.filter(dataset__team=team, dataset__name__iexact=dataset_name)
+                     .order_by("-number").first())
+        if knowledge is None or Product.objects.filter(team=team, name=name).exists():
+            continue
+        product = product_create(team=team, user=user, kind_id="qa", template_id=template_id, name=name,
+                                 knowledge_version=knowledge)
+        version = product_version_create(product=product, user=user, note=note)
+        product_version_publish(product=product, version=version)
         created.append(product)
     return created

@@ -10,6 +10,43 @@ class NewProductForm(forms.Form):
     template = forms.CharField(widget=forms.HiddenInput)
     name = forms.CharField(max_length=120, required=False, label="Name",
                            help_text="Leave empty to use the template's name.")
+    # Answer kinds: the id of one of the team's dataset versions (the view looks it up within the team).
+    knowledge_version = forms.IntegerField(required=False, min_value=1, label="Knowledge base",
+                                           error_messages={"invalid": "Pick one of your datasets."})
+
+
+class KnowledgeForm(forms.Form):
+    """A Q&A product's knowledge base and how it uses it, in plain words (limits: products/kinds/qa.py)."""
+
+    knowledge_version = forms.ModelChoiceField(
+        queryset=None, required=False, label="Knowledge base", empty_label="None yet",
+        help_text="A dataset of your documents (one passage per row) or of questions and answers.",
+        error_messages={"invalid_choice": "Pick one of your team's datasets mapped as Q&A documents or pairs."},
+    )
+    top_k = forms.IntegerField(min_value=1, max_value=8, label="How many passages to use",
+                               help_text="The passages found for a question that the answer is written from (1–8).")
+    threshold = forms.FloatField(
+        min_value=0, max_value=1, label="How sure before answering",
+        widget=forms.NumberInput(attrs={"type": "range", "step": "0.01", "min": "0", "max": "1"}),
+        help_text="Higher: says “I don't know” more often rather than answer from a weak match.",
+    )
+    abstain_text = forms.CharField(
+        max_length=500, label="“I don't know” sentence",
+        help_text="What the assistant says when your documents do not answer.",
+        error_messages={"required": "Write the sentence the assistant says when your documents do not answer."},
+    )
+    handoff = forms.CharField(max_length=300, required=False, label="“Talk to a person” line",
+                              help_text="Optional: added after “I don't know”, e.g. “Email support@shop.example”.")
+
+    def __init__(self, *args, versions, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["knowledge_version"].queryset = versions
+        words = {"top_k": "How many passages to use must be a whole number from 1 to 8.",
+                 "threshold": "How sure before answering must be a number from 0 to 1."}
+        for name, message in words.items():
+            self.fields[name].error_messages.update(
+                {"invalid": message, "min_value": message, "max_value": message, "required": message}
+            )
 
 
 class DraftForm(forms.Form):

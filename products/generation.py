@@ -18,7 +18,14 @@ from django.contrib.auth.models import AbstractBaseUser
 from inference.protocol import InferenceRequest
 from products.embed.limits import generation_limits_check
 from products.kinds import get_kind
-from products.kinds.base import GenerationSettings, InputError, PrepareContext, ProductKind
+from products.kinds.base import (
+    GenerationSettings,
+    InputError,
+    KnowledgeRef,
+    PrepareContext,
+    PrepareRefused,
+    ProductKind,
+)
 from products.models import ApiKey, Generation, Product, ProductVersion
 from products.models.product import ProductConfig
 from products.services import generation_create
@@ -27,6 +34,9 @@ from products.services import generation_create
 VersionChoice = Literal["draft", "live"] | int
 
 NOT_PUBLISHED = "“{name}” has no published version yet. Publish a version in the studio first."
+#: Earlier turns a chat may send along (oldest dropped first); each turn's text is cut at CONVERSATION_TURN_CHARS.
+CONVERSATION_TURNS = 20
+CONVERSATION_TURN_CHARS = 4000
 
 
 class GenerationRefused(Exception):
@@ -79,23 +89,66 @@ class PreparedRequest:
     request: InferenceRequest
 
 
+def conversation_clean(conversation: Any) -> tuple[dict[str, str], ...]:
+    """Earlier chat turns as plain ``{"role": "user"|"assistant", "content"}`` dicts, the newest CONVERSATION_TURNS.
+
+    Every transport hands over what its client sent (a socket frame, a JSON body); anything else in the
+    list (system turns, tool calls, non-text content) is left out rather than refused, as chat clients send it.
+    """
+    if not isinstance(conversation, list | tuple):
+        return ()
+    turns = [
+        {"role": turn["role"], "content": turn["content"][:CONVERSATION_TURN_CHARS]}
+        for turn in conversation
+        if isinstance(turn, dict) and turn.get("role") in ("user", "assistant")
+        and isinstance(turn.get("content"), str) and turn["content"].strip()
+    ]
+    return tuple(turns[-CONVERSATION_TURNS:])
+
+
+def _team_id(config: ProductConfig) -> int:
+    return config.team_id if isinstance(config, Product) else config.product.team_id
+
+
+def knowledge_ref(config: ProductConfig) -> KnowledgeRef | None:
+    """The knowledge base ``config`` answers from, as its kind's ``prepare`` sees it; None when it has none.
+
+    An index of another team never counts (a version cannot point at one; this keeps it so).
+    """
+    if config.knowledge_version_id is None:
+        return None
+    from inference.selectors import knowledge_index_for
+
+    team_id = _team_id(config)
+    index = knowledge_index_for(dataset_version_id=config.knowledge_version_id)
+    if index is None or index.team_id != team_id:
+        return KnowledgeRef(index_id=None, team_id=team_id, status="not_requested")
+    return KnowledgeRef(index_id=index.pk, team_id=team_id, status=index.status,
+                        progress_percent=index.progress_percent, error=index.error)
+
+
 def generation_request(
     *, kind: ProductKind, config: ProductConfig, inputs: dict[str, Any], settings: dict[str, Any] | None = None,
     conversation: list[dict[str, str]] | None = None,
 ) -> PreparedRequest:
     """The checked inputs and settings and the worker request for ``config``, without logging or counting.
 
-    Raises GenerationRefused (invalid_settings, invalid_input) naming every bad field.
+    Raises GenerationRefused (invalid_settings, invalid_input, or the kind's own code such as
+    knowledge_not_ready) naming every bad field.
     """
     try:
         merged = GenerationSettings.from_dict(config.settings).with_overrides(settings)
     except InputError as exc:
         raise GenerationRefused("invalid_settings", str(exc), fields=exc.errors) from None
+    context = PrepareContext(settings=merged, conversation=conversation_clean(conversation),
+                             knowledge=knowledge_ref(config))
     try:
         cleaned = kind.clean_inputs(config, inputs)
-        request = kind.prepare(config, cleaned, PrepareContext(settings=merged, conversation=tuple(conversation or ())))
+        request = kind.prepare(config, cleaned, context)
     except InputError as exc:
         raise GenerationRefused("invalid_input", str(exc), fields=exc.errors) from None
+    except PrepareRefused as exc:
+        raise GenerationRefused(exc.code, exc.message) from None
     return PreparedRequest(inputs=cleaned, settings=merged, request=request)
 
 

@@ -10,11 +10,13 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils.text import slugify
 
+from inference.protocol import Task
 from products.kinds import get_kind
 from products.kinds.inputs import InputError
 from products.kinds.prompts import TemplateError, prompt_length_errors, validate_template
 from products.kinds.settings import GenerationSettings, clean_settings
-from products.models import Generation, Product, ProductVersion
+from products.knowledge.services import knowledge_index_request
+from products.models import DatasetVersion, Generation, Product, ProductVersion
 from studio.models import Team
 from studio.services import audit_record
 
@@ -31,8 +33,15 @@ def _unique_product_slug(team: Team, name: str) -> str:
 
 
 @transaction.atomic
-def product_create(*, team: Team, user: AbstractBaseUser, kind_id: str, template_id: str, name: str = "") -> Product:
-    """Create a product from a gallery template; its draft starts as the template's settings."""
+def product_create(
+    *, team: Team, user: AbstractBaseUser, kind_id: str, template_id: str, name: str = "",
+    knowledge_version: DatasetVersion | None = None,
+) -> Product:
+    """Create a product from a gallery template; its draft starts as the template's settings.
+
+    ``knowledge_version`` (answer kinds) is the dataset version it answers from: reading it is queued here,
+    and a dataset that cannot be a knowledge base refuses the whole creation with the reason.
+    """
     try:
         kind = get_kind(kind_id)
         template = kind.template(template_id)
@@ -57,8 +66,41 @@ def product_create(*, team: Team, user: AbstractBaseUser, kind_id: str, template
         ),
         created_by=user,
     )
+    if knowledge_version is not None:
+        _knowledge_check(kind=kind, team=team, dataset_version=knowledge_version)
+        product.knowledge_version = knowledge_version
     product.full_clean()
     product.save()
+    if knowledge_version is not None:
+        knowledge_index_request(dataset_version=knowledge_version)
+    return product
+
+
+def _knowledge_check(*, kind, team: Team, dataset_version: DatasetVersion) -> None:
+    if kind.task != Task.ANSWER:
+        raise ValidationError({"knowledge_version": f"{kind.name} products do not answer from a knowledge base."})
+    if dataset_version.dataset.team_id != team.pk:  # callers look versions up in the team; this keeps it so
+        raise ValidationError({"knowledge_version": "That dataset belongs to another team."})
+
+
+@transaction.atomic
+def product_knowledge_update(
+    *, product: Product, knowledge_version: DatasetVersion | None, kind_config: dict[str, Any]
+) -> Product:
+    """Change the draft's knowledge base and retrieval settings; reading a new dataset version is queued.
+
+    A saved version keeps the knowledge base and settings it was frozen with, so a live product never
+    changes under its visitors: a person saves and publishes a version to use the new ones.
+    """
+    kind = get_kind(product.kind)
+    if knowledge_version is not None:
+        _knowledge_check(kind=kind, team=product.team, dataset_version=knowledge_version)
+    product.kind_config = kind.clean_config({**(product.kind_config or {}), **kind_config})
+    product.knowledge_version = knowledge_version
+    product.full_clean()
+    product.save()
+    if knowledge_version is not None:
+        knowledge_index_request(dataset_version=knowledge_version)
     return product
 
 

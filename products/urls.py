@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from products.views import embed, gallery, playground, versions
+from products.views import embed, gallery, knowledge, playground, versions
 
 urlpatterns = [
     path("", gallery.product_list, name="product_list"),
@@ -12,6 +12,8 @@ urlpatterns = [
     path("generations/<int:generation_id>/feedback/", playground.generation_feedback, name="generation_feedback"),
     path("<slug:product_slug>/", playground.playground, name="playground"),
     path("<slug:product_slug>/draft/", playground.draft_save, name="draft_save"),
+    path("<slug:product_slug>/knowledge/", knowledge.knowledge_settings, name="knowledge_settings"),
+    path("<slug:product_slug>/knowledge/status/", knowledge.knowledge_status_partial, name="knowledge_status"),
     path("<slug:product_slug>/versions/", versions.version_list, name="versions"),
     path("<slug:product_slug>/versions/new/", versions.version_create, name="version_create"),
     path("<slug:product_slug>/versions/<int:number>/publish/", versions.version_publish, name="version_publish"),

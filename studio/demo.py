@@ -52,12 +52,9 @@ def demo_seed() -> DemoLogin:
 
 
 def _seed_team_content(team: Team, user) -> None:
-    """Sample products and datasets; each app owns its own samples."""
+    """Sample datasets, then sample products (the Q&A samples answer from the sample datasets)."""
+    from products.datasets.seed import dataset_seed_samples
     from products.demo import product_demo_seed
 
-    product_demo_seed(team=team, user=user)
-    try:
-        from products.datasets.seed import dataset_seed_samples
-    except ImportError:  # datasets arrive with their own change
-        return
     dataset_seed_samples(team=team, user=user)
+    product_demo_seed(team=team, user=user)

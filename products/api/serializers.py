@@ -39,6 +39,42 @@ class ProductSerializer(serializers.Serializer):
         return product.live_version.number if product.live_version_id else None
 
 
+class KnowledgeStatusSerializer(serializers.Serializer):
+    dataset = serializers.IntegerField(source="dataset_version.dataset_id", help_text="The dataset's id.")
+    dataset_version = serializers.IntegerField(source="dataset_version.number")
+    status = serializers.ChoiceField(choices=["not_requested", "queued", "running", "ready", "failed"],
+                                     source="state", help_text="`ready` once its passages can be searched.")
+    progress_percent = serializers.IntegerField(source="percent")
+    passages = serializers.IntegerField(help_text="Passages searched when answering (once ready).")
+    message = serializers.CharField(help_text="The status in words, as the studio shows it.")
+    error = serializers.CharField(help_text="Why reading the documents failed; empty otherwise.")
+
+
+class ProductDetailSerializer(ProductSerializer):
+    knowledge = serializers.SerializerMethodField(
+        help_text="Q&A products: the knowledge base the draft answers from and how far reading it has got."
+    )
+    retrieval = serializers.SerializerMethodField(
+        help_text="Q&A products: top_k, threshold, abstain_text and handoff of the draft."
+    )
+
+    @extend_schema_field(KnowledgeStatusSerializer(allow_null=True))
+    def get_knowledge(self, product) -> dict | None:
+        from products.knowledge.selectors import knowledge_status
+
+        if not product.answers_from_knowledge:
+            return None
+        status = knowledge_status(product=product)
+        return KnowledgeStatusSerializer(status).data if status.dataset_version is not None else None
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_retrieval(self, product) -> dict | None:
+        if not product.answers_from_knowledge:
+            return None
+        config = product.kind_config or {}
+        return {name: config.get(name) for name in ("top_k", "threshold", "abstain_text", "handoff")}
+
+
 class VersionSerializer(serializers.Serializer):
     number = serializers.IntegerField()
     note = serializers.CharField()

@@ -101,6 +101,17 @@ def api_dataset_version_upload(
         raise
 
 
+def api_product_create(
+    *, api_key: ApiKey, kind_id: str, template_id: str, name: str = "", knowledge_version: DatasetVersion | None = None,
+) -> Product:
+    """A product from a gallery template for the key's team, recorded as made by the key's creator."""
+    from products.services import product_create
+
+    user = _key_owner(api_key, doing="create products")
+    return product_create(team=api_key.team, user=user, kind_id=kind_id, template_id=template_id, name=name,
+                          knowledge_version=knowledge_version)
+
+
 def _key_owner(api_key: ApiKey, *, doing: str) -> AbstractBaseUser:
     """The person a write is recorded against: the key's creator, who must still be in the studio."""
     if api_key.created_by is None:

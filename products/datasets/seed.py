@@ -40,6 +40,11 @@ SAMPLES = (
         "qa", "pairs", {"question": ["question"], "answer": ["answer"]},
     ),
     Sample(
+        "help_centre.csv", "Help centre articles",
+        "Twelve help-centre articles (accounts, delivery, returns, payment): a knowledge base to answer from.",
+        "qa", "documents", {"document": ["article"], "title": ["title"]},
+    ),
+    Sample(
         "support_messages.csv", "Support messages",
         "Forty customer messages sorted into shipping, returns, billing, product and account.",
         "classification", "labelled", {"text": ["message"], "label": ["category"]},

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from products.models.product import ProductConfig
 
 __all__ = [
-    "GenerationSettings", "InputError", "InputField", "PrepareContext", "ProductKind", "ProductTemplate",
-    "TextGenerationKind", "TrainingConversation", "prompt_placeholders", "render_prompt",
+    "GenerationSettings", "InputError", "InputField", "KnowledgeRef", "PrepareContext", "PrepareRefused", "ProductKind",
+    "ProductTemplate", "TextGenerationKind", "TrainingConversation", "prompt_placeholders", "render_prompt",
 ]
 
 #: Seconds a text generation may run; the worker ends it with finish reason ``time_limit``.
@@ -60,11 +60,42 @@ class ProductTemplate:
 
 
 @dataclass(frozen=True)
+class KnowledgeRef:
+    """The knowledge base a version answers from, as ``prepare`` sees it (no database access in prepare).
+
+    ``team_id`` is the product's team, which the worker checks against the index's own; ``status`` is the
+    index's LeasedJob status, or "not_requested" when the dataset version was never queued for reading.
+    """
+
+    index_id: int | None
+    team_id: int
+    status: str
+    progress_percent: int = 0
+    error: str = ""
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == "succeeded"
+
+
+class PrepareRefused(Exception):
+    """``prepare`` cannot build a request for a reason that is not one input (e.g. the knowledge base is not read yet).
+
+    generation_start relays it as GenerationRefused with the same ``code`` and ``message``.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code, self.message = code, message
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
 class PrepareContext:
-    """What ``prepare`` may use besides the inputs: checked settings and earlier turns of a chat."""
+    """What ``prepare`` may use besides the inputs: checked settings, earlier turns of a chat, the knowledge base."""
 
     settings: GenerationSettings
     conversation: tuple[dict[str, str], ...] = ()
+    knowledge: KnowledgeRef | None = None
 
 
 class ProductKind:
@@ -81,6 +112,8 @@ class ProductKind:
     #: TrainingRun.Method that trains this kind (None: not trainable yet), and what its evaluation reports.
     trainer: ClassVar[str | None] = None
     evaluation_metrics: ClassVar[tuple[str, ...]] = ()
+    #: The dataset shapes a fine-tune learns from (empty: any of the kind's shapes).
+    training_shapes: ClassVar[tuple[str, ...]] = ()
     #: How one result is drawn: a template partial (logs, recent results) and a static JS renderer.
     result_template: ClassVar[str] = "products/kinds/text_result.html"
     renderer: ClassVar[str] = "products/renderers/text.js"

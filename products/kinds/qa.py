@@ -1,19 +1,51 @@
-"""Q&A / customer-service assistants (planned): for now, the dataset layouts they will use.
+"""Q&A / customer-service assistants: answers from the team's own documents, with sources, or "I don't know".
 
-Knowledge bases and question → answer pairs can already be uploaded and checked; answering from
-them arrives with the Q&A issue, which fills in templates, ``prepare`` and the answer runner.
+The web half of the kind: templates, the settings a person edits (how many passages, how strict), and
+``prepare``, which names the knowledge index the worker retrieves from (QA_CONTRACT.md "The answer
+request"). Retrieval, abstention and citing happen in the worker's answer runner; its ``sources`` event
+and ``{text, citations, abstained, best_score, threshold}`` result are drawn by renderers/answer.js.
+A Q&A product fine-tunes like copy does (question → answer pairs, the LoRA trainer).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import TYPE_CHECKING, Any
 
-from inference.protocol import Task
+from django.core.exceptions import ValidationError
+
+from inference.protocol import InferenceRequest, Task
 from products.datasets.shapes import Block, Need, Shape
-from products.kinds.base import ProductKind
+from products.kinds.base import (
+    InputField,
+    PrepareContext,
+    PrepareRefused,
+    ProductTemplate,
+    TextGenerationKind,
+)
 from products.kinds.registry import register
+from products.kinds.settings import GenerationSettings
+
+if TYPE_CHECKING:
+    from products.models.product import ProductConfig
 
 SYSTEM = "You answer customers' questions helpfully, accurately and briefly."
+
+#: Dense cosine below which the assistant says its "I don't know" sentence. One constant: the worker half's
+#: measurements (tests/benchmarks) may move it; every new product starts with it.
+QA_DEFAULT_THRESHOLD = 0.35
+TOP_K_DEFAULT, TOP_K_MAX = 4, 8
+ABSTAIN_MAX_CHARS, HANDOFF_MAX_CHARS = 500, 300
+#: Earlier user turns embedded with a follow-up question ("and how much is express?").
+HISTORY_TURNS = 2
+
+NO_KNOWLEDGE = "This assistant has no knowledge base yet: pick a dataset of your documents in Settings."
+NOT_REQUESTED = "This assistant's documents have not been read yet: save its knowledge base in Settings."
+STILL_READING = "Still reading your documents ({percent} %). Try again in a minute."
+READING_FAILED = "Reading your documents failed: {error} Pick another dataset version in Settings."
+
+QUESTION = InputField("question", "Question", type="paragraph", max_length=1000,
+                      help_text="What a customer asks, e.g. “How much is express shipping?”.")
 
 
 def _render_pair(example: dict[str, Any]) -> list[Block]:
@@ -25,13 +57,53 @@ def _render_document(example: dict[str, Any]) -> list[Block]:
     return [Block(f"Passage: {title}" if title else "Passage", example["document"])]
 
 
+def _template(template_id: str, name: str, description: str, system_prompt: str, abstain_text: str,
+              handoff: str = "") -> ProductTemplate:
+    return ProductTemplate(
+        id=template_id, name=name, description=description, inputs=(QUESTION,),
+        system_prompt=system_prompt, prompt_template="{question}",
+        settings=GenerationSettings(creativity=0.2, length=200, variants=1), message_input="question",
+        kind_config={"top_k": TOP_K_DEFAULT, "threshold": QA_DEFAULT_THRESHOLD, "abstain_text": abstain_text,
+                     "handoff": handoff},
+    )
+
+
 @register
-class QuestionAnswering(ProductKind):
+class QuestionAnswering(TextGenerationKind):
     id = "qa"
     name = "Q&A assistant"
     description = "Answers customers' questions from your own documents, with sources, and says when it does not know."
     task = Task.ANSWER
-    status = "planned"
+    renderer = "products/renderers/answer.js"
+    result_template = "products/kinds/answer_result.html"
+    # A chat answers once per question; side-by-side variants are for copy.
+    max_variants = 1
+    default_threshold = QA_DEFAULT_THRESHOLD
+    # Passages are what it answers from, not replies to learn: fine-tunes learn from question → answer pairs.
+    training_shapes = ("pairs",)
+    templates = (
+        _template(
+            "help-centre", "Help-centre assistant",
+            "Answers from your help-centre articles and links the ones it used.",
+            "You are the help-centre assistant of our company. Answer only from the passages you are given, in "
+            "two or three sentences, and cite them by number like [1].",
+            "I can't find that in our help centre. Please contact our support team.",
+        ),
+        _template(
+            "store-faq", "Store FAQ bot",
+            "Answers shoppers' questions about shipping, returns and payment from your FAQ.",
+            "You are a friendly shop assistant. Answer the shopper's question only from the passages you are "
+            "given, briefly, and cite them by number like [1].",
+            "Sorry, I don't know that from our shop's FAQ.",
+        ),
+        _template(
+            "policy-helper", "Internal policy helper",
+            "Answers colleagues' questions from your internal policies, quoting the rule it used.",
+            "You help employees understand company policy. Answer only from the passages you are given, "
+            "precisely, and cite them by number like [1]. Never guess a rule.",
+            "I can't find that in our policies. Please ask HR.",
+        ),
+    )
     dataset_shapes = (
         Shape(
             "qa", "pairs", "Q&A: question → answer",
@@ -56,3 +128,82 @@ class QuestionAnswering(ProductKind):
             _render_document,
         ),
     )
+
+    def clean_config(self, kind_config: dict[str, Any]) -> dict[str, Any]:
+        """Retrieval settings with the defaults filled in; ValidationError names each bad one in words."""
+        given = dict(kind_config or {})
+        errors: dict[str, str] = {}
+        top_k = given.get("top_k", TOP_K_DEFAULT)
+        if isinstance(top_k, str) and top_k.strip().isdigit():
+            top_k = int(top_k)
+        if isinstance(top_k, float) and top_k.is_integer():
+            top_k = int(top_k)
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= TOP_K_MAX:
+            errors["top_k"] = f"How many passages to use must be a whole number from 1 to {TOP_K_MAX}."
+        threshold = given.get("threshold", QA_DEFAULT_THRESHOLD)
+        try:
+            threshold = float(threshold) if not isinstance(threshold, bool) else math.nan
+        except (TypeError, ValueError):
+            threshold = math.nan
+        if not (math.isfinite(threshold) and 0 <= threshold <= 1):
+            errors["threshold"] = "How sure before answering must be a number from 0 to 1."
+        abstain = given.get("abstain_text", "")
+        abstain = abstain.strip() if isinstance(abstain, str) else ""
+        if not abstain:
+            errors["abstain_text"] = "Write the sentence the assistant says when your documents do not answer."
+        elif len(abstain) > ABSTAIN_MAX_CHARS:
+            errors["abstain_text"] = f"The “I don't know” sentence is {len(abstain)} characters; the limit is " \
+                                     f"{ABSTAIN_MAX_CHARS}."
+        handoff = given.get("handoff") or ""
+        handoff = handoff.strip() if isinstance(handoff, str) else None
+        if handoff is None:
+            errors["handoff"] = "The “talk to a person” line must be text, e.g. an email address or a link."
+        elif len(handoff) > HANDOFF_MAX_CHARS:
+            errors["handoff"] = f"The “talk to a person” line is {len(handoff)} characters; the limit is " \
+                                f"{HANDOFF_MAX_CHARS}."
+        if errors:
+            raise ValidationError(errors)
+        return {**given, "top_k": top_k, "threshold": round(threshold, 3), "abstain_text": abstain,
+                "handoff": handoff}
+
+    def retrieval_settings(self, config: ProductConfig) -> dict[str, Any]:
+        """The version's retrieval settings; a version saved before a setting existed gets its default."""
+        stored = dict(config.kind_config or {})
+        defaults = self.templates[0].kind_config
+        return {name: stored.get(name, default) for name, default in defaults.items()}
+
+    def prepare(self, config: ProductConfig, inputs: dict[str, Any], context: PrepareContext) -> InferenceRequest:
+        knowledge = context.knowledge
+        if knowledge is None:
+            raise PrepareRefused("knowledge_not_ready", NO_KNOWLEDGE)
+        if knowledge.status == "not_requested":
+            raise PrepareRefused("knowledge_not_ready", NOT_REQUESTED)
+        if knowledge.status in ("failed", "cancelled"):
+            error = knowledge.error.strip() or "the index worker gave no reason."
+            raise PrepareRefused("knowledge_not_ready", READING_FAILED.format(error=error.rstrip(".") + "."))
+        if not knowledge.is_ready:
+            raise PrepareRefused("knowledge_not_ready", STILL_READING.format(percent=knowledge.progress_percent))
+        question = str(inputs["question"]).strip()
+        messages = self.build_messages(system_prompt=config.system_prompt, prompt_template=config.prompt_template,
+                                       inputs=inputs)
+        system, latest = ([messages[0]], messages[-1]) if messages[0]["role"] == "system" else ([], messages[-1])
+        earlier = [{"role": turn["role"], "content": turn["content"]} for turn in context.conversation]
+        settings = self.retrieval_settings(config)
+        return InferenceRequest(
+            task=self.task, model=config.base_model, adapter=config.adapter_path,
+            messages=[*system, *earlier, latest],
+            params=self.generation_params(context.settings),
+            retrieval={
+                "index": knowledge.index_id,
+                "team": knowledge.team_id,
+                "question": question,
+                "history": [turn["content"] for turn in earlier if turn["role"] == "user"][-HISTORY_TURNS:],
+                "top_k": settings["top_k"],
+                "threshold": settings["threshold"],
+                "abstain_text": settings["abstain_text"],
+                "handoff": settings["handoff"] or "",
+            },
+        )
+
+    def result_text(self, result: dict[str, Any]) -> str:
+        return str(result.get("text", ""))

@@ -84,6 +84,17 @@ class Product(ProductConfig):
         return self.name
 
     @property
+    def answers_from_knowledge(self) -> bool:
+        """Whether its kind answers from a knowledge base (Q&A): the pages show a Knowledge tab."""
+        from inference.protocol import Task
+        from products.kinds import get_kind
+
+        try:
+            return get_kind(self.kind).task == Task.ANSWER
+        except KeyError:
+            return False
+
+    @property
     def kind_name(self) -> str:
         """The kind in words ("Marketing copy"), never its id."""
         from products.kinds import get_kind  # kinds import the models' types, not the other way round

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from inference.models import ModelArtifact, TrainingLogEntry, TrainingRun
 from inference.registry import BASE_MODELS, DEFAULT_MODEL_ID
+from products.kinds import get_kind
 from products.models import DatasetVersion, Product, ProductVersion, Verdict
 from products.services import product_version_create
 from products.training.estimate import device_hint
@@ -60,6 +61,13 @@ def training_run_create(
         raise ValidationError(
             {"dataset_version": f"{dataset_version} cannot be used: fix the problems its report lists."}
         )
+    kind = get_kind(product.kind)
+    if kind.training_shapes and dataset_version.shape not in kind.training_shapes:
+        learnable = " or ".join(f"“{kind.shape(shape).label}”" for shape in kind.training_shapes)
+        raise ValidationError({"dataset_version": (
+            f"{dataset_version} is mapped as “{kind.shape(dataset_version.shape).label}”, which teaches no "
+            f"replies: fine-tune on a dataset mapped as {learnable}."
+        )})
     if dataset_version.train_count < MIN_TRAIN_EXAMPLES:
         raise ValidationError({"dataset_version": too_few_examples_message(dataset_version.train_count)})
     base_model = base_model or product.base_model or DEFAULT_MODEL_ID

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from products.forms import NewProductForm
 from products.kinds import all_kinds
+from products.knowledge.selectors import knowledge_version_choices, knowledge_version_get
 from products.selectors import product_list_for_team
 from products.services import product_create
 from studio.access import team_view
@@ -26,16 +27,31 @@ def product_list(request: HttpRequest, membership: Membership) -> HttpResponse:
 @team_view(Role.EDITOR)
 def product_new(request: HttpRequest, membership: Membership) -> HttpResponse:
     form = NewProductForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not form.is_valid():
+        messages.error(request, " ".join(" ".join(errors) for errors in form.errors.values()))
+    elif request.method == "POST":
+        data = form.cleaned_data
         try:
+            knowledge = None
+            if data.get("knowledge_version"):
+                knowledge = knowledge_version_get(team=membership.team, version_id=data["knowledge_version"])
+                if knowledge is None:
+                    raise ValidationError("That knowledge base is not one of your team's datasets: pick another.")
             product = product_create(
-                team=membership.team, user=request.user, kind_id=form.cleaned_data["kind"],
-                template_id=form.cleaned_data["template"], name=form.cleaned_data["name"],
+                team=membership.team, user=request.user, kind_id=data["kind"], template_id=data["template"],
+                name=data["name"], knowledge_version=knowledge,
             )
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
-            messages.success(request, f"{product.name} is ready. Fill in the inputs and press Generate.")
+            if product.knowledge_version_id:
+                messages.success(request, f"{product.name} is ready. Its documents are being read: ask it a "
+                                          "question once the status says Ready.")
+            else:
+                messages.success(request, f"{product.name} is ready. Fill in the inputs and press Generate.")
             return redirect("playground", team_slug=membership.team.slug, product_slug=product.slug)
     planned = [kind for kind in all_kinds(include_planned=True) if not kind.available]
-    return render(request, "products/gallery.html", {"kinds": all_kinds(), "planned": planned, "form": form})
+    return render(request, "products/gallery.html", {
+        "kinds": all_kinds(), "planned": planned, "form": form,
+        "knowledge_versions": list(knowledge_version_choices(team=membership.team)),
+    })

@@ -6,9 +6,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from inference.protocol import Task
 from products.forms import DraftForm, FeedbackForm
 from products.kinds import get_kind
 from products.kinds.inputs import input_form
+from products.knowledge.selectors import knowledge_status
 from products.models import Product
 from products.selectors import generation_get, generation_list, product_get
 from products.services import generation_feedback_set, product_draft_update
@@ -25,7 +27,11 @@ def _draft_form(product: Product, data=None) -> DraftForm:
 
 def _context(product: Product, draft_form: DraftForm) -> dict:
     kind = get_kind(product.kind)
+    chat = kind.task == Task.ANSWER
     return {
+        # Answer kinds are a chat: questions keep the conversation, and the knowledge base's status is shown.
+        "chat": chat,
+        "index_status": knowledge_status(product=product) if chat else None,
         "product": product,
         "kind": kind,
         # The same form the sockets and the API validate with (products/kinds/inputs.py).

@@ -8,7 +8,7 @@ from django.urls import get_resolver, resolve
 
 from inference.models import TrainingRun
 from products.datasets.services import dataset_upload_create, dataset_version_create
-from products.models import Dataset, DatasetVersion, Generation
+from products.models import Dataset, DatasetVersion, Generation, Product
 from products.services import generation_create
 from tests.api.conftest import INPUTS, bearer
 from tests.products.conftest import GOOD_CSV
@@ -38,6 +38,8 @@ def _routes(product, generation) -> list[tuple[str, str, dict | None]]:
         ("get", f"/api/v1/datasets/{dataset_id}/", None),
         ("post", f"/api/v1/datasets/{dataset_id}/versions/", {"use": "qa:pairs"}),
         ("get", f"/api/v1/products/{slug}/", None),
+        # Creating a Q&A product on team A's dataset: the dataset does not exist for team B.
+        ("post", "/api/v1/products/", {"kind": "qa", "template": "store-faq", "knowledge_dataset": dataset_id}),
         ("get", f"/api/v1/products/{slug}/versions/", None),
         ("get", f"/api/v1/products/{slug}/versions/{number}/", None),
         ("post", f"/api/v1/products/{slug}/generate/", {"inputs": INPUTS}),
@@ -79,6 +81,7 @@ def test_team_b_key_gets_404_on_every_route_of_team_a_objects(team_a_objects, ma
     assert generation.feedback == 0
     assert DatasetVersion.objects.count() == 1  # no version was added to team A's dataset
     assert Generation.objects.count() == 1  # nothing was generated for team B with team A's product
+    assert not Product.objects.filter(kind="qa").exists()  # no Q&A product was made on team A's dataset
     assert list(TrainingRun.objects.values_list("status", flat=True)) == ["queued"]  # not cancelled, none added
 
 

@@ -15,14 +15,15 @@ from products.kinds.settings import GenerationSettings, clean_settings
 EMAIL_FIELDS = list(get_kind("copywriting").template("email-subject-lines").inputs)
 
 
-def test_registry_has_copywriting_with_four_templates_and_the_planned_kinds_only_for_datasets():
+def test_registry_has_copywriting_and_qa_with_their_templates_and_the_planned_kinds_only_for_datasets():
     kind = get_kind("copywriting")
     assert kind.task == Task.GENERATE and kind in all_kinds()
     assert [t.id for t in kind.templates] == [
         "product-description", "ad-headlines", "social-post", "email-subject-lines",
     ]
+    assert get_kind("qa").task == Task.ANSWER and get_kind("qa") in all_kinds()
     planned = {k.id: k.task for k in all_kinds(include_planned=True) if not k.available}
-    assert planned == {"qa": Task.ANSWER, "classification": Task.CLASSIFY, "recommendation": Task.RANK}
+    assert planned == {"classification": Task.CLASSIFY, "recommendation": Task.RANK}
     assert not set(planned) & {k.id for k in all_kinds()}  # not in the gallery until they land
 
 

@@ -112,9 +112,17 @@ class ProductGenerateApi(ApiView):
     class OutputSerializer(serializers.Serializer):
         generation = serializers.IntegerField()
         version = serializers.IntegerField()
-        result = serializers.JSONField(help_text="The kind's result: {text} for copywriting.")
+        result = serializers.JSONField(
+            help_text="The kind's result: {text} for copywriting; {text, citations: [{n, id, title}], abstained, "
+                      "best_score, threshold} for Q&A."
+        )
         text = serializers.CharField(help_text="The result as plain text.")
         usage = UsageSerializer()
+        sources = serializers.ListField(
+            child=serializers.DictField(), required=False,
+            help_text="Q&A only: the passages found for the question, [{n, id, title, text, score, source_row}]; "
+                      "the answer cites them by n (result.citations).",
+        )
 
     @extend_schema(
         operation_id="products_generate",
@@ -129,12 +137,17 @@ class ProductGenerateApi(ApiView):
                             "JSON, exactly as the websocket sends them; `done` carries the kind's `result`.",
             ),
             400: OpenApiResponse(description="Inputs that do not fit the product, named per field."),
-            409: OpenApiResponse(description="The product has no published version."),
+            409: OpenApiResponse(description="The product has no published version, or (Q&A) its documents are "
+                                             "still being read: code `knowledge_not_ready`."),
             429: OpenApiResponse(description="The API key started too many generations this minute."),
             503: OpenApiResponse(description="No inference worker answered."),
         },
         examples=[OpenApiExample("Copywriting", request_only=True, value={
-            "inputs": {"product": "Trail running shoes", "benefit": "dry feet"}, "stream": True})],
+            "inputs": {"product": "Trail running shoes", "benefit": "dry feet"}, "stream": True}),
+                  OpenApiExample("Q&A follow-up", request_only=True, value={
+                      "inputs": {"question": "and how much is express?"},
+                      "conversation": [{"role": "user", "content": "How much does shipping cost?"},
+                                       {"role": "assistant", "content": "Standard delivery costs 4.95 € [1]."}]})],
     )
     def post(self, request, slug: str):
         product = product_get(team=request.auth.team, slug=slug)

@@ -4,7 +4,10 @@
 fills the product's message input (the kind declares which), earlier messages are the conversation,
 and an extra ``inputs`` object may name any other input. The answer's text is the message content;
 the kind's whole result rides along in a ``studio`` field (``{"result": ...}``), which OpenAI clients
-ignore. Kinds whose result is not text (recommendations) get a 400 naming the REST route instead.
+ignore. Answers of Q&A products also carry a top-level ``citations`` list (``[{"n", "id", "title"}]``,
+the passages the answer cites as [n]; empty when it said "I don't know"), in the response and in the
+last streamed chunk, with the passages themselves under ``studio.sources``.
+Kinds whose result is not text (recommendations) get a 400 naming the REST route instead.
 ``GET /v1/models`` lists the team's published products. Errors use OpenAI's
 ``{"error": {"message", "type", "param", "code"}}`` shape so the official client raises the right class.
 """
@@ -158,7 +161,12 @@ class ChatCompletionApi(OpenAIView):
         operation_id="openai_chat_completions",
         request=InputSerializer,
         responses={
-            (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="A `chat.completion`."),
+            (200, "application/json"): OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="A `chat.completion`. Q&A products add a top-level `citations` list "
+                            "(`[{n, id, title}]`: the passages the answer cites as [n], empty when it did not know); "
+                            "`studio.result` is the kind's whole result and `studio.sources` the passages found.",
+            ),
             (200, "text/event-stream"): OpenApiResponse(
                 sse_event_schema(events=None, data="A `chat.completion.chunk` as JSON, or `[DONE]` at the end."),
                 description="`chat.completion.chunk` objects as `data:` lines, then `data: [DONE]`.",
@@ -217,8 +225,15 @@ class ChatCompletionApi(OpenAIView):
             "choices": [{"index": 0, "message": {"role": "assistant", "content": kind.result_text(final["result"])},
                          "finish_reason": FINISH_REASONS.get(usage["finish_reason"], "stop"), "logprobs": None}],
             "usage": _usage(usage),
+            **_citations(final),
             "studio": _studio_extra(final),
         })
+
+
+def _citations(final: dict[str, Any]) -> dict[str, Any]:
+    """The documented top-level ``citations`` field, for results that have them (answers of Q&A products)."""
+    citations = (final.get("result") or {}).get("citations")
+    return {"citations": citations} if isinstance(citations, list) else {}
 
 
 def _studio_extra(final: dict[str, Any]) -> dict[str, Any]:
@@ -275,6 +290,7 @@ async def _chunks(started: StartedGeneration, model: str, created: int, include_
             final = sse_frame({**base, "choices": [{"index": 0, "delta": {}, "logprobs": None,
                                                     "finish_reason": FINISH_REASONS.get(event["usage"]["finish_reason"],
                                                                                         "stop")}],
+                               **_citations(event),
                                "studio": _studio_extra(event if sources is None else {**event, "sources": sources})})
             yield final
             if include_usage:

@@ -11,6 +11,12 @@
   const outputs = document.getElementById("outputs");
   const formError = document.getElementById("form-error");
   const template = document.getElementById("variant-template");
+  // Answer kinds are a chat: earlier turns stay on the page and go with each question (the sources come first).
+  const chat = root.dataset.chat === "1";
+  const questionTemplate = document.getElementById("question-template");
+  const clearButton = document.getElementById("clear-button");
+  let conversation = []; // finished turns, oldest first: [{role: "user"|"assistant", content}]
+  let asking = null; // the question being answered, added to the conversation once its answer is done
   const csrf = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"];
   let socket = null;
   let running = 0;
@@ -21,6 +27,7 @@
     generateButton.disabled = running > 0;
     stopButton.disabled = running === 0;
     status.textContent = running > 0 ? "Writing…" : "";
+    if (clearButton) clearButton.disabled = running > 0;
   };
 
   const showError = (message) => { formError.textContent = message; formError.hidden = !message; };
@@ -38,7 +45,7 @@
   const card = (variant) => {
     if (!cards.has(variant)) {
       const node = template.content.firstElementChild.cloneNode(true);
-      node.querySelector(".variant-title").textContent = `Variant ${variant + 1}`;
+      node.querySelector(".variant-title").textContent = chat ? "Answer" : `Variant ${variant + 1}`;
       node.classList.add("writing");
       outputs.appendChild(node);
       cards.set(variant, node);
@@ -94,6 +101,10 @@
         stop: "", time_limit: " · stopped at the time limit" }[usage.finish_reason] ?? "";
       const tokens = usage.completion_tokens ? `${usage.completion_tokens} tokens` : "done";
       finishCard(variant, frame.generation, `${tokens}${reason}`, frame.result);
+      if (chat && asking !== null && frame.result) {
+        conversation.push({ role: "user", content: asking }, { role: "assistant", content: renderer.text(frame.result) });
+      }
+      asking = null;
       setRunning(Math.max(0, running - 1));
     } else if (frame.event === "error") {
       if (frame.fields) {
@@ -138,14 +149,31 @@
     const settings = draftSettings();
     try {
       const ws = await connect();
-      outputs.querySelectorAll(".variant").forEach((node) => node.remove());
+      if (!chat) outputs.querySelectorAll(".variant").forEach((node) => node.remove());
       document.getElementById("outputs-empty")?.remove();
       cards.clear();
+      const message = { action: "generate", inputs, settings };
+      if (chat) {
+        asking = Object.values(inputs).join(" ").trim();
+        const bubble = questionTemplate.content.firstElementChild.cloneNode(true);
+        bubble.textContent = asking;
+        outputs.appendChild(bubble);
+        message.conversation = conversation.slice();
+        settings.variants = "1";
+        form.reset();
+      }
       setRunning(Math.max(1, parseInt(settings.variants || "1", 10)));
-      ws.send(JSON.stringify({ action: "generate", inputs, settings }));
+      ws.send(JSON.stringify(message));
     } catch (error) {
       showError(error.message);
     }
+  });
+
+  clearButton?.addEventListener("click", () => {
+    conversation = [];
+    outputs.querySelectorAll(".variant, .chat-question").forEach((node) => node.remove());
+    cards.clear();
+    showError("");
   });
 
   stopButton.addEventListener("click", () => {

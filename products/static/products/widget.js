@@ -7,12 +7,14 @@
   if (!CONFIG || !CONFIG.publicKey) return;
   // The product kind's renderer (products/static/products/renderers/), inlined here by the server.
   const RENDERERS = {};
-  ((globalThis) => { /*STUDIO_RENDERER*/ })({ studioRenderers: RENDERERS });
+  ((globalThis) => { /*STUDIO_RENDERER*/ })({ studioRenderers: RENDERERS, studioWidget: true });
   const renderer = Object.values(RENDERERS)[0];
   const HOST_ID = `ai-studio-widget-${CONFIG.publicKey}`;
   if (document.getElementById(HOST_ID)) return; // the script tag was pasted twice
   const STORAGE_KEY = `ai-studio-widget:${CONFIG.publicKey}`;
   const MAX_STORED = 50;
+  // Earlier turns sent with each message, so a follow-up ("and express?") is read with what came before.
+  const MAX_CONTEXT_TURNS = 10;
 
   const TEXT = {
     open: "Open chat",
@@ -72,6 +74,15 @@
     .send, .stop { border: none; border-radius: 8px; padding: 0 14px; background: #3451d1; color: #fff; font-weight: 600; }
     .stop { background: #b4232f; }
     .send:disabled { opacity: .5; cursor: default; }
+    .answer-note { font-size: 13px; color: #5b6275; margin: 4px 0 0; }
+    .answer-sources { margin-top: 8px; font-size: 13px; white-space: normal; }
+    .answer-sources-title { margin: 0; font-weight: 600; color: #5b6275; }
+    .answer-source-list { margin: 2px 0 0; padding-left: 0; list-style: none; }
+    .answer-source { margin: 2px 0; }
+    .answer-source.cited .answer-source-title { font-weight: 600; }
+    .answer-source-n, .answer-source-score, .answer-source-cited { color: #5b6275; }
+    .answer-source details summary { cursor: pointer; color: #3451d1; }
+    .answer-source blockquote { margin: 4px 0; padding-left: 8px; border-left: 3px solid #dde1ec; white-space: pre-wrap; }
     .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
   `;
 
@@ -162,7 +173,9 @@
     const node = el("div", { class: `msg ${message.role}` });
     node.append(el("span", { class: "sr-only" }, message.role === "user" ? "You said: " : `${CONFIG.title}: `));
     const text = el("span", { class: "text" });
+    if (message.role === "assistant" && message.sources) renderer.sources(text, message.sources);
     if (message.role === "assistant" && message.result) renderer.done(text, message.result);
+    else if (message.role === "assistant" && message.sources) renderer.token(text, message.text);
     else text.textContent = message.text;
     node.append(text);
     if (message.status === "stopped") node.append(el("div", { class: "note" }, TEXT.stopped));
@@ -217,7 +230,9 @@
     } else if (frame.event === "queued") {
       typing.textContent = frame.position > 0 ? TEXT.queued(frame.position) : TEXT.next;
     } else if (frame.event === "sources") {
-      if (current) renderer.sources(current.node.querySelector(".text"), frame.items);
+      if (!current) return;
+      current.message.sources = frame.items; // kept, so the answer's sources are still there after a reload
+      renderer.sources(current.node.querySelector(".text"), frame.items);
     } else if (frame.event === "token") {
       if (!current) return;
       typing.textContent = TEXT.typing;
@@ -253,7 +268,14 @@
     };
   });
 
+  // The finished turns before this message, oldest first, as the studio's generate call takes them.
+  const earlierTurns = () => state.messages
+    .filter((m) => (m.role === "user" || (m.role === "assistant" && m.status === "done")) && m.text)
+    .slice(-MAX_CONTEXT_TURNS)
+    .map((m) => ({ role: m.role, content: m.text }));
+
   const send = async (text) => {
+    const conversation = earlierTurns();
     log.querySelector(".empty")?.remove();
     const question = { role: "user", text };
     state.messages.push(question);
@@ -268,7 +290,7 @@
       current = { message: answer, node: render(answer) };
       setBusy(true);
       typing.textContent = TEXT.typing;
-      ws.send(JSON.stringify({ action: "generate", message: text }));
+      ws.send(JSON.stringify({ action: "generate", message: text, conversation }));
     } catch (error) {
       notice(error.message);
     } finally {

@@ -89,3 +89,23 @@ def test_made_up_links_hashtags_handles_and_dates_are_found_unless_the_inputs_ga
     assert copy_checks.invented(text, inputs) == ["shop.com", "#coffee", "@barista", "12/05", "2024"]
     assert copy_checks.ends_cleanly(text) and not copy_checks.ends_cleanly("It was made in")
     assert copy_checks.ends_cleanly("Trail shoes for dry feet", short=True)
+
+
+@pytest.mark.django_db
+def test_the_playground_says_which_facts_each_recent_description_used(owner_client):
+    from django.urls import reverse
+
+    from products.services import generation_create, generation_finish, product_create
+
+    team = owner_client.team
+    product = product_create(team=team, user=owner_client.user, kind_id="copywriting",
+                             template_id="product-description")
+    generation = generation_create(product=product, version=None, channel="playground", user=owner_client.user,
+                                   inputs={"product": "Kettle", "features": "Boils in 3 minutes\nMade in Lyon"})
+    text = "It boils in 3 minutes."
+    generation_finish(generation_id=generation.pk, output=text, result={"text": text}, finish_reason="eos",
+                      tokens_in=5, tokens_out=6, time_to_first_token_s=0.1, duration_s=0.5)
+
+    page = owner_client.get(reverse("playground", args=[team.slug, product.slug])).content.decode()
+
+    assert "Facts used: 1 of 2 · missing: “Made in Lyon”" in page

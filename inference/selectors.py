@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -128,3 +129,24 @@ def knowledge_index_for(*, dataset_version_id: int | None) -> KnowledgeIndex | N
     if dataset_version_id is None:
         return None
     return KnowledgeIndex.objects.filter(dataset_version_id=dataset_version_id).first()
+
+
+#: Engine status reports (inference/status.py writes them): one key per worker, and the list of workers.
+ENGINE_STATUS_WORKERS_KEY = "studio:engine-status:workers"
+#: A worker whose last report is older than this is not shown (it stopped or hangs).
+STATUS_STALE_AFTER_S = 30.0
+
+
+def engine_status_key(worker: str) -> str:
+    return f"studio:engine-status:{worker}"
+
+
+def engine_status_list(*, now: float | None = None) -> list[dict[str, Any]]:
+    """Each live inference worker's engine: backend, threads, slots in use, queue depth, recent tokens/s."""
+    from django.core.cache import cache
+
+    now = time.time() if now is None else now
+    names = sorted(cache.get(ENGINE_STATUS_WORKERS_KEY) or {})
+    reports = cache.get_many([engine_status_key(name) for name in names])
+    fresh = (reports.get(engine_status_key(name)) for name in names)
+    return [report for report in fresh if report and now - report["at"] < STATUS_STALE_AFTER_S]

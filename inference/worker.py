@@ -16,6 +16,7 @@ from channels.db import database_sync_to_async
 
 from inference.protocol import COALESCE_S, REQUEST_CHANNEL, InferenceRequest, Task
 from inference.runners import Queued, Result, RunContext, Runner, Sources, Token, empty_usage, get_runner
+from inference.status import engine_status_loop
 from products.services import generation_finish
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,8 @@ class InferenceWorker:
         self.channel_name = await self.layer.new_channel()
         logger.info("Inference worker listening on %s", REQUEST_CHANNEL)
         try:
-            await asyncio.gather(self._serve(REQUEST_CHANNEL), self._serve(self.channel_name))
+            await asyncio.gather(self._serve(REQUEST_CHANNEL), self._serve(self.channel_name),
+                                 engine_status_loop(self.channel_name))
         finally:
             for context in list(self.contexts.values()):
                 context.cancel()

@@ -4,10 +4,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from inference.selectors import training_run_list_for_team, training_run_list_recently_finished
+from inference.selectors import (
+    engine_status_list,
+    training_run_list_for_team,
+    training_run_list_recently_finished,
+)
 from products.selectors import dataset_list_for_team, product_list_for_team
 from studio.access import CURRENT_TEAM_SESSION_KEY, team_view
 from studio.models import Membership
+from studio.roles import Role, role_at_least
 from studio.selectors import team_list_for_user
 
 
@@ -34,6 +39,8 @@ def dashboard(request: HttpRequest, membership: Membership) -> HttpResponse:
         "training_runs": training_run_list_for_team(team=team)[:8],
         # The live notice (team_events.js) reaches open pages only; these keep saying it after a reload.
         "finished_runs": training_run_list_recently_finished(team=team),
+        # Admins see how the engines behind every product are doing (the same for every team).
+        "engines": engine_status_list() if role_at_least(membership.role, Role.ADMIN) else None,
     }
     template = "studio/dashboard.html#dashboard-panels" if request.htmx else "studio/dashboard.html"
     return render(request, template, context)

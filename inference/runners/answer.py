@@ -72,9 +72,13 @@ class RetrievalSpec:
         if not question:
             raise ValueError("Ask a question first.")
         history = [str(t) for t in (data.get("history") or []) if str(t).strip()]
-        top_k = min(max(int(data.get("top_k") or 4), 1), MAX_TOP_K)
-        threshold = data.get("threshold")
-        threshold = DEFAULT_THRESHOLD if threshold is None else min(max(float(threshold), 0.0), 1.0)
+        try:
+            top_k = min(max(int(data.get("top_k") or 4), 1), MAX_TOP_K)
+            threshold = data.get("threshold")
+            threshold = DEFAULT_THRESHOLD if threshold is None else min(max(float(threshold), 0.0), 1.0)
+        except (TypeError, ValueError):
+            raise ValueError("The assistant's retrieval settings are not valid: passages to use must be a whole "
+                             "number from 1 to 8 and strictness a number from 0 to 1.") from None
         abstain = str(data.get("abstain_text") or "I can't find that in our documents.").strip()
         return cls(index, team, question, history, top_k, threshold, abstain, str(data.get("handoff") or "").strip())
 

@@ -207,6 +207,12 @@ def main() -> None:
     texts, matrix = bench_build(args.real, random.Random(13))
     index, load_s = loaded_index(texts, matrix)
     bench_latency("real-ish chunks", index, questions[:args.questions], load_s)
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # on shared cores, torch's spinning intra-op threads can cost 10x on one question
+    bench_latency("real-ish chunks, torch 1 thread", index, questions[:args.questions], load_s)
+    torch.set_num_threads(threads)
     del index
     texts, matrix = synthetic(args.synthetic, np.random.default_rng(13))
     index, load_s = loaded_index(texts, matrix)

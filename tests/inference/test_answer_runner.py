@@ -171,6 +171,11 @@ async def test_an_index_still_building_or_missing_says_so_in_words(shop, scripte
     [gone] = await _events(missing)
     assert gone.error == "This knowledge base no longer exists; choose another one in the assistant's settings."
 
+    bad = _request(index, question="Anything?")
+    bad.retrieval["top_k"] = "lots"
+    [refused] = await _events(bad)
+    assert refused.error.startswith("The assistant's retrieval settings are not valid")
+
 
 def _poisoned_index(shop):
     rows = [*HELP_CENTRE, ("Staff notes", POISON)]

@@ -33,8 +33,14 @@ def _load(models_dir: str):
     return _model
 
 
-def embed(texts: list[str], *, models_dir: str | Path | None = None, batch_size: int = BATCH_SIZE) -> np.ndarray:
-    """Unit-length float32 embeddings, one row per text (cosine similarity is then a dot product)."""
+def embed(texts: list[str], *, models_dir: str | Path | None = None, batch_size: int = BATCH_SIZE,
+          threads: int | None = None) -> np.ndarray:
+    """Unit-length float32 embeddings, one row per text (cosine similarity is then a dot product).
+
+    ``threads`` caps torch's CPU threads for this call, in the calling thread only (torch's OpenMP setting is
+    per thread): a question of a few dozen tokens takes ~15 ms on one thread, while torch's default threads
+    spin against the decode threads on shared cores (500 ms p50 measured, tests/benchmarks/bench_retrieval.py).
+    """
     if models_dir is None:
         from django.conf import settings
 
@@ -43,8 +49,16 @@ def embed(texts: list[str], *, models_dir: str | Path | None = None, batch_size:
         return np.zeros((0, DIMENSIONS), dtype=np.float32)
     with _lock:
         model = _load(str(models_dir))
-        vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                               show_progress_bar=False)
+        import torch
+
+        before = torch.get_num_threads()
+        if threads:
+            torch.set_num_threads(threads)
+        try:
+            vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                                   show_progress_bar=False)
+        finally:
+            torch.set_num_threads(before)
     return np.asarray(vectors, dtype=np.float32)
 
 

@@ -232,4 +232,4 @@ def retrieve(index, *, question: str, history: list[str] | None = None, top_k: i
     if not len(loaded):
         return Retrieval([], 0.0)
     texts, lexical = query_texts(question, history or [])
-    return loaded.search(embed(texts), lexical, top_k=top_k)
+    return loaded.search(embed(texts, threads=1), lexical, top_k=top_k)

@@ -45,6 +45,8 @@ MAX_TOP_K = 8
 OTHER_TEAM = "This knowledge base belongs to another team."
 #: Tokens kept free of the model's context besides the reply: the chat template's own markers, rounding.
 PROMPT_MARGIN_TOKENS = 32
+#: torch threads for embedding a question (see inference/knowledge/embedder.py): one is fast and never spins.
+QUESTION_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ def _search(loaded, spec: RetrievalSpec):
     if not len(loaded):
         return Retrieval([], 0.0)
     texts, lexical = query_texts(spec.question, spec.history)
-    return loaded.search(embed(texts), lexical, top_k=spec.top_k)
+    return loaded.search(embed(texts, threads=QUESTION_THREADS), lexical, top_k=spec.top_k)
 
 
 @functools.cache

@@ -119,13 +119,13 @@ def loaded_index(texts: list[str], matrix: np.ndarray):
     return index, time.perf_counter() - started
 
 
-def bench_latency(label: str, index, questions: list[str], load_s: float) -> None:
+def bench_latency(label: str, index, questions: list[str], load_s: float, threads: int | None = None) -> None:
     from inference.knowledge.embedder import embed
 
     encode, search = [], []
     for question in questions:
         t0 = time.perf_counter()
-        vector = embed([question])
+        vector = embed([question], threads=threads)
         t1 = time.perf_counter()
         index.search(vector, question, top_k=4)
         t2 = time.perf_counter()
@@ -207,16 +207,12 @@ def main() -> None:
     texts, matrix = bench_build(args.real, random.Random(13))
     index, load_s = loaded_index(texts, matrix)
     bench_latency("real-ish chunks", index, questions[:args.questions], load_s)
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # on shared cores, torch's spinning intra-op threads can cost 10x on one question
-    bench_latency("real-ish chunks, torch 1 thread", index, questions[:args.questions], load_s)
-    torch.set_num_threads(threads)
+    bench_latency("real-ish chunks, question on 1 thread (as served)", index, questions[:args.questions], load_s,
+                  threads=1)
     del index
     texts, matrix = synthetic(args.synthetic, np.random.default_rng(13))
     index, load_s = loaded_index(texts, matrix)
-    bench_latency("synthetic vectors", index, questions[:args.questions], load_s)
+    bench_latency("synthetic vectors, question on 1 thread", index, questions[:args.questions], load_s, threads=1)
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 

@@ -4,8 +4,9 @@ The in-memory channel layer only connects coroutines of one process and one loop
 inference worker must start on the loop that serves the websockets; it starts with the first
 connection (daphne does not send ASGI lifespan events). The training worker blocks (torch), so it
 runs in daemon threads (one per queue, so a short job never waits behind a long fine-tune) and sends
-its live events through that same loop. studio/asgi.py loads this middleware by the dotted path in
-settings.EMBEDDED_WORKERS_MIDDLEWARE: the web tier never imports the worker tier.
+its live events through that same loop; the index worker (Q&A knowledge bases) has a thread of its own.
+studio/asgi.py loads this middleware by the dotted path in settings.EMBEDDED_WORKERS_MIDDLEWARE: the
+web tier never imports the worker tier.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class EmbeddedWorkers:
 
     @staticmethod
     def _start_training_workers(loop: asyncio.AbstractEventLoop) -> list[threading.Thread]:
+        from inference.knowledge.worker import IndexBuildWorker
         from inference.training.services import TRAINING_QUEUES
         from inference.training.worker import TrainingWorker
         from products.training.events import bind_event_loop
@@ -51,7 +53,10 @@ class EmbeddedWorkers:
             thread = threading.Thread(target=worker.serve, name=f"embedded-training-worker-{queue}", daemon=True)
             thread.start()
             threads.append(thread)
-        logger.info("Embedded training workers started (queues: %s)", ", ".join(TRAINING_QUEUES))
+        indexer = threading.Thread(target=IndexBuildWorker().serve, name="embedded-index-worker", daemon=True)
+        indexer.start()
+        threads.append(indexer)
+        logger.info("Embedded training and index workers started (queues: %s, index)", ", ".join(TRAINING_QUEUES))
         return threads
 
     @staticmethod

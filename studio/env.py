@@ -73,6 +73,10 @@ TRAINING_LEASE_SECONDS: int = _int("STUDIO_TRAINING_LEASE_S", 60)
 TRAINING_MAX_ATTEMPTS: int = _int("STUDIO_TRAINING_MAX_ATTEMPTS", 3)
 # Seconds an idle training worker waits before looking for queued runs again.
 TRAINING_POLL_SECONDS: int = _int("STUDIO_TRAINING_POLL_S", 2)
+# Seconds an index worker's claim on a knowledge-index build lasts without a heartbeat (then it is rebuilt).
+INDEX_LEASE_SECONDS: int = _int("STUDIO_INDEX_LEASE_S", 30)
+# Megabytes of knowledge indexes (vectors, texts, BM25) an inference worker holds; least recently used go first.
+KNOWLEDGE_CACHE_MB: int = _int("STUDIO_KNOWLEDGE_CACHE_MB", 512)
 # Most sequences one inference worker decodes together (continuous batching).
 INFERENCE_MAX_BATCH: int = _int("STUDIO_INFERENCE_MAX_BATCH", 16)
 # Seconds a generation waits for an inference worker to take it before the person reads "not answering".

@@ -1,4 +1,7 @@
-"""The generate task: chat messages through the continuous-batching scheduler, token by token."""
+"""The generate task: chat messages through the continuous-batching scheduler, token by token.
+
+``scheduled`` is the one path from messages to scheduler events; the answer runner streams through it too.
+"""
 
 from __future__ import annotations
 
@@ -19,24 +22,44 @@ def scheduler_for(model: str, adapter: str | None):
     return shared(model, adapter)
 
 
-@runner(Task.GENERATE)
-async def generate(request: InferenceRequest, context: RunContext) -> AsyncIterator[RunnerEvent]:
+def generation_params(request: InferenceRequest) -> GenerationParams:
+    return GenerationParams(**{k: v for k, v in (request.params or {}).items() if k in PARAM_NAMES})
+
+
+async def scheduled(request: InferenceRequest, context: RunContext,
+                    messages: list[dict[str, str]] | None = None) -> AsyncIterator[RunnerEvent]:
+    """``messages`` (default: the request's) through the shared scheduler of the request's model: Queued and
+    Token events, then one Result. Cancelling ``context`` (or closing this iterator early) stops the sequence."""
     started = time.monotonic()
     try:
-        params = GenerationParams(**{k: v for k, v in request.params.items() if k in PARAM_NAMES})
+        params = generation_params(request)
         scheduler = await asyncio.to_thread(scheduler_for, request.model, request.adapter)
-        handle = scheduler.submit(GenerationRequest(messages=request.messages or [], params=params,
+        handle = scheduler.submit(GenerationRequest(messages=messages if messages is not None else
+                                                    (request.messages or []), params=params,
                                                     request_id=context.request_id))
     except Exception as exc:  # a bad model id or a broken install must reach the person as words
         yield Result("error", {"text": ""}, empty_usage(duration_s=time.monotonic() - started,
                                                         finish_reason="error"), error=str(exc))
         return
     context.on_cancel(handle.cancel)
-    async for event in handle:
-        if isinstance(event, QueuedEvent):
-            yield Queued(event.position)
-        elif isinstance(event, TokenEvent):
-            yield Token(event.text)
-        elif isinstance(event, GenerationResult):
-            yield Result(str(event.finish_reason), {"text": event.text}, event.usage(), error=event.error_message)
-            return
+    finished = False
+    try:
+        async for event in handle:
+            if isinstance(event, QueuedEvent):
+                yield Queued(event.position)
+            elif isinstance(event, TokenEvent):
+                yield Token(event.text)
+            elif isinstance(event, GenerationResult):
+                finished = True
+                yield Result(str(event.finish_reason), {"text": event.text}, event.usage(),
+                             error=event.error_message)
+                return
+    finally:
+        if not finished:  # the caller stopped listening: free the batch slot now
+            handle.cancel()
+
+
+@runner(Task.GENERATE)
+async def generate(request: InferenceRequest, context: RunContext) -> AsyncIterator[RunnerEvent]:
+    async for event in scheduled(request, context):
+        yield event

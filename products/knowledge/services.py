@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from inference.models import KnowledgeIndex
+from products.datasets.selectors import dataset_version_examples
 from products.models import DatasetVersion, ProductVersion, Verdict
 
 #: The dataset shapes a knowledge base can be made of (products/kinds/qa.py declares them).
@@ -23,6 +24,14 @@ def knowledge_dataset_check(*, dataset_version: DatasetVersion) -> None:
         raise ValidationError(
             {"knowledge_version": f"{dataset_version} cannot be used: fix the problems its report lists."}
         )
+    # Streams the file until the first usable row (all of it only when there is none).
+    if next(dataset_version_examples(dataset_version), None) is None:
+        columns = " or ".join(f"“{c}”" for need, cs in dataset_version.column_mapping.items() if need != "title"
+                              for c in cs)
+        raise ValidationError({"knowledge_version": (
+            f"{dataset_version} has no passage text: every row's {columns or 'text'} is empty. Map the column that "
+            "holds the passages on its dataset page (“Change mapping or split”), or upload a file with text in it."
+        )})
 
 
 def knowledge_index_request(*, dataset_version: DatasetVersion) -> KnowledgeIndex:

@@ -1,0 +1,213 @@
+"""The answer task (Q&A): retrieve from the product's knowledge index, then write an answer that cites it.
+
+Events, in order (the contract in ARCHITECTURE.md and notes/QA_CONTRACT.md):
+
+1. ``Sources(items)`` before any token, always: ``{"n", "id", "title", "text" (≤ 600 chars), "score" (dense
+   cosine, 3 dp), "source_row"}`` for each passage, numbered as the model sees them (empty for an empty index).
+2. Best dense cosine below the threshold: one ``Token`` with the product's "I don't know" sentence (and its
+   "talk to a person" line), then ``Result("stop", {"text", "citations": [], "abstained": True,
+   "best_score", "threshold"})``. The sources are then the closest passages, shown so a person sees why.
+3. Otherwise the tokens of the model (through the same scheduler path as generate: ``scheduled``), then
+   ``Result(reason, {"text", "citations": [{"n", "id", "title"}], "abstained": False, "best_score",
+   "threshold"})``; a reply the output guard stopped ends ``Result("stop", {..., "guarded": True})``.
+4. A request that cannot be served: ``Result("error", {"text": ""}, error=<plain words>)``.
+
+Citations are the [n] markers of the text that point at a passage the model was given, in order of first
+appearance; markers pointing anywhere else are dropped. **A reply without markers cites nothing**
+(``citations == []``): the sources list still shows what the model was given, but the studio does not invent
+provenance the model did not claim (a 135M model often forgets to cite; marking passage 1 as "cited" would
+be a guess presented as a fact).
+
+Retrieval (MiniLM + numpy + BM25) runs off the event loop in a worker thread, never on the scheduler's
+decode thread; the index is refused unless it belongs to the request's team and is built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from inference.knowledge.prompt import OutputGuard, Passage, answer_prompt, cited_numbers, protected_text
+from inference.protocol import InferenceRequest, Task
+from inference.runners import Result, RunContext, RunnerEvent, Sources, Token, empty_usage, runner
+from inference.runners.generate import generation_params, scheduled
+
+SOURCE_TEXT_CHARS = 600
+MAX_TOP_K = 8
+OTHER_TEAM = "This knowledge base belongs to another team."
+#: Tokens kept free of the model's context besides the reply: the chat template's own markers, rounding.
+PROMPT_MARGIN_TOKENS = 32
+#: torch threads for embedding a question (see inference/knowledge/embedder.py): one is fast and never spins.
+QUESTION_THREADS = 1
+
+
+@dataclass(frozen=True)
+class RetrievalSpec:
+    index: int
+    team: int
+    question: str
+    history: list[str]
+    top_k: int
+    threshold: float
+    abstain_text: str
+    handoff: str
+
+    @classmethod
+    def parse(cls, data: dict[str, Any] | None, messages: list[dict[str, str]]) -> RetrievalSpec:
+        """The request's ``retrieval``, checked; ValueError says what is missing."""
+        from inference.knowledge.search import DEFAULT_THRESHOLD
+
+        data = data or {}
+        try:
+            index, team = int(data["index"]), int(data["team"])
+        except (KeyError, TypeError, ValueError):
+            raise ValueError("This assistant has no knowledge base yet.") from None
+        question = str(data.get("question") or (messages[-1]["content"] if messages else "")).strip()
+        if not question:
+            raise ValueError("Ask a question first.")
+        history = [str(t) for t in (data.get("history") or []) if str(t).strip()]
+        try:
+            top_k = min(max(int(data.get("top_k") or 4), 1), MAX_TOP_K)
+            threshold = data.get("threshold")
+            threshold = DEFAULT_THRESHOLD if threshold is None else min(max(float(threshold), 0.0), 1.0)
+        except (TypeError, ValueError):
+            raise ValueError("The assistant's retrieval settings are not valid: passages to use must be a whole "
+                             "number from 1 to 8 and strictness a number from 0 to 1.") from None
+        abstain = str(data.get("abstain_text") or "I can't find that in our documents.").strip()
+        return cls(index, team, question, history, top_k, threshold, abstain, str(data.get("handoff") or "").strip())
+
+
+def _index_problem(index, team: int) -> str | None:
+    if index is None:
+        return "This knowledge base no longer exists; choose another one in the assistant's settings."
+    if index.team_id != team:
+        return OTHER_TEAM
+    if index.status == index.Status.FAILED:
+        return f"This knowledge base could not be indexed: {index.error}"
+    if not index.is_ready:
+        return f"Still reading your documents ({index.progress_percent} %). Try again in a minute."
+    return None
+
+
+def _load(index_id: int, team: int):
+    """(the index row, its loaded chunks) or (problem, None). Runs in a worker thread (ORM, numpy, BM25)."""
+    from inference.knowledge.search import index_cache
+    from inference.models import KnowledgeIndex
+
+    index = KnowledgeIndex.objects.filter(pk=index_id).first()
+    problem = _index_problem(index, team)
+    if problem:
+        return problem, None
+    return index, index_cache().get(index)
+
+
+def _search(loaded, spec: RetrievalSpec):
+    from inference.knowledge.embedder import embed
+    from inference.knowledge.search import Retrieval, query_texts
+
+    if not len(loaded):
+        return Retrieval([], 0.0)
+    texts, lexical = query_texts(spec.question, spec.history)
+    return loaded.search(embed(texts, threads=QUESTION_THREADS), lexical, top_k=spec.top_k)
+
+
+@functools.cache
+def _prompt_counter(models_dir: str, model: str):
+    """Token counts of the language model's own tokenizer (the ``tokenizers`` package; no weights)."""
+    from tokenizers import Tokenizer
+
+    from inference.registry import model_path
+
+    tokenizer = Tokenizer.from_file(str(model_path(Path(models_dir), model) / "tokenizer.json"))
+    return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+
+def prompt_budget(params) -> int:
+    """Prompt tokens the engine accepts with room for the reply (llama.cpp slots are the tighter context)."""
+    context = min(settings.INFERENCE_SLOT_CONTEXT, 8192)
+    return max(min(params.max_prompt_tokens, context - params.max_new_tokens) - PROMPT_MARGIN_TOKENS, 64)
+
+
+def source_items(hits) -> list[dict[str, Any]]:
+    return [{"n": n, "id": hit.id, "title": hit.title, "text": hit.text[:SOURCE_TEXT_CHARS],
+             "score": round(hit.score, 3), "source_row": hit.source_row} for n, hit in enumerate(hits, 1)]
+
+
+@runner(Task.ANSWER)
+async def answer(request: InferenceRequest, context: RunContext) -> AsyncIterator[RunnerEvent]:
+    started = time.monotonic()
+
+    def failed(message: str) -> Result:
+        return Result("error", {"text": ""}, empty_usage(duration_s=time.monotonic() - started,
+                                                         finish_reason="error"), error=message)
+
+    messages = list(request.messages or [])
+    try:
+        spec = RetrievalSpec.parse(request.retrieval, messages)
+    except ValueError as exc:
+        yield failed(str(exc))
+        return
+    index, loaded = await database_sync_to_async(_load, thread_sensitive=False)(spec.index, spec.team)
+    if loaded is None:
+        yield failed(index)
+        return
+    found = await asyncio.to_thread(_search, loaded, spec)
+    summary = {"best_score": round(found.best_score, 3), "threshold": spec.threshold}
+
+    if found.best_score < spec.threshold or not found.hits:
+        yield Sources(source_items(found.hits))
+        text = f"{spec.abstain_text} {spec.handoff}".strip()
+        yield Token(text)
+        usage = empty_usage(duration_s=time.monotonic() - started, finish_reason="stop")
+        yield Result("stop", {"text": text, "citations": [], "abstained": True, **summary}, usage)
+        return
+
+    has_system = bool(messages) and messages[0].get("role") == "system"
+    system = messages[0]["content"] if has_system else ""
+    turns = [m for m in messages[int(has_system):-1] if m.get("role") in ("user", "assistant")]
+    question = messages[-1]["content"] if messages and messages[-1]["role"] == "user" else spec.question
+    params = generation_params(request)
+    count = await asyncio.to_thread(_prompt_counter, str(settings.MODELS_DIR), request.model)
+    prompt = answer_prompt(
+        system_prompt=system, turns=turns, question=question, budget_tokens=prompt_budget(params), count=count,
+        passages=[Passage(hit.id, hit.title, hit.text) for hit in found.hits],
+    )
+    given = found.hits[:len(prompt.passages)]
+    yield Sources(source_items(given))
+
+    guard = OutputGuard(protected_text(system))
+    inner = RunContext(context.request_id)  # the guard stops the sequence without cancelling the client
+    context.on_cancel(inner.cancel)
+    async for event in scheduled(request, inner, prompt.messages):
+        if isinstance(event, Token):
+            shown = guard.feed(event.text)
+            if guard.tripped:
+                inner.cancel()
+            elif shown:
+                yield Token(shown)
+        elif isinstance(event, Result):
+            if event.finish_reason == "error":
+                yield event
+                return
+            if guard.tripped:
+                text, reason, extra = guard.shown, "stop", {"guarded": True}
+            else:
+                rest = guard.finish()
+                if rest:
+                    yield Token(rest)
+                text, reason, extra = event.text, event.finish_reason, {}
+            citations = [{"n": n, "id": given[n - 1].id, "title": given[n - 1].title}
+                         for n in cited_numbers(text, given=len(given))]
+            yield Result(reason, {"text": text, "citations": citations, "abstained": False, **summary, **extra},
+                         event.usage)
+            return
+        else:
+            yield event

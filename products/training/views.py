@@ -57,7 +57,8 @@ def _fine_tune_context(product, form: FineTuneForm, membership: Membership) -> d
     if version is not None:
         try:
             context["params"], context["estimate"] = training_preflight(
-                version=version, overrides=form.overrides() if form.is_bound else {}, base_model=product.base_model
+                version=version, overrides=form.overrides() if form.is_bound else {}, base_model=product.base_model,
+                method=get_kind(product.kind).trainer or "lora",
             )
             context["estimate_version"] = version
         except ValidationError as exc:

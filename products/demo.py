@@ -13,6 +13,8 @@ SAMPLES = [
     ("copywriting", "product-description", "Shop product descriptions", "First version from the template."),
     ("copywriting", "ad-headlines", "Ad headlines", ""),
     ("copywriting", "email-subject-lines", "Newsletter subject lines", ""),
+    # Unpublished: it answers once trained on the “Support tickets” sample (its Train tab).
+    ("classification", "support-routing", "Support ticket router", ""),
 ]
 
 

@@ -12,16 +12,17 @@ from tests.products.conftest import media_files
 pytestmark = pytest.mark.django_db
 
 
-def test_seed_creates_three_mapped_ready_sample_datasets_once(acme, acme_owner, media_root):
+def test_seed_creates_four_mapped_ready_sample_datasets_once(acme, acme_owner, media_root):
     versions = dataset_seed_samples(team=acme, user=acme_owner)
     summary = sorted((v.dataset.name, v.kind, v.row_count, v.verdict) for v in versions)
     assert summary == [
         ("Product descriptions", "copywriting", 40, "ready"),
         ("Store FAQ", "qa", 30, "ready"),
         ("Support messages", "classification", 40, "ready"),
+        ("Support tickets", "classification", 300, "ready"),
     ]
     assert dataset_seed_samples(team=acme, user=acme_owner) == []
-    assert DatasetVersion.objects.count() == 3 and len(media_files(media_root)) == 3
+    assert DatasetVersion.objects.count() == 4 and len(media_files(media_root)) == 4
 
 
 def test_seeded_copywriting_examples_carry_inputs_by_column_and_the_output(acme, acme_owner):

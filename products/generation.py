@@ -18,7 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from inference.protocol import InferenceRequest
 from products.embed.limits import generation_limits_check
 from products.kinds import get_kind
-from products.kinds.base import GenerationSettings, InputError, PrepareContext, ProductKind
+from products.kinds.base import GenerationSettings, InputError, PrepareContext, PrepareRefused, ProductKind
 from products.models import ApiKey, Generation, Product, ProductVersion
 from products.models.product import ProductConfig
 from products.services import generation_create
@@ -96,6 +96,8 @@ def generation_request(
         request = kind.prepare(config, cleaned, PrepareContext(settings=merged, conversation=tuple(conversation or ())))
     except InputError as exc:
         raise GenerationRefused("invalid_input", str(exc), fields=exc.errors) from None
+    except PrepareRefused as exc:
+        raise GenerationRefused(exc.code, exc.message) from None
     return PreparedRequest(inputs=cleaned, settings=merged, request=request)
 
 

@@ -63,6 +63,24 @@ def product_create(*, team: Team, user: AbstractBaseUser, kind_id: str, template
 
 
 @transaction.atomic
+def product_kind_config_update(
+    *, product: Product, user: AbstractBaseUser, changes: dict[str, Any]
+) -> ProductVersion:
+    """Change kind-specific settings (a classifier's “unsure below”) and save them as a new version.
+
+    They decide what the product answers, so they are part of the version: the change is a new version
+    (publish it to make it live), and rolling back brings the old setting back.
+    """
+    kind = get_kind(product.kind)
+    product = Product.objects.select_for_update().get(pk=product.pk)
+    product.kind_config = kind.clean_config({**(product.kind_config or {}), **changes})
+    product.full_clean()
+    product.save()
+    described = ", ".join(f"{name} {value}" for name, value in changes.items())
+    return product_version_create(product=product, user=user, note=f"Changed {described}.")
+
+
+@transaction.atomic
 def product_draft_update(
     *, product: Product, system_prompt: str, prompt_template: str, settings: dict[str, Any]
 ) -> Product:

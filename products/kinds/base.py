@@ -26,12 +26,24 @@ if TYPE_CHECKING:
     from products.models.product import ProductConfig
 
 __all__ = [
-    "GenerationSettings", "InputError", "InputField", "PrepareContext", "ProductKind", "ProductTemplate",
+    "GenerationSettings", "InputError", "InputField", "PrepareContext", "PrepareRefused", "ProductKind",
+    "ProductTemplate",
     "TextGenerationKind", "TrainingConversation", "prompt_placeholders", "render_prompt",
 ]
 
 #: Seconds a text generation may run; the worker ends it with finish reason ``time_limit``.
 MAX_SECONDS = 90.0
+
+
+class PrepareRefused(Exception):
+    """``prepare`` cannot build a request for a reason that is no input's fault (e.g. the product is not trained yet).
+
+    ``code`` and ``message`` reach the person unchanged (generation_start raises them as GenerationRefused).
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code, self.message = code, message
+        super().__init__(message)
 
 
 @dataclass(frozen=True)

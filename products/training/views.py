@@ -26,6 +26,7 @@ from products.datasets.selectors import dataset_version_list_for_kind
 from products.kinds import get_kind
 from products.selectors import product_get
 from products.training.chart import loss_chart
+from products.training.classifier_report import classifier_report
 from products.training.estimate import duration_words
 from products.training.events import run_state
 from products.training.forms import FineTuneForm
@@ -134,6 +135,7 @@ def run_detail(request: HttpRequest, membership: Membership, run_id: int) -> Htt
         "chart": loss_chart(points, total_steps=run.total_steps), "logs": training_run_log_tail(run=run),
         "evaluation": evaluation, "artifact": training_run_artifact(run=run),
         "scores": _score_rows(evaluation), "can_edit": membership.can(Role.EDITOR),
+        "classifier": classifier_report(evaluation),
         "params": run.hyperparameters,
         "eta_words": duration_words(run.eta_seconds) if run.eta_seconds is not None else "",
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -59,3 +60,38 @@ def make_labelled_version(router):
         )
 
     return make
+
+
+@pytest.fixture(scope="session")
+def classifier_artifact(tmp_path_factory) -> Path:
+    """A real MiniLM classifier folder (the frozen encoder and a logistic-regression head), built once a session."""
+    import numpy as np
+    from django.conf import settings
+    from sklearn.linear_model import LogisticRegression
+
+    from inference.registry import EMBEDDING_MODEL_ID, model_path
+    from inference.training.classifier.model import (
+        ClassifierMeta,
+        embeddings_of,
+        encode,
+        init_head,
+        load_tokenizer,
+        new_classifier,
+        save_classifier,
+    )
+    from inference.training.classifier.report import head_from_baseline
+
+    encoder_dir = model_path(Path(settings.MODELS_DIR), EMBEDDING_MODEL_ID)
+    rows = sample_rows(labels=("account", "billing", "shipping"), per_label=20)
+    labels = sorted({label for _, label in rows})
+    tokenizer = load_tokenizer(encoder_dir)
+    model = new_classifier(encoder_dir, len(labels), seed=0)
+    ids = encode(tokenizer, [text for text, _ in rows], max_length=64)
+    x = embeddings_of(model, ids, batch_size=32, pad_id=0, device="cpu").numpy()
+    y = np.array([labels.index(label) for _, label in rows])
+    weight, bias = head_from_baseline(LogisticRegression(C=10, max_iter=2000).fit(x, y), len(labels), x.shape[1])
+    init_head(model, weight, bias)
+    folder = tmp_path_factory.mktemp("classifier")
+    save_classifier(model, folder=folder, model_dir=encoder_dir,
+                    meta=ClassifierMeta(labels=labels, temperature=1.0, max_length=64, encoder=EMBEDDING_MODEL_ID))
+    return folder

@@ -17,9 +17,11 @@ from products.training.hyperparameters import HyperParameters, steps_per_epoch
 #: Training tokens per second of SmolLM2-135M with LoRA before this machine has measured its own: the CPU
 #: figure is tests/benchmarks/bench_training.py on two busy cores (150–190), the GPU one a cautious guess.
 TYPICAL_TOKENS_PER_SECOND = {"cpu": 200.0, "cuda": 30_000.0}
-#: The same for the MiniLM classifier (forward and backward, batches of 16 × 64 tokens), measured with
-#: tests/benchmarks/bench_classifier.py on the two busy cores of the dev machine.
-CLASSIFIER_TOKENS_PER_SECOND = {"cpu": 3_000.0, "cuda": 200_000.0}
+#: The same for the MiniLM classifier (forward and backward, batches of 16 short texts): 240–290 on the dev
+#: machine's two busy cores with one torch thread (tests/benchmarks/bench_classifier.py --threads 1), about 65
+#: with torch's default two threads there; the GPU figure is a cautious guess. Texts are short, so a run is
+#: still minutes for a few hundred rows; the first run measures this machine's own figure.
+CLASSIFIER_TOKENS_PER_SECOND = {"cpu": 250.0, "cuda": 50_000.0}
 #: Tokens the chat template and the product's prompt add to each example, beyond the dataset's own text.
 PROMPT_OVERHEAD_TOKENS = 40
 #: Seconds for loading the model, writing the artifact and the evaluation report, beyond the steps.

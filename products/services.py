@@ -76,8 +76,9 @@ def product_kind_config_update(
     product.kind_config = kind.clean_config({**(product.kind_config or {}), **changes})
     product.full_clean()
     product.save()
-    described = ", ".join(f"{name} {value}" for name, value in changes.items())
-    return product_version_create(product=product, user=user, note=f"Changed {described}.")
+    labels = {field.name: field.label for field in kind.config_fields}
+    described = ", ".join(f"{labels.get(name, name)} set to {value}" for name, value in changes.items())
+    return product_version_create(product=product, user=user, note=f"{described[:1].upper()}{described[1:]}.")
 
 
 @transaction.atomic

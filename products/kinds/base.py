@@ -99,6 +99,8 @@ class ProductKind:
     #: Whether /v1/chat/completions can carry the result as a message (``result_text``).
     openai_compatible: ClassVar[bool] = True
     max_variants: ClassVar[int] = 4
+    #: Kind-specific settings a person may change on the versions page (saved into kind_config as a new version).
+    config_fields: ClassVar[tuple[InputField, ...]] = ()
 
     # Declarations ------------------------------------------------------------------------------
 

@@ -55,6 +55,12 @@ class Classification(ProductKind):
     renderer = "products/renderers/label.js"
     openai_compatible = True
     max_variants = 1  # the same text gets the same label: variants would only repeat it
+    config_fields = (
+        InputField("unsure_below", "Unsure below", type="number", minimum=0, maximum=0.99,
+                   default=DEFAULT_UNSURE_BELOW, required=False,
+                   help_text="Answers less confident than this say “unsure” (e.g. 0.6 = 60 %); 0 never does. "
+                             "The run's report shows what share that would be and the accuracy on the rest."),
+    )
     dataset_shapes = (
         Shape(
             "classification", "labelled", "Classification: text → label",

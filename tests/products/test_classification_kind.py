@@ -257,3 +257,17 @@ def test_another_team_gets_404_for_the_classifier_its_run_and_its_dataset(client
     assert client.get(reverse("playground", args=[own_slug, product.slug])).status_code == 404
     assert client.get(reverse("fine_tune", args=[own_slug, product.slug])).status_code == 404
     assert client.get(reverse("training_run", args=[team.slug, run.pk])).status_code in (403, 404)
+
+
+def test_the_versions_page_saves_unsure_below_as_a_new_version_and_refuses_a_value_out_of_range(client, router):
+    team, owner, product = router
+    client.force_login(owner)
+    page = client.get(reverse("versions", args=[team.slug, product.slug])).content.decode()
+    assert 'id="kind-config-form"' in page and 'name="config-unsure_below"' in page and 'value="0.5"' in page
+    url = reverse("version_kind_config", args=[team.slug, product.slug])
+    response = client.post(url, {"config-unsure_below": "0.8"}, follow=True)
+    version = product.versions.get()
+    assert (version.number, version.kind_config["unsure_below"], version.note) == (1, 0.8, "Unsure below set to 0.8.")
+    assert "Saved version 1: Unsure below set to 0.8. Publish it to make it live." in response.content.decode()
+    refused = client.post(url, {"config-unsure_below": "1.5"}, follow=True).content.decode()
+    assert "Unsure below must be at most 0.99." in refused and product.versions.count() == 1

@@ -57,6 +57,37 @@ def _heat_rows(labels: list[str], matrix: list[list[int]]) -> list[dict[str, Any
         for j, count in enumerate(counts):
             share = count / total if total else 0.0
             cells.append({"count": count, "share": share, "heat": f"heat-{round(share * 10)}", "diagonal": i == j,
-                          "predicted": labels[j]})
+                          "predicted": labels[j], "true_index": i, "predicted_index": j})
         rows.append({"label": label, "total": total, "cells": cells})
     return rows
+
+
+def threshold_outcome(evaluation, threshold: float) -> dict[str, Any] | None:
+    """At ``threshold``: how many held-out texts would be answered “unsure”, and the accuracy on the others."""
+    predictions = ((evaluation.metrics or {}).get("tuned") or {}).get("predictions") if evaluation else None
+    if not predictions or not predictions["confidence"]:
+        return None
+    rows = list(zip(predictions["y"], predictions["predicted"], predictions["confidence"], strict=True))
+    sure = [(y, p) for y, p, confidence in rows if confidence >= threshold]
+    right = sum(1 for y, p in sure if y == p)
+    return {"threshold": threshold, "rows": len(rows), "unsure": len(rows) - len(sure),
+            "unsure_share": (len(rows) - len(sure)) / len(rows),
+            "accuracy_when_sure": right / len(sure) if sure else None, "answered": len(sure)}
+
+
+def cell_examples(evaluation, true_index: int, predicted_index: int) -> dict[str, Any] | None:
+    """The held-out texts of one confusion-matrix cell (labelled ``true_index``, chosen ``predicted_index``)."""
+    metrics = (evaluation.metrics or {}) if evaluation else {}
+    predictions = (metrics.get("tuned") or {}).get("predictions")
+    labels = metrics.get("labels") or []
+    if not predictions or not (0 <= true_index < len(labels) and 0 <= predicted_index < len(labels)):
+        return None
+    texts = [
+        {"text": text, "confidence": confidence}
+        for text, y, p, confidence in zip(predictions["texts"], predictions["y"], predictions["predicted"],
+                                          predictions["confidence"], strict=True)
+        if y == true_index and p == predicted_index
+    ]
+    texts.sort(key=lambda row: -row["confidence"])
+    return {"label": labels[true_index], "predicted": labels[predicted_index], "texts": texts,
+            "true_index": true_index, "predicted_index": predicted_index}

@@ -12,6 +12,8 @@ import asyncio
 import json
 
 import pytest
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
@@ -69,20 +71,32 @@ def _publish_for_widget_and_api(product, owner) -> str:
     return api_key_create(team=product.team, user=owner, name="Backend", scope="generate").secret
 
 
-@pytest.mark.model
-def test_a_classifier_trained_on_real_minilm_reports_beside_its_baseline_and_answers_on_every_transport(
-    client, router, make_labelled_version
-):
-    team, owner, product = router
+@pytest.fixture
+def trained(router, make_labelled_version):
+    """The router trained by the real training worker on 45 labelled texts (real MiniLM, one CPU epoch)."""
+    _, owner, product = router
     run = training_run_create(product=product, dataset_version=make_labelled_version(), user=owner,
                               overrides=TINY_CLASSIFIER)
     assert TrainingWorker(poll_seconds=1).run_once() is True
     run.refresh_from_db()
     assert run.status == "succeeded", run.error
+    return run
+
+
+def _get(client, name: str, args: list, params: dict | None = None) -> str:
+    return client.get(reverse(name, args=args), params or {}).content.decode()
+
+
+@pytest.mark.model
+async def test_a_classifier_trained_on_real_minilm_reports_beside_its_baseline_and_answers_on_every_transport(
+    client, router, trained
+):
+    team, owner, product = router
+    run = trained
+    report = await EvaluationReport.objects.aget(run=run)
+    metrics = report.metrics
 
     # The report: scikit-learn's numbers for the fine-tuned model and the frozen baseline, on the same 15 rows.
-    report = EvaluationReport.objects.get(run=run)
-    metrics = report.metrics
     assert report.examples == 15 and metrics["kind"] == "classifier"
     assert metrics["labels"] == ["account", "billing", "shipping"]
     for model in ("tuned", "base"):
@@ -94,11 +108,12 @@ def test_a_classifier_trained_on_real_minilm_reports_beside_its_baseline_and_ans
     calibration = metrics["tuned"]["calibration"]
     assert sum(b["count"] for b in calibration["bins"]) == 15 and calibration["temperature"] > 0
     assert [e["epoch"] for e in metrics["epochs"]] == [1] and metrics["epochs"][0]["split"] == "dev"
-    assert run.metrics.filter(split="validation").count() == 1  # the validation point on the run's curve
-    assert any(m.startswith("Epoch 1 of 1: dev accuracy ") for m in run.log_entries.values_list("message", flat=True))
+    assert await run.metrics.filter(split="validation").acount() == 1  # the validation point on the run's curve
+    messages = [m async for m in run.log_entries.values_list("message", flat=True)]
+    assert any(m.startswith("Epoch 1 of 1: dev accuracy ") for m in messages)
 
     # The artifact: safetensors, the label map, hashes.
-    artifact = ModelArtifact.objects.get(run=run)
+    artifact = await ModelArtifact.objects.aget(run=run)
     assert artifact.kind == "classifier" and artifact.metadata["labels"] == ["account", "billing", "shipping"]
     names = {f["name"] for f in artifact.files}
     assert {"model.safetensors", "classifier.json", "config.json", "tokenizer.json"} <= names
@@ -107,17 +122,32 @@ def test_a_classifier_trained_on_real_minilm_reports_beside_its_baseline_and_ans
     assert json.loads((artifact.directory / "classifier.json").read_text())["labels"] == artifact.metadata["labels"]
 
     # The run page draws the report: measures beside the baseline, the per-label table, the heat-map.
-    client.force_login(owner)
-    page = client.get(reverse("training_run", args=[team.slug, run.pk])).content.decode()
+    get = sync_to_async(_get)
+    await sync_to_async(client.force_login)(owner)
+    page = await get(client, "training_run", [team.slug, run.pk])
     assert 'data-testid="classifier-report"' in page and 'id="confusion-matrix"' in page
     assert "the baseline anyone would try first, Frozen MiniLM embeddings + logistic regression, trained" in page
     assert page.count('class="heat-') >= 9 and "diagonal" in page
     assert "Classifier, " in page and "Create a version with this model" in page
+    # A cell of the matrix lists its texts (a link without JavaScript, an htmx fragment with it).
+    right = metrics["tuned"]["confusion"][2][2]
+    cell = await get(client, "training_run_confusion_cell", [team.slug, run.pk], {"true": 2, "predicted": 2})
+    assert f"Labelled “shipping”, chosen “shipping”: {right} text" in cell
+    linked = await get(client, "training_run", [team.slug, run.pk], {"true": 2, "predicted": 2})
+    assert f"Labelled “shipping”, chosen “shipping”: {right} text" in linked
+    # The threshold slider: what share would be "unsure", and the accuracy on the rest, for any threshold.
+    never = await get(client, "training_run_threshold", [team.slug, run.pk], {"threshold": "0"})
+    accuracy = metrics["tuned"]["accuracy"]
+    assert (f"Below 0.00: 0 of 15 held-out texts (0 %) would be answered “unsure”; accuracy on the other 15: "
+            f"{accuracy:.3f}.") in never
+    unsure = sum(c < 0.9 for c in metrics["tuned"]["predictions"]["confidence"])
+    at_90 = await get(client, "training_run_threshold", [team.slug, run.pk], {"threshold": "0.9"})
+    assert f"Below 0.90: {unsure} of 15 held-out texts" in at_90
 
-    version = product_version_create_from_run(run=run, user=owner)
+    version = await database_sync_to_async(product_version_create_from_run)(run=run, user=owner)
     assert version.fine_tuned_artifact_id == artifact.pk and version.base_model == "all-minilm-l6-v2"
-    product_version_publish(product=product, version=version)
-    secret = _publish_for_widget_and_api(product, owner)
+    await database_sync_to_async(product_version_publish)(product=product, version=version)
+    secret = await database_sync_to_async(_publish_for_widget_and_api)(product, owner)
 
     async def transports():
         cookie = await _session_cookie_for(owner)
@@ -132,7 +162,7 @@ def test_a_classifier_trained_on_real_minilm_reports_beside_its_baseline_and_ans
                                                          "messages": [{"role": "user", "content": TEXT}]})
         return socket, rest, openai
 
-    socket, rest, openai = asyncio.run(_with_worker(transports()))
+    socket, rest, openai = await _with_worker(transports())
     start, done = socket
     assert start["event"] == "start" and done["event"] == "done"
     result = done["result"]
@@ -147,7 +177,7 @@ def test_a_classifier_trained_on_real_minilm_reports_beside_its_baseline_and_ans
     body = openai.json()
     assert body["choices"][0]["message"]["content"] == "shipping"
     assert body["studio"]["result"]["probabilities"] == rest.json()["result"]["probabilities"]
-    assert Generation.objects.filter(product=product, status="finished").count() == 3
+    assert await Generation.objects.filter(product=product, status="finished").acount() == 3
 
 
 @pytest.fixture
@@ -168,55 +198,57 @@ def served(router, make_labelled_version, classifier_artifact, media_root):
     return team, owner, product, secret
 
 
-def test_before_any_training_every_transport_refuses_with_train_the_classifier_first(router):
+@pytest.fixture
+def untrained(router):
     team, owner, product = router
     product_version_publish(product=product, version=product_version_create(product=product, user=owner))
-    secret = _publish_for_widget_and_api(product, owner)
+    return team, owner, product, _publish_for_widget_and_api(product, owner)
 
-    async def ask():
-        cookie = await _session_cookie_for(owner)
-        communicator = _playground(team.slug, product.slug, cookie)
-        assert (await communicator.connect())[0]
-        await communicator.send_json_to({"action": "generate", "inputs": {"text": TEXT}})
-        frame = await communicator.receive_json_from(timeout=10)
-        await communicator.disconnect()
-        rest = await KeyClient(secret).post(f"/api/v1/products/{product.slug}/generate/", {"inputs": {"text": TEXT}})
-        return frame, rest
 
-    frame, rest = asyncio.run(ask())
+async def test_before_any_training_every_transport_refuses_with_train_the_classifier_first(untrained):
+    team, owner, product, secret = untrained
+    cookie = await _session_cookie_for(owner)
+    communicator = _playground(team.slug, product.slug, cookie)
+    assert (await communicator.connect())[0]
+    await communicator.send_json_to({"action": "generate", "inputs": {"text": TEXT}})
+    frame = await communicator.receive_json_from(timeout=10)
+    await communicator.disconnect()
+    rest = await KeyClient(secret).post(f"/api/v1/products/{product.slug}/generate/", {"inputs": {"text": TEXT}})
+
     assert frame == {"event": "error", "code": "not_trained", "message": NOT_TRAINED}
     assert NOT_TRAINED.startswith("Train the classifier first: Datasets → ")
     assert rest.status_code == 409 and NOT_TRAINED in rest.content.decode()
-    assert not Generation.objects.exists()  # refused before anything was logged or counted
+    assert not await Generation.objects.aexists()  # refused before anything was logged or counted
 
 
-def test_the_unsure_threshold_is_part_of_the_version_and_below_it_the_answer_is_unsure(served):
+async def test_the_unsure_threshold_is_part_of_the_version_and_below_it_the_answer_is_unsure(served):
     team, owner, product, secret = served
 
     async def ask():
         return await KeyClient(secret).post(f"/api/v1/products/{product.slug}/generate/",
                                             {"inputs": {"text": "I was charged twice for one order."}})
 
-    sure = asyncio.run(_with_worker(ask())).json()["result"]
+    sure = (await _with_worker(ask())).json()["result"]
     assert (sure["label"], sure["unsure"]) == ("billing", False) and sure["confidence"] < 0.999
 
-    version = product_kind_config_update(product=product, user=owner, changes={"unsure_below": 0.999})
+    update = database_sync_to_async(product_kind_config_update)
+    version = await update(product=product, user=owner, changes={"unsure_below": 0.999})
     assert version.kind_config["unsure_below"] == 0.999 and version.number == 2
-    product_version_publish(product=product, version=version)
-    unsure = asyncio.run(_with_worker(ask())).json()
+    await database_sync_to_async(product_version_publish)(product=product, version=version)
+    unsure = (await _with_worker(ask())).json()
     assert (unsure["result"]["label"], unsure["result"]["top_label"], unsure["result"]["unsure"]) == (
         "unsure", "billing", True)
     assert unsure["text"] == "unsure"
     assert unsure["result"]["probabilities"] == pytest.approx(sure["probabilities"])
 
     with pytest.raises(ValidationError) as refused:
-        product_kind_config_update(product=product, user=owner, changes={"unsure_below": 1.5})
+        await update(product=product, user=owner, changes={"unsure_below": 1.5})
     assert refused.value.message_dict == {"kind_config": [
         "“Unsure below” is a confidence from 0 to 0.99 (e.g. 0.6: answers under 60 % confident say “unsure”); "
         "0 never says unsure."]}
 
 
-def test_the_widget_classifies_what_a_visitor_typed(served):
+async def test_the_widget_classifies_what_a_visitor_typed(served):
     _, _, product, _ = served
 
     async def visit():
@@ -229,7 +261,7 @@ def test_the_widget_classifies_what_a_visitor_typed(served):
         await communicator.disconnect()
         return frames
 
-    done = asyncio.run(_with_worker(visit()))[-1]
+    done = (await _with_worker(visit()))[-1]
     assert done["event"] == "done" and done["result"]["label"] == "account"
     assert sum(done["result"]["probabilities"].values()) == pytest.approx(1.0)
 

@@ -216,6 +216,7 @@ def _evaluate(model, data: LabelledData, ids, labels, baseline, history, *, para
             "temperature": temperature, "cross_fitted": cross_fitted, "ece_before": uncalibrated["ece"]},
         "most_wrong": report.most_wrong(data.held_out.texts, y, probabilities, labels),
         "thresholds": report.thresholds(y, probabilities),
+        "predictions": report.predictions(data.held_out.texts, y, probabilities),
     }
     metrics = {
         "kind": "classifier", "labels": labels, "tuned": tuned, "base": baseline, "epochs": history,

@@ -27,6 +27,10 @@ THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 BASELINE_C = (0.1, 1.0, 10.0, 100.0)
 #: Below this many held-out rows the temperature is fitted on them all and the report says so.
 MIN_CROSS_FIT = 10
+#: Held-out rows whose prediction the report keeps (for the threshold slider and the confusion cells' lists).
+KEEP_PREDICTIONS = 2000
+#: Characters of each kept text.
+KEEP_TEXT_CHARS = 300
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -186,3 +190,15 @@ def head_from_baseline(model, num_labels: int, hidden: int) -> tuple[np.ndarray,
     else:
         weight[model.classes_], bias[model.classes_] = model.coef_, model.intercept_
     return weight, bias
+
+
+def predictions(texts: Sequence[str], y: np.ndarray, probabilities: np.ndarray) -> dict[str, list]:
+    """The held-out rows' (text, label, chosen label, confidence), the first KEEP_PREDICTIONS of them."""
+    keep = min(len(y), KEEP_PREDICTIONS)
+    chosen = probabilities.argmax(axis=1)
+    return {
+        "texts": [text[:KEEP_TEXT_CHARS] for text in texts[:keep]],
+        "y": [int(v) for v in y[:keep]],
+        "predicted": [int(v) for v in chosen[:keep]],
+        "confidence": [round(float(probabilities[i, chosen[i]]), 5) for i in range(keep)],
+    }

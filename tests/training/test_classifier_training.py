@@ -179,3 +179,58 @@ def test_a_classifier_worker_killed_after_an_epoch_resumes_from_that_epochs_chec
     assert [entry["epoch"] for entry in history] == list(range(1, len(history) + 1))
     assert ModelArtifact.objects.filter(run=run, kind="classifier").count() == 1
     assert not checkpoint_root(run.pk).exists()
+
+
+def test_classifier_defaults_read_short_texts_for_at_most_three_epochs_with_a_checkpoint_each_epoch():
+    from products.training.hyperparameters import classifier_defaults_for
+
+    cpu = classifier_defaults_for(train_examples=270, device="cpu")
+    gpu = classifier_defaults_for(train_examples=270, device="cuda")
+    assert (cpu.epochs, cpu.max_length, cpu.batch_size, cpu.checkpoint_every) == (3, 64, 16, 17)
+    assert (gpu.max_length, gpu.batch_size) == (128, 32)
+    assert classifier_defaults_for(train_examples=20_000, device="cpu").learning_rate < cpu.learning_rate
+
+
+def test_the_train_page_offers_train_classifier_with_an_estimate_at_the_classifiers_speed(
+    client, router, make_labelled_version
+):
+    from django.urls import reverse
+
+    from products.training.estimate import CLASSIFIER_TOKENS_PER_SECOND
+
+    team, owner, product = router
+    make_labelled_version()
+    client.force_login(owner)
+    page = client.get(reverse("fine_tune", args=[team.slug, product.slug])).content.decode()
+    assert "Train the classifier" in page and ">Train classifier</button>" in page
+    assert "it reads English" in page
+    assert f"Speed: {CLASSIFIER_TOKENS_PER_SECOND['cpu']:.0f} tokens a second" in page
+    assert "with early stopping" in page and "texts cut at 64 tokens" in page
+
+
+def test_texts_longer_than_the_encoder_reads_are_counted_and_said_to_be_cut(router, make_labelled_version):
+    from products.datasets.labels import dataset_version_label_summary
+
+    long_text = " ".join(["Where is my parcel and why has the tracking not moved for days"] * 30)
+    rows = sample_rows(per_label=12) + [(long_text, "shipping"), (long_text + " again", "shipping")]
+    summary = dataset_version_label_summary(make_labelled_version(rows))
+    assert summary.too_long == 2
+    assert ("2 texts are longer than the 256 tokens the encoder reads; they are cut there (the classifier trains on "
+            "the first 64–128 tokens of each text).") in summary.warnings
+    assert summary.problems == []
+
+
+def test_a_binary_baseline_becomes_a_two_row_head_that_gives_the_same_probabilities():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(60, 4))
+    y = (x[:, 0] + 0.3 * rng.normal(size=60) > 0).astype(int)
+    baseline = LogisticRegression().fit(x, y)
+    weight, bias = report.head_from_baseline(baseline, 2, 4)
+    assert weight.shape == (2, 4)
+    assert np.allclose(report.softmax(x @ weight.T + bias), baseline.predict_proba(x))
+    metrics = report.classification_metrics(y, baseline.predict_proba(x), ["no", "yes"])
+    from sklearn.metrics import roc_auc_score
+
+    assert metrics["roc_auc"] == pytest.approx(roc_auc_score(y, baseline.predict_proba(x)[:, 1]))

@@ -27,7 +27,6 @@ from inference.training.worker import TrainingWorker
 from inference.worker import InferenceWorker
 from products.api.services import api_key_create
 from products.embed.services import product_embed_update
-from products.kinds.classification import NOT_TRAINED
 from products.models import Generation
 from products.services import product_kind_config_update, product_version_create, product_version_publish
 from products.training.services import product_version_create_from_run, training_run_create
@@ -214,6 +213,9 @@ async def test_before_any_training_every_transport_refuses_with_train_the_classi
     frame = await communicator.receive_json_from(timeout=10)
     await communicator.disconnect()
     rest = await KeyClient(secret).post(f"/api/v1/products/{product.slug}/generate/", {"inputs": {"text": TEXT}})
+
+    # Imported here, not at collection: importing the kind's module first would register it before the others.
+    from products.kinds.classification import NOT_TRAINED
 
     assert frame == {"event": "error", "code": "not_trained", "message": NOT_TRAINED}
     assert NOT_TRAINED.startswith("Train the classifier first: Datasets → ")

@@ -18,6 +18,7 @@ from inference.models import (
     TrainingMetric,
     TrainingRun,
 )
+from inference.registry import EMBEDDING_MODEL_ID
 from products.models import Product
 from studio.models import Membership, Team
 
@@ -105,21 +106,24 @@ def training_tokens_per_second(*, device: str, base_model: str) -> float | None:
     return run["tokens_seen"] / (run["step"] * run["seconds_per_step"])
 
 
-def training_preflight(*, version, overrides: dict[str, Any], base_model: str):
-    """(settings the run would use, the pre-flight estimate) for fine-tuning on ``version`` now.
+def training_preflight(*, version, overrides: dict[str, Any], base_model: str, method: str = TrainingRun.Method.LORA):
+    """(settings the run would use, the pre-flight estimate) for a run of ``method`` on ``version`` now.
 
     Raises ValidationError when an override is out of range.
     """
     from products.training.estimate import device_hint, preflight_estimate
-    from products.training.hyperparameters import defaults_for
+    from products.training.services import training_defaults
 
     device = device_hint()
-    params = defaults_for(train_examples=version.train_count, device=device).with_overrides(overrides)
+    params = training_defaults(method, train_examples=version.train_count, device=device).with_overrides(overrides)
     tokens = (version.report or {}).get("tokens") or {}
+    if method == TrainingRun.Method.CLASSIFIER:
+        base_model = EMBEDDING_MODEL_ID
     estimate = preflight_estimate(
         train_examples=version.train_count, validation_examples=version.validation_count,
         mean_text_tokens=tokens.get("mean"), params=params, device=device,
         measured_tokens_per_second=training_tokens_per_second(device=device, base_model=base_model),
+        method=method,
     )
     return params, estimate
 

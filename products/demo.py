@@ -13,6 +13,8 @@ SAMPLES = [
     ("copywriting", "product-description", "Shop product descriptions", "First version from the template."),
     ("copywriting", "ad-headlines", "Ad headlines", ""),
     ("copywriting", "email-subject-lines", "Newsletter subject lines", ""),
+    # Unpublished: it answers once trained on the “Support tickets” sample (its Train tab).
+    ("classification", "support-routing", "Support ticket router", ""),
 ]
 #: Q&A samples: (template, name, the sample dataset it answers from (products/datasets/seed.py), note).
 KNOWLEDGE_SAMPLES = [

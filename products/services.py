@@ -105,6 +105,25 @@ def product_knowledge_update(
 
 
 @transaction.atomic
+def product_kind_config_update(
+    *, product: Product, user: AbstractBaseUser, changes: dict[str, Any]
+) -> ProductVersion:
+    """Change kind-specific settings (a classifier's “unsure below”) and save them as a new version.
+
+    They decide what the product answers, so they are part of the version: the change is a new version
+    (publish it to make it live), and rolling back brings the old setting back.
+    """
+    kind = get_kind(product.kind)
+    product = Product.objects.select_for_update().get(pk=product.pk)
+    product.kind_config = kind.clean_config({**(product.kind_config or {}), **changes})
+    product.full_clean()
+    product.save()
+    labels = {field.name: field.label for field in kind.config_fields}
+    described = ", ".join(f"{labels.get(name, name)} set to {value}" for name, value in changes.items())
+    return product_version_create(product=product, user=user, note=f"{described[:1].upper()}{described[1:]}.")
+
+
+@transaction.atomic
 def product_draft_update(
     *, product: Product, system_prompt: str, prompt_template: str, settings: dict[str, Any]
 ) -> Product:

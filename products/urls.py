@@ -16,6 +16,7 @@ urlpatterns = [
     path("<slug:product_slug>/knowledge/status/", knowledge.knowledge_status_partial, name="knowledge_status"),
     path("<slug:product_slug>/versions/", versions.version_list, name="versions"),
     path("<slug:product_slug>/versions/new/", versions.version_create, name="version_create"),
+    path("<slug:product_slug>/versions/settings/", versions.version_kind_config, name="version_kind_config"),
     path("<slug:product_slug>/versions/<int:number>/publish/", versions.version_publish, name="version_publish"),
     path("<slug:product_slug>/embed/", embed.embed_settings, name="embed"),
     path("<slug:product_slug>/embed/rotate-key/", embed.embed_key_rotate, name="embed_key_rotate"),

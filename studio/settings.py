@@ -158,7 +158,11 @@ PRODUCT_KIND_MODULES = [
     "products.kinds.recommendation",
 ]
 # The inference worker's runners, one per task (inference/runners/).
-INFERENCE_RUNNER_MODULES = ["inference.runners.generate", "inference.runners.answer"]
+INFERENCE_RUNNER_MODULES = ["inference.runners.generate", "inference.runners.answer", "inference.runners.classify"]
+# The classify runner scores requests that arrive within this many seconds in one forward pass, and keeps
+# this many trained classifiers loaded.
+CLASSIFY_BATCH_WINDOW_S = 0.004
+CLASSIFY_CACHE_SIZE = 4
 
 MEDIA_ROOT = env.MEDIA_ROOT
 MEDIA_URL = "media/"

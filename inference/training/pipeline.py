@@ -22,6 +22,7 @@ from inference.training import services
 from inference.training.artifacts import save_adapter
 from inference.training.batching import padding_fraction, training_plan
 from inference.training.checkpoints import latest_checkpoint, remove_checkpoints, write_checkpoint
+from inference.training.classifier.data import NotClassifiable
 from inference.training.conversations import dataset_version_conversations
 from inference.training.examples import TokenizedSplit, tokenize_all
 from inference.training.progress import (
@@ -82,7 +83,7 @@ def fine_tune(run: TrainingRun, *, worker: str, shutdown: threading.Event, lease
     """Train the claimed ``run`` and record how it ended."""
     params = HyperParameters.from_dict(run.hyperparameters)
     try:
-        _train_and_evaluate(run, params, worker=worker, shutdown=shutdown, lease_lost=lease_lost)
+        _trainer_for(run.method)(run, params, worker=worker, shutdown=shutdown, lease_lost=lease_lost)
     except CancelRequested:
         if services.training_run_cancelled(run_id=run.pk, worker=worker):
             remove_checkpoints(checkpoint_root(run.pk))
@@ -90,7 +91,7 @@ def fine_tune(run: TrainingRun, *, worker: str, shutdown: threading.Event, lease
         logger.warning("Training run %s: lease lost; another worker owns it now", run.pk)
     except ShutdownRequested:
         services.training_run_release(run_id=run.pk, worker=worker)
-    except TooFewExamples as exc:
+    except (TooFewExamples, NotClassifiable) as exc:
         services.training_run_fail(run_id=run.pk, worker=worker, error=str(exc))
     except Exception as exc:
         if is_out_of_memory(exc):
@@ -100,6 +101,17 @@ def fine_tune(run: TrainingRun, *, worker: str, shutdown: threading.Event, lease
         services.training_run_fail(run_id=run.pk, worker=worker, error=failure_message(exc, params))
     finally:
         _free_accelerator_memory()
+
+
+def _trainer_for(method: str):
+    """The function that trains a run of ``method`` (TrainingRun.Method); each has the same signature."""
+    if method == TrainingRun.Method.CLASSIFIER:
+        from inference.training.classifier.pipeline import train_classifier
+
+        return train_classifier
+    if method == TrainingRun.Method.LORA:
+        return _train_and_evaluate
+    raise ValueError(f"This studio cannot train runs of method {method!r} yet.")
 
 
 @dataclass

@@ -25,7 +25,7 @@ from products.datasets.formats import FileFormat
 from products.datasets.mapping import Mapping, example_from_row, example_render, examples_from_rows
 from products.datasets.reader import iter_rows
 from products.datasets.requirements import Block, Shape, shape_get
-from products.datasets.split import validation_flags
+from products.datasets.split import stratified_validation_flags, validation_flags
 from products.models import Dataset, DatasetUpload, DatasetVersion
 from products.models.dataset import StoredDatasetFile
 from studio.models import Team
@@ -146,10 +146,25 @@ def dataset_version_iter_rows(version: DatasetVersion, *, split: str | None = No
         yield from rows
         return
     want = split == "validation"
-    flags = validation_flags(version.row_count, version.validation_count, version.split_seed)
+    flags = dataset_version_split_flags(version)
     for row, held_out in zip(rows, flags, strict=True):
         if held_out == want:
             yield row
+
+
+def dataset_version_split_flags(version: DatasetVersion) -> Iterator[bool]:
+    """One flag per row of the version's file, True for the held-out (validation) rows.
+
+    A shape that names ``stratify_by`` (classification: the label) gets a split in proportion to that
+    field, read in a first pass over the file (one short string per row); the others a streamed random one.
+    """
+    shape = shape_get(version.kind, version.shape)
+    columns = version.column_mapping.get(shape.stratify_by or "", [])
+    if not columns:
+        return validation_flags(version.row_count, version.validation_count, version.split_seed)
+    with closing(stored_rows(version)) as rows:
+        labels = [row.get(columns[0], "").strip() for _, row in rows]
+    return iter(stratified_validation_flags(labels, version.validation_count, version.split_seed))
 
 
 def dataset_version_examples(

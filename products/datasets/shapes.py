@@ -43,6 +43,8 @@ class Shape:
     description: str
     needs: tuple[Need, ...]
     render: Callable[[dict[str, Any]], list[Block]]
+    #: The need whose value the train/validation split keeps in proportion (a classifier's label), if any.
+    stratify_by: str | None = None
 
     @property
     def key(self) -> str:

@@ -21,6 +21,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from products.datasets.cleanup import CLEANUPS, DROP_DUPLICATES, DROP_EMPTY_ROWS, TRIM_WHITESPACE
 from products.datasets.export import csv_export, jsonl_export
 from products.datasets.forms import DatasetCleanupForm, DatasetMappingForm, DatasetUploadForm
+from products.datasets.labels import dataset_version_label_summary
 from products.datasets.mapping import purpose_guess
 from products.datasets.requirements import all_shapes, kind_labels, shape_get
 from products.datasets.selectors import (
@@ -266,6 +267,7 @@ def _version_context(request: HttpRequest, membership: Membership, version: Data
             (TRIM_WHITESPACE, CLEANUPS[TRIM_WHITESPACE], _issue_count(report, "whitespace")),
         ],
         "kind_label": kind_labels().get(version.kind, version.kind),
+        "label_summary": dataset_version_label_summary(version),
         **_preview_context(request, version),
     }
 

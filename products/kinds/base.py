@@ -34,6 +34,17 @@ __all__ = [
 MAX_SECONDS = 90.0
 
 
+class PrepareRefused(Exception):
+    """``prepare`` cannot build a request for a reason that is no input's fault (not trained, knowledge not read yet).
+
+    ``code`` and ``message`` reach the person unchanged (generation_start raises them as GenerationRefused).
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code, self.message = code, message
+        super().__init__(message)
+
+
 @dataclass(frozen=True)
 class TrainingConversation:
     """One fine-tuning example: the chat messages a product sends, and the reply the model learns to give."""
@@ -78,17 +89,6 @@ class KnowledgeRef:
         return self.status == "succeeded"
 
 
-class PrepareRefused(Exception):
-    """``prepare`` cannot build a request for a reason that is not one input (e.g. the knowledge base is not read yet).
-
-    generation_start relays it as GenerationRefused with the same ``code`` and ``message``.
-    """
-
-    def __init__(self, code: str, message: str) -> None:
-        self.code, self.message = code, message
-        super().__init__(message)
-
-
 @dataclass(frozen=True)
 class PrepareContext:
     """What ``prepare`` may use besides the inputs: checked settings, earlier turns of a chat, the knowledge base."""
@@ -120,6 +120,8 @@ class ProductKind:
     #: Whether /v1/chat/completions can carry the result as a message (``result_text``).
     openai_compatible: ClassVar[bool] = True
     max_variants: ClassVar[int] = 4
+    #: Kind-specific settings a person may change on the versions page (saved into kind_config as a new version).
+    config_fields: ClassVar[tuple[InputField, ...]] = ()
 
     # Declarations ------------------------------------------------------------------------------
 

@@ -1,23 +1,46 @@
-"""Text classifiers (planned): for now, the labelled-texts dataset layout they will train on.
+"""Text classifiers: one label (and a probability for every label) per text, from a fine-tuned MiniLM head.
 
-Labelled datasets can already be uploaded and checked; training and serving a classifier arrive
-with the classification issue, which fills in templates, ``prepare`` and the classify runner.
+A classification product learns from a labelled dataset (text → label): "Train classifier" runs the
+``classifier`` training method (inference/training/classifier/), and the version made from the run
+serves its artifact through the worker's classify runner (inference/runners/classify.py). Below the
+version's ``unsure_below`` confidence the answer is "unsure" (the top label rides along as
+``top_label``), so a person can route those texts to someone.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from inference.protocol import Task
+from django.core.exceptions import ValidationError
+
+from inference.protocol import InferenceRequest, Task
+from inference.registry import EMBEDDING_MODEL_ID
 from products.datasets.shapes import Block, Need, Shape
-from products.kinds.base import ProductKind
+from products.kinds.base import InputField, PrepareContext, PrepareRefused, ProductKind, ProductTemplate
 from products.kinds.registry import register
 
+if TYPE_CHECKING:
+    from products.models.product import ProductConfig
+
 SYSTEM = "Sort the message into one category. Reply with the category only."
+#: What the product answers when its confidence is below the version's threshold.
+UNSURE = "unsure"
+DEFAULT_UNSURE_BELOW = 0.5
+#: Characters a text may have; the classifier reads its first tokens only (64–128), the encoder at most 256.
+MAX_TEXT_CHARS = 5_000
+
+NOT_TRAINED = (
+    "Train the classifier first: Datasets → upload labelled texts (a text and a label column), then this "
+    "product's Train tab → Train classifier, then “Create a version with this model” on the finished run."
+)
 
 
 def _render_labelled(example: dict[str, Any]) -> list[Block]:
     return [Block("System", SYSTEM), Block("User", example["text"]), Block("Assistant", example["label"], True)]
+
+
+def _text_input(label: str, help_text: str) -> InputField:
+    return InputField("text", label, type="paragraph", help_text=help_text, max_length=MAX_TEXT_CHARS)
 
 
 @register
@@ -26,7 +49,18 @@ class Classification(ProductKind):
     name = "Classification"
     description = "Sorts messages into your categories (sentiment, support topics, spam) with a confidence."
     task = Task.CLASSIFY
-    status = "planned"
+    trainer = "classifier"
+    evaluation_metrics = ("accuracy", "macro_f1", "roc_auc", "per_class", "confusion", "calibration")
+    result_template = "products/kinds/label_result.html"
+    renderer = "products/renderers/label.js"
+    openai_compatible = True
+    max_variants = 1  # the same text gets the same label: variants would only repeat it
+    config_fields = (
+        InputField("unsure_below", "Unsure below", type="number", minimum=0, maximum=0.99,
+                   default=DEFAULT_UNSURE_BELOW, required=False,
+                   help_text="Answers less confident than this say “unsure” (e.g. 0.6 = 60 %); 0 never does. "
+                             "The run's report shows what share that would be and the accuracy on the rest."),
+    )
     dataset_shapes = (
         Shape(
             "classification", "labelled", "Classification: text → label",
@@ -38,5 +72,56 @@ class Classification(ProductKind):
                      synonyms=("label", "category", "class", "intent", "tag", "topic", "sentiment", "type")),
             ),
             _render_labelled,
+            stratify_by="label",
         ),
     )
+    templates = (
+        ProductTemplate(
+            id="review-sentiment", name="Sentiment of reviews",
+            description="Tells positive from negative (or neutral) reviews, with how sure it is.",
+            inputs=(_text_input("Review", "A customer review, e.g. “Arrived broken, and nobody answers my emails.”"),),
+            kind_config={"unsure_below": 0.6},
+        ),
+        ProductTemplate(
+            id="support-routing", name="Route support tickets",
+            description="Sends each support message to the right team: shipping, returns, billing, product, account.",
+            inputs=(_text_input("Message", "What the customer wrote, e.g. “I was charged twice for one order.”"),),
+            kind_config={"unsure_below": 0.5},
+        ),
+        ProductTemplate(
+            id="spam-detection", name="Detect spam",
+            description="Flags spam in comments, sign-ups or contact forms, and says “unsure” when it cannot tell.",
+            inputs=(_text_input("Text", "A comment or message to check."),),
+            kind_config={"unsure_below": 0.7},
+        ),
+    )
+
+    def clean_config(self, kind_config: dict[str, Any]) -> dict[str, Any]:
+        config = dict(kind_config or {})
+        raw = config.get("unsure_below", DEFAULT_UNSURE_BELOW)
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            value = None
+        if value is None or not 0.0 <= value < 1.0:
+            raise ValidationError({"kind_config": (
+                "“Unsure below” is a confidence from 0 to 0.99 (e.g. 0.6: answers under 60 % confident say "
+                "“unsure”); 0 never says unsure."
+            )})
+        config["unsure_below"] = value
+        return config
+
+    def unsure_below(self, config: ProductConfig) -> float:
+        return float((config.kind_config or {}).get("unsure_below", DEFAULT_UNSURE_BELOW))
+
+    def prepare(self, config: ProductConfig, inputs: dict[str, Any], context: PrepareContext) -> InferenceRequest:
+        artifact = config.fine_tuned_artifact
+        if artifact is None or artifact.kind != "classifier":
+            raise PrepareRefused("not_trained", NOT_TRAINED)
+        return InferenceRequest(
+            task=self.task, model=EMBEDDING_MODEL_ID, artifact=str(artifact.directory),
+            query={"texts": [inputs["text"]], "unsure_below": self.unsure_below(config)},
+        )
+
+    def result_text(self, result: dict[str, Any]) -> str:
+        return str(result.get("label", ""))

@@ -17,6 +17,11 @@ from products.training.hyperparameters import HyperParameters, steps_per_epoch
 #: Training tokens per second of SmolLM2-135M with LoRA before this machine has measured its own: the CPU
 #: figure is tests/benchmarks/bench_training.py on two busy cores (150–190), the GPU one a cautious guess.
 TYPICAL_TOKENS_PER_SECOND = {"cpu": 200.0, "cuda": 30_000.0}
+#: The same for the MiniLM classifier (forward and backward, batches of 16 short texts): 240–290 on the dev
+#: machine's two busy cores with one torch thread (tests/benchmarks/bench_classifier.py --threads 1), about 65
+#: with torch's default two threads there; the GPU figure is a cautious guess. Texts are short, so a run is
+#: still minutes for a few hundred rows; the first run measures this machine's own figure.
+CLASSIFIER_TOKENS_PER_SECOND = {"cpu": 250.0, "cuda": 50_000.0}
 #: Tokens the chat template and the product's prompt add to each example, beyond the dataset's own text.
 PROMPT_OVERHEAD_TOKENS = 40
 #: Seconds for loading the model, writing the artifact and the evaluation report, beyond the steps.
@@ -70,14 +75,21 @@ def duration_words(seconds: float) -> str:
 
 def preflight_estimate(
     *, train_examples: int, validation_examples: int, mean_text_tokens: float | None, params: HyperParameters,
-    device: str, measured_tokens_per_second: float | None = None,
+    device: str, measured_tokens_per_second: float | None = None, method: str = "lora",
 ) -> PreflightEstimate:
-    """How much a run will read and how long it should take, before anything loads."""
-    text_tokens = mean_text_tokens if mean_text_tokens else 100.0
-    per_example = min(math.ceil(text_tokens + PROMPT_OVERHEAD_TOKENS), params.max_length)
+    """How much a run will read and how long it should take, before anything loads.
+
+    A classifier reads only the text (and two special tokens), and at most all its epochs (early stopping
+    may end it sooner).
+    """
+    classifier = method == "classifier"
+    text_tokens = mean_text_tokens if mean_text_tokens else (30.0 if classifier else 100.0)
+    overhead = 2 if classifier else PROMPT_OVERHEAD_TOKENS
+    per_example = min(math.ceil(text_tokens + overhead), params.max_length)
     per_epoch = per_example * train_examples
     total = per_epoch * params.epochs
-    speed = measured_tokens_per_second or TYPICAL_TOKENS_PER_SECOND.get(device, TYPICAL_TOKENS_PER_SECOND["cpu"])
+    typical = CLASSIFIER_TOKENS_PER_SECOND if classifier else TYPICAL_TOKENS_PER_SECOND
+    speed = measured_tokens_per_second or typical.get(device, typical["cpu"])
     seconds = total / speed + FIXED_SECONDS.get(device, FIXED_SECONDS["cpu"])
     return PreflightEstimate(
         train_examples=train_examples, validation_examples=validation_examples, tokens_per_example=per_example,

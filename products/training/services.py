@@ -14,7 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from inference.models import ModelArtifact, TrainingLogEntry, TrainingRun
-from inference.registry import BASE_MODELS, DEFAULT_MODEL_ID
+from inference.registry import BASE_MODELS, DEFAULT_MODEL_ID, EMBEDDING_MODEL_ID
+from products.datasets.labels import dataset_version_label_summary
 from products.kinds import get_kind
 from products.models import DatasetVersion, Product, ProductVersion, Verdict
 from products.services import product_version_create
@@ -22,6 +23,8 @@ from products.training.estimate import device_hint
 from products.training.events import publish_run_finished, publish_run_status, publish_team_event
 from products.training.hyperparameters import (
     MIN_TRAIN_EXAMPLES,
+    HyperParameters,
+    classifier_defaults_for,
     defaults_for,
     too_few_examples_message,
     total_steps,
@@ -39,6 +42,20 @@ def training_log_add(run: TrainingRun, message: str, level: str = TrainingLogEnt
 def _who(user: AbstractBaseUser | None) -> str:
     return getattr(user, "email", "") or "someone"
 
+
+
+def training_method_for(product: Product) -> str:
+    """The TrainingRun.Method that trains ``product``: its kind's trainer; ValidationError when it has none."""
+    kind = get_kind(product.kind)
+    if not kind.trainer:
+        raise ValidationError(f"{kind.name} products cannot be trained in this studio yet.")
+    return kind.trainer
+
+
+def training_defaults(method: str, *, train_examples: int, device: str) -> HyperParameters:
+    """The settings a run of ``method`` starts from for a dataset of this size on this device."""
+    chooser = classifier_defaults_for if method == TrainingRun.Method.CLASSIFIER else defaults_for
+    return chooser(train_examples=train_examples, device=device)
 
 
 @transaction.atomic
@@ -70,13 +87,21 @@ def training_run_create(
         )})
     if dataset_version.train_count < MIN_TRAIN_EXAMPLES:
         raise ValidationError({"dataset_version": too_few_examples_message(dataset_version.train_count)})
-    base_model = base_model or product.base_model or DEFAULT_MODEL_ID
-    if BASE_MODELS.get(base_model) is None or BASE_MODELS[base_model].task != "causal-lm":
-        raise ValidationError({"base_model": f"{base_model} is not a text model that can be fine-tuned."})
-    params = defaults_for(train_examples=dataset_version.train_count, device=device_hint())
+    method = training_method_for(product)
+    if method == TrainingRun.Method.CLASSIFIER:
+        summary = dataset_version_label_summary(dataset_version)
+        if summary is not None and summary.problems:
+            raise ValidationError({"dataset_version": summary.problems[0]})
+        base_model = EMBEDDING_MODEL_ID  # the encoder the head is trained on; the form offers no other
+    else:
+        base_model = base_model or product.base_model or DEFAULT_MODEL_ID
+        if BASE_MODELS.get(base_model) is None or BASE_MODELS[base_model].task != "causal-lm":
+            raise ValidationError({"base_model": f"{base_model} is not a text model that can be fine-tuned."})
+    params = training_defaults(method, train_examples=dataset_version.train_count, device=device_hint())
     params = params.with_overrides(overrides or {})
     run = TrainingRun(
         team_id=product.team_id, product=product, dataset_version=dataset_version, base_model=base_model,
+        method=method, queue=TrainingRun.SHORT if method == TrainingRun.Method.CLASSIFIER else TrainingRun.LONG,
         hyperparameters=params.to_dict(), created_by=user,
         prompt_config={name: getattr(product, name) for name in PROMPT_FIELDS},
         train_examples=dataset_version.train_count, validation_examples=dataset_version.validation_count,
@@ -85,6 +110,8 @@ def training_run_create(
     run.full_clean()
     run.save()
     epochs = f"{params.epochs} epoch{'' if params.epochs == 1 else 's'}"
+    if method == TrainingRun.Method.CLASSIFIER:
+        epochs = f"a classifier on {base_model}, up to {epochs}"
     entry = training_log_add(run, f"Queued by {actor or _who(user)}: {dataset_version}, {epochs}, "
                       f"batch size {params.batch_size}.")
     publish_run_status(run, entry)

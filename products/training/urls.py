@@ -11,6 +11,8 @@ urlpatterns = [
     path("", views.run_list, name="training_runs"),
     path("<int:run_id>/", views.run_detail, name="training_run"),
     path("<int:run_id>/chart/", views.run_chart, name="training_run_chart"),
+    path("<int:run_id>/threshold/", views.run_threshold, name="training_run_threshold"),
+    path("<int:run_id>/confusion/", views.run_confusion_cell, name="training_run_confusion_cell"),
     path("<int:run_id>/cancel/", views.run_cancel, name="training_run_cancel"),
     path("<int:run_id>/create-version/", views.run_version_create, name="training_run_version_create"),
 ]

@@ -26,6 +26,7 @@ from products.datasets.selectors import dataset_version_list_for_kind
 from products.kinds import get_kind
 from products.selectors import product_get
 from products.training.chart import loss_chart
+from products.training.classifier_report import cell_examples, classifier_report, threshold_outcome
 from products.training.estimate import duration_words
 from products.training.events import run_state
 from products.training.forms import FineTuneForm
@@ -57,7 +58,8 @@ def _fine_tune_context(product, form: FineTuneForm, membership: Membership) -> d
     if version is not None:
         try:
             context["params"], context["estimate"] = training_preflight(
-                version=version, overrides=form.overrides() if form.is_bound else {}, base_model=product.base_model
+                version=version, overrides=form.overrides() if form.is_bound else {}, base_model=product.base_model,
+                method=get_kind(product.kind).trainer or "lora",
             )
             context["estimate_version"] = version
         except ValidationError as exc:
@@ -133,11 +135,49 @@ def run_detail(request: HttpRequest, membership: Membership, run_id: int) -> Htt
         "chart": loss_chart(points, total_steps=run.total_steps), "logs": training_run_log_tail(run=run),
         "evaluation": evaluation, "artifact": training_run_artifact(run=run),
         "scores": _score_rows(evaluation), "can_edit": membership.can(Role.EDITOR),
+        "classifier": classifier_report(evaluation),
         "params": run.hyperparameters,
         "eta_words": duration_words(run.eta_seconds) if run.eta_seconds is not None else "",
     }
+    if context["classifier"] is not None:
+        # Without JavaScript the slider and the matrix's cells are plain links and forms back to this page.
+        context["threshold"] = threshold_outcome(evaluation, _threshold(request, run))
+        context["cell"] = _cell(request, evaluation)
     template = T + "run.html#run-report" if request.htmx else T + "run.html"
     return render(request, template, context)
+
+
+def _threshold(request: HttpRequest, run) -> float:
+    try:
+        value = float(request.GET.get("threshold", ""))
+    except ValueError:
+        value = float((run.product.kind_config or {}).get("unsure_below", 0.5))
+    return min(max(value, 0.0), 0.99)
+
+
+def _cell(request: HttpRequest, evaluation):
+    try:
+        return cell_examples(evaluation, int(request.GET["true"]), int(request.GET["predicted"]))
+    except (KeyError, ValueError):
+        return None
+
+
+@require_GET
+@team_view()
+def run_threshold(request: HttpRequest, membership: Membership, run_id: int) -> HttpResponse:
+    """What share of the held-out texts a threshold leaves “unsure”, and the accuracy on the rest (htmx, live)."""
+    run = training_run_get(team=membership.team, run_id=run_id)
+    outcome = threshold_outcome(training_run_evaluation(run=run), _threshold(request, run))
+    return render(request, T + "_classifier_report.html#threshold-outcome", {"run": run, "threshold": outcome})
+
+
+@require_GET
+@team_view()
+def run_confusion_cell(request: HttpRequest, membership: Membership, run_id: int) -> HttpResponse:
+    """The held-out texts of one cell of the confusion matrix (htmx swaps the list in under the matrix)."""
+    run = training_run_get(team=membership.team, run_id=run_id)
+    cell = _cell(request, training_run_evaluation(run=run))
+    return render(request, T + "_classifier_report.html#cell-examples", {"run": run, "cell": cell})
 
 
 @require_GET

@@ -1,13 +1,21 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from products.forms import VersionForm
+from products.kinds import get_kind
+from products.kinds.inputs import InputError, clean_inputs, input_form
 from products.selectors import product_get, product_version_get, product_version_list
-from products.services import product_version_create, product_version_diff, product_version_publish
+from products.services import (
+    product_kind_config_update,
+    product_version_create,
+    product_version_diff,
+    product_version_publish,
+)
 from studio.access import team_view
 from studio.models import Membership
 from studio.roles import Role
@@ -23,8 +31,11 @@ def version_list(request: HttpRequest, membership: Membership, product_slug: str
         older = versions[index + 1].config() if index + 1 < len(versions) else None
         rows.append({"version": version, "changes": product_version_diff(older, version.config())})
     draft_changes = product_version_diff(versions[0].config(), product.config()) if versions else None
+    kind = get_kind(product.kind)
+    config_form = (input_form(kind.config_fields, prefix="config", initial=product.kind_config)
+                   if kind.config_fields else None)
     return render(request, "products/versions.html", {
-        "product": product, "rows": rows, "form": VersionForm(),
+        "product": product, "rows": rows, "form": VersionForm(), "config_form": config_form,
         "draft_changed": draft_changes != ["No changes to the settings."] if versions else True,
     })
 
@@ -37,6 +48,26 @@ def version_create(request: HttpRequest, membership: Membership, product_slug: s
     if form.is_valid():
         version = product_version_create(product=product, user=request.user, note=form.cleaned_data["note"])
         messages.success(request, f"Saved version {version.number}. Publish it to make it live.")
+    return redirect("versions", team_slug=membership.team.slug, product_slug=product.slug)
+
+
+@require_POST
+@team_view(Role.EDITOR)
+def version_kind_config(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
+    """The kind's own settings (a classifier's “unsure below”), saved as a new version."""
+    product = product_get(team=membership.team, slug=product_slug)
+    kind = get_kind(product.kind)
+    prefix = "config-"
+    data = {key.removeprefix(prefix): value for key, value in request.POST.items() if key.startswith(prefix)}
+    try:
+        changes = clean_inputs(kind.config_fields, data)
+        version = product_kind_config_update(product=product, user=request.user, changes=changes)
+    except InputError as exc:
+        messages.error(request, str(exc))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Saved version {version.number}: {version.note} Publish it to make it live.")
     return redirect("versions", team_slug=membership.team.slug, product_slug=product.slug)
 
 

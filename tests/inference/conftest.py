@@ -69,3 +69,7 @@ def llamacpp_engine(models_dir: Path):
 def any_engine(request):
     """Each backend in turn: the contract tests run against both."""
     return request.getfixturevalue("engine" if request.param == "torch" else "llamacpp_engine")
+
+
+# A real MiniLM classifier artifact for the classify runner's tests (built once a session).
+from tests.training.classifier_fixtures import classifier_artifact  # noqa: E402,F401

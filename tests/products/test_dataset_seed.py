@@ -20,6 +20,7 @@ def test_seed_creates_four_mapped_ready_sample_datasets_once(acme, acme_owner, m
         ("Product descriptions", "copywriting", "examples", 40, "ready"),
         ("Store FAQ", "qa", "pairs", 30, "ready"),
         ("Support messages", "classification", "labelled", 40, "ready"),
+        ("Support tickets", "classification", "labelled", 300, "ready"),
     ]
     assert dataset_seed_samples(team=acme, user=acme_owner) == []
     assert DatasetVersion.objects.count() == 4 and len(media_files(media_root)) == 4

@@ -80,3 +80,7 @@ def make_run(shop, make_dataset_version):
         )
 
     return make
+
+
+# The classifier's fixtures (a ticket-routing product, labelled datasets from the shipped sample).
+from tests.training.classifier_fixtures import classifier_artifact, make_labelled_version, router  # noqa: E402,F401

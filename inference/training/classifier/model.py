@@ -1,0 +1,154 @@
+"""The classifier: the MiniLM encoder, mean pooling, L2 normalisation and a linear head — trained and served.
+
+Why not ``AutoModelForSequenceClassification``: for BERT models it puts the head on the ``[CLS]``
+pooler, which all-MiniLM-L6-v2 never trained (it was trained as sentence-transformers trains it:
+mean of the token vectors, then normalised). A head on that mean-pooled, normalised embedding reads
+the very vector the frozen baseline, retrieval and recommendations use, so fine-tuning starts from
+a representation that already separates texts, and the head can start from the baseline's logistic
+regression (linear probing, then fine-tuning: Kumar et al., 2022), which keeps a short CPU run from
+first undoing the encoder. It is sentence-transformers' recipe written as one small ``nn.Module``
+over transformers' ``AutoModel``: no second library to load, and the whole module is one
+safetensors state dict.
+
+An artifact folder holds ``model.safetensors`` (encoder and head), the encoder's ``config.json``,
+the tokenizer files and ``classifier.json`` (labels in head order, temperature, maximum length).
+Weights load with safetensors only, never pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+WEIGHTS_FILE = "model.safetensors"
+META_FILE = "classifier.json"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+
+
+@dataclass(frozen=True)
+class ClassifierMeta:
+    """What serving needs besides the weights (``classifier.json``; ModelArtifact.metadata holds the same)."""
+
+    labels: list[str]  # in the head's order
+    temperature: float  # logits are divided by it before the softmax (calibration)
+    max_length: int  # tokens read per text; longer texts are cut
+    encoder: str  # the base model id it was fine-tuned from
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class MeanPoolClassifier(nn.Module):
+    """Encoder → masked mean of token vectors → L2 normalise → dropout → linear head."""
+
+    def __init__(self, encoder: nn.Module, num_labels: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(encoder.config.hidden_size, num_labels)
+
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return nn.functional.normalize(pooled, p=2, dim=-1)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.embed(input_ids, attention_mask)))
+
+
+def load_encoder(model_dir: Path) -> nn.Module:
+    from transformers import AutoModel
+
+    return AutoModel.from_pretrained(model_dir, use_safetensors=True, add_pooling_layer=False)
+
+
+def load_tokenizer(model_dir: Path) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(model_dir)
+
+
+def new_classifier(model_dir: Path, num_labels: int, *, seed: int) -> MeanPoolClassifier:
+    torch.manual_seed(seed)  # the head's initial weights (replaced by the baseline's when it has one)
+    return MeanPoolClassifier(load_encoder(model_dir), num_labels)
+
+
+def init_head(model: MeanPoolClassifier, weight, bias) -> None:
+    """Start the head from a linear model fitted on the frozen embeddings (numpy arrays, labels × hidden)."""
+    with torch.no_grad():
+        model.head.weight.copy_(torch.as_tensor(weight, dtype=model.head.weight.dtype))
+        model.head.bias.copy_(torch.as_tensor(bias, dtype=model.head.bias.dtype))
+
+
+def encode(tokenizer: Any, texts: list[str], *, max_length: int) -> list[list[int]]:
+    """Token ids of each text, cut at ``max_length`` (special tokens included); no padding yet."""
+    return tokenizer(list(texts), truncation=True, max_length=max_length, padding=False)["input_ids"]
+
+
+def collate(ids: list[list[int]], *, pad_id: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad a batch to its own longest text (dynamic padding): (input_ids, attention_mask)."""
+    longest = max(len(row) for row in ids)
+    input_ids = torch.full((len(ids), longest), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), longest), dtype=torch.long)
+    for i, row in enumerate(ids):
+        input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, : len(row)] = 1
+    return input_ids.to(device), mask.to(device)
+
+
+@torch.no_grad()
+def batched(fn, model: MeanPoolClassifier, ids: list[list[int]], *, batch_size: int, pad_id: int,
+            device: str) -> torch.Tensor:
+    """``fn(model, input_ids, mask)`` over ``ids`` in batches (sorted by length to pad little), in input order."""
+    model.eval()
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    outputs: list[torch.Tensor | None] = [None] * len(ids)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        input_ids, mask = collate([ids[i] for i in chunk], pad_id=pad_id, device=device)
+        result = fn(model, input_ids, mask).float().cpu()
+        for row, index in enumerate(chunk):
+            outputs[index] = result[row]
+    return torch.stack(outputs) if outputs else torch.empty(0)
+
+
+def logits_of(model, ids, *, batch_size: int, pad_id: int, device: str) -> torch.Tensor:
+    return batched(lambda m, i, a: m(i, a), model, ids, batch_size=batch_size, pad_id=pad_id, device=device)
+
+
+def embeddings_of(model, ids, *, batch_size: int, pad_id: int, device: str) -> torch.Tensor:
+    return batched(lambda m, i, a: m.embed(i, a), model, ids, batch_size=batch_size, pad_id=pad_id, device=device)
+
+
+def save_classifier(model: MeanPoolClassifier, *, folder: Path, model_dir: Path, meta: ClassifierMeta) -> None:
+    """Write an artifact folder: weights (safetensors), encoder config, tokenizer, classifier.json."""
+    from safetensors.torch import save_file
+
+    state = {name: tensor.detach().contiguous().cpu() for name, tensor in model.state_dict().items()}
+    save_file(state, str(folder / WEIGHTS_FILE))
+    model.encoder.config.to_json_file(str(folder / "config.json"))
+    for name in TOKENIZER_FILES:
+        if (model_dir / name).is_file():
+            shutil.copy2(model_dir / name, folder / name)
+    (folder / META_FILE).write_text(json.dumps(meta.to_dict(), indent=1))
+
+
+def load_classifier(folder: Path, *, device: str) -> tuple[MeanPoolClassifier, Any, ClassifierMeta]:
+    """An artifact folder back as (model in eval mode, tokenizer, meta): safetensors only."""
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModel
+
+    folder = Path(folder)
+    meta = ClassifierMeta(**json.loads((folder / META_FILE).read_text()))
+    encoder = AutoModel.from_config(AutoConfig.from_pretrained(folder), add_pooling_layer=False)
+    model = MeanPoolClassifier(encoder, len(meta.labels))
+    model.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
+    model.to(device).eval()
+    return model, load_tokenizer(folder), meta

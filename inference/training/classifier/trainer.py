@@ -1,0 +1,132 @@
+"""The classifier's step loop: class-weighted cross-entropy, AdamW, dynamic padding, checkpoints in safetensors.
+
+Database-free, like the LoRA trainer: the pipeline calls ``train_step`` and decides what happens between
+steps. The order of the rows in each epoch is a pure function of (seed, epoch), so a run resumed from a
+checkpoint at any step sees exactly the batches it would have seen.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from inference.training.classifier.model import MeanPoolClassifier, collate
+from inference.training.trainer import MAX_GRAD_NORM, _flatten_optimizer, _unflatten_optimizer
+from products.training.hyperparameters import HyperParameters, learning_rate_at
+
+WEIGHTS_FILE = "weights.safetensors"
+BEST_FILE = "best.safetensors"
+OPTIMIZER_FILE = "optimizer.safetensors"
+STATE_FILE = "trainer_state.json"
+#: The head learns this many times faster than the encoder: it is small and starts from the baseline.
+HEAD_LR_FACTOR = 10.0
+WEIGHT_DECAY = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    step: int  # 1-based
+    loss: float
+    tokens: int
+    seconds: float
+
+
+def class_weights(y: list[int], num_labels: int) -> torch.Tensor:
+    """scikit-learn's "balanced" weights (n / (labels × count)), so a rare label counts as much as a common one."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    present = np.unique(y)
+    weights = np.ones(num_labels)
+    weights[present] = compute_class_weight("balanced", classes=present, y=np.asarray(y))
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+class ClassifierTrainer:
+    def __init__(self, model: MeanPoolClassifier, ids: list[list[int]], y: list[int], *, num_labels: int,
+                 params: HyperParameters, device: str, pad_id: int) -> None:
+        self.model, self.ids, self.y = model, ids, torch.tensor(y, dtype=torch.long)
+        self.params, self.device, self.pad_id = params, device, pad_id
+        self.steps_per_epoch = math.ceil(len(ids) / params.batch_size)
+        self.loss_fn = torch.nn.CrossEntropyLoss(weight=class_weights(y, num_labels).to(device))
+        head = list(model.head.parameters())
+        head_ids = {id(p) for p in head}
+        encoder = [p for p in model.parameters() if id(p) not in head_ids]
+        self.factors = [1.0, HEAD_LR_FACTOR]
+        self.optimizer = torch.optim.AdamW(
+            [{"params": encoder}, {"params": head}], lr=params.learning_rate, weight_decay=WEIGHT_DECAY
+        )
+        self.tokens_seen = 0
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps_per_epoch * self.params.epochs
+
+    def epoch_of(self, step: int) -> int:
+        """The 1-based epoch a 1-based step ends in."""
+        return math.ceil(step / self.steps_per_epoch)
+
+    def batch(self, step_index: int) -> list[int]:
+        epoch, k = divmod(step_index, self.steps_per_epoch)
+        order = np.random.default_rng([self.params.seed, epoch]).permutation(len(self.ids))
+        return order[k * self.params.batch_size:(k + 1) * self.params.batch_size].tolist()
+
+    def train_step(self, step_index: int) -> StepResult:
+        started = time.perf_counter()
+        self.model.train()
+        indices = self.batch(step_index)
+        input_ids, mask = collate([self.ids[i] for i in indices], pad_id=self.pad_id, device=self.device)
+        rate = learning_rate_at(step_index, total=self.total_steps, params=self.params)
+        for group, factor in zip(self.optimizer.param_groups, self.factors, strict=True):
+            group["lr"] = rate * factor
+        loss = self.loss_fn(self.model(input_ids, mask), self.y[indices].to(self.device))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), MAX_GRAD_NORM)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        tokens = int(mask.sum())
+        self.tokens_seen += tokens
+        return StepResult(step_index + 1, loss.item(), tokens, time.perf_counter() - started)
+
+    # Checkpoints: safetensors and JSON only, so resuming never unpickles anything.
+
+    def save_state(self, folder: Path, *, step: int, best: dict[str, torch.Tensor] | None,
+                   extra: dict[str, Any]) -> None:
+        from safetensors.torch import save_file
+
+        save_file(_cpu(self.model.state_dict()), str(folder / WEIGHTS_FILE))
+        if best is not None:
+            save_file(best, str(folder / BEST_FILE))
+        tensors, groups = _flatten_optimizer(self.optimizer)
+        tensors["rng.cpu"] = torch.get_rng_state()
+        save_file(tensors, str(folder / OPTIMIZER_FILE))
+        state = {"step": step, "tokens_seen": self.tokens_seen, "param_groups": groups, **extra}
+        (folder / STATE_FILE).write_text(json.dumps(state))
+
+    def load_state(self, folder: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor] | None]:
+        """Restore weights, optimizer and random state; returns (the JSON state, the best weights so far)."""
+        from safetensors.torch import load_file
+
+        state = json.loads((folder / STATE_FILE).read_text())
+        self.model.load_state_dict(load_file(str(folder / WEIGHTS_FILE), device=str(self.device)))
+        tensors = load_file(str(folder / OPTIMIZER_FILE))
+        torch.set_rng_state(tensors.pop("rng.cpu"))
+        self.optimizer.load_state_dict(_unflatten_optimizer(tensors, state["param_groups"]))
+        self.tokens_seen = int(state.get("tokens_seen", 0))
+        best = load_file(str(folder / BEST_FILE)) if (folder / BEST_FILE).is_file() else None
+        return state, best
+
+
+def _cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {name: tensor.detach().contiguous().cpu().clone() for name, tensor in state.items()}
+
+
+def snapshot(model: MeanPoolClassifier) -> dict[str, torch.Tensor]:
+    """A CPU copy of the weights (the best epoch's, kept for early stopping)."""
+    return _cpu(model.state_dict())

@@ -1,0 +1,236 @@
+"""The classifier training method: what it refuses before training, its report's arithmetic, and a SIGKILLed run.
+
+The full journey (train on real MiniLM → report → version → classify over every transport) is
+tests/products/test_classification_kind.py.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from django.core.exceptions import ValidationError
+
+from inference.models import ModelArtifact, TrainingRun
+from inference.training.checkpoints import latest_checkpoint
+from inference.training.classifier import report
+from inference.training.classifier.data import NotClassifiable, labelled_data
+from inference.training.pipeline import checkpoint_root
+from inference.training.worker import TrainingWorker
+from products.datasets.labels import mixed_labels_message, one_label_message
+from products.training.services import training_run_create
+from tests.processes import ROOT, process_env
+from tests.training.classifier_fixtures import TINY_CLASSIFIER, sample_rows
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+GUARD_S = 300  # how long a wait may last before the test gives up on a hung worker (not a measurement)
+
+
+def test_a_dataset_with_one_label_is_refused_before_training_with_words_that_name_the_fix(
+    router, make_labelled_version
+):
+    _, owner, product = router
+    version = make_labelled_version(sample_rows(labels=("billing",), per_label=30))
+    with pytest.raises(ValidationError) as refused:
+        training_run_create(product=product, dataset_version=version, user=owner, overrides=TINY_CLASSIFIER)
+    assert refused.value.message_dict == {"dataset_version": [
+        "Every row of this dataset version has the same label (“billing”), so there is nothing to tell apart. "
+        "A classifier needs examples of at least two labels: add rows with other labels and upload a new version."
+    ]}
+    assert not TrainingRun.objects.exists()
+    # The worker refuses the same rows with the same words (a run queued through another path).
+    with pytest.raises(NotClassifiable) as in_worker:
+        labelled_data(version, seed=42)
+    assert str(in_worker.value) == one_label_message("billing")
+
+
+def test_labels_that_mix_number_codes_with_words_are_refused(router, make_labelled_version):
+    _, owner, product = router
+    rows = sample_rows(per_label=12)
+    rows = [(text, "2" if label == "account" else label) for text, label in rows]
+    version = make_labelled_version(rows)
+    with pytest.raises(ValidationError) as refused:
+        training_run_create(product=product, dataset_version=version, user=owner, overrides=TINY_CLASSIFIER)
+    assert refused.value.message_dict["dataset_version"] == [mixed_labels_message(["2"], ["billing", "shipping"])]
+    assert refused.value.message_dict["dataset_version"][0].startswith(
+        "The label column mixes numbers (2) with words (billing, shipping).")
+
+
+def test_a_classifier_run_is_queued_as_a_short_classifier_job_on_the_encoder_with_classifier_defaults(
+    router, make_labelled_version
+):
+    _, owner, product = router
+    run = training_run_create(product=product, dataset_version=make_labelled_version(), user=owner)
+    assert (run.method, run.queue, run.base_model) == ("classifier", "short", "all-minilm-l6-v2")
+    assert run.hyperparameters["epochs"] <= 3 and run.hyperparameters["max_length"] in (64, 128)
+    assert run.hyperparameters["batch_size"] == 16  # CPU default, capped by nothing: 45 training rows
+
+
+def test_dev_rows_for_early_stopping_come_from_the_training_split_never_from_the_held_out_rows(
+    router, make_labelled_version
+):
+    data = labelled_data(make_labelled_version(), seed=42)
+    held = set(data.held_out.texts)
+    assert len(held) == 15 and not held & set(data.dev.texts) and not held & set(data.train.texts)
+    assert not set(data.dev.texts) & set(data.train.texts)
+    assert len(data.train.texts) + len(data.dev.texts) == 45
+    # Every label is in each part (the splits are stratified by label).
+    for rows in (data.train, data.dev, data.held_out):
+        assert sorted(set(rows.y)) == [0, 1, 2]
+
+
+def test_temperature_scaling_fixes_overconfident_probabilities_and_keeps_the_labels():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 400)
+    logits = rng.normal(size=(400, 3))
+    logits[np.arange(400), y] += 1.0  # right about 60 % of the time …
+    logits *= 8  # … but sure of every answer
+    temperature = report.fit_temperature(logits, y)
+    before = report.calibration(y, report.softmax(logits))
+    after = report.calibration(y, report.softmax(logits, temperature))
+    assert temperature > 2 and after["ece"] < before["ece"] / 2
+    assert (report.softmax(logits, temperature).argmax(1) == logits.argmax(1)).all()
+    assert sum(b["count"] for b in after["bins"]) == 400
+
+
+def test_metrics_are_scikit_learns_and_the_most_wrong_examples_come_surest_first():
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    y = np.array([0, 0, 1, 1, 2, 2])
+    probabilities = np.array([[.9, .05, .05], [.2, .7, .1], [.1, .8, .1], [.6, .3, .1], [.1, .1, .8], [.2, .2, .6]])
+    metrics = report.classification_metrics(y, probabilities, ["a", "b", "c"])
+    assert metrics["accuracy"] == pytest.approx(4 / 6)
+    assert metrics["macro_f1"] == pytest.approx(f1_score(y, probabilities.argmax(1), average="macro"))
+    assert metrics["roc_auc"] == pytest.approx(roc_auc_score(y, probabilities, multi_class="ovr"))
+    assert metrics["confusion"] == [[1, 1, 0], [1, 1, 0], [0, 0, 2]]
+    wrong = report.most_wrong(["t0", "t1", "t2", "t3", "t4", "t5"], y, probabilities, ["a", "b", "c"])
+    assert [(w["text"], w["predicted"], w["confidence"]) for w in wrong] == [("t1", "b", 0.7), ("t3", "a", 0.6)]
+    shares = {row["threshold"]: row for row in report.thresholds(y, probabilities)}
+    assert shares[0.7]["unsure_share"] == pytest.approx(2 / 6) and shares[0.7]["accuracy_when_sure"] == 0.75
+    assert shares[0.8]["unsure_share"] == pytest.approx(3 / 6) and shares[0.8]["accuracy_when_sure"] == 1.0
+
+
+@pytest.fixture
+def worker_process(media_root):
+    """``manage.py training_worker`` in its own process with a 3-second lease, as in production."""
+    processes = []
+
+    def start() -> subprocess.Popen:
+        env = process_env(MEDIA_ROOT=str(media_root), STUDIO_TRAINING_LEASE_S="3", STUDIO_TRAINING_POLL_S="1",
+                          STUDIO_DEVICE="cpu")
+        process = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "training_worker"], cwd=ROOT, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
+
+
+def _wait_for(condition, what: str):
+    deadline = time.monotonic() + GUARD_S
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"Gave up waiting for {what}.")
+        time.sleep(0.05)
+    return value
+
+
+@pytest.mark.model
+def test_a_classifier_worker_killed_after_an_epoch_resumes_from_that_epochs_checkpoint(
+    router, make_labelled_version, worker_process, settings
+):
+    _, owner, product = router
+    run = training_run_create(product=product, dataset_version=make_labelled_version(), user=owner,
+                              overrides={**TINY_CLASSIFIER, "epochs": 3, "batch_size": 4})
+    first = worker_process()
+    per_epoch = 10  # ceil(38 training rows / 4)
+    _wait_for(lambda: first.poll() is not None or TrainingRun.objects.get(pk=run.pk).checkpoint_step >= per_epoch,
+              "the first epoch's checkpoint")
+    assert first.poll() is None, first.stdout.read()
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+
+    orphan = TrainingRun.objects.get(pk=run.pk)
+    on_disk = latest_checkpoint(checkpoint_root(run.pk))
+    assert (orphan.status, orphan.attempts) == ("running", 1) and orphan.total_steps == 30
+    assert on_disk is not None and on_disk.step in (10, 20)
+
+    settings.TRAINING_LEASE_SECONDS = 3
+    _wait_for(TrainingWorker(poll_seconds=1).run_once, "the expired lease to be swept and the run claimed again")
+
+    run.refresh_from_db()
+    assert (run.status, run.attempts, run.resumed_from_step) == ("succeeded", 2, on_disk.step), run.error
+    messages = list(run.log_entries.values_list("message", flat=True))
+    epoch = on_disk.step // per_epoch
+    assert f"Resumed from the checkpoint at step {on_disk.step} of 30 (epoch {epoch}) on the CPU." in messages
+    # The epochs before the checkpoint are not trained again: each epoch's line appears once.
+    assert sum(m.startswith(f"Epoch {epoch} of 3:") for m in messages) == 1
+    history = run.evaluation.metrics["epochs"]
+    assert [entry["epoch"] for entry in history] == list(range(1, len(history) + 1))
+    assert ModelArtifact.objects.filter(run=run, kind="classifier").count() == 1
+    assert not checkpoint_root(run.pk).exists()
+
+
+def test_classifier_defaults_read_short_texts_for_at_most_three_epochs_with_a_checkpoint_each_epoch():
+    from products.training.hyperparameters import classifier_defaults_for
+
+    cpu = classifier_defaults_for(train_examples=270, device="cpu")
+    gpu = classifier_defaults_for(train_examples=270, device="cuda")
+    assert (cpu.epochs, cpu.max_length, cpu.batch_size, cpu.checkpoint_every) == (3, 64, 16, 17)
+    assert (gpu.max_length, gpu.batch_size) == (128, 32)
+    assert classifier_defaults_for(train_examples=20_000, device="cpu").learning_rate < cpu.learning_rate
+
+
+def test_the_train_page_offers_train_classifier_with_an_estimate_at_the_classifiers_speed(
+    client, router, make_labelled_version
+):
+    from django.urls import reverse
+
+    from products.training.estimate import CLASSIFIER_TOKENS_PER_SECOND
+
+    team, owner, product = router
+    make_labelled_version()
+    client.force_login(owner)
+    page = client.get(reverse("fine_tune", args=[team.slug, product.slug])).content.decode()
+    assert "Train the classifier" in page and ">Train classifier</button>" in page
+    assert "it reads English" in page
+    assert f"Speed: {CLASSIFIER_TOKENS_PER_SECOND['cpu']:.0f} tokens a second" in page
+    assert "with early stopping" in page and "texts cut at 64 tokens" in page
+
+
+def test_texts_longer_than_the_encoder_reads_are_counted_and_said_to_be_cut(router, make_labelled_version):
+    from products.datasets.labels import dataset_version_label_summary
+
+    long_text = " ".join(["Where is my parcel and why has the tracking not moved for days"] * 30)
+    rows = sample_rows(per_label=12) + [(long_text, "shipping"), (long_text + " again", "shipping")]
+    summary = dataset_version_label_summary(make_labelled_version(rows))
+    assert summary.too_long == 2
+    assert ("2 texts are longer than the 256 tokens the encoder reads; they are cut there (the classifier trains on "
+            "the first 64–128 tokens of each text).") in summary.warnings
+    assert summary.problems == []
+
+
+def test_a_binary_baseline_becomes_a_two_row_head_that_gives_the_same_probabilities():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(60, 4))
+    y = (x[:, 0] + 0.3 * rng.normal(size=60) > 0).astype(int)
+    baseline = LogisticRegression().fit(x, y)
+    weight, bias = report.head_from_baseline(baseline, 2, 4)
+    assert weight.shape == (2, 4)
+    assert np.allclose(report.softmax(x @ weight.T + bias), baseline.predict_proba(x))
+    metrics = report.classification_metrics(y, baseline.predict_proba(x), ["no", "yes"])
+    from sklearn.metrics import roc_auc_score
+
+    assert metrics["roc_auc"] == pytest.approx(roc_auc_score(y, baseline.predict_proba(x)[:, 1]))

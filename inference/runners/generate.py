@@ -21,6 +21,12 @@ def scheduler_for(model: str, adapter: str | None):
 
 @runner(Task.GENERATE)
 async def generate(request: InferenceRequest, context: RunContext) -> AsyncIterator[RunnerEvent]:
+    if request.remote:  # the version streams from an allowed OpenAI-compatible server, not this studio's scheduler
+        from inference.engines.remote import remote_generate
+
+        async for event in remote_generate(request, context):
+            yield event
+        return
     started = time.monotonic()
     try:
         params = GenerationParams(**{k: v for k, v in request.params.items() if k in PARAM_NAMES})

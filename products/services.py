@@ -231,6 +231,9 @@ def product_engine_update(
     was typed for. Saved versions keep what they were frozen with until a new version is published.
     """
     remote_engine, remote_model = remote_engine.strip(), remote_model.strip()
+    kind = get_kind(product.kind)
+    if remote_engine and kind.task != Task.GENERATE:  # only the generate runner streams from a remote engine yet
+        raise ValidationError({"remote_engine": f"{kind.name} products run on this studio's engine only, for now."})
     if remote_engine:
         try:
             remote_engine_url(remote_engine)

@@ -50,7 +50,7 @@ def test_allow_list_reads_name_url_pairs_and_refuses_bad_entries_naming_the_fix(
     assert remote_engines_parse(" gpu=https://gpu-host:8000/v1/ , local=http://127.0.0.1:9000/v1") == {
         "gpu": "https://gpu-host:8000/v1", "local": "http://127.0.0.1:9000/v1"}
     assert remote_engines_parse("") == {}
-    with pytest.raises(RuntimeError, match=r"'https://gpu-host/v1' is not name=URL .* e\.g\. STUDIO_REMOTE_ENGINES=gpu="):
+    with pytest.raises(RuntimeError, match=r"'https://gpu-host/v1' is not name=URL .* STUDIO_REMOTE_ENGINES=gpu="):
         remote_engines_parse("https://gpu-host/v1")
     with pytest.raises(RuntimeError, match="must start with http:// or https://"):
         remote_engines_parse("gpu=file:///etc/passwd")
@@ -158,3 +158,12 @@ def test_editors_and_viewers_cannot_change_the_engine_and_another_team_gets_404(
     assert client.post(_url(product, "engine_check"), {"remote_engine": "gpu", "remote_model": "m"}).status_code == 404
     product.refresh_from_db()
     assert product.remote_engine == ""
+
+
+def test_only_text_generation_products_may_run_on_a_remote_engine_for_now(owner_client, engines):
+    qa = product_create(team=owner_client.team, user=owner_client.user, kind_id="qa", template_id="help-centre")
+    response = owner_client.post(_url(qa), {"remote_engine": "gpu", "remote_model": "m", "api_key": KEY})
+    assert response.status_code == 400
+    assert "Q&amp;A assistant products run on this studio&#x27;s engine only, for now." in response.content.decode()
+    qa.refresh_from_db()
+    assert (qa.remote_engine, qa.remote_api_key) == ("", "")

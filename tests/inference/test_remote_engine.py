@@ -116,7 +116,7 @@ async def _frames(communicator, *, timeout: float = 240, stop_after_first_token:
 
 
 def _row(product: Product) -> Generation:
-    return Generation.objects.filter(product=product).get()
+    return Generation.objects.select_related("version").filter(product=product).get()
 
 
 async def _generate(product, user, *, length: int = 12, **kwargs) -> tuple[list[dict], float]:
@@ -176,6 +176,35 @@ async def test_stop_ends_the_request_on_the_remote_server(remote, acme, worker):
         theirs = await database_sync_to_async(_row)(served)
     assert theirs.finish_reason == "cancelled", (theirs.status, theirs.finish_reason, theirs.tokens_out)
     assert theirs.tokens_out < 1024
+
+
+async def test_the_openai_endpoint_answers_from_a_published_version_on_a_remote_engine(remote, acme, worker):
+    """The widget, REST and /v1 share one start path; /v1 here, with the version frozen and published."""
+    from tests.api.test_generate_stream import KeyClient
+
+    served, key = remote
+    team, owner = acme
+
+    def publish() -> Product:
+        product = _product(team, owner, name="Posts", length=10, template_id="social-post")
+        product_engine_update(product=product, remote_engine="studio2", remote_model=served.slug, api_key=key)
+        product_version_publish(product=product, version=product_version_create(product=product, user=owner))
+        product_engine_update(product=product, remote_engine="", remote_model="")  # the draft moves on; live stays
+        return product
+
+    product = await database_sync_to_async(publish)()
+    ours_key = await database_sync_to_async(lambda: api_key_create(team=team, user=owner, name="App",
+                                                                   scope="generate").secret)()
+    response = await KeyClient(ours_key).post("/v1/chat/completions", {
+        "model": product.slug, "messages": [{"role": "user", "content": "Our bakery opens on Mill Road"}],
+        "max_tokens": 10, "temperature": 0})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    ours = await database_sync_to_async(_row)(product)
+    theirs = await database_sync_to_async(_row)(served)
+    assert body["choices"][0]["message"]["content"] == ours.output == theirs.output and ours.output.strip()
+    assert body["usage"]["completion_tokens"] == ours.tokens_out == theirs.tokens_out <= 10
+    assert ours.version.number == 1 and ours.channel == theirs.channel == "api"
 
 
 async def test_test_connection_names_the_model_and_the_time_or_says_what_is_wrong(remote, acme):

@@ -35,7 +35,8 @@ from studio.asgi import application
 from tests.live import free_port, studio_process
 from tests.studio.test_websocket_routing import _session_cookie_for
 
-pytestmark = [pytest.mark.model, pytest.mark.django_db(transaction=True)]
+# Only the tests that meet the second studio load its model: they carry the model mark.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 INPUTS = {"product": "Trail running shoes", "benefit": "dry feet", "tone": "bold"}
 
@@ -130,6 +131,7 @@ async def _generate(product, user, *, length: int = 12, **kwargs) -> tuple[list[
     return frames, elapsed
 
 
+@pytest.mark.model
 async def test_a_version_on_a_remote_engine_streams_its_tokens_and_records_the_remote_usage(remote, acme, worker):
     served, key = remote
     team, owner = acme
@@ -154,6 +156,7 @@ async def test_a_version_on_a_remote_engine_streams_its_tokens_and_records_the_r
     assert theirs.channel == "api"
 
 
+@pytest.mark.model
 async def test_stop_ends_the_request_on_the_remote_server(remote, acme, worker):
     served, key = remote
     team, owner = acme
@@ -178,6 +181,7 @@ async def test_stop_ends_the_request_on_the_remote_server(remote, acme, worker):
     assert theirs.tokens_out < 1024
 
 
+@pytest.mark.model
 async def test_the_openai_endpoint_answers_from_a_published_version_on_a_remote_engine(remote, acme, worker):
     """The widget, REST and /v1 share one start path; /v1 here, with the version frozen and published."""
     from tests.api.test_generate_stream import KeyClient
@@ -207,6 +211,7 @@ async def test_the_openai_endpoint_answers_from_a_published_version_on_a_remote_
     assert ours.version.number == 1 and ours.channel == theirs.channel == "api"
 
 
+@pytest.mark.model
 async def test_test_connection_names_the_model_and_the_time_or_says_what_is_wrong(remote, acme):
     served, key = remote
     from django.test import AsyncClient
@@ -285,3 +290,69 @@ async def test_a_version_whose_engine_the_operator_removed_is_refused_in_words(a
                           "variant": 0}
     row = await database_sync_to_async(_row)(product)
     assert (row.status, row.error) == ("failed", NOT_ALLOWED.format(name="gpu"))
+
+
+@contextlib.contextmanager
+def trickling_server():
+    """A real OpenAI-style SSE server (stdlib http.server in a thread) that writes one token every 0.1 s for
+    a minute; ``closed`` is set when the client hangs up, which is how a server learns a request ended."""
+    import http.server
+    import json
+
+    closed = threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            try:
+                for n in range(600):
+                    chunk = {"choices": [{"index": 0, "delta": {"content": f" w{n}"}, "finish_reason": None}]}
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except OSError:
+                closed.set()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", closed
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("ending", ["time_limit", "cancelled"])
+async def test_a_slow_remote_answer_ends_at_the_time_limit_or_on_stop_and_the_server_sees_the_hang_up(
+    settings, ending,
+):
+    from inference.engines.remote import remote_generate
+    from inference.protocol import InferenceRequest, Task
+    from inference.runners import Result, RunContext, Token
+
+    with trickling_server() as (url, closed):
+        settings.REMOTE_ENGINES = {"slow": url}
+        request = InferenceRequest(task=Task.GENERATE, model="", messages=[{"role": "user", "content": "hi"}],
+                                   params={"max_new_tokens": 1000, "max_seconds": 1.0},
+                                   remote={"engine": "slow", "model": "m", "api_key": ""})
+        context = RunContext("r1")
+        events, started = [], time.monotonic()
+        async for event in remote_generate(request, context):
+            events.append(event)
+            if ending == "cancelled" and sum(isinstance(e, Token) for e in events) == 3:
+                context.cancel()
+        elapsed = time.monotonic() - started
+        result = events[-1]
+        assert isinstance(result, Result) and result.finish_reason == ending
+        tokens = [e.text for e in events if isinstance(e, Token)]
+        assert result.text == "".join(tokens) and result.usage["completion_tokens"] == len(tokens)
+        assert result.usage["finish_reason"] == ending
+        assert (elapsed < 1.6) if ending == "time_limit" else (len(tokens) <= 4 and elapsed < 1.0)
+        assert closed.wait(3), "the server never saw the client hang up"

@@ -67,3 +67,30 @@ class VersionForm(forms.Form):
 
 class FeedbackForm(forms.Form):
     value = forms.TypedChoiceField(choices=[("1", "good"), ("-1", "bad"), ("0", "none")], coerce=int)
+
+
+class EngineForm(forms.Form):
+    """Which engine writes a product's answers: this studio, or one of the operator's remote engines (by name)."""
+
+    remote_engine = forms.ChoiceField(
+        choices=(), required=False, label="Engine",
+        help_text="A remote engine is an OpenAI-compatible server (vLLM, llama.cpp) the studio's operator allowed.",
+        error_messages={"invalid_choice": "Pick this studio or one of the engines listed; the operator adds others."},
+    )
+    remote_model = forms.CharField(max_length=200, required=False, label="Model on that engine",
+                                   help_text="The model or fine-tuned adapter name the server serves, e.g. "
+                                             "“Qwen/Qwen2.5-1.5B-Instruct”.")
+    api_key = forms.CharField(max_length=500, required=False, label="API key (optional)", strip=True,
+                              widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+                              help_text="Stored encrypted and never shown again. Leave empty to keep the one set.")
+    clear_api_key = forms.BooleanField(required=False, label="Remove the saved API key")
+
+    def __init__(self, *args, choices: list[tuple[str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["remote_engine"].choices = choices
+
+    def clean(self):
+        data = super().clean()
+        if data.get("remote_engine") and not data.get("remote_model", "").strip():
+            self.add_error("remote_model", "Name the model to use on that engine (GET /v1/models on it lists them).")
+        return data

@@ -17,6 +17,7 @@ from products.kinds.prompts import TemplateError, prompt_length_errors, validate
 from products.kinds.settings import GenerationSettings, clean_settings
 from products.knowledge.services import knowledge_index_request
 from products.models import DatasetVersion, Generation, Product, ProductVersion
+from products.remote_engines import RemoteEngineError, api_key_encrypt, remote_engine_url
 from studio.models import Team
 from studio.services import audit_record
 
@@ -182,7 +183,9 @@ def product_version_diff(old: dict[str, Any] | None, new: dict[str, Any]) -> lis
         return ["First version."]
     labels = {"system_prompt": "Instructions", "prompt_template": "Prompt", "input_schema": "Inputs",
               "base_model": "Base model", "fine_tuned_artifact_id": "Fine-tuned model",
-              "kind_config": "Product settings", "knowledge_version_id": "Knowledge base"}
+              "kind_config": "Product settings", "knowledge_version_id": "Knowledge base",
+              "remote_engine": "Engine", "remote_model": "Model on the remote engine",
+              "remote_api_key": "Remote engine API key"}
     changes = [f"{label} changed." for name, label in labels.items() if old.get(name) != new.get(name)]
     old_settings, new_settings = old.get("settings") or {}, new.get("settings") or {}
     for name in ("creativity", "length", "variants"):
@@ -234,3 +237,36 @@ def generation_feedback_set(*, generation: Generation, value: int) -> Generation
     generation.feedback = value
     generation.save(update_fields=["feedback"])
     return generation
+
+
+@transaction.atomic
+def product_engine_update(
+    *, product: Product, remote_engine: str, remote_model: str, api_key: str | None = None,
+    clear_api_key: bool = False,
+) -> Product:
+    """Point the draft at a remote engine by its allow-list name ("" = this studio), with its model and API key.
+
+    ``api_key`` None keeps the saved key; a new engine drops it, so a key is only ever sent to the server it
+    was typed for. Saved versions keep what they were frozen with until a new version is published.
+    """
+    remote_engine, remote_model = remote_engine.strip(), remote_model.strip()
+    kind = get_kind(product.kind)
+    if remote_engine and kind.task != Task.GENERATE:  # only the generate runner streams from a remote engine yet
+        raise ValidationError({"remote_engine": f"{kind.name} products run on this studio's engine only, for now."})
+    if remote_engine:
+        try:
+            remote_engine_url(remote_engine)
+        except RemoteEngineError as exc:
+            raise ValidationError({"remote_engine": str(exc)}) from None
+        if not remote_model:
+            raise ValidationError({"remote_model": "Name the model to use on that engine."})
+    else:
+        remote_model, api_key, clear_api_key = "", None, True
+    if clear_api_key or remote_engine != product.remote_engine:
+        product.remote_api_key = ""
+    if api_key:
+        product.remote_api_key = api_key_encrypt(api_key)
+    product.remote_engine, product.remote_model = remote_engine, remote_model
+    product.full_clean()
+    product.save()
+    return product

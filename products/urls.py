@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from products.views import embed, gallery, knowledge, playground, versions
+from products.views import embed, engine, gallery, knowledge, playground, versions
 
 urlpatterns = [
     path("", gallery.product_list, name="product_list"),
@@ -20,4 +20,6 @@ urlpatterns = [
     path("<slug:product_slug>/versions/<int:number>/publish/", versions.version_publish, name="version_publish"),
     path("<slug:product_slug>/embed/", embed.embed_settings, name="embed"),
     path("<slug:product_slug>/embed/rotate-key/", embed.embed_key_rotate, name="embed_key_rotate"),
+    path("<slug:product_slug>/engine/", engine.engine_settings, name="engine"),
+    path("<slug:product_slug>/engine/check/", engine.engine_check, name="engine_check"),
 ]

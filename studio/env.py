@@ -6,7 +6,9 @@ Settings, the launcher and the workers import from here; nothing else reads ``os
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -30,6 +32,37 @@ def _int(name: str, default: int) -> int:
 
 def _str(name: str, default: str) -> str:
     return os.environ.get(name) or default
+
+
+_ENGINE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+_ENGINES_HELP = ("write name=URL pairs separated by commas, e.g. "
+                 "STUDIO_REMOTE_ENGINES=gpu=https://gpu-host:8000/v1,local=http://127.0.0.1:9000/v1")
+
+
+def remote_engines_parse(raw: str, *, name: str = "STUDIO_REMOTE_ENGINES") -> dict[str, str]:
+    """``name=https://host:8000/v1,…`` → {name: base URL}; a bad entry raises naming the fix.
+
+    Public so a test can check the rules without restarting the process.
+    """
+    engines: dict[str, str] = {}
+    for entry in (item.strip() for item in raw.split(",")):
+        if not entry:
+            continue
+        engine, sep, url = (part.strip() for part in entry.partition("="))
+        if not sep or not _ENGINE_NAME.match(engine):
+            raise RuntimeError(f"{name}: {entry!r} is not name=URL (a name is lowercase letters, digits, - or _); "
+                               f"{_ENGINES_HELP}.")
+        parsed = urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise RuntimeError(f"{name}: the URL of {engine!r} must start with http:// or https:// and name a host, "
+                               f"got {url!r}; {_ENGINES_HELP}.")
+        if parsed.username or parsed.password or parsed.query or parsed.fragment:
+            raise RuntimeError(f"{name}: the URL of {engine!r} may not carry a user, a password, a query or a "
+                               "fragment (an API key is set per product version, on its Engine tab).")
+        if engine in engines:
+            raise RuntimeError(f"{name}: the name {engine!r} is listed twice; give each engine its own name.")
+        engines[engine] = url.rstrip("/")
+    return engines
 
 
 def _list(name: str, default: list[str]) -> list[str]:
@@ -122,5 +155,13 @@ TEAM_API_GENERATIONS_PER_MINUTE: int = _int("STUDIO_TEAM_API_PER_MINUTE", 120)
 # Reverse proxies (IP addresses or CIDR ranges, comma-separated) whose X-Forwarded-For is believed
 # when rate-limiting visitors; empty trusts nobody, so a spoofed header cannot reset a limit.
 TRUSTED_PROXIES: list[str] = _list("STUDIO_TRUSTED_PROXIES", [])
+# OpenAI-compatible servers (vLLM, llama.cpp's server) product versions may stream from, as
+# name=base URL pairs, comma-separated: gpu=https://gpu-host:8000/v1. Admins pick a name, never type a
+# URL (open sign-up makes any stranger an admin of their own team: no server-side request forgery).
+REMOTE_ENGINES: dict[str, str] = remote_engines_parse(os.environ.get("STUDIO_REMOTE_ENGINES", ""))
+# Seconds to connect to a remote engine, and the longest silence while it answers, before people read
+# "the remote engine is not answering".
+REMOTE_CONNECT_TIMEOUT_S: float = float(_str("STUDIO_REMOTE_CONNECT_TIMEOUT_S", "3"))
+REMOTE_READ_TIMEOUT_S: float = float(_str("STUDIO_REMOTE_READ_TIMEOUT_S", "10"))
 # Log level for the studio's own loggers.
 LOG_LEVEL: str = _str("LOG_LEVEL", "INFO")

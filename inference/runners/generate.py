@@ -61,5 +61,11 @@ async def scheduled(request: InferenceRequest, context: RunContext,
 
 @runner(Task.GENERATE)
 async def generate(request: InferenceRequest, context: RunContext) -> AsyncIterator[RunnerEvent]:
+    if request.remote:  # the version streams from an allowed OpenAI-compatible server, not this studio's scheduler
+        from inference.engines.remote import remote_generate
+
+        async for event in remote_generate(request, context):
+            yield event
+        return
     async for event in scheduled(request, context):
         yield event

@@ -84,7 +84,13 @@ class VersionSerializer(serializers.Serializer):
     inputs = InputFieldSerializer(source="input_schema", many=True)
     settings = SettingsSerializer()
     base_model = serializers.CharField()
+    remote_engine = serializers.CharField(help_text="The operator's remote engine it streams from; empty: this studio.")
+    remote_model = serializers.CharField(help_text="The model or adapter name on the remote engine.")
+    remote_api_key_set = serializers.SerializerMethodField(help_text="Whether a remote API key is set (never the key).")
     created_at = serializers.DateTimeField()
+
+    def get_remote_api_key_set(self, version) -> bool:
+        return bool(version.remote_api_key)
 
     def get_is_live(self, version) -> bool:
         return version.product.live_version_id == version.pk

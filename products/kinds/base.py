@@ -232,7 +232,7 @@ class TextGenerationKind(ProductKind):
         )
         return InferenceRequest(
             task=self.task, model=config.base_model, adapter=config.adapter_path, messages=messages,
-            params=self.generation_params(context.settings, config.kind_config),
+            params=self.generation_params(context.settings, config.kind_config), remote=config.remote_request(),
         )
 
     def training_conversation(

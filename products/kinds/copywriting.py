@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
@@ -207,5 +208,4 @@ class Copywriting(TextGenerationKind):
         messages = list(request.messages or [])
         at = 1 if messages and messages[0]["role"] == "system" else 0
         messages[at:at] = self.example_turns(config)
-        return InferenceRequest(task=request.task, model=request.model, adapter=request.adapter,
-                                messages=messages, params=request.params)
+        return dataclasses.replace(request, messages=messages)  # keeps every other field (a remote engine too)

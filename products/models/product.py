@@ -30,10 +30,17 @@ class ProductConfig(models.Model):
     knowledge_version = models.ForeignKey(
         "products.DatasetVersion", on_delete=models.RESTRICT, null=True, blank=True, related_name="+"
     )
+    # A remote OpenAI-compatible engine (vLLM, llama.cpp's server) that writes instead of this studio's own:
+    # a name from the operator's STUDIO_REMOTE_ENGINES (blank: this studio), the model or adapter name
+    # there, and its API key, encrypted with a key from SECRET_KEY (products/remote_engines.py) because it
+    # must stay usable, unlike our own hashed keys. Not editable in forms: only the Engine tab's service sets it.
+    remote_engine = models.CharField(max_length=40, blank=True)
+    remote_model = models.CharField(max_length=200, blank=True)
+    remote_api_key = models.TextField(blank=True, editable=False)
 
     CONFIG_FIELDS = (
         "system_prompt", "prompt_template", "input_schema", "settings", "base_model", "fine_tuned_artifact_id",
-        "kind_config", "knowledge_version_id",
+        "kind_config", "knowledge_version_id", "remote_engine", "remote_model", "remote_api_key",
     )
 
     class Meta:
@@ -48,6 +55,13 @@ class ProductConfig(models.Model):
         if self.fine_tuned_artifact_id is None:
             return None
         return str(self.fine_tuned_artifact.directory)
+
+
+    def remote_request(self) -> dict | None:
+        """What a worker needs to stream from the remote engine (the key still encrypted), or None for this studio."""
+        if not self.remote_engine:
+            return None
+        return {"engine": self.remote_engine, "model": self.remote_model, "api_key": self.remote_api_key}
 
 
 class Product(ProductConfig):

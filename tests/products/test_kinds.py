@@ -116,6 +116,9 @@ class _Config:
     input_schema = [InputField("x", "X").to_dict()]
     kind_config: dict = {}
 
+    def remote_request(self) -> dict | None:  # this studio's own engine (tests/products/test_remote_engine_settings.py)
+        return None
+
 
 def test_prepare_is_pure_and_names_its_task_model_messages_and_params():
     kind = get_kind("copywriting")

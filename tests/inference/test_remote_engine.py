@@ -1,0 +1,358 @@
+"""The remote backend against a real OpenAI-compatible server: a second live studio (daphne, embedded worker,
+the real SmolLM2) serving its own /v1/chat/completions, which the test allows as engine "studio2".
+
+The second studio runs on the in-memory channel layer (REDIS_URL empty), so only its own worker answers its
+requests and only this test's worker (on Redis) answers ours. It shares the test database, so the remote
+side's own Generation row shows what it produced and when its request ended. The "down" and "silent"
+servers are real sockets: a port nothing listens on, and one that accepts and never answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.core.cache import cache
+
+from products.api.services import api_key_create
+from products.models import Generation, Product
+from products.remote_engines import NOT_ALLOWED
+from products.services import (
+    product_create,
+    product_draft_update,
+    product_engine_update,
+    product_version_create,
+    product_version_publish,
+)
+from studio.asgi import application
+from tests.live import free_port, studio_process
+from tests.studio.test_websocket_routing import _session_cookie_for
+
+# Only the tests that meet the second studio load its model: they carry the model mark.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+INPUTS = {"product": "Trail running shoes", "benefit": "dry feet", "tone": "bold"}
+
+
+@pytest.fixture(scope="module")
+def live_studio(django_db_setup, live_media_root):
+    """The remote studio: its own in-memory channel layer and embedded worker, on the shared test database."""
+    with studio_process(MEDIA_ROOT=str(live_media_root), REDIS_URL="", STUDIO_REMOTE_ENGINES="") as url:
+        yield url
+
+
+@pytest.fixture
+async def worker():
+    """This studio's inference worker (real runners) on the test's loop and Redis channel layer."""
+    from inference.worker import InferenceWorker
+
+    task = asyncio.create_task(InferenceWorker(get_channel_layer()).run())
+    yield task
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def _product(team, owner, *, name: str, length: int, template_id: str = "ad-headlines",
+             prompt_template: str | None = None) -> Product:
+    product = product_create(team=team, user=owner, kind_id="copywriting", template_id=template_id, name=name)
+    product_draft_update(product=product, system_prompt=product.system_prompt,
+                         prompt_template=prompt_template or product.prompt_template,
+                         settings={"creativity": 0, "length": length, "variants": 1})
+    return product
+
+
+@pytest.fixture
+def remote(live_server_url, make_team, settings):
+    """A published product on the remote studio (its slug is the remote model) and a key of its team.
+
+    A social post: a chat message fills its one free-text input, so our whole prompt reaches the remote model;
+    asked for a long text, so a stopped request is still writing when Stop arrives.
+    """
+    cache.clear()
+    team = make_team("Remote")
+    owner = team.memberships.get().user
+    served = _product(team, owner, name="Remote writer", length=1024, template_id="social-post",
+                      prompt_template="Write a long essay of at least thirty paragraphs about this: {topic}")
+    product_version_publish(product=served, version=product_version_create(product=served, user=owner))
+    key = api_key_create(team=team, user=owner, name="Acme's studio", scope="generate").secret
+    settings.REMOTE_ENGINES = {"studio2": f"{live_server_url}/v1"}
+    settings.REMOTE_READ_TIMEOUT_S = 120
+    return served, key
+
+
+@pytest.fixture
+def acme(make_team):
+    cache.clear()
+    team = make_team("Acme")
+    return team, team.memberships.get().user
+
+
+async def _connect(product, user) -> WebsocketCommunicator:
+    cookie = await _session_cookie_for(user)
+    communicator = WebsocketCommunicator(
+        application, f"/ws/t/{product.team.slug}/products/{product.slug}/generate/",
+        headers=[(b"origin", b"http://localhost"), (b"host", b"localhost"), (b"cookie", cookie.encode())],
+    )
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def _frames(communicator, *, timeout: float = 240, stop_after_first_token: bool = False) -> list[dict]:
+    frames = []
+    while True:
+        frame = await communicator.receive_json_from(timeout=timeout)
+        frames.append(frame)
+        if stop_after_first_token and frame["event"] == "token" and sum(f["event"] == "token" for f in frames) == 1:
+            await communicator.send_json_to({"action": "stop"})
+        if frame["event"] in ("done", "error"):
+            return frames
+
+
+def _row(product: Product) -> Generation:
+    return Generation.objects.select_related("version").filter(product=product).get()
+
+
+async def _generate(product, user, *, length: int = 12, **kwargs) -> tuple[list[dict], float]:
+    communicator = await _connect(product, user)
+    started = time.monotonic()
+    await communicator.send_json_to({"action": "generate", "inputs": INPUTS,
+                                     "settings": {"creativity": 0, "length": length, "variants": 1}})
+    frames = await _frames(communicator, **kwargs)
+    elapsed = time.monotonic() - started
+    await communicator.disconnect()
+    return frames, elapsed
+
+
+@pytest.mark.model
+async def test_a_version_on_a_remote_engine_streams_its_tokens_and_records_the_remote_usage(remote, acme, worker):
+    served, key = remote
+    team, owner = acme
+    product = await database_sync_to_async(_product)(team, owner, name="Headlines", length=12)
+    await database_sync_to_async(product_engine_update)(product=product, remote_engine="studio2",
+                                                        remote_model=served.slug, api_key=key)
+    frames, _ = await _generate(product, owner, length=12)
+
+    ours = await database_sync_to_async(_row)(product)
+    theirs = await database_sync_to_async(_row)(served)  # what the remote server itself produced and counted
+    tokens = [frame["text"] for frame in frames if frame["event"] == "token"]
+    assert frames[0]["event"] == "start" and frames[-1]["event"] == "done", frames
+    assert tokens and "".join(tokens) == ours.output == theirs.output == frames[-1]["result"]["text"]
+    usage = frames[-1]["usage"]
+    assert (usage["prompt_tokens"], usage["completion_tokens"]) == (theirs.tokens_in, theirs.tokens_out)
+    assert 0 < theirs.tokens_out <= 12 and theirs.tokens_in > 0
+    assert (ours.tokens_in, ours.tokens_out, ours.status) == (theirs.tokens_in, theirs.tokens_out, "finished")
+    # OpenAI's "stop" stands for both the model ending and a stop string; the studio reads it as eos.
+    expected = {"length": "length", "time_limit": "length", "eos": "eos", "stop": "eos"}[theirs.finish_reason]
+    assert ours.finish_reason == usage["finish_reason"] == expected
+    assert 0 < ours.time_to_first_token_ms <= ours.duration_ms
+    assert theirs.channel == "api"
+
+
+@pytest.mark.model
+async def test_stop_ends_the_request_on_the_remote_server(remote, acme, worker):
+    served, key = remote
+    team, owner = acme
+    product = await database_sync_to_async(_product)(team, owner, name="Long copy", length=1024)
+    await database_sync_to_async(product_engine_update)(product=product, remote_engine="studio2",
+                                                        remote_model=served.slug, api_key=key)
+    # Warm the remote model first, so the stopped request is one that is writing, not one still loading.
+    await _generate(product, owner, length=8)
+    await database_sync_to_async(Generation.objects.all().delete)()
+
+    frames, _ = await _generate(product, owner, length=1024, stop_after_first_token=True)
+    assert frames[-1]["event"] == "done" and frames[-1]["usage"]["finish_reason"] == "cancelled", frames
+    ours = await database_sync_to_async(_row)(product)
+    assert (ours.finish_reason, ours.status) == ("cancelled", "finished")
+
+    deadline = time.monotonic() + 15
+    theirs = await database_sync_to_async(_row)(served)
+    while theirs.status == "running" and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        theirs = await database_sync_to_async(_row)(served)
+    assert theirs.finish_reason == "cancelled", (theirs.status, theirs.finish_reason, theirs.tokens_out)
+    assert theirs.tokens_out < 1024
+
+
+@pytest.mark.model
+async def test_the_openai_endpoint_answers_from_a_published_version_on_a_remote_engine(remote, acme, worker):
+    """The widget, REST and /v1 share one start path; /v1 here, with the version frozen and published."""
+    from tests.api.test_generate_stream import KeyClient
+
+    served, key = remote
+    team, owner = acme
+
+    def publish() -> Product:
+        product = _product(team, owner, name="Posts", length=10, template_id="social-post")
+        product_engine_update(product=product, remote_engine="studio2", remote_model=served.slug, api_key=key)
+        product_version_publish(product=product, version=product_version_create(product=product, user=owner))
+        product_engine_update(product=product, remote_engine="", remote_model="")  # the draft moves on; live stays
+        return product
+
+    product = await database_sync_to_async(publish)()
+    ours_key = await database_sync_to_async(lambda: api_key_create(team=team, user=owner, name="App",
+                                                                   scope="generate").secret)()
+    response = await KeyClient(ours_key).post("/v1/chat/completions", {
+        "model": product.slug, "messages": [{"role": "user", "content": "Our bakery opens on Mill Road"}],
+        "max_tokens": 10, "temperature": 0})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    ours = await database_sync_to_async(_row)(product)
+    theirs = await database_sync_to_async(_row)(served)
+    assert body["choices"][0]["message"]["content"] == ours.output == theirs.output and ours.output.strip()
+    assert body["usage"]["completion_tokens"] == ours.tokens_out == theirs.tokens_out <= 10
+    assert ours.version.number == 1 and ours.channel == theirs.channel == "api"
+
+
+@pytest.mark.model
+async def test_test_connection_names_the_model_and_the_time_or_says_what_is_wrong(remote, acme):
+    served, key = remote
+    from django.test import AsyncClient
+
+    team, owner = acme
+    product = await database_sync_to_async(_product)(team, owner, name="Checked", length=12)
+    client = AsyncClient()
+    await client.aforce_login(owner)
+    url = f"/t/{team.slug}/products/{product.slug}/engine/check/"
+
+    ok = (await client.post(url, {"remote_engine": "studio2", "remote_model": served.slug, "api_key": key})).content
+    assert f"connected: model {served.slug}, ".encode() in ok and b" ms" in ok
+    missing = (await client.post(url, {"remote_engine": "studio2", "remote_model": "nope", "api_key": key})).content
+    assert f"but it has no model “nope”. It serves: {served.slug}.".encode() in missing
+    wrong = (await client.post(url, {"remote_engine": "studio2", "remote_model": served.slug,
+                                     "api_key": "sk_wrong"})).content.decode()
+    assert "The remote engine “studio2” refused the API key (HTTP 401)" in wrong and "sk_wrong" not in wrong
+
+
+@contextlib.contextmanager
+def silent_server():
+    """A real TCP server that accepts connections and never answers (a hung engine)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                held.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        listener.close()
+
+
+@pytest.mark.parametrize("server", ["down", "silent"])
+async def test_a_down_or_silent_engine_is_reported_in_words_within_seconds_and_the_row_fails(
+    acme, worker, settings, server,
+):
+    team, owner = acme
+    settings.REMOTE_READ_TIMEOUT_S = 1.0
+    with contextlib.ExitStack() as stack:
+        url = f"http://127.0.0.1:{free_port()}/v1" if server == "down" else stack.enter_context(silent_server())
+        settings.REMOTE_ENGINES = {"gpu": url}
+        product = await database_sync_to_async(_product)(team, owner, name="Headlines", length=12)
+        await database_sync_to_async(product_engine_update)(product=product, remote_engine="gpu", remote_model="m")
+        frames, elapsed = await _generate(product, owner, timeout=20)
+    why = "it refused the connection or cannot be reached" if server == "down" else "silent for 1 s"
+    message = (f"The remote engine “gpu” is not answering ({why}). Try again in a minute; if it keeps happening, "
+               "tell the studio's operator.")
+    assert frames[-1] == {"event": "error", "code": "generation_failed", "message": message, "variant": 0}
+    assert elapsed < 5
+    row = await database_sync_to_async(_row)(product)
+    assert (row.status, row.finish_reason, row.error) == ("failed", "error", message)
+
+
+async def test_a_version_whose_engine_the_operator_removed_is_refused_in_words(acme, worker, settings):
+    team, owner = acme
+    settings.REMOTE_ENGINES = {"gpu": f"http://127.0.0.1:{free_port()}/v1"}
+    product = await database_sync_to_async(_product)(team, owner, name="Headlines", length=12)
+    await database_sync_to_async(product_engine_update)(product=product, remote_engine="gpu", remote_model="m")
+    settings.REMOTE_ENGINES = {}  # the operator took it off the list after the version was saved
+    frames, _ = await _generate(product, owner, timeout=20)
+    assert frames[-1] == {"event": "error", "code": "generation_failed", "message": NOT_ALLOWED.format(name="gpu"),
+                          "variant": 0}
+    row = await database_sync_to_async(_row)(product)
+    assert (row.status, row.error) == ("failed", NOT_ALLOWED.format(name="gpu"))
+
+
+@contextlib.contextmanager
+def trickling_server():
+    """A real OpenAI-style SSE server (stdlib http.server in a thread) that writes one token every 0.1 s for
+    a minute; ``closed`` is set when the client hangs up, which is how a server learns a request ended."""
+    import http.server
+    import json
+
+    closed = threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            try:
+                for n in range(600):
+                    chunk = {"choices": [{"index": 0, "delta": {"content": f" w{n}"}, "finish_reason": None}]}
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except OSError:
+                closed.set()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", closed
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("ending", ["time_limit", "cancelled"])
+async def test_a_slow_remote_answer_ends_at_the_time_limit_or_on_stop_and_the_server_sees_the_hang_up(
+    settings, ending,
+):
+    from inference.engines.remote import remote_generate
+    from inference.protocol import InferenceRequest, Task
+    from inference.runners import Result, RunContext, Token
+
+    with trickling_server() as (url, closed):
+        settings.REMOTE_ENGINES = {"slow": url}
+        request = InferenceRequest(task=Task.GENERATE, model="", messages=[{"role": "user", "content": "hi"}],
+                                   params={"max_new_tokens": 1000, "max_seconds": 1.0},
+                                   remote={"engine": "slow", "model": "m", "api_key": ""})
+        context = RunContext("r1")
+        events, started = [], time.monotonic()
+        async for event in remote_generate(request, context):
+            events.append(event)
+            if ending == "cancelled" and sum(isinstance(e, Token) for e in events) == 3:
+                context.cancel()
+        elapsed = time.monotonic() - started
+        result = events[-1]
+        assert isinstance(result, Result) and result.finish_reason == ending
+        tokens = [e.text for e in events if isinstance(e, Token)]
+        assert result.text == "".join(tokens) and result.usage["completion_tokens"] == len(tokens)
+        assert result.usage["finish_reason"] == ending
+        assert (elapsed < 1.6) if ending == "time_limit" else (len(tokens) <= 4 and elapsed < 1.0)
+        assert closed.wait(3), "the server never saw the client hang up"

@@ -120,7 +120,8 @@ class SequenceState:
             text = ""
         if self._sentences is not None and reason is not FinishReason.ERROR:
             natural = reason in (FinishReason.EOS, FinishReason.STOP)
-            text = self._sentences.settle(text, generated=len(self.generated), natural_end=natural)
+            text = self._sentences.settle(text, generated=len(self.generated), natural_end=natural,
+                                          emitted="".join(self._parts))
         if text:
             events.append(self._emit(text))
         kept = "".join(self._parts)

@@ -110,11 +110,14 @@ class SentenceEnding:
         self._held = ""
         return buffer[: ends[0].end()], True
 
-    def settle(self, text: str, *, generated: int, natural_end: bool) -> str:
+    def settle(self, text: str, *, generated: int, natural_end: bool, emitted: str = "") -> str:
         """The last text of a sequence that ends: all of it when the model ended by itself (end of text,
-        a stop string), else only up to the first sentence end once the wind-down has started."""
+        a stop string), else only up to the first sentence end once the wind-down has started. Copy with
+        no sentence end at all (``emitted`` has none either) keeps everything: a fragment is better than less."""
         buffer, self._held = self._held + text, ""
         if natural_end or generated < self.zone_starts_at:
             return buffer
         first = SENTENCE_END.search(buffer)
-        return buffer[: first.end()] if first else ""
+        if first:
+            return buffer[: first.end()]
+        return "" if SENTENCE_END.search(emitted) else buffer

@@ -130,3 +130,12 @@ def test_copy_ending_on_sentences_keeps_what_the_model_ends_by_itself_and_number
     events = feed(seq, [*tokenizer.encode("Boils water quick in 1.7 l"), ByteTokenizer.EOS])
 
     assert (events[-1].finish_reason, events[-1].text) == (FinishReason.EOS, "Boils water quick in 1.7 l")
+
+
+def test_copy_ending_on_sentences_keeps_a_text_that_has_no_sentence_end_at_all():
+    seq, tokenizer = make_sequence(max_new_tokens=12, end_on_sentence=True)  # wind-down from token 8
+
+    events = feed(seq, tokenizer.encode("Made of 20 cm maple wood"))
+
+    texts = "".join(e.text for e in events if isinstance(e, TokenEvent))
+    assert (events[-1].finish_reason, events[-1].text, texts) == (FinishReason.LENGTH, "Made of 20 c", "Made of 20 c")

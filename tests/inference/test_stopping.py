@@ -67,7 +67,9 @@ def test_sentence_ending_at_the_limit_keeps_up_to_a_sentence_end_and_drops_the_r
 
     ending = SentenceEnding(10)
     ending.push(" half a", 8)
-    assert ending.settle(" thought", generated=10, natural_end=False) == ""
+    assert ending.settle(" thought", generated=10, natural_end=False, emitted="One done.") == ""
+    ending.push(" no full stop", 8)
+    assert ending.settle(" yet", generated=10, natural_end=False, emitted="Nothing ended") == " no full stop yet"
     ending.push(" it said", 8)
     assert ending.settle(" “yes.” More", generated=10, natural_end=False) == " it said “yes.”"
     ending.push(" the model", 8)

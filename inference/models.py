@@ -87,6 +87,10 @@ class TrainingRun(LeasedJob):
     prompt_config = models.JSONField(
         default=dict, help_text="The product's prompt when the run was started: what the model learns to answer."
     )
+    # The demo team's sample classifier answers on first run with no click: its run publishes its model.
+    publish_on_success = models.BooleanField(
+        default=False, help_text="Make a version from the trained model and publish it when the run succeeds."
+    )
 
     # Progress, written by the worker as it goes.
     step = models.PositiveIntegerField(default=0)

@@ -13,9 +13,11 @@ SAMPLES = [
     ("copywriting", "product-description", "Shop product descriptions", "First version from the template."),
     ("copywriting", "ad-headlines", "Ad headlines", ""),
     ("copywriting", "email-subject-lines", "Newsletter subject lines", ""),
-    # Unpublished: it answers once trained on the “Support tickets” sample (its Train tab).
+    # Trained on the “Support tickets” sample by the training worker on first run; that run publishes it.
     ("classification", "support-routing", "Support ticket router", ""),
 ]
+#: The sample a demo product trains on at first run, published when it succeeds: (product, dataset).
+TRAINED_SAMPLES = [("Support ticket router", "Support tickets")]
 #: Q&A samples: (template, name, the sample dataset it answers from (products/datasets/seed.py), note).
 KNOWLEDGE_SAMPLES = [
     ("store-faq", "Store FAQ assistant", "Store FAQ", "Answers from the sample store FAQ."),
@@ -49,4 +51,18 @@ def product_demo_seed(*, team: Team, user: AbstractBaseUser) -> list[Product]:
         version = product_version_create(product=product, user=user, note=note)
         product_version_publish(product=product, version=version)
         created.append(product)
+    _queue_sample_training(team=team, user=user, created=created)
     return created
+
+
+def _queue_sample_training(*, team: Team, user: AbstractBaseUser, created: list[Product]) -> None:
+    """Queue the training of sample products that need a model before they answer (only when just created)."""
+    from products.training.services import training_run_create
+
+    for product_name, dataset_name in TRAINED_SAMPLES:
+        product = next((p for p in created if p.name == product_name), None)
+        examples = (DatasetVersion.objects.filter(dataset__team=team, dataset__name__iexact=dataset_name)
+                    .order_by("-number").first())
+        if product is not None and examples is not None:
+            training_run_create(product=product, dataset_version=examples, user=user, publish_on_success=True,
+                                actor="the demo set-up")

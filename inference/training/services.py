@@ -187,8 +187,21 @@ def training_run_succeed(
     run.status, run.finished_at = Status.SUCCEEDED, timezone.now()
     run.worker, run.lease_expires_at, run.step = "", None, run.total_steps
     run.save()
-    publish_run_finished(run, training_log_add(run, "Finished. The evaluation report is ready."))
+    entry = training_log_add(run, "Finished. The evaluation report is ready.")
+    if run.publish_on_success:
+        entry = _publish_trained_model(run)
+    publish_run_finished(run, entry)
     return run
+
+
+def _publish_trained_model(run: TrainingRun) -> TrainingLogEntry:
+    """The run's model as a new published version of its product (runs queued with publish_on_success)."""
+    from products.services import product_version_publish
+    from products.training.services import product_version_create_from_run
+
+    version = product_version_create_from_run(run=run, user=run.created_by)
+    product_version_publish(product=version.product, version=version)
+    return training_log_add(run, f"Finished, and published as version {version.number}: the product answers now.")
 
 
 @transaction.atomic

@@ -62,6 +62,7 @@ def training_defaults(method: str, *, train_examples: int, device: str) -> Hyper
 def training_run_create(
     *, product: Product, dataset_version: DatasetVersion, user: AbstractBaseUser,
     overrides: dict[str, Any] | None = None, base_model: str | None = None, actor: str | None = None,
+    publish_on_success: bool = False,
 ) -> TrainingRun:
     """Queue a fine-tune of ``product`` on ``dataset_version``; defaults come from the dataset size.
 
@@ -105,7 +106,7 @@ def training_run_create(
         hyperparameters=params.to_dict(), created_by=user,
         prompt_config={name: getattr(product, name) for name in PROMPT_FIELDS},
         train_examples=dataset_version.train_count, validation_examples=dataset_version.validation_count,
-        total_steps=total_steps(dataset_version.train_count, params),
+        publish_on_success=publish_on_success, total_steps=total_steps(dataset_version.train_count, params),
     )
     run.full_clean()
     run.save()

@@ -35,3 +35,24 @@ def test_demo_q_and_a_samples_are_live_on_the_sample_datasets_with_their_reading
     assert KnowledgeIndex.objects.count() == 2
     demo_seed()
     assert KnowledgeIndex.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_demo_ticket_router_trains_on_its_sample_at_first_run_and_publishes_itself(bundled_models):
+    from inference.models import TrainingRun
+    from inference.training.worker import TrainingWorker
+
+    team = demo_seed().team
+    run = TrainingRun.objects.get(team=team)
+    assert (run.product.name, run.dataset_version.dataset.name, run.method, run.publish_on_success) == (
+        "Support ticket router", "Support tickets", "classifier", True)
+    demo_seed()
+    assert TrainingRun.objects.filter(team=team).count() == 1  # later starts queue nothing more
+
+    assert TrainingWorker(poll_seconds=1).run_once()
+
+    run.refresh_from_db()
+    product = Product.objects.get(pk=run.product_id)
+    assert run.status == "succeeded" and product.live_version is not None
+    assert product.live_version.fine_tuned_artifact_id == run.artifact.pk
+    assert run.log_entries.last().message == "Finished, and published as version 1: the product answers now."

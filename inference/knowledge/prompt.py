@@ -133,11 +133,27 @@ def cited_numbers(text: str, *, given: int) -> list[int]:
 # The output guard ---------------------------------------------------------------------------------------
 
 _WORDS = re.compile(r"\w+")
+#: A reply "quotes" a passage when it repeats at least QUOTE_MIN_SHARED of the passage's runs of QUOTE_WORDS words.
+QUOTE_WORDS = 4
+QUOTE_MIN_SHARED = 2
+QUOTED_AT_MOST = 2
 
 
 def ngrams(text: str, n: int) -> set[tuple[str, ...]]:
     words = [w.lower() for w in _WORDS.findall(text)]
     return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+def quoted_numbers(text: str, passages: list[Passage]) -> list[int]:
+    """The passages (numbers, 1-based) whose words ``text`` repeats verbatim, most repeated first.
+
+    Measured, not guessed: a passage counts only when the reply shares QUOTE_MIN_SHARED runs of QUOTE_WORDS
+    words with it, so a reply that writes none of a passage's wording quotes nothing.
+    """
+    said = ngrams(text, QUOTE_WORDS)
+    shared = [(len(said & ngrams(p.text, QUOTE_WORDS)), n) for n, p in enumerate(passages, 1)]
+    best = sorted((pair for pair in shared if pair[0] >= QUOTE_MIN_SHARED), key=lambda pair: (-pair[0], pair[1]))
+    return [n for _, n in best[:QUOTED_AT_MOST]]
 
 
 class OutputGuard:

@@ -8,15 +8,16 @@ Events, in order (the contract in ARCHITECTURE.md and notes/QA_CONTRACT.md):
    "talk to a person" line), then ``Result("stop", {"text", "citations": [], "abstained": True,
    "best_score", "threshold"})``. The sources are then the closest passages, shown so a person sees why.
 3. Otherwise the tokens of the model (through the same scheduler path as generate: ``scheduled``), then
-   ``Result(reason, {"text", "citations": [{"n", "id", "title"}], "abstained": False, "best_score",
+   ``Result(reason, {"text", "citations": [{"n", "id", "title", "via"}], "abstained": False, "best_score",
    "threshold"})``; a reply the output guard stopped ends ``Result("stop", {..., "guarded": True})``.
 4. A request that cannot be served: ``Result("error", {"text": ""}, error=<plain words>)``.
 
 Citations are the [n] markers of the text that point at a passage the model was given, in order of first
-appearance; markers pointing anywhere else are dropped. **A reply without markers cites nothing**
-(``citations == []``): the sources list still shows what the model was given, but the studio does not invent
-provenance the model did not claim (a 135M model often forgets to cite; marking passage 1 as "cited" would
-be a guess presented as a fact).
+appearance (``"via": "marker"``); markers pointing anywhere else are dropped. A reply without markers (the
+bundled 135M model seldom writes them) cites the passages whose wording it repeats verbatim — two or more
+shared runs of four words, at most two passages (``"via": "quote"``); a reply that repeats no passage cites
+nothing. Marking passage 1 whatever the reply says would be a guess presented as a fact; a shared run of
+words is evidence a person can check against the quoted passage.
 
 Retrieval (MiniLM + numpy + BM25) runs off the event loop in a worker thread, never on the scheduler's
 decode thread; the index is refused unless it belongs to the request's team and is built.
@@ -35,7 +36,14 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from inference.knowledge.prompt import OutputGuard, Passage, answer_prompt, cited_numbers, protected_text
+from inference.knowledge.prompt import (
+    OutputGuard,
+    Passage,
+    answer_prompt,
+    cited_numbers,
+    protected_text,
+    quoted_numbers,
+)
 from inference.protocol import InferenceRequest, Task
 from inference.runners import Result, RunContext, RunnerEvent, Sources, Token, empty_usage, runner
 from inference.runners.generate import generation_params, scheduled
@@ -136,6 +144,14 @@ def prompt_budget(params) -> int:
     return max(min(params.max_prompt_tokens, context - params.max_new_tokens) - PROMPT_MARGIN_TOKENS, 64)
 
 
+def answer_citations(text: str, given: list[Passage]) -> list[dict[str, Any]]:
+    """The reply's [n] markers that point at given passages, else the passages it quotes (see the module doc)."""
+    numbers, via = cited_numbers(text, given=len(given)), "marker"
+    if not numbers:
+        numbers, via = quoted_numbers(text, given), "quote"
+    return [{"n": n, "id": given[n - 1].id, "title": given[n - 1].title, "via": via} for n in numbers]
+
+
 def source_items(hits) -> list[dict[str, Any]]:
     return [{"n": n, "id": hit.id, "title": hit.title, "text": hit.text[:SOURCE_TEXT_CHARS],
              "score": round(hit.score, 3), "source_row": hit.source_row} for n, hit in enumerate(hits, 1)]
@@ -204,8 +220,7 @@ async def answer(request: InferenceRequest, context: RunContext) -> AsyncIterato
                 if rest:
                     yield Token(rest)
                 text, reason, extra = event.text, event.finish_reason, {}
-            citations = [{"n": n, "id": given[n - 1].id, "title": given[n - 1].title}
-                         for n in cited_numbers(text, given=len(given))]
+            citations = answer_citations(text, given)
             yield Result(reason, {"text": text, "citations": citations, "abstained": False, **summary, **extra},
                          event.usage)
             return

@@ -111,7 +111,7 @@ async def test_sources_come_first_then_the_tokens_then_a_result_citing_the_given
     assert result.finish_reason == "eos"
     assert result.payload == {
         "text": "Express delivery costs 9.95 € [1] and [7].",
-        "citations": [{"n": 1, "id": first["id"], "title": "Shipping costs"}],  # [7] points at no passage: dropped
+        "citations": [{"n": 1, "id": first["id"], "title": "Shipping costs", "via": "marker"}],  # [7]: no passage
         "abstained": False, "best_score": first["score"], "threshold": DEFAULT_THRESHOLD,
     }
     system = scheduler.requests[0].messages[0]["content"]
@@ -119,10 +119,18 @@ async def test_sources_come_first_then_the_tokens_then_a_result_citing_the_given
     assert f"[1] Shipping costs\n{HELP_CENTRE[0][1]}" in system and "[3] " in system and "[4] " not in system
 
 
-async def test_a_reply_without_markers_cites_nothing(help_index, scripted):
+async def test_a_reply_without_markers_that_repeats_no_passage_cites_nothing(help_index, scripted):
     scripted(["Express ", "costs ", "9.95 €."])
     *_, result = await _events(_request(help_index, question="What does express delivery cost?"))
     assert result.payload["citations"] == [] and result.payload["abstained"] is False
+
+
+async def test_a_reply_without_markers_cites_the_passage_whose_wording_it_repeats(help_index, scripted):
+    scripted(["Below that, standard ", "delivery costs 4.95 € and ", "express delivery costs 9.95 €."])
+    sources, *_, result = await _events(_request(help_index, question="What does delivery cost?"))
+    shipping = next(item for item in sources.items if item["title"] == "Shipping costs")
+    assert result.payload["citations"] == [{"n": shipping["n"], "id": shipping["id"], "title": "Shipping costs",
+                                            "via": "quote"}]
 
 
 async def test_a_question_below_the_threshold_gets_the_products_own_words_and_the_reason(help_index, scripted):

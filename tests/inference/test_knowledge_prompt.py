@@ -98,3 +98,14 @@ def test_the_guard_does_not_stop_quoting_a_passage():
     guard = OutputGuard(protected_text(SYSTEM))
     quote = f"As the policy says: {PASSAGES[2].text} [3]"
     assert _stream(guard, quote) == quote and not guard.tripped
+
+
+def test_a_reply_quotes_the_passages_it_repeats_runs_of_words_from_most_repeated_first():
+    from inference.knowledge.prompt import Passage, quoted_numbers
+
+    passages = [Passage(1, "Gift cards", "Digital gift cards from 10 € to 500 € are sent by email at once."),
+                Passage(2, "Shipping", "Standard delivery costs 4.95 € and express delivery costs 9.95 €."),
+                Passage(3, "Hours", "Customer service answers chats Monday to Friday.")]
+    assert quoted_numbers("Standard delivery costs 4.95 € and express delivery costs 9.95 €.", passages) == [2]
+    assert quoted_numbers("Gift cards are sent by email at once; standard delivery costs 4.95 €.", passages) == [1, 2]
+    assert quoted_numbers("Delivery is cheap.", passages) == []

@@ -113,7 +113,7 @@ class ProductGenerateApi(ApiView):
         generation = serializers.IntegerField()
         version = serializers.IntegerField()
         result = serializers.JSONField(
-            help_text="The kind's result: {text} for copywriting; {text, citations: [{n, id, title}], abstained, "
+            help_text="The kind's result: {text} for copywriting; {text, citations: [{n, id, title, via}], abstained, "
                       "best_score, threshold} for Q&A."
         )
         text = serializers.CharField(help_text="The result as plain text.")

@@ -164,7 +164,8 @@ class ChatCompletionApi(OpenAIView):
             (200, "application/json"): OpenApiResponse(
                 OpenApiTypes.OBJECT,
                 description="A `chat.completion`. Q&A products add a top-level `citations` list "
-                            "(`[{n, id, title}]`: the passages the answer cites as [n], empty when it did not know); "
+                            "(`[{n, id, title, via}]`: the passages the answer cites as [n] (via marker), else those "
+                            "whose words it repeats (via quote); empty when it did not know); "
                             "`studio.result` is the kind's whole result and `studio.sources` the passages found.",
             ),
             (200, "text/event-stream"): OpenApiResponse(

@@ -54,12 +54,13 @@
       const { text, note, sources } = parts(node);
       if (!result) return;
       if (!text.textContent && typeof result.text === "string") text.textContent = result.text;
-      const cited = new Set((result.citations || []).map((c) => String(c.n)));
+      // "cited": the answer names the passage ([n]); "quoted": it repeats the passage's own words.
+      const cited = new Map((result.citations || []).map((c) => [String(c.n), c.via === "quote" ? "quoted" : "cited"]));
       sources.querySelectorAll(".answer-source").forEach((entry) => {
-        const isCited = cited.has(entry.dataset.n);
-        entry.classList.toggle("cited", isCited);
+        const how = cited.get(entry.dataset.n);
+        entry.classList.toggle("cited", Boolean(how));
         entry.querySelector(".answer-source-cited")?.remove();
-        if (isCited) entry.querySelector(".answer-source-head").append(make("span", "answer-source-cited", " · cited"));
+        if (how) entry.querySelector(".answer-source-head").append(make("span", "answer-source-cited", ` · ${how}`));
       });
       // A website's visitor reads the product's own "I don't know" sentence; the scores are for the studio.
       if (result.abstained && !globalThis.studioWidget) {

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from django.db import connections
 
 ROOT = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
 
 
 def test_database_url() -> str:
@@ -39,3 +45,27 @@ def open_temporary_bytes(pid: int, folder: Path) -> int:
         except OSError:  # closed meanwhile
             continue
     return total
+
+
+def manage_command(command: str, **env: str) -> subprocess.Popen:
+    """``manage.py <command>`` in its own process on this session's database, its output piped."""
+    return subprocess.Popen([sys.executable, str(ROOT / "manage.py"), command], cwd=ROOT, env=process_env(**env),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def processes_stop(processes: list[subprocess.Popen]) -> None:
+    """Kill what is still running (a test may have killed some already) and reap them all."""
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
+
+
+def wait_for(condition: Callable[[], T], what: str, *, timeout: float, every: float = 0.05) -> T:
+    """``condition()``'s first truthy value; fails the test naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Gave up waiting for {what}.")
+        time.sleep(every)
+    return value

@@ -3,11 +3,10 @@ messages a person reads for datasets that cannot be indexed, and a worker killed
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -27,9 +26,10 @@ from inference.knowledge.worker import IndexBuildWorker
 from inference.models import KnowledgeChunk, KnowledgeIndex
 from products.knowledge.services import knowledge_index_request
 from tests.inference.knowledge import HELP_CENTRE, built_index, csv_bytes, knowledge_version, store_faq_version
-from tests.processes import ROOT, process_env
+from tests.processes import manage_command, processes_stop, wait_for
 
 GUARD_S = 240  # how long a wait may last before the test gives up on a hung worker (not a measurement)
+_wait_for = functools.partial(wait_for, timeout=GUARD_S, every=0.2)
 
 
 @pytest.fixture
@@ -171,32 +171,18 @@ def test_asking_twice_for_an_index_gives_the_same_row(team_and_owner):
 # A worker killed mid-build -------------------------------------------------------------------------------
 
 
-def _wait_for(condition, what: str, timeout: float = GUARD_S) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"Timed out waiting for {what}")
-
-
 @pytest.fixture
 def index_worker_process(media_root):
     """``manage.py index_worker`` in its own process with a 3-second lease, as in production."""
-    processes = []
+    processes: list[subprocess.Popen] = []
 
     def start() -> subprocess.Popen:
-        env = process_env(MEDIA_ROOT=str(media_root), STUDIO_INDEX_LEASE_S="3", STUDIO_TRAINING_POLL_S="1")
-        process = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "index_worker"], cwd=ROOT, env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        processes.append(process)
-        return process
+        processes.append(manage_command("index_worker", MEDIA_ROOT=str(media_root), STUDIO_INDEX_LEASE_S="3",
+                                        STUDIO_TRAINING_POLL_S="1"))
+        return processes[-1]
 
     yield start
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=30)
+    processes_stop(processes)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -24,7 +24,7 @@ from studio.asgi import application
 from tests.api.test_generate_stream import KeyClient
 from tests.fakes import ANSWER_SOURCES, fake_worker, scripted_answer_runner
 from tests.knowledge import faq_version, index_building, index_ready
-from tests.studio.test_websocket_routing import _session_cookie_for
+from tests.products.test_generation_stream import _connect, _frames_until_end
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,23 +50,6 @@ def assistant(make_team):
     return product, owner, secret
 
 
-async def _frames(communicator) -> list[dict]:
-    frames = [await communicator.receive_json_from(timeout=10)]
-    while frames[-1]["event"] not in ("done", "error"):
-        frames.append(await communicator.receive_json_from(timeout=10))
-    return frames
-
-
-async def _playground(product, owner) -> WebsocketCommunicator:
-    cookie = await _session_cookie_for(owner)
-    team_slug = await database_sync_to_async(lambda: product.team.slug)()
-    communicator = WebsocketCommunicator(application, f"/ws/t/{team_slug}/products/{product.slug}/generate/",
-                                         headers=[(b"origin", b"http://localhost"), (b"host", b"localhost"),
-                                                  (b"cookie", cookie.encode())])
-    assert (await communicator.connect())[0]
-    return communicator
-
-
 async def _widget(product) -> WebsocketCommunicator:
     communicator = WebsocketCommunicator(application, f"/ws/widget/{product.public_key}/",
                                          headers=[(b"host", b"studio.example"), (b"origin", SHOP.encode())])
@@ -78,10 +61,10 @@ async def _widget(product) -> WebsocketCommunicator:
 async def test_the_playground_streams_sources_before_tokens_and_done_marks_the_citations(assistant):
     product, owner, _ = assistant
     async with fake_worker(scripted_answer_runner(), task=Task.ANSWER) as runner:
-        communicator = await _playground(product, owner)
+        communicator = await _connect(product, owner)
         await communicator.send_json_to({"action": "generate", "inputs": {"question": "and express?"},
                                          "conversation": EARLIER})
-        frames = await _frames(communicator)
+        frames = await _frames_until_end(communicator)
         await communicator.disconnect()
     assert [f["event"] for f in frames] == ["start", "sources", "token", "token", "token", "done"]
     assert frames[1]["items"] == list(ANSWER_SOURCES)
@@ -97,9 +80,9 @@ async def test_the_playground_streams_sources_before_tokens_and_done_marks_the_c
 async def test_below_the_threshold_the_playground_gets_the_abstain_sentence_and_the_scores(assistant):
     product, owner, _ = assistant
     async with fake_worker(scripted_answer_runner(best_score=0.21), task=Task.ANSWER):
-        communicator = await _playground(product, owner)
+        communicator = await _connect(product, owner)
         await communicator.send_json_to({"action": "generate", "inputs": {"question": "Do you sell parrots?"}})
-        frames = await _frames(communicator)
+        frames = await _frames_until_end(communicator)
         await communicator.disconnect()
     assert [f["event"] for f in frames] == ["start", "sources", "token", "done"]
     assert frames[-1]["result"] == {"text": "Sorry, I don't know that from our shop's FAQ.", "citations": [],
@@ -111,7 +94,7 @@ async def test_a_knowledge_base_still_being_read_is_one_error_frame_and_logs_not
     index = await database_sync_to_async(KnowledgeIndex.objects.get)()
     await database_sync_to_async(index_building)(index, done=12, total=30)
     async with fake_worker(scripted_answer_runner(), task=Task.ANSWER) as runner:
-        communicator = await _playground(product, owner)
+        communicator = await _connect(product, owner)
         await communicator.send_json_to({"action": "generate", "inputs": {"question": "Shipping?"}})
         frame = await communicator.receive_json_from(timeout=10)
         widget = await _widget(product)
@@ -132,7 +115,7 @@ async def test_the_widget_sends_its_earlier_turns_and_relays_the_sources(assista
         communicator = await _widget(product)
         await communicator.send_json_to({"action": "generate", "message": "and express?",
                                          "conversation": [*EARLIER, {"role": "tool", "content": 3}, "junk"]})
-        frames = await _frames(communicator)
+        frames = await _frames_until_end(communicator)
         await communicator.disconnect()
     assert [f["event"] for f in frames][:2] == ["start", "sources"]
     assert frames[-1]["result"]["citations"] == CITATIONS and frames[-1]["feedback_token"]

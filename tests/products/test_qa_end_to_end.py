@@ -14,7 +14,7 @@ from inference.worker import InferenceWorker
 from products.models import Generation
 from products.services import product_create
 from tests.inference.knowledge import built_index, store_faq_version
-from tests.products.test_qa_answers import _frames, _playground
+from tests.products.test_generation_stream import _connect, _frames_until_end
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,10 +34,10 @@ def faq_assistant(make_team, bundled_models):
 async def _ask(product, owner, question: str, conversation=()) -> list[dict]:
     worker = asyncio.create_task(InferenceWorker(get_channel_layer()).run())
     try:
-        communicator = await _playground(product, owner)
+        communicator = await _connect(product, owner)
         await communicator.send_json_to({"action": "generate", "inputs": {"question": question},
                                          "conversation": list(conversation), "settings": {"length": 48}})
-        frames = await _frames(communicator)
+        frames = await _frames_until_end(communicator, timeout=60)
         await communicator.disconnect()
     finally:
         worker.cancel()

@@ -5,11 +5,14 @@ Runs here train the real bundled SmolLM2 for a handful of steps on a dozen examp
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from products.datasets.services import dataset_upload_create, dataset_version_create
 from products.services import product_create
+from tests.processes import manage_command, processes_stop
 
 # Every reply opens the same way, so a few steps are enough to change what the model writes.
 ROWS = [
@@ -84,3 +87,17 @@ def make_run(shop, make_dataset_version):
 
 # The classifier's fixtures (a ticket-routing product, labelled datasets from the shipped sample).
 from tests.training.classifier_fixtures import classifier_artifact, make_labelled_version, router  # noqa: E402,F401
+
+
+@pytest.fixture
+def worker_process(media_root):
+    """``manage.py training_worker`` in its own process with a 3-second lease, as in production."""
+    processes: list[subprocess.Popen] = []
+
+    def start() -> subprocess.Popen:
+        processes.append(manage_command("training_worker", MEDIA_ROOT=str(media_root), STUDIO_TRAINING_LEASE_S="3",
+                                        STUDIO_TRAINING_POLL_S="1", STUDIO_DEVICE="cpu"))
+        return processes[-1]
+
+    yield start
+    processes_stop(processes)

@@ -6,11 +6,9 @@ tests/products/test_classification_kind.py.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -24,12 +22,13 @@ from inference.training.pipeline import checkpoint_root
 from inference.training.worker import TrainingWorker
 from products.datasets.labels import mixed_labels_message, one_label_message
 from products.training.services import training_run_create
-from tests.processes import ROOT, process_env
+from tests.processes import wait_for
 from tests.training.classifier_fixtures import TINY_CLASSIFIER, sample_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 GUARD_S = 300  # how long a wait may last before the test gives up on a hung worker (not a measurement)
+_wait_for = functools.partial(wait_for, timeout=GUARD_S)
 
 
 def test_a_dataset_with_one_label_is_refused_before_training_with_words_that_name_the_fix(
@@ -114,35 +113,6 @@ def test_metrics_are_scikit_learns_and_the_most_wrong_examples_come_surest_first
     shares = {row["threshold"]: row for row in report.thresholds(y, probabilities)}
     assert shares[0.7]["unsure_share"] == pytest.approx(2 / 6) and shares[0.7]["accuracy_when_sure"] == 0.75
     assert shares[0.8]["unsure_share"] == pytest.approx(3 / 6) and shares[0.8]["accuracy_when_sure"] == 1.0
-
-
-@pytest.fixture
-def worker_process(media_root):
-    """``manage.py training_worker`` in its own process with a 3-second lease, as in production."""
-    processes = []
-
-    def start() -> subprocess.Popen:
-        env = process_env(MEDIA_ROOT=str(media_root), STUDIO_TRAINING_LEASE_S="3", STUDIO_TRAINING_POLL_S="1",
-                          STUDIO_DEVICE="cpu")
-        process = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "training_worker"], cwd=ROOT, env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        processes.append(process)
-        return process
-
-    yield start
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=30)
-
-
-def _wait_for(condition, what: str):
-    deadline = time.monotonic() + GUARD_S
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"Gave up waiting for {what}.")
-        time.sleep(0.05)
-    return value
 
 
 @pytest.mark.model

@@ -4,12 +4,10 @@ websocket, the adapter it ships, cancelling, a dataset with too few usable rows,
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -35,7 +33,7 @@ from products.models import Generation, Product
 from products.training.events import bind_event_loop
 from products.training.services import product_version_create_from_run, training_run_cancel
 from studio.asgi import application
-from tests.processes import ROOT, process_env
+from tests.processes import wait_for
 from tests.studio.test_websocket_routing import _session_cookie_for
 from tests.training.conftest import ROWS
 
@@ -43,6 +41,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.model]
 
 INPUTS = {"product": "Maple Spoon", "features": "maple wood, 20 cm", "tone": "friendly"}
 GUARD_S = 240  # how long a wait may last before the test gives up on a hung worker (not a measurement)
+_wait_for = functools.partial(wait_for, timeout=GUARD_S)
 
 
 def _greedy_text(engine: LocalEngine, messages: list[dict]) -> str:
@@ -63,15 +62,6 @@ def _run_one_job(worker: TrainingWorker) -> bool:
         return worker.run_once()
     finally:
         connection.close()  # this thread's own connection, or the test database cannot be dropped
-
-
-def _wait_for(condition, what: str):
-    deadline = time.monotonic() + GUARD_S
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"Gave up waiting for {what}.")
-        time.sleep(0.05)
-    return value
 
 
 async def _frames_until_finished(communicator: WebsocketCommunicator) -> list[dict]:
@@ -210,26 +200,6 @@ def test_a_dataset_whose_rows_lack_the_text_to_learn_fails_in_the_worker_with_th
     assert run.status == "failed" and usable < 10
     assert run.error.startswith(f"This dataset version has {usable} training examples; fine-tuning needs at least 10.")
     assert not ModelArtifact.objects.exists()
-
-
-@pytest.fixture
-def worker_process(media_root):
-    """``manage.py training_worker`` in its own process with a 3-second lease, as in production."""
-    processes = []
-
-    def start() -> subprocess.Popen:
-        env = process_env(MEDIA_ROOT=str(media_root), STUDIO_TRAINING_LEASE_S="3", STUDIO_TRAINING_POLL_S="1",
-                          STUDIO_DEVICE="cpu")
-        process = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "training_worker"], cwd=ROOT, env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        processes.append(process)
-        return process
-
-    yield start
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=30)
 
 
 def test_a_worker_killed_mid_run_leaves_a_run_another_worker_resumes_from_its_checkpoint(

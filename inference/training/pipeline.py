@@ -164,15 +164,12 @@ def _train_and_evaluate(
             f"Training on the {device.upper()}: {len(data.train.examples)} examples{skipped}, "
             f"{trainer.total_steps} steps, {padding_fraction(plan, lengths):.0%} padding."
         )
-    if not services.training_run_prepared(
+    reporter = ProgressReporter.started_run(
         run_id=run.pk, worker=worker, train_examples=len(data.train.examples),
-        validation_examples=len(data.validation.examples), total_steps=trainer.total_steps, device=device,
-        resumed_from_step=start or None, message=message,
-    ):
-        raise LeaseLost
-
-    reporter = ProgressReporter(run_id=run.pk, worker=worker, total_steps=trainer.total_steps, start_step=start,
-                                shutdown=shutdown, lease_lost=lease_lost)
+        validation_examples=len(data.validation.examples),
+        total_steps=trainer.total_steps, device=device, start_step=start, message=message,
+        shutdown=shutdown, lease_lost=lease_lost,
+    )
     held_out = data.validation.examples[:VALIDATION_DURING_TRAINING]
     # At least five validation points on the curve, and one at every checkpoint.
     validate_every = max(1, min(params.checkpoint_every, math.ceil(trainer.total_steps / VALIDATION_POINTS)))

@@ -48,6 +48,21 @@ class ProgressReporter:
         self.pending: list[tuple[str, int, float]] = []
         self.last_train_loss: float | None = None
 
+    @classmethod
+    def started_run(
+        cls, *, run_id: int, worker: str, train_examples: int, validation_examples: int, total_steps: int,
+        device: str, start_step: int, message: str, shutdown: threading.Event, lease_lost: threading.Event,
+    ) -> ProgressReporter:
+        """Record what the run found in its data and where it starts, then report its steps; LeaseLost when
+        another worker holds the run now. Every training method starts this way."""
+        if not services.training_run_prepared(
+            run_id=run_id, worker=worker, train_examples=train_examples, validation_examples=validation_examples,
+            total_steps=total_steps, device=device, resumed_from_step=start_step or None, message=message,
+        ):
+            raise LeaseLost
+        return cls(run_id=run_id, worker=worker, total_steps=total_steps, start_step=start_step,
+                   shutdown=shutdown, lease_lost=lease_lost)
+
     def seconds_per_step(self, step: int) -> float | None:
         done = step - self.start_step
         return (time.monotonic() - self.started) / done if done > 0 else None

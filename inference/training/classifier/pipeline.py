@@ -95,15 +95,12 @@ def train_classifier(run: TrainingRun, params: HyperParameters, *, worker: str, 
             f"epoch{'' if params.epochs == 1 else 's'} of {trainer.steps_per_epoch} steps. The frozen baseline "
             f"scores {baseline['accuracy']:.1%} accuracy on the {len(data.held_out.texts)} held-out rows."
         )
-    if not services.training_run_prepared(
+    reporter = ProgressReporter.started_run(
         run_id=run.pk, worker=worker, train_examples=len(data.train.texts),
-        validation_examples=len(data.held_out.texts), total_steps=trainer.total_steps, device=device,
-        resumed_from_step=start or None, message=message,
-    ):
-        raise LeaseLost
-
-    reporter = ProgressReporter(run_id=run.pk, worker=worker, total_steps=trainer.total_steps, start_step=start,
-                                shutdown=shutdown, lease_lost=lease_lost)
+        validation_examples=len(data.held_out.texts),
+        total_steps=trainer.total_steps, device=device, start_step=start, message=message,
+        shutdown=shutdown, lease_lost=lease_lost,
+    )
     history: list[dict[str, Any]] = state.get("history", [])
     tracker = {"best_score": state.get("best_score"), "bad_epochs": state.get("bad_epochs", 0), "stop": False}
     # Without dev rows the held-out rows are scored each epoch for the page only; nothing is chosen by them.

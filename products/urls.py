@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from products.views import embed, engine, gallery, knowledge, playground, versions
+from products.views import embed, engine, gallery, knowledge, labelling, playground, versions
 
 urlpatterns = [
     path("", gallery.product_list, name="product_list"),
@@ -14,6 +14,10 @@ urlpatterns = [
     path("<slug:product_slug>/draft/", playground.draft_save, name="draft_save"),
     path("<slug:product_slug>/knowledge/", knowledge.knowledge_settings, name="knowledge_settings"),
     path("<slug:product_slug>/knowledge/status/", knowledge.knowledge_status_partial, name="knowledge_status"),
+    path("<slug:product_slug>/label-file/", labelling.label_file, name="label_file"),
+    path("<slug:product_slug>/label-file/jobs/", labelling.label_file_jobs, name="label_file_jobs"),
+    path("<slug:product_slug>/label-file/<int:job_id>/download/", labelling.label_file_download,
+         name="label_file_download"),
     path("<slug:product_slug>/versions/", versions.version_list, name="versions"),
     path("<slug:product_slug>/versions/new/", versions.version_create, name="version_create"),
     path("<slug:product_slug>/versions/settings/", versions.version_kind_config, name="version_kind_config"),

@@ -4,7 +4,6 @@ version, tries it in the playground and labels a whole file — on the live stud
 from __future__ import annotations
 
 import csv
-import io
 import re
 
 import pytest
@@ -77,6 +76,7 @@ def test_gallery_to_trained_router_to_a_label_in_the_playground_and_a_labelled_f
     expect(job_row).to_contain_text("3 rows labelled", timeout=READY_TIMEOUT_MS)  # the 2 s poll saw it finish
     with page.expect_download() as download:
         job_row.get_by_role("link", name="Download CSV").click()
-    rows = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8-sig").read())))
+    with open(download.value.path(), encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
     assert [row["text"] for row in rows][0] == PARCEL and rows[0]["label"] == "shipping"
     assert LabellingJob.objects.get().product == Product.objects.get(team=team)

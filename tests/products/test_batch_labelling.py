@@ -23,9 +23,19 @@ from products.datasets.services import dataset_upload_create, dataset_version_cr
 from products.labelling.services import labelling_job_create
 from products.services import product_create, product_version_create
 from studio.roles import Role
-from tests.products.test_classification_kind import served  # noqa: F401 - the fixture
+from tests.training.classifier_fixtures import publish_trained_version
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def served(router, make_labelled_version, classifier_artifact, media_root):
+    """The router with a published version serving a real MiniLM classifier (built without a run)."""
+    team, owner, product = router
+    publish_trained_version(product=product, user=owner, dataset_version=make_labelled_version(),
+                            artifact=classifier_artifact, media_root=media_root)
+    product.refresh_from_db()
+    return team, owner, product, None
 
 PARCEL = "My parcel never arrived and the tracking has not moved for a week."
 TEXTS = [PARCEL, "I was charged twice for the same order, please refund one.", "",
@@ -88,9 +98,11 @@ def test_labelling_refuses_an_untrained_version_and_a_dataset_not_mapped_as_text
     served, make_labelled_version, make_team
 ):
     team, owner, product, _ = served
-    untrained = product_version_create(product=product, user=owner)
+    fresh = product_create(team=team, user=owner, kind_id="classification", template_id="spam-detection",
+                           name="Spam filter")
+    untrained = product_version_create(product=fresh, user=owner)
     with pytest.raises(ValidationError) as refused:
-        labelling_job_create(product=product, version=untrained, dataset_version=_texts_version(team, owner),
+        labelling_job_create(product=fresh, version=untrained, dataset_version=_texts_version(team, owner),
                              user=owner)
     assert refused.value.message_dict["version"] == [
         f"Version {untrained.number} has no trained classifier. Train one on the Fine-tune tab, then “Create a "

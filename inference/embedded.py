@@ -4,7 +4,8 @@ The in-memory channel layer only connects coroutines of one process and one loop
 inference worker must start on the loop that serves the websockets; it starts with the first
 connection (daphne does not send ASGI lifespan events). The training worker blocks (torch), so it
 runs in daemon threads (one per queue, so a short job never waits behind a long fine-tune) and sends
-its live events through that same loop; the index worker (Q&A knowledge bases) has a thread of its own.
+its live events through that same loop; the index worker (Q&A knowledge bases) and the comparison worker
+(blind comparisons, whose requests go out on that loop too) have a thread each.
 studio/asgi.py loads this middleware by the dotted path in settings.EMBEDDED_WORKERS_MIDDLEWARE: the
 web tier never imports the worker tier.
 """
@@ -41,6 +42,7 @@ class EmbeddedWorkers:
 
     @staticmethod
     def _start_training_workers(loop: asyncio.AbstractEventLoop) -> list[threading.Thread]:
+        from inference.comparisons import ComparisonWorker
         from inference.knowledge.worker import IndexBuildWorker
         from inference.training.services import TRAINING_QUEUES
         from inference.training.worker import TrainingWorker
@@ -56,7 +58,13 @@ class EmbeddedWorkers:
         indexer = threading.Thread(target=IndexBuildWorker().serve, name="embedded-index-worker", daemon=True)
         indexer.start()
         threads.append(indexer)
-        logger.info("Embedded training and index workers started (queues: %s, index)", ", ".join(TRAINING_QUEUES))
+        # Blind comparisons send their requests through the server's loop (the in-memory layer lives there).
+        comparer = threading.Thread(target=ComparisonWorker(loop=loop).serve, name="embedded-comparison-worker",
+                                    daemon=True)
+        comparer.start()
+        threads.append(comparer)
+        logger.info("Embedded training, index and comparison workers started (queues: %s, index, comparison)",
+                    ", ".join(TRAINING_QUEUES))
         return threads
 
     @staticmethod

@@ -115,7 +115,7 @@ def comparison_vote_page(request: HttpRequest, membership: Membership, product_s
     if pair is not None:
         left, right = (pair.output_a, pair.output_b) if pair.left_is_a else (pair.output_b, pair.output_a)
         sides = [("left", "Left", kind.result_text(left)), ("right", "Right", kind.result_text(right))]
-    labels = {field.name: field.label for field in kind.input_fields(product)}
+    labels = {field.name: field.label for field in kind.input_fields(comparison.version_a)}
     return render(request, T + "vote.html", {
         "product": product, "comparison": comparison, "pair": pair, "sides": sides, "voted": voted, "ready": ready,
         "inputs": [(labels.get(name, name), value) for name, value in (pair.inputs.items() if pair else [])],

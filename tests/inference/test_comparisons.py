@@ -6,6 +6,8 @@ server's loop does in the embedded default); the comparison worker runs in the t
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import pytest
@@ -16,7 +18,9 @@ from inference.comparisons import ComparisonWorker
 from products.comparisons.services import comparison_create
 from products.embed.limits import generation_limits_check
 from products.models import Comparison, Generation
-from tests.comparisons import inference_loop, recent_inputs, two_version_product
+from tests.comparisons import inference_loop, recent_inputs, two_version_product, version_tokens
+from tests.fakes import scripted_runner
+from tests.processes import manage_command, processes_stop, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -151,3 +155,33 @@ def test_with_no_inference_worker_the_comparison_fails_saying_the_model_is_not_a
         "running). Try again in a minute."
     )
     assert _comparison_generations().filter(status=Generation.Status.FAILED).count() == 10  # 5 inputs, tried twice
+
+
+def test_a_killed_comparison_worker_process_leaves_the_job_to_the_next_worker(setup, settings):
+    """``manage.py comparison_worker`` in its own process (Redis), killed mid-job; the next worker finishes it."""
+    if "Redis" not in settings.CHANNEL_LAYERS["default"]["BACKEND"]:
+        pytest.skip("A separate worker process needs REDIS_URL (CI sets it).")
+    comparison = _start(setup)
+    # Slow answers (about 0.5 s each), so the process is killed with pairs still to write.
+    with inference_loop(scripted_runner(version_tokens, delay_s=0.15)) as (loop, _runner):
+        first = manage_command("comparison_worker", STUDIO_INDEX_LEASE_S="2", STUDIO_TRAINING_POLL_S="1")
+        try:
+            wait_for(lambda: first.poll() is not None or Comparison.objects.get(pk=comparison.pk).pairs_done >= 2,
+                     "two pairs written by the worker process", timeout=60)
+            assert first.poll() is None, first.stdout.read()
+            os.kill(first.pid, signal.SIGKILL)
+        finally:
+            processes_stop([first])
+        orphan = Comparison.objects.get(pk=comparison.pk)
+        assert (orphan.status, orphan.attempts) == ("running", 1) and 2 <= orphan.pairs_done < 5
+        kept = dict(orphan.pairs.filter(output_b__isnull=False).values_list("pk", "generation_b"))
+
+        second = _worker(loop, lease_seconds=2)
+        wait_for(second.run_once, "the expired lease to be swept and the comparison claimed again", timeout=30,
+                 every=0.5)
+    comparison.refresh_from_db()
+    assert (comparison.status, comparison.attempts, comparison.pairs_done) == ("succeeded", 2, 5), comparison.error
+    assert comparison.pairs.filter(output_a__isnull=False, output_b__isnull=False).count() == 5
+    # What the dead process saved stays as it was; only the rest was written again.
+    assert dict(comparison.pairs.filter(pk__in=kept).values_list("pk", "generation_b")) == kept
+    assert 10 <= _comparison_generations().count() <= 11  # at most the one answer in flight at the kill

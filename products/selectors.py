@@ -37,7 +37,11 @@ def product_version_get(*, product: Product, number: int):
 
 
 def generation_list(*, product: Product, limit: int = 20) -> QuerySet:
-    return product.generations.select_related("version", "user")[:limit]
+    """The playground's recent results: what people asked for, not a blind comparison's generations."""
+    from products.models import Generation
+
+    return (product.generations.exclude(channel=Generation.Channel.COMPARISON)
+            .select_related("version", "user")[:limit])
 
 
 def generation_get(*, team: Team, generation_id: int):

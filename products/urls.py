@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from products.views import embed, engine, gallery, knowledge, labelling, playground, versions
 
@@ -26,4 +26,5 @@ urlpatterns = [
     path("<slug:product_slug>/embed/rotate-key/", embed.embed_key_rotate, name="embed_key_rotate"),
     path("<slug:product_slug>/engine/", engine.engine_settings, name="engine"),
     path("<slug:product_slug>/engine/check/", engine.engine_check, name="engine_check"),
+    path("<slug:product_slug>/compare/", include("products.comparisons.urls")),
 ]

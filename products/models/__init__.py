@@ -1,6 +1,7 @@
 """Models of the products app, one module per concept."""
 
 from products.models.apikey import ApiKey
+from products.models.comparison import Comparison, ComparisonPair, ComparisonVote
 from products.models.dataset import Dataset, DatasetFormat, DatasetUpload, DatasetVersion, Verdict
 from products.models.generation import FeedbackEvent, Generation
 from products.models.product import Product, ProductVersion
@@ -8,3 +9,4 @@ from products.models.product import Product, ProductVersion
 __all__ = ["Generation", "ProductVersion", "Dataset", "Product"]
 __all__ += ["DatasetFormat", "DatasetUpload", "DatasetVersion", "Verdict"]
 __all__ += ["ApiKey", "FeedbackEvent"]
+__all__ += ["Comparison", "ComparisonPair", "ComparisonVote"]

@@ -11,6 +11,7 @@ class Generation(models.Model):
         PLAYGROUND = "playground", "Playground"
         WIDGET = "widget", "Widget"
         API = "api", "API"
+        COMPARISON = "comparison", "Blind comparison"  # written by the comparison worker, not by visitors
 
     class Status(models.TextChoices):
         RUNNING = "running", "Running"

@@ -222,7 +222,8 @@ def upload_review(request: HttpRequest, membership: Membership, upload_id: int) 
 
 
 def _review_context(upload: DatasetUpload) -> dict:
-    return {"upload": upload, **_fix_context(upload.report)}
+    return {"upload": upload, "newest_copy": upload.fixed_copies.order_by("-created_at").first(),
+            **_fix_context(upload.report)}
 
 
 def _fix_context(report: dict) -> dict:
@@ -248,10 +249,10 @@ def upload_fix(request: HttpRequest, membership: Membership, upload_id: int) -> 
         )
     except ValidationError as exc:
         messages.error(request, " ".join(_errors(exc)))
-        return HttpResponseClientRedirect(back) if request.htmx else redirect(back)
+        return redirect(back)
     messages.success(request, f"Made a fixed copy: {fixed.note}. The original upload is kept as it was.")
-    url = reverse("dataset_upload_review", args=[team.slug, fixed.pk])
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    # A plain form and a redirect: the new copy has its own address, and the page works without JavaScript.
+    return redirect("dataset_upload_review", team.slug, fixed.pk)
 
 
 def _preview_context(request: HttpRequest, obj: StoredDatasetFile) -> dict:
@@ -281,7 +282,8 @@ def dataset_detail(request: HttpRequest, membership: Membership, dataset_id: int
     context = {
         "dataset": dataset,
         "versions": versions,
-        "uploads": dataset.uploads.all() if membership.can(Role.ADMIN) else [],
+        "uploads": dataset_upload_list_for_team(team=membership.team).filter(dataset=dataset)
+        if membership.can(Role.ADMIN) else [],
         "can_manage": membership.can(Role.ADMIN),
         "kind_labels": kind_labels(),
     }

@@ -146,6 +146,10 @@ def test_each_fix_button_makes_a_fixed_copy_with_exactly_the_expected_rows_and_k
         {**PAY, "answer": "card or cash"}, MUG,
     ]
 
+    original_review = client.get(reverse("dataset_upload_review", args=[acme.slug, messy.pk])).content.decode()
+    assert "You already made a fixed copy of this upload" in original_review
+    assert reverse("dataset_upload_review", args=[acme.slug, decoded.pk]) in original_review
+
     messy.refresh_from_db()
     assert (messy.sha256, messy.report, (media_root / messy.file.name).read_bytes()) == original
     assert hashlib.sha256(original[2]).hexdigest() == messy.sha256
@@ -220,6 +224,21 @@ def test_a_file_with_an_error_no_button_fixes_is_rejected_with_every_problem_and
         "bad_encoding", "ragged_rows", "unterminated_quote", "empty_rows", "duplicate_rows", "formula_cells",
         "few_rows",
     ]
+    assert state(media_root) == (0, 0, 0, [])
+
+
+def test_upload_page_report_of_a_refused_file_says_which_buttons_come_after_uploading_it_again(
+    client, acme, acme_owner, media_root
+):
+    client.force_login(acme_owner)
+    response = client.post(
+        reverse("dataset_upload", args=[acme.slug]),
+        {"name": "FAQ", "file": uploaded("messy.csv", MESSY + b'Hours?,"open\n')},
+    )
+    html = response.content.decode()
+    assert escape("Line 11 opens a quote (\") that is never closed") in html
+    assert escape("a “Read it as Windows-1252” button here can fix this.") in html
+    assert 'class="fix-form' not in html  # nothing was kept, so there is nothing to press
     assert state(media_root) == (0, 0, 0, [])
 
 

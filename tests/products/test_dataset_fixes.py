@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import escape
 
+from products.datasets.reader import read_as_cp1252, text_lines
 from products.datasets.selectors import dataset_upload_list_for_team, stored_rows
 from products.datasets.services import (
     DatasetFileRejected,
@@ -86,6 +87,21 @@ def test_validate_reports_every_problem_of_a_messy_file_in_one_pass_with_lines_a
     ]
     assert "Plain numbers such as -4.5 are left alone." in formulas["fix"]
     assert report["verdict"] == "unusable"
+
+
+def test_reading_as_windows_1252_changes_only_the_bytes_that_are_not_utf8_and_keeps_line_numbers():
+    # One line mixes UTF-8 ("Crème") and Windows-1252 ("naïve", "’"); old Mac line ends (\r) still count.
+    data = "Crème,".encode() + "naïve it’s\r".encode("cp1252") + b"ok\r\n" + "\u00e9t\u00e9\n".encode("latin-1")
+    seen = []
+
+    def undecodable(number, line):
+        seen.append(number)
+        return read_as_cp1252(line)
+
+    assert list(text_lines(io.BytesIO(data), "utf-8", undecodable=undecodable)) == [
+        "Crème,naïve it’s\n", "ok\n", "été\n"
+    ]
+    assert seen == [1, 3]
 
 
 def test_upload_of_a_messy_file_keeps_it_untouched_and_its_review_lists_every_problem_with_buttons(

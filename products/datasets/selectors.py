@@ -70,11 +70,14 @@ def dataset_version_list_for_kind(
 
 
 def dataset_upload_list_for_team(*, team: Team) -> QuerySet[DatasetUpload]:
-    return DatasetUpload.objects.filter(team=team).select_related("dataset")
+    """Uploads waiting for a fix or a mapping; one a fix button was used on shows as its fixed copy."""
+    return DatasetUpload.objects.filter(team=team, fixed_copies__isnull=True).select_related("dataset")
 
 
 def dataset_upload_get(*, team: Team, upload_id: int) -> DatasetUpload:
-    return get_object_or_404(DatasetUpload.objects.select_related("dataset", "team"), team=team, pk=upload_id)
+    return get_object_or_404(
+        DatasetUpload.objects.select_related("dataset", "team", "derived_from"), team=team, pk=upload_id
+    )
 
 
 # What uses a version ----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from inference.selectors import (
     training_run_list_for_team,
     training_run_list_recently_finished,
 )
-from products.selectors import dataset_list_for_team, product_list_for_team
+from products.selectors import dataset_list_for_team, getting_started_for_team, product_list_for_team
 from studio.access import CURRENT_TEAM_SESSION_KEY, team_view
 from studio.models import Membership
 from studio.roles import Role, role_at_least
@@ -33,7 +33,10 @@ def home(request: HttpRequest) -> HttpResponse:
 @team_view()
 def dashboard(request: HttpRequest, membership: Membership) -> HttpResponse:
     team = membership.team
+    steps = getting_started_for_team(team=team) if role_at_least(membership.role, Role.EDITOR) else []
     context = {
+        # Shown until every step is done (a viewer cannot do them, so sees none).
+        "getting_started": steps if not all(step.done for step in steps) else [],
         "products": product_list_for_team(team=team)[:8],
         "datasets": dataset_list_for_team(team=team)[:8],
         "training_runs": training_run_list_for_team(team=team)[:8],

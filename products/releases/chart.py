@@ -82,7 +82,7 @@ def day_chart(days: Sequence[DayUsage], *, title: str, value: Callable[[Totals],
         title=title, width=WIDTH, height=HEIGHT, pad_x=PAD_X, pad_y=PAD_Y, bars=bars,
         line=" ".join(f"{dot.x},{dot.y}" for dot in dots), dots=dots, y_max=f"{_short(high)}{unit}" if present else "",
         first_day=f"{days[0].day:%d %b}" if days else "", last_day=f"{days[-1].day:%d %b}" if days else "",
-        summary=summary, empty=not any(present),
+        summary=summary, empty=not present if line else not any(present),
     )
 
 

@@ -125,3 +125,25 @@ def test_feedback_on_a_generation_still_running_is_counted_once_when_it_finishes
     [day] = usage_by_day(team=product.team, product=product, days=1)
     assert (day.totals.generations, day.totals.thumbs_up, day.totals.tokens) == (1, 1, 5)
     assert 100 < day.totals.ttft_p50_ms <= 150
+
+
+def test_clicks_and_purchases_of_recommended_items_count_once_per_generation_per_arm(client, product, owner):
+    release = release_start(product=product, candidate=product.versions.get(number=2), share_percent=50, user=owner)
+    clicked = {CONTROL: 0, CANDIDATE: 0}
+    for n in range(20):
+        generation = ask(product, f"shopper{n}")
+        generation_finish(generation_id=generation.pk, output="", finish_reason="eos", tokens_in=1, tokens_out=0,
+                          time_to_first_token_s=0.05, duration_s=0.1, result={"items": []})
+        if n % 2:
+            for item in ("sku-1", "sku-2"):  # two clicks on one answer: one answer that got a click
+                feedback_event_record(generation=generation, kind=FeedbackEvent.Kind.CLICK, item=item)
+            clicked[generation.arm] += 1
+        if n % 4 == 1:
+            feedback_event_record(generation=generation, kind=FeedbackEvent.Kind.PURCHASE, item="sku-1")
+    report = release_report(release=release)
+    assert (report.control.clicked, report.candidate.clicked) == (clicked[CONTROL], clicked[CANDIDATE])
+    assert report.control.purchased + report.candidate.purchased == 5
+    assert {c.name for c in report.comparisons} >= {"Click rate", "Purchase rate"}
+    client.force_login(owner)
+    assert "<th scope=\"row\">Click rate</th>" in client.get(
+        reverse("releases", args=[product.team.slug, product.slug])).content.decode()

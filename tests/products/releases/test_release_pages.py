@@ -117,3 +117,28 @@ def test_the_api_user_field_or_visitor_header_keeps_one_end_user_on_one_arm(sett
     assert {n for numbers in by_user.values() for n in numbers} == {1, 2}
     key_pk = product.team.api_keys.get().pk
     assert [g.visitor for g in logged[24:]] == ["header-visitor", "chat-user", f"key:{key_pk}"]
+
+
+def test_a_viewer_reads_the_split_but_cannot_start_promote_or_stop_it(client, product, owner, make_member):
+    from studio.roles import Role
+
+    release = release_start(product=product, candidate=product.versions.get(number=2), share_percent=20, user=owner)
+    viewer = make_member(product.team, Role.VIEWER).user
+    client.force_login(viewer)
+    pages, actions = _urls(product, release)
+    page = client.get(pages[0]).content.decode()
+    assert "A/B split: version 2 for 20 % of visitors" in page and "Promote version 2" not in page
+    for url in actions:
+        assert client.post(url).status_code == 403, url
+    release.refresh_from_db()
+    assert release.running
+
+
+def test_stop_from_the_page_sends_everyone_back(client, product, owner):
+    release = release_start(product=product, candidate=product.versions.get(number=2), share_percent=20, user=owner)
+    client.force_login(owner)
+    _, actions = _urls(product, release)
+    response = client.post(actions[2], follow=True).content.decode()
+    assert "Split stopped: everyone gets the live version again." in response
+    assert "Earlier splits" in response and "Stopped: everyone went back to the live version" in response
+    assert {ask(product, f"v{n}").version.number for n in range(20)} == {1}

@@ -7,11 +7,11 @@ viewBox that scales to the page width, so the same SVG reads on a phone and on a
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from products.releases.selectors import DayUsage, Totals
 
-WIDTH, HEIGHT, PAD_X, PAD_Y = 320, 140, 34, 18
+WIDTH, HEIGHT, PAD_X, PAD_Y = 320, 140, 48, 18
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def day_chart(days: Sequence[DayUsage], *, title: str, value: Callable[[Totals],
         title=title, width=WIDTH, height=HEIGHT, pad_x=PAD_X, pad_y=PAD_Y, bars=bars,
         line=" ".join(f"{dot.x},{dot.y}" for dot in dots), dots=dots, y_max=f"{_short(high)}{unit}" if present else "",
         first_day=f"{days[0].day:%d %b}" if days else "", last_day=f"{days[-1].day:%d %b}" if days else "",
-        summary=summary, empty=not present if line else not any(present),
+        summary=summary, empty=not present,
     )
 
 
@@ -92,17 +92,19 @@ def usage_charts(days: Sequence[DayUsage]) -> list[DayChart]:
     for d in days:
         for name in ("generations", "errors", "thumbs_up", "tokens_in", "tokens_out"):
             setattr(total, name, getattr(total, name) + getattr(d.totals, name))
-    rate = f"{100 * total.thumbs_up_rate:.0f} % 👍 overall" if total.generations else "no generations"
-    return [
+    rate = f"{100 * total.thumbs_up_rate:.0f} % overall" if total.generations else "no generations"
+    charts = [
         day_chart(days, title="Generations per day", value=lambda t: t.generations,
                   summary=f"{total.generations} in {len(days)} days"),
-        day_chart(days, title="👍 rate", value=lambda t: 100 * t.thumbs_up_rate if t.generations else None,
+        day_chart(days, title="Rated good (👍)", value=lambda t: 100 * t.thumbs_up_rate if t.generations else None,
                   unit=" %", line=True, summary=rate),
         day_chart(days, title="Time to first token, p95", value=lambda t: t.ttft_p95_ms, unit=" ms", line=True,
                   summary="95 % of answers started faster than this"),
         day_chart(days, title="Tokens per day", value=lambda t: t.tokens, summary=f"{total.tokens} tokens in all"),
         day_chart(days, title="Errors per day", value=lambda t: t.errors, summary=f"{total.errors} in all"),
     ]
+    # "Nothing yet" means nothing ran: a period of generations without errors is a chart of zeros, not empty.
+    return [replace(chart, empty=not total.generations) for chart in charts]
 
 
 def team_usage_charts(days: Sequence[DayUsage]) -> list[DayChart]:

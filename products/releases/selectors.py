@@ -128,7 +128,7 @@ class ReleaseReport:
 
 
 #: The rates compared per arm: 👍, corrections and errors for every kind, clicks and purchases where they happen.
-RATES = (("👍 rate", "thumbs_up"), ("Correction rate", "corrected"), ("Click rate", "clicked"),
+RATES = (("Rated good (👍)", "thumbs_up"), ("Correction rate", "corrected"), ("Click rate", "clicked"),
          ("Purchase rate", "purchased"), ("Error rate", "errors"))
 
 

@@ -79,7 +79,7 @@ def test_per_arm_figures_equal_a_hand_count_of_the_seeded_log(product, owner):
             assert _within_a_bucket(estimate, exact), f"{arm} p{percent}: {estimate:.0f} vs numpy {exact:.0f}"
     assert report.control.generations + report.candidate.generations == 150
     assert report.candidate.generations > 0
-    thumbs = next(c for c in report.comparisons if c.name == "👍 rate")
+    thumbs = next(c for c in report.comparisons if c.name == "Rated good (👍)")
     assert thumbs.interval.low < thumbs.difference < thumbs.interval.high
     assert not report.srm_warning
 

@@ -21,6 +21,10 @@ EVENT_COLUMNS = {
 }
 
 
+#: What people asked for: other channels (a blind comparison's worker) are not usage and stay out of the rollups.
+TRAFFIC_CHANNELS = frozenset({Generation.Channel.PLAYGROUND, Generation.Channel.WIDGET, Generation.Channel.API})
+
+
 def _row(generation: Generation) -> UsageRollup:
     """The locked rollup row of ``generation``'s (product, version, release, arm, channel, day)."""
     row, _ = UsageRollup.objects.select_for_update().get_or_create(
@@ -38,6 +42,8 @@ def _row(generation: Generation) -> UsageRollup:
 def rollup_generation_finished(*, generation_id: int) -> None:
     """Count a generation that has just ended (its caller guarantees this happens once per generation)."""
     generation = Generation.objects.select_related("version").get(pk=generation_id)
+    if generation.channel not in TRAFFIC_CHANNELS:
+        return
     row = _row(generation)
     row.generations += 1
     row.errors += generation.status == Generation.Status.FAILED
@@ -55,7 +61,7 @@ def rollup_generation_finished(*, generation_id: int) -> None:
 
 def rollup_feedback_changed(*, generation: Generation, old: int, new: int) -> None:
     """Move a finished generation's 👍/👎 from ``old`` to ``new`` (running ones are counted as they finish)."""
-    if old == new or generation.status == Generation.Status.RUNNING:
+    if old == new or generation.status == Generation.Status.RUNNING or generation.channel not in TRAFFIC_CHANNELS:
         return
     row = _row(generation)
     row.thumbs_up += (new == 1) - (old == 1)
@@ -69,7 +75,7 @@ def rollup_event_recorded(*, event: FeedbackEvent) -> None:
     if column is None or event.generation_id is None:
         return
     generation = Generation.objects.select_related("version").get(pk=event.generation_id)
-    if generation.status == Generation.Status.RUNNING:
+    if generation.status == Generation.Status.RUNNING or generation.channel not in TRAFFIC_CHANNELS:
         return
     if generation.feedback_events.filter(kind=event.kind).exclude(pk=event.pk).exists():
         return

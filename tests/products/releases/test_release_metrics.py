@@ -147,3 +147,13 @@ def test_clicks_and_purchases_of_recommended_items_count_once_per_generation_per
     client.force_login(owner)
     assert "<th scope=\"row\">Click rate</th>" in client.get(
         reverse("releases", args=[product.team.slug, product.slug])).content.decode()
+
+
+def test_generations_of_other_channels_than_playground_widget_and_api_are_not_usage(product, owner):
+    generation = ask(product, "someone")
+    Generation.objects.filter(pk=generation.pk).update(channel="comparison")  # a blind comparison's worker
+    generation_finish(generation_id=generation.pk, output="Hi", finish_reason="eos", tokens_in=3, tokens_out=2,
+                      time_to_first_token_s=0.1, duration_s=0.2)
+    generation.refresh_from_db()
+    generation_feedback_set(generation=generation, value=1)
+    assert not UsageRollup.objects.exists()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from products.views import embed, engine, gallery, knowledge, labelling, playground, versions
+from products.views import embed, engine, gallery, knowledge, labelling, playground, releases, versions
 
 urlpatterns = [
     path("", gallery.product_list, name="product_list"),
@@ -22,6 +22,13 @@ urlpatterns = [
     path("<slug:product_slug>/versions/new/", versions.version_create, name="version_create"),
     path("<slug:product_slug>/versions/settings/", versions.version_kind_config, name="version_kind_config"),
     path("<slug:product_slug>/versions/<int:number>/publish/", versions.version_publish, name="version_publish"),
+    path("<slug:product_slug>/releases/", releases.releases, name="releases"),
+    path("<slug:product_slug>/releases/new/", releases.release_new, name="release_new"),
+    path("<slug:product_slug>/releases/<int:release_id>/", releases.release_detail, name="release_detail"),
+    path("<slug:product_slug>/releases/<int:release_id>/promote/", releases.release_promote_view,
+         name="release_promote"),
+    path("<slug:product_slug>/releases/<int:release_id>/stop/", releases.release_stop_view, name="release_stop"),
+    path("<slug:product_slug>/usage/", releases.usage, name="usage"),
     path("<slug:product_slug>/embed/", embed.embed_settings, name="embed"),
     path("<slug:product_slug>/embed/rotate-key/", embed.embed_key_rotate, name="embed_key_rotate"),
     path("<slug:product_slug>/engine/", engine.engine_settings, name="engine"),

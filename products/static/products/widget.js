@@ -12,6 +12,7 @@
   const HOST_ID = `ai-studio-widget-${CONFIG.publicKey}`;
   if (document.getElementById(HOST_ID)) return; // the script tag was pasted twice
   const STORAGE_KEY = `ai-studio-widget:${CONFIG.publicKey}`;
+  const VISITOR_KEY = `ai-studio-visitor:${CONFIG.publicKey}`;
   const MAX_STORED = 50;
   // Earlier turns sent with each message, so a follow-up ("and express?") is read with what came before.
   const MAX_CONTEXT_TURNS = 10;
@@ -96,6 +97,18 @@
     }
   };
   const state = load();
+  // A random id of this browser on this website (first-party localStorage, never a fingerprint): it keeps a
+  // visitor on one side of an A/B split. Clearing the conversation keeps it; clearing site data drops it.
+  const visitorId = (() => {
+    try {
+      const stored = localStorage.getItem(VISITOR_KEY);
+      if (stored && /^[A-Za-z0-9_-]{8,64}$/.test(stored)) return stored;
+    } catch (error) { /* storage blocked: an id for this page only */ }
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    const fresh = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    try { localStorage.setItem(VISITOR_KEY, fresh); } catch (error) { /* this page only */ }
+    return fresh;
+  })();
   const save = () => {
     try {
       const messages = state.messages.filter((m) => m.role !== "notice").slice(-MAX_STORED);
@@ -290,7 +303,7 @@
       current = { message: answer, node: render(answer) };
       setBusy(true);
       typing.textContent = TEXT.typing;
-      ws.send(JSON.stringify({ action: "generate", message: text, conversation }));
+      ws.send(JSON.stringify({ action: "generate", message: text, conversation, visitor: visitorId }));
     } catch (error) {
       notice(error.message);
     } finally {

@@ -118,6 +118,7 @@ def _script_tag(live_server_url: str, product) -> str:
 def _visit_with_stored_conversation(page, origin: str, product, *, is_open: bool, messages: list[dict]) -> None:
     """Open the site as a visitor whose browser kept a conversation from an earlier visit (as widget.js stores it)."""
     page.goto(origin)
+    _wait_for_widget(page)  # mounted: it saves its (empty) state then, which must not overwrite what is written here
     page.evaluate("([key, value]) => localStorage.setItem(key, value)", [
         f"ai-studio-widget:{product.public_key}", json.dumps({"open": is_open, "messages": messages}),
     ])

@@ -382,8 +382,11 @@
   // The script tag's request carries no Origin, so the studio could not refuse it: this CORS request
   // carries the page's real Origin, and the button appears only when the studio says this website may
   // show it. No answer (the studio unreachable) is a no too: better no button than one that cannot chat.
-  fetch(CONFIG.allowedUrl, { mode: "cors", credentials: "omit", cache: "no-store" })
-    .then((response) => (response.ok ? response.json() : { allowed: false }))
+  // On the studio's own page (the Embed tab's preview) a browser sends no Origin with a GET: no need to ask.
+  const studioPage = new URL(CONFIG.allowedUrl).origin === window.location.origin;
+  (studioPage ? Promise.resolve({ allowed: true })
+    : fetch(CONFIG.allowedUrl, { mode: "cors", credentials: "omit", cache: "no-store" })
+      .then((response) => (response.ok ? response.json() : { allowed: false })))
     .then((answer) => {
       if (!answer || answer.allowed !== true) return;
       if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);

@@ -53,7 +53,7 @@ class WidgetForm(forms.Form):
             form_field = field.form_field()
             form_field.required = False
             form_field.help_text = field.help_text + (
-                " Required: without a default the widget cannot answer." if field.required else "")
+                " Required: left empty, the widget cannot answer." if field.required else "")
             form_field.initial = field.default
             if isinstance(form_field, forms.ChoiceField):
                 form_field.choices = [("", "No default"), *form_field.choices]

@@ -9,9 +9,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from products.demo import product_demo_seed
 from products.embed.services import product_widget_update
 from products.kinds import get_kind
-from products.models import ProductVersion
+from products.models import Product, ProductVersion
 from products.services import product_version_create, product_version_diff, product_version_publish
 from studio.roles import Role
 
@@ -139,3 +140,17 @@ def test_another_teams_admin_cannot_save_widget_settings(client, make_team, head
         assert response.status_code == 404
     headlines.refresh_from_db()
     assert headlines.widget == {}
+
+
+def test_the_flagship_sample_greets_visitors_says_what_to_type_and_lacks_no_default(client, make_team):
+    team = make_team("Demo")
+    owner = team.memberships.get().user
+    product_demo_seed(team=team, user=owner)
+    product = Product.objects.get(team=team, name="Shop product descriptions")
+    config = _script_config(client, product)
+    assert (config["title"], config["placeholder"]) == ("Shop product descriptions", "Your product's facts…")
+    assert config["greeting"].startswith("Tell me what you sell: a few facts about it, one per line")
+    client.force_login(owner)
+    page = client.get(reverse("embed", args=[team.slug, product.slug])).content.decode()
+    assert "Each visitor message is sent as “Key features”" in page
+    assert "cannot fill" not in page and "Still without a default" not in page and "not live yet" not in page

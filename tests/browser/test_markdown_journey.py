@@ -15,7 +15,7 @@ from products.models import Generation
 from products.services import product_version_create, product_version_publish
 from tests.api.conftest import fresh_rate_limits, make_product  # noqa: F401 - fixtures (rate limits: autouse)
 from tests.browser.conftest import READY_TIMEOUT_MS, wait_until_ready
-from tests.browser.markdown_runner import READS
+from tests.browser.markdown_text import READS
 from tests.browser.test_widget_journey import _script_tag, _wait_for_widget, other_site, shop_site  # noqa: F401
 
 pytestmark = pytest.mark.browser

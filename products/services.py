@@ -64,6 +64,7 @@ def product_create(
         prompt_template=template.prompt_template,
         input_schema=[field.to_dict() for field in template.inputs],
         settings=template.settings.to_dict(),
+        widget=dict(template.widget),
         kind_config=kind.clean_config(
             {**template.kind_config, **({"message_input": template.message_input} if template.message_input else {})}
         ),
@@ -207,7 +208,7 @@ def product_version_diff(old: dict[str, Any] | None, new: dict[str, Any]) -> lis
               "base_model": "Base model", "fine_tuned_artifact_id": "Fine-tuned model",
               "kind_config": "Product settings", "knowledge_version_id": "Knowledge base",
               "remote_engine": "Engine", "remote_model": "Model on the remote engine",
-              "remote_api_key": "Remote engine API key"}
+              "remote_api_key": "Remote engine API key", "widget": "Widget texts"}
     changes = [f"{label} changed." for name, label in labels.items() if old.get(name) != new.get(name)]
     old_settings, new_settings = old.get("settings") or {}, new.get("settings") or {}
     for name in ("creativity", "length", "variants"):

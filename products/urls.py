@@ -31,6 +31,7 @@ urlpatterns = [
     path("<slug:product_slug>/usage/", releases.usage, name="usage"),
     path("<slug:product_slug>/embed/", embed.embed_settings, name="embed"),
     path("<slug:product_slug>/embed/rotate-key/", embed.embed_key_rotate, name="embed_key_rotate"),
+    path("<slug:product_slug>/embed/widget/", embed.embed_widget_save, name="embed_widget"),
     path("<slug:product_slug>/engine/", engine.engine_settings, name="engine"),
     path("<slug:product_slug>/engine/check/", engine.engine_check, name="engine_check"),
     path("<slug:product_slug>/compare/", include("products.comparisons.urls")),

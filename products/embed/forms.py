@@ -4,7 +4,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from products.embed.origins import origins_parse
-from products.embed.services import LIMIT_RANGE
+from products.embed.services import LIMIT_RANGE, WIDGET_TEXT_LIMITS
+from products.kinds.inputs import InputField
 from products.models import ApiKey
 
 
@@ -27,6 +28,49 @@ class EmbedSettingsForm(forms.Form):
             return origins_parse(self.cleaned_data["allowed_origins"])
         except ValidationError as exc:
             raise ValidationError(exc.messages) from None
+
+
+class WidgetForm(forms.Form):
+    """What the widget shows, and a default for each input a visitor's message leaves empty (built per product)."""
+
+    title = forms.CharField(
+        label="Title", required=False, max_length=WIDGET_TEXT_LIMITS["title"],
+        help_text="At the top of the chat. Empty: the product's name.",
+    )
+    placeholder = forms.CharField(
+        label="Placeholder", required=False, max_length=WIDGET_TEXT_LIMITS["placeholder"],
+        help_text="The grey hint in the empty message box. Empty: the name of the input a message fills.",
+    )
+    greeting = forms.CharField(
+        label="Greeting", required=False, max_length=WIDGET_TEXT_LIMITS["greeting"],
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="The first message a visitor reads, before typing. Empty: none.",
+    )
+
+    def __init__(self, *args, inputs: list[InputField], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for field in inputs:  # the input's own form field (choices, numbers, limits), optional here
+            form_field = field.form_field()
+            form_field.required = False
+            form_field.help_text = field.help_text + (
+                " Required: left empty, the widget cannot answer." if field.required else "")
+            form_field.initial = field.default
+            if isinstance(form_field, forms.ChoiceField):
+                form_field.choices = [("", "No default"), *form_field.choices]
+            self.fields[f"default_{field.name}"] = form_field
+        self.inputs = inputs
+
+    @property
+    def default_fields(self) -> list[forms.BoundField]:
+        return [self[f"default_{field.name}"] for field in self.inputs]
+
+    @property
+    def text_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in ("title", "placeholder", "greeting")]
+
+    def defaults(self) -> dict[str, object]:
+        """The cleaned defaults by input name ("" where none was given)."""
+        return {field.name: self.cleaned_data.get(f"default_{field.name}") for field in self.inputs}
 
 
 class ApiKeyForm(forms.Form):

@@ -1,12 +1,16 @@
-"""Writes for the embed widget: its settings, its public key and visitors' feedback."""
+"""Writes for the embed widget: its settings, what it shows, its public key and visitors' feedback."""
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied, ValidationError
+import dataclasses
+from typing import Any
+
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import transaction
 
 from products.embed.origins import origin_normalize
 from products.embed.tokens import feedback_token_valid
+from products.kinds import get_kind
 from products.models import Generation, Product
 from products.models.apikey import new_public_key
 from products.services import generation_feedback_set
@@ -69,3 +73,62 @@ def widget_feedback_set(*, product: Product, generation_id: int, token: str, val
     if generation is None:
         raise PermissionDenied("This rating link is not valid for that answer.")
     return generation_feedback_set(generation=generation, value=value)
+
+
+#: The most characters of each text the widget shows.
+WIDGET_TEXT_LIMITS = {"title": 80, "placeholder": 120, "greeting": 500}
+
+
+@transaction.atomic
+def product_widget_update(
+    *, product: Product, defaults: dict[str, Any], title: str = "", placeholder: str = "", greeting: str = ""
+) -> Product:
+    """Set, in the draft, the widget's texts and the defaults of the inputs a visitor's message leaves empty.
+
+    ``defaults`` maps input names to values ("" or None: no default). The message input itself is what the
+    visitor types, so it takes none here. Versions are frozen: visitors get these once a version saved
+    after this is published, and rolling back brings the old ones back.
+    """
+    kind = get_kind(product.kind)
+    message = kind.message_input(product)
+    fields = {field.name: field for field in kind.input_fields(product)}
+    errors: dict[str, list[str]] = {}
+    for name in defaults:
+        if name not in fields or (message is not None and name == message.name):
+            errors.setdefault(NON_FIELD_ERRORS, []).append(
+                f"“{name}” is not an input a visitor's message leaves empty; reload the page."
+            )
+    schema: list[dict[str, Any]] = []
+    for data in product.input_schema:
+        field = fields[data["name"]]
+        if field.name not in defaults:
+            schema.append(data)
+            continue
+        value = defaults[field.name]
+        if value in (None, "") or (isinstance(value, str) and not value.strip()):
+            schema.append(dataclasses.replace(field, default=None).to_dict())
+            continue
+        try:  # the input's own form field: the same limits and messages as the playground's form
+            cleaned = dataclasses.replace(field, required=True, default=None).form_field().clean(value)
+        except ValidationError as exc:
+            errors[f"default_{field.name}"] = exc.messages
+            continue
+        if field.type == "number" and isinstance(cleaned, float) and cleaned.is_integer():
+            cleaned = int(cleaned)
+        schema.append(dataclasses.replace(field, default=cleaned.strip() if isinstance(cleaned, str) else cleaned)
+                      .to_dict())
+    texts = {"title": title, "placeholder": placeholder, "greeting": greeting}
+    widget: dict[str, str] = {}
+    for name, value in texts.items():
+        value = " ".join((value or "").split()) if name != "greeting" else (value or "").strip()
+        if len(value) > WIDGET_TEXT_LIMITS[name]:
+            errors[name] = [f"At most {WIDGET_TEXT_LIMITS[name]} characters; this is {len(value)}."]
+        elif value:
+            widget[name] = value
+    if errors:
+        raise ValidationError(errors)
+    product.input_schema = schema
+    product.widget = widget
+    product.full_clean()
+    product.save(update_fields=["input_schema", "widget", "updated_at"])
+    return product

@@ -9,4 +9,5 @@ from products.views import embed
 urlpatterns = [
     path("<str:public_key>.js", embed.widget_script_view, name="widget_script"),
     path("<str:public_key>/feedback/", embed.widget_feedback, name="widget_feedback"),
+    path("<str:public_key>/allowed/", embed.widget_allowed, name="widget_allowed"),
 ]

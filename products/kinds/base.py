@@ -32,6 +32,10 @@ __all__ = [
 
 #: Seconds a text generation may run; the worker ends it with finish reason ``time_limit``.
 MAX_SECONDS = 90.0
+#: What a renderer that draws model text as Markdown needs before it: the vendored libraries, then the helper.
+MARKDOWN_RENDERER_NEEDS = (
+    "products/vendor/markdown-it.min.js", "products/vendor/purify.min.js", "products/renderers/markdown.js",
+)
 
 
 class PrepareRefused(Exception):
@@ -68,6 +72,8 @@ class ProductTemplate:
     message_input: str | None = None
     #: Kind-specific settings a new product starts with (ProductConfig.kind_config).
     kind_config: dict[str, Any] = field(default_factory=dict)
+    #: What its embed widget shows at first: {"title", "placeholder", "greeting"} (ProductConfig.widget).
+    widget: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,8 @@ class ProductKind:
     #: How one result is drawn: a template partial (logs, recent results) and a static JS renderer.
     result_template: ClassVar[str] = "products/kinds/text_result.html"
     renderer: ClassVar[str] = "products/renderers/text.js"
+    #: Static scripts the renderer uses, loaded before it (playground) or inlined before it (widget).
+    renderer_needs: ClassVar[tuple[str, ...]] = ()
     #: Whether /v1/chat/completions can carry the result as a message (``result_text``).
     openai_compatible: ClassVar[bool] = True
     max_variants: ClassVar[int] = 4
@@ -133,6 +141,11 @@ class ProductKind:
     def renderer_name(self) -> str:
         """The name the renderer file registers under: its file name (products/renderers/text.js → text)."""
         return self.renderer.rsplit("/", 1)[-1].removesuffix(".js")
+
+    @property
+    def renderer_scripts(self) -> tuple[str, ...]:
+        """The static scripts that draw a result, in load order: what the renderer needs, then the renderer."""
+        return (*self.renderer_needs, self.renderer)
 
     def template(self, template_id: str) -> ProductTemplate:
         for template in self.templates:
@@ -199,6 +212,7 @@ class TextGenerationKind(ProductKind):
 
     task = Task.GENERATE
     trainer = "lora"
+    renderer_needs = MARKDOWN_RENDERER_NEEDS
     evaluation_metrics = ("loss", "perplexity", "bleu", "rouge1", "rougeL")
 
     def build_messages(self, *, system_prompt: str, prompt_template: str, inputs: dict[str, Any]) -> list[dict]:

@@ -87,6 +87,9 @@ class Copywriting(TextGenerationKind):
             settings=GenerationSettings(creativity=0.2, length=140, variants=1),
             # A shop's visitor describes what they sell: the message is the facts.
             message_input="features",
+            widget={"placeholder": "Your product's facts…",
+                    "greeting": "Tell me what you sell: a few facts about it, one per line (Shift+Enter for a new "
+                                "line), and I will write its shop description."},
             kind_config={"examples": [_example(
                 {"product": "Hiking backpack", "features": "30 litres\nWaterproof zips\nPadded hip belt\nMade in Italy",
                  "audience": "hikers", "tone": "friendly"},

@@ -37,10 +37,14 @@ class ProductConfig(models.Model):
     remote_engine = models.CharField(max_length=40, blank=True)
     remote_model = models.CharField(max_length=200, blank=True)
     remote_api_key = models.TextField(blank=True, editable=False)
+    # What the embed widget shows: {"title", "placeholder", "greeting"}, each optional (blank: the product's
+    # name, the message input's label, no greeting). Part of the version, so a release compares them too;
+    # the defaults a visitor's message leaves to the other inputs are in input_schema (InputField.default).
+    widget = models.JSONField(default=dict, blank=True, help_text="The widget's title, placeholder and greeting.")
 
     CONFIG_FIELDS = (
         "system_prompt", "prompt_template", "input_schema", "settings", "base_model", "fine_tuned_artifact_id",
-        "kind_config", "knowledge_version_id", "remote_engine", "remote_model", "remote_api_key",
+        "kind_config", "knowledge_version_id", "remote_engine", "remote_model", "remote_api_key", "widget",
     )
 
     class Meta:

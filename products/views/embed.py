@@ -10,15 +10,23 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from products.embed.forms import EmbedSettingsForm
-from products.embed.origins import origin_allowed
+from products.embed.forms import EmbedSettingsForm, WidgetForm
+from products.embed.origins import origin_allowed, same_origin
 from products.embed.script import widget_script
-from products.embed.selectors import product_get_by_public_key
-from products.embed.services import product_embed_update, product_public_key_rotate, widget_feedback_set
+from products.embed.selectors import product_get_by_public_key, widget_texts
+from products.embed.services import (
+    product_embed_update,
+    product_public_key_rotate,
+    product_widget_update,
+    widget_feedback_set,
+)
 from products.kinds import get_kind
+from products.kinds.base import ProductKind
 from products.models import Product
+from products.models.product import ProductConfig
 from products.selectors import product_get
 from studio.access import team_view
 from studio.models import Membership
@@ -33,19 +41,36 @@ def _settings_form(product: Product, data=None) -> EmbedSettingsForm:
     })
 
 
-def _tab(request: HttpRequest, membership: Membership, product: Product, form: EmbedSettingsForm,
-         status: int = 200) -> HttpResponse:
-    config = product.live_version or product
+def _widget_form(product: Product, data=None) -> WidgetForm:
+    kind = get_kind(product.kind)
+    message = kind.message_input(product)
+    return WidgetForm(data, inputs=[f for f in kind.input_fields(product) if f != message],
+                      initial={name: product.widget.get(name, "") for name in ("title", "placeholder", "greeting")})
+
+
+def _widget_shown(kind: ProductKind, config: ProductConfig) -> tuple:
+    """What a visitor of ``config`` meets: its texts, and the defaults of the inputs their message leaves."""
+    message = kind.message_input(config)
+    return (widget_texts(config), tuple((f.name, f.default) for f in kind.input_fields(config) if f != message))
+
+
+def _tab(request: HttpRequest, membership: Membership, product: Product, form: EmbedSettingsForm | None = None,
+         widget_form: WidgetForm | None = None, status: int = 200) -> HttpResponse:
+    live = product.live_version
     kind = get_kind(product.kind)
     script_url = request.build_absolute_uri(reverse("widget_script", args=[product.public_key]))
     return render(request, "products/embed.html", {
         "product": product,
-        "form": form,
+        "form": form or _settings_form(product),
+        "widget_form": widget_form or _widget_form(product),
         "can_edit": membership.can(Role.ADMIN),
         "script_tag": f'<script src="{script_url}" async></script>',
         "script_url": script_url,
-        "message_field": kind.message_input(config),
-        "unfilled": kind.inputs_unfilled_by_message(config),
+        "message_field": kind.message_input(live or product),
+        "unfilled": kind.inputs_unfilled_by_message(live) if live else [],
+        "draft_unfilled": kind.inputs_unfilled_by_message(product),
+        # The draft's widget texts or defaults are not what visitors get until a version with them is live.
+        "widget_unpublished": live is not None and _widget_shown(kind, live) != _widget_shown(kind, product),
         "api_base": request.build_absolute_uri("/v1"),
         "generate_url": request.build_absolute_uri(reverse("api_generate", args=[product.slug])),
     }, status=status)
@@ -56,7 +81,7 @@ def _tab(request: HttpRequest, membership: Membership, product: Product, form: E
 def embed_settings(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
     product = product_get(team=membership.team, slug=product_slug)
     if request.method == "GET":
-        return _tab(request, membership, product, _settings_form(product))
+        return _tab(request, membership, product)
     if not membership.can(Role.ADMIN):
         raise PermissionDenied("Only team admins change where the widget may appear. Ask a team admin.")
     form = _settings_form(product, request.POST)
@@ -75,7 +100,49 @@ def embed_settings(request: HttpRequest, membership: Membership, product_slug: s
                 f"The widget works on {count} website{'s' if count != 1 else ''}." if count
                 else "No website is allowed yet, so the widget works only in the preview on this page."))
             return redirect("embed", team_slug=membership.team.slug, product_slug=product.slug)
-    return _tab(request, membership, product, form, status=400)
+    return _tab(request, membership, product, form=form, status=400)
+
+
+@require_POST
+@team_view(Role.ADMIN)
+def embed_widget_save(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
+    """Save the widget's texts and input defaults into the draft; the next published version carries them."""
+    product = product_get(team=membership.team, slug=product_slug)
+    form = _widget_form(product, request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            product_widget_update(product=product, defaults=form.defaults(), title=data["title"],
+                                  placeholder=data["placeholder"], greeting=data["greeting"])
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Widget settings saved in the draft. Visitors get them once you save a "
+                                      "version and publish it on the Versions tab.")
+            return redirect("embed", team_slug=membership.team.slug, product_slug=product.slug)
+    return _tab(request, membership, product, widget_form=form, status=400)
+
+
+@require_GET
+def widget_allowed(request: HttpRequest, public_key: str) -> HttpResponse:
+    """Whether the widget may show on the page asking (its Origin): it draws its button only on a yes.
+
+    The script tag's own request carries no Origin, so the widget asks here first, with a CORS request
+    the browser sends with the page's real Origin. Any website may read the answer (it names no secret);
+    no Origin, an unknown key or another website: no.
+    """
+    product = product_get_by_public_key(public_key=public_key)
+    origin = request.headers.get("Origin")
+    allowed = product is not None and (
+        origin_allowed(origin, product.allowed_origins)
+        or same_origin(origin, request.get_host(), secure=request.is_secure())  # the Embed tab's preview
+    )
+    response = JsonResponse({"allowed": allowed}, status=200 if product is not None else 404)
+    if origin:
+        response["Access-Control-Allow-Origin"] = origin
+    response["Vary"] = "Origin"
+    response["Cache-Control"] = "no-store"  # a changed allow-list applies at the next page load
+    return response
 
 
 @require_POST
@@ -89,22 +156,21 @@ def embed_key_rotate(request: HttpRequest, membership: Membership, product_slug:
 
 
 @require_GET
+@gzip_page  # the Markdown libraries are most of the script, and compress to a third
 def widget_script_view(request: HttpRequest, public_key: str) -> HttpResponse:
-    """The widget for one product. Loading it is harmless anywhere; it only connects from allowed websites."""
+    """The widget for one product. Loading it is harmless anywhere; it only shows on allowed websites."""
     product = product_get_by_public_key(public_key=public_key)
     if product is None:
         return HttpResponse("/* Unknown widget key: copy the script tag again from the product's Embed tab. */",
                             status=404, content_type="text/javascript; charset=utf-8")
     socket_scheme = "wss" if request.is_secure() else "ws"
-    config = product.live_version or product
     kind = get_kind(product.kind)
-    field = kind.message_input(config)
-    source = widget_script(renderer=kind.renderer, config={
+    source = widget_script(scripts=kind.renderer_scripts, config={
         "publicKey": product.public_key,
         "socketUrl": f"{socket_scheme}://{request.get_host()}/ws/widget/{product.public_key}/",
+        "allowedUrl": request.build_absolute_uri(reverse("widget_allowed", args=[product.public_key])),
         "feedbackUrl": request.build_absolute_uri(reverse("widget_feedback", args=[product.public_key])),
-        "title": product.name,
-        "placeholder": f"{field.label}…" if field else "Type your message…",
+        **widget_texts(product.live_version or product),
     })
     response = HttpResponse(source, content_type="text/javascript; charset=utf-8")
     response["Cache-Control"] = "public, max-age=300"

@@ -1,5 +1,7 @@
 """An admin copies the widget's script tag onto a customer's website; a visitor chats with it there.
 
+(That a website outside the allow-list gets no button at all is in test_markdown_journey.py, without the model.)
+
 The customer's website is a plain HTML page served on a second localhost port, a different origin
 from the studio, with CSS that tries hard to break whatever it can reach.
 """
@@ -104,6 +106,11 @@ def chat_product(make_team, make_product):  # noqa: F811 - the imported fixture
     return make_product(team, name="Shop helper", template_id="social-post", length=8)
 
 
+def _reads(text: str) -> str:
+    """Text as a reader sees it: answers are drawn as Markdown, whose paragraphs and breaks are not characters."""
+    return " ".join(text.replace("**", "").split())
+
+
 def _script_tag(live_server_url: str, product) -> str:
     return f'<script src="{live_server_url}/embed/{product.public_key}.js" async></script>'
 
@@ -111,6 +118,7 @@ def _script_tag(live_server_url: str, product) -> str:
 def _visit_with_stored_conversation(page, origin: str, product, *, is_open: bool, messages: list[dict]) -> None:
     """Open the site as a visitor whose browser kept a conversation from an earlier visit (as widget.js stores it)."""
     page.goto(origin)
+    _wait_for_widget(page)  # mounted: it saves its (empty) state then, which must not overwrite what is written here
     page.evaluate("([key, value]) => localStorage.setItem(key, value)", [
         f"ai-studio-widget:{product.public_key}", json.dumps({"open": is_open, "messages": messages}),
     ])
@@ -180,7 +188,7 @@ def test_admin_embeds_the_widget_and_a_visitor_chats_streams_and_rates_it(
     expect(page.get_by_role("button", name="Stop")).to_be_hidden()
     generation = Generation.objects.get()
     answer = page.locator("ai-studio-chat .assistant .text")
-    assert generation.output.strip() and answer.text_content() == generation.output
+    assert generation.output.strip() and _reads(answer.text_content()) == _reads(generation.output)
     assert (generation.channel, generation.inputs["topic"]) == ("widget", "Our new trail shoes keep feet dry")
     # The widget keeps a random id of this visitor in the site's localStorage and sends it (never an address).
     visitor_key = f"ai-studio-visitor:{chat_product.public_key}"
@@ -198,7 +206,7 @@ def test_admin_embeds_the_widget_and_a_visitor_chats_streams_and_rates_it(
     _wait_for_widget(page)
     expect(widget["panel"]).to_be_visible()
     expect(page.get_by_text("Our new trail shoes keep feet dry")).to_be_visible()
-    expect(answer).to_have_text(generation.output)
+    assert _reads(answer.text_content()) == _reads(generation.output)
     expect(page.get_by_role("button", name="Good answer")).to_have_attribute("aria-pressed", "true")
     assert page.evaluate("(key) => localStorage.getItem(key)", visitor_key) == visitor_id  # the same visitor
     widget["input"].focus()
@@ -209,25 +217,6 @@ def test_admin_embeds_the_widget_and_a_visitor_chats_streams_and_rates_it(
     # The shop's CSS reached none of the widget's parts.
     color = page.locator("ai-studio-chat .launcher").evaluate("(node) => getComputedStyle(node).color")
     assert color == "rgb(255, 255, 255)"
-
-
-def test_the_same_page_on_a_website_that_is_not_allowed_gets_no_connection(
-    page, live_server_url, chat_product, shop_site, other_site,
-):
-    product_embed_update(product=chat_product, allowed_origins=[shop_site.origin], messages_per_visitor_hour=20,
-                         messages_per_day=1000)
-    other_site.script_tag = _script_tag(live_server_url, chat_product)
-    frames: list[str] = []
-    page.on("websocket", lambda socket: socket.on("framereceived", lambda payload: frames.append(payload)))
-
-    page.goto(other_site.origin)
-    _wait_for_widget(page)
-    widget = _widget(page)
-    widget["launcher"].click()
-    widget["input"].fill("Hello")
-    widget["input"].press("Enter")
-    expect(page.get_by_role("alert")).to_have_text("This chat is not available on this website right now.")
-    assert frames == [] and not Generation.objects.exists()
 
 
 def test_visitor_stops_an_answer_hits_the_limit_and_sees_model_output_as_text(
@@ -268,7 +257,7 @@ def test_visitor_stops_an_answer_hits_the_limit_and_sees_model_output_as_text(
     expect(widget["input"]).to_be_focused()
     generation = Generation.objects.get()
     assert generation.finish_reason == "cancelled" and 0 < generation.tokens_out < 400
-    assert writing.text_content() == generation.output
+    assert _reads(writing.text_content()) == _reads(generation.output)
 
     widget["input"].fill("And another one")
     widget["input"].press("Enter")

@@ -22,7 +22,7 @@ def make_widget_product(request):
 
     def make(team, *, origins: list[str] | None = None, per_visitor_hour: int = 20, per_day: int = 1000,
              **options):
-        product = product_maker(team, template_id="social-post", **{"name": "Shop helper", **options})
+        product = product_maker(team, **{"template_id": "social-post", "name": "Shop helper", **options})
         return product_embed_update(
             product=product, allowed_origins=[SHOP] if origins is None else origins,
             messages_per_visitor_hour=per_visitor_hour, messages_per_day=per_day,

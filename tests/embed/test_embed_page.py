@@ -32,7 +32,7 @@ def test_tab_offers_one_script_tag_with_the_public_key_and_runs_the_widget_as_a_
     assert 'value="&lt;script src=&quot;http://testserver/embed/' in page  # in the box to copy
     assert page.count(tag) == 1  # and once for real: the live preview on this page
     assert "No website is allowed yet, so the widget works only in the preview on this page." in page
-    assert "Each visitor message is sent as “What to announce”; other inputs use their defaults." in page
+    assert "Each visitor message is sent as “What to announce”; the other inputs use the defaults below." in page
 
 
 def test_admin_saves_origins_in_their_canonical_form_and_the_limits(embed):

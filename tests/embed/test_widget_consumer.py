@@ -16,10 +16,12 @@ from django.db import connection
 
 from inference.protocol import ENGINE_UNAVAILABLE
 from products import consumers
+from products.demo import product_demo_seed
 from products.embed.limits import PRODUCT_LIMIT_MESSAGE, VISITOR_LIMIT_MESSAGE
-from products.embed.services import product_embed_update, product_public_key_rotate
+from products.embed.services import product_embed_update, product_public_key_rotate, product_widget_update
 from products.embed.tokens import feedback_token
-from products.models import Generation
+from products.models import Generation, Product
+from products.services import product_version_create, product_version_publish
 from studio.asgi import application
 from tests.embed.conftest import SHOP
 from tests.fakes import fake_worker
@@ -298,3 +300,58 @@ async def test_fifty_concurrent_messages_against_a_limit_of_ten_let_at_most_ten_
     assert {reply["message"] for reply in replies if reply["code"] == "rate_limited"} == {
         VISITOR_LIMIT_MESSAGE.format(limit=10)}
     assert len(await _generations()) == 10
+
+
+def _flagship(make_team):
+    """The demo's flagship sample, as the one-command studio seeds it, allowed on the shop's website."""
+    team = make_team("Demo")
+    product_demo_seed(team=team, user=team.memberships.get().user)
+    product = Product.objects.get(team=team, name="Shop product descriptions")
+    return product_embed_update(product=product, allowed_origins=[SHOP], messages_per_visitor_hour=20,
+                                messages_per_day=1000)
+
+
+async def test_the_flagship_sample_answers_a_visitor_out_of_the_box(make_team):
+    product = await database_sync_to_async(_flagship)(make_team)
+    message = "Trail running shoes\nWaterproof\nWeighs 220 g"
+    async with fake_worker() as runner:
+        communicator = await _open(product.public_key)
+        await communicator.send_json_to({"action": "generate", "message": message})
+        frames = await _frames_until_end(communicator)
+        await communicator.disconnect()
+
+    assert [frame["event"] for frame in frames] == ["start", "token", "token", "token", "done"]
+    [generation] = await _generations()
+    assert generation.inputs == {"product": "", "features": message, "audience": "everyone", "tone": "friendly"}
+    assert "Waterproof\nWeighs 220 g" in runner.requests[0].messages[-1]["content"]
+
+
+async def test_a_default_saved_on_the_embed_tab_answers_visitors_once_its_version_is_published(
+    make_team, make_widget_product,
+):
+    team = await database_sync_to_async(make_team)("Acme")
+    product = await database_sync_to_async(make_widget_product)(team, template_id="ad-headlines", name="Headlines")
+
+    async def ask() -> dict:
+        async with fake_worker():
+            communicator = await _open(product.public_key)
+            await communicator.send_json_to({"action": "generate", "message": "Trail shoes"})
+            frames = await _frames_until_end(communicator)
+            await communicator.disconnect()
+        return frames[-1]
+
+    refused = await ask()
+    assert (refused["event"], refused["fields"]) == ("error", {"benefit": "Main benefit is required."})
+
+    def publish_draft() -> None:
+        version = product_version_create(product=product, user=team.memberships.get().user)
+        product_version_publish(product=product, version=version)
+
+    await database_sync_to_async(product_widget_update)(product=product, defaults={"benefit": "dry feet"})
+    still_refused = await ask()  # saved in the draft only: the live version is frozen
+    assert still_refused["event"] == "error"
+    await database_sync_to_async(publish_draft)()
+    answered = await ask()
+    assert answered["event"] == "done" and answered["result"] == {"text": "Dry feet ahead"}
+    generation = [g for g in await _generations() if g.status == "finished"][0]
+    assert generation.inputs == {"product": "Trail shoes", "benefit": "dry feet", "tone": "friendly"}

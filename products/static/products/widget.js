@@ -1,11 +1,13 @@
 // AI Product Studio chat widget. Served as /embed/<public_key>.js with its product's config inlined.
 // Everything lives in a shadow root, so the host page's CSS cannot break it and ours cannot leak out.
-// Model output is inserted with textContent only, never as HTML.
+// It asks the studio first whether this website may show it, and draws nothing on a no. Model output is
+// drawn by the kind's renderer (safe Markdown: a few tags, sanitised) or as textContent, never as HTML.
 (() => {
   "use strict";
   const CONFIG = /*STUDIO_WIDGET_CONFIG*/null;
   if (!CONFIG || !CONFIG.publicKey) return;
-  // The product kind's renderer (products/static/products/renderers/), inlined here by the server.
+  // The product kind's renderer (products/static/products/renderers/) and what it needs (the Markdown
+  // libraries), inlined here by the server; they register on this private `globalThis`, not the page's.
   const RENDERERS = {};
   ((globalThis) => { /*STUDIO_RENDERER*/ })({ studioRenderers: RENDERERS, studioWidget: true });
   const renderer = Object.values(RENDERERS)[0];
@@ -60,6 +62,11 @@
       background: #f6f7fb; }
     .empty { color: #5b6275; text-align: center; margin: auto; }
     .msg { max-width: 85%; padding: 8px 12px; border-radius: 12px; white-space: pre-wrap; overflow-wrap: anywhere; }
+    .markdown { white-space: normal; }
+    .markdown p, .markdown ul, .markdown ol { margin: 0; }
+    .markdown > * + * { margin-top: 6px; }
+    .markdown ul, .markdown ol { padding-left: 20px; }
+    .markdown a { color: #2a41a8; text-decoration: underline; }
     .user { align-self: flex-end; background: #3451d1; color: #fff; border-bottom-right-radius: 4px; }
     .assistant { align-self: flex-start; background: #fff; border: 1px solid #dde1ec; border-bottom-left-radius: 4px; }
     .note { font-size: 13px; color: #5b6275; margin-top: 4px; }
@@ -185,7 +192,7 @@
     }
     const node = el("div", { class: `msg ${message.role}` });
     node.append(el("span", { class: "sr-only" }, message.role === "user" ? "You said: " : `${CONFIG.title}: `));
-    const text = el("span", { class: "text" });
+    const text = el("div", { class: "text" });
     if (message.role === "assistant" && message.sources) renderer.sources(text, message.sources);
     if (message.role === "assistant" && message.result) renderer.done(text, message.result);
     else if (message.role === "assistant" && message.sources) renderer.token(text, message.text);
@@ -199,7 +206,13 @@
 
   const renderAll = () => {
     log.replaceChildren();
-    if (!state.messages.length) log.append(el("p", { class: "empty" }, TEXT.empty));
+    if (CONFIG.greeting) { // the team's own words, first, every time (never stored with the conversation)
+      const greeting = el("div", { class: "msg assistant greeting" });
+      greeting.append(el("span", { class: "sr-only" }, `${CONFIG.title}: `), CONFIG.greeting);
+      log.append(greeting);
+    } else if (!state.messages.length) {
+      log.append(el("p", { class: "empty" }, TEXT.empty));
+    }
     state.messages.forEach(render);
     scrollDown();
   };
@@ -374,9 +387,22 @@
   state.messages.forEach((message) => { if (message.status === "writing") message.status = "stopped"; });
   renderAll();
   const mount = () => {
+    if (document.getElementById(HOST_ID)) return;
     document.body.append(host);
     setOpen(state.open, { focus: false });
     host.setAttribute("data-ready", ""); // mounted and listening: what tests (and host pages) wait for
   };
-  if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
+  // The script tag's request carries no Origin, so the studio could not refuse it: this CORS request
+  // carries the page's real Origin, and the button appears only when the studio says this website may
+  // show it. No answer (the studio unreachable) is a no too: better no button than one that cannot chat.
+  // On the studio's own page (the Embed tab's preview) a browser sends no Origin with a GET: no need to ask.
+  const studioPage = new URL(CONFIG.allowedUrl).origin === window.location.origin;
+  (studioPage ? Promise.resolve({ allowed: true })
+    : fetch(CONFIG.allowedUrl, { mode: "cors", credentials: "omit", cache: "no-store" })
+      .then((response) => (response.ok ? response.json() : { allowed: false })))
+    .then((answer) => {
+      if (!answer || answer.allowed !== true) return;
+      if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
+    })
+    .catch(() => { /* not allowed here, or unreachable: nothing is drawn */ });
 })();

@@ -2,8 +2,11 @@
 // widget's own scope, see renderers/text.js). The `sources` event comes before any token and draws the
 // passages the answer may cite (title, score, the quoted passage behind a <details>); tokens fill the
 // answer above them; `done` marks the cited passages from result.citations, and says why when the
-// assistant abstained. Model output and passages are inserted with textContent only, never as HTML.
+// assistant abstained. The answer is drawn as safe Markdown (renderers/markdown.js), the whole text so
+// far again at each token; passages are inserted with textContent only. Never HTML.
 (globalThis.studioRenderers ??= {}).answer = (() => {
+  const markdown = globalThis.studioMarkdown;
+  const written = new WeakMap(); // answer-text node → the text its tokens have brought so far
   const make = (tag, className, text) => {
     const node = document.createElement(tag);
     if (className) node.className = className;
@@ -15,7 +18,7 @@
     let text = node.querySelector(":scope > .answer-text");
     if (!text) {
       node.textContent = "";
-      text = make("span", "answer-text");
+      text = make("div", "answer-text");
       const note = make("p", "answer-note");
       note.hidden = true;
       const sources = make("div", "answer-sources");
@@ -49,11 +52,18 @@
       sources.append(list);
       sources.hidden = false;
     },
-    token(node, text) { parts(node).text.textContent += text; },
+    token(node, chunk) {
+      const { text } = parts(node);
+      const all = (written.get(text) || "") + chunk;
+      written.set(text, all);
+      markdown.draw(text, all, { streaming: true });
+    },
     done(node, result) {
       const { text, note, sources } = parts(node);
       if (!result) return;
-      if (!text.textContent && typeof result.text === "string") text.textContent = result.text;
+      const final = written.get(text) || (typeof result.text === "string" ? result.text : "");
+      written.set(text, final);
+      markdown.draw(text, final);
       // "cited": the answer names the passage ([n]); "quoted": it repeats the passage's own words.
       const cited = new Map((result.citations || []).map((c) => [String(c.n), c.via === "quote" ? "quoted" : "cited"]));
       sources.querySelectorAll(".answer-source").forEach((entry) => {

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('products', '0008_remote_engine'),
+        ('products', '0011_releases'),
     ]
 
     operations = [

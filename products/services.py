@@ -16,7 +16,7 @@ from products.kinds.inputs import InputError
 from products.kinds.prompts import TemplateError, prompt_length_errors, validate_template
 from products.kinds.settings import GenerationSettings, clean_settings
 from products.knowledge.services import knowledge_index_request
-from products.models import DatasetVersion, Generation, Product, ProductVersion
+from products.models import DatasetVersion, FeedbackEvent, Generation, Product, ProductVersion
 from products.remote_engines import RemoteEngineError, api_key_encrypt, remote_engine_url
 from studio.models import Team
 from studio.services import audit_record
@@ -231,11 +231,17 @@ def generation_finish(
 
 
 @transaction.atomic
-def generation_feedback_set(*, generation: Generation, value: int) -> Generation:
+def generation_feedback_set(*, generation: Generation, value: int, user: AbstractBaseUser | None = None) -> Generation:
+    """Keep the latest 👍/👎 on the generation (the logs filter by it) and the rating in its feedback history."""
     if value not in (-1, 0, 1):
         raise ValidationError("Feedback is 1 (good), -1 (bad) or 0 (none).")
     generation.feedback = value
     generation.save(update_fields=["feedback"])
+    FeedbackEvent.objects.create(
+        team_id=generation.team_id, product_id=generation.product_id, generation=generation,
+        kind=FeedbackEvent.Kind.RATING, value={"rating": value}, channel=generation.channel,
+        user=user if user is not None and user.is_authenticated else None,
+    )
     return generation
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from products.views import embed, engine, gallery, knowledge, playground, versions
+from products.views import embed, engine, gallery, knowledge, logs, playground, versions
 
 urlpatterns = [
     path("", gallery.product_list, name="product_list"),
@@ -18,6 +18,11 @@ urlpatterns = [
     path("<slug:product_slug>/versions/new/", versions.version_create, name="version_create"),
     path("<slug:product_slug>/versions/settings/", versions.version_kind_config, name="version_kind_config"),
     path("<slug:product_slug>/versions/<int:number>/publish/", versions.version_publish, name="version_publish"),
+    path("<slug:product_slug>/logs/", logs.log_list, name="logs"),
+    path("<slug:product_slug>/logs/export/", logs.log_export, name="logs_export"),
+    path("<slug:product_slug>/logs/add-to-dataset/", logs.log_add_to_dataset, name="logs_add_to_dataset"),
+    path("<slug:product_slug>/logs/<int:generation_id>/", logs.log_detail, name="log_detail"),
+    path("<slug:product_slug>/logs/<int:generation_id>/correct/", logs.log_correct, name="log_correct"),
     path("<slug:product_slug>/embed/", embed.embed_settings, name="embed"),
     path("<slug:product_slug>/embed/rotate-key/", embed.embed_key_rotate, name="embed_key_rotate"),
     path("<slug:product_slug>/engine/", engine.engine_settings, name="engine"),

@@ -42,11 +42,27 @@ class Generation(models.Model):
     time_to_first_token_ms = models.PositiveIntegerField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     feedback = models.SmallIntegerField(default=0, help_text="1 thumbs up, -1 thumbs down, 0 none.")
+    correction = models.TextField(
+        blank=True, help_text="What an editor said it should have answered (text kinds) or the right label; "
+                              "the latest correction, its history is in FeedbackEvent.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["product", "-created_at"])]
+        # The Logs tab pages newest first by id (keyset: ``id < last seen``), within one product, optionally
+        # narrowed by one filter; these indexes let each such page read only the rows it shows. PostgreSQL also
+        # has a GIN index for the full-text search (migration 0010_logs), which SQLite does not have.
+        indexes = [
+            models.Index(fields=["product", "-created_at"]),
+            models.Index(fields=["product", "-id"], name="generation_product_newest"),
+            models.Index(fields=["product", "feedback", "-id"], name="generation_product_feedback"),
+            models.Index(fields=["product", "channel", "-id"], name="generation_product_channel"),
+            models.Index(fields=["version", "-id"], name="generation_version_newest"),
+            models.Index(fields=["product", "-id"], condition=~models.Q(correction=""),
+                         name="generation_product_corrected"),
+            models.Index(fields=["team", "created_at"], name="generation_team_created"),
+        ]
 
     def __str__(self) -> str:
         return f"Generation {self.pk} of {self.product_id}"
@@ -81,7 +97,11 @@ class FeedbackEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["product", "kind", "-created_at"])]
+        indexes = [
+            models.Index(fields=["product", "kind", "-created_at"]),
+            models.Index(fields=["team", "visitor"], name="feedback_team_visitor"),
+            models.Index(fields=["team", "created_at"], name="feedback_team_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} on generation {self.generation_id}"

@@ -143,8 +143,9 @@ def _log_rows(*, kind: ProductKind, product: Product, generations: QuerySet[Gene
               seen: SeenRows, counts: _Counts) -> Iterator[dict[str, str]]:
     # One pass over the chosen generations (a primary key is one row of the queryset: each becomes a row at most
     # once), keeping the first of rows that read the same.
-    for generation in generations.only("pk", "inputs", "result", "output", "correction", "feedback").iterator(
-            chunk_size=2000):
+    # Oldest first: the dataset reads in the order things happened, and the first of two alike is the one kept.
+    chosen = generations.order_by("pk").only("pk", "inputs", "result", "output", "correction", "feedback")
+    for generation in chosen.iterator(chunk_size=2000):
         if not generation.correction and generation.feedback < 0:
             counts.rated_bad += 1
             continue

@@ -20,7 +20,7 @@ class LogFilterForm(forms.Form):
                               error_messages={"invalid": "Write the last day as YYYY-MM-DD, e.g. 2026-01-31."})
     q = forms.CharField(required=False, max_length=200, label="Search", widget=forms.TextInput(
         attrs={"type": "search", "placeholder": "Words in the inputs or answer"}))
-    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    before = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
 
     def __init__(self, data, *, product: Product) -> None:
         super().__init__(data)
@@ -43,7 +43,7 @@ class LogFilterForm(forms.Form):
             version=version if version in (None, DRAFT) else int(version),
             channel=data.get("channel") or "",
             feedback=data.get("feedback") or "",
-            date_from=data.get("date_from") if "date_to" not in self.errors else None,
+            date_from=data.get("date_from"),
             date_to=data.get("date_to"),
             q=data.get("q") or "",
         )

@@ -88,7 +88,7 @@ def generation_log_filter(*, product: Product, filters: LogFilters) -> QuerySet[
         generations = generations.exclude(correction="")
     if filters.date_from:
         generations = generations.filter(created_at__gte=_day_start(filters.date_from))
-    if filters.date_to:
+    if filters.date_to and filters.date_to < date.max:  # the last day possible has no day after it: no bound
         generations = generations.filter(created_at__lt=_day_start(filters.date_to + timedelta(days=1)))
     return generation_text_search(generations, filters.q).order_by("-id")
 

@@ -101,6 +101,9 @@ def test_bad_filter_values_are_named_not_a_server_error(client, headlines, seede
     assert "Write the first day as YYYY-MM-DD" in html
     assert "Select a valid choice. fax is not one of the available choices." in html
     assert "Light shoes that run far" in html  # the valid part still shows the answers
+    edges = client.get(url, {"date_from": "0001-01-01", "date_to": "9999-12-31", "before": str(2**70)})
+    assert edges.status_code == 200 and "Light shoes that run far" in edges.content.decode()  # an odd page: the first
+    assert client.get(url, {"q": "((\"-"}).status_code == 200
 
 
 def test_detail_shows_one_answer_in_full_with_its_feedback_history(client, headlines, seeded):

@@ -111,7 +111,7 @@ class GenerationExportApi(ApiView):
         def validate_version(self, value: str) -> int | str:
             if value == DRAFT:
                 return value
-            if not value.isdigit():
+            if not value.isdigit() or int(value) > 2**31 - 1:
                 raise ValidationError('A version is a number, or "draft".')
             return int(value)
 

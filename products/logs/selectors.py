@@ -1,7 +1,9 @@
 """Reads for a product's Logs tab: filtered, searched and paged generations, one in full, its feedback history.
 
-Every read starts from one product of the caller's team. Pages are keyset pages, newest first by id
-(``id < before``), so page 2,000 costs what page 1 does; each filter has an index (products/models/generation.py).
+Every read starts from one product of the caller's team. Pages are keyset pages, newest first by
+(created_at, id): the next page holds the rows before the last one shown, so page 2,000 costs what page 1 does;
+each filter, with or without a range of days, has an index that reads them in that order
+(products/models/generation.py).
 """
 
 from __future__ import annotations
@@ -90,17 +92,31 @@ def generation_log_filter(*, product: Product, filters: LogFilters) -> QuerySet[
         generations = generations.filter(created_at__gte=_day_start(filters.date_from))
     if filters.date_to and filters.date_to < date.max:  # the last day possible has no day after it: no bound
         generations = generations.filter(created_at__lt=_day_start(filters.date_to + timedelta(days=1)))
-    return generation_text_search(generations, filters.q).order_by("-id")
+    return generation_text_search(generations, filters.q).order_by("-created_at", "-id")
+
+
+def generation_log_page_query(
+    *, product: Product, filters: LogFilters, before: int | None = None, limit: int = PAGE_SIZE
+) -> QuerySet[Generation]:
+    """The query of one page: ``limit`` + 1 matching rows older than the one with id ``before`` (the extra row
+    says whether there is a next page)."""
+    generations = generation_log_filter(product=product, filters=filters).select_related("version", "user")
+    if before is not None:
+        # Rows before the one with id ``before``: older, or as old and of a smaller id. The ``created_at <=``
+        # bound is what the index reads from; the exclusion drops the few rows of the same instant.
+        anchor = Generation.objects.filter(product=product, pk=before).values_list("created_at", flat=True).first()
+        if anchor is None:  # that row is gone (purged): the rows of smaller ids, still in order
+            generations = generations.filter(id__lt=before)
+        else:
+            generations = generations.filter(created_at__lte=anchor).exclude(created_at=anchor, id__gte=before)
+    return generations[: limit + 1]
 
 
 def generation_log_page(
     *, product: Product, filters: LogFilters, before: int | None = None, limit: int = PAGE_SIZE
 ) -> LogPage:
     """One page of the product's matching generations, older than id ``before`` (the first page without it)."""
-    generations = generation_log_filter(product=product, filters=filters).select_related("version", "user")
-    if before is not None:
-        generations = generations.filter(id__lt=before)
-    rows = list(generations[: limit + 1])
+    rows = list(generation_log_page_query(product=product, filters=filters, before=before, limit=limit))
     more = len(rows) > limit
     rows = rows[:limit]
     return LogPage(rows=rows, next_before=rows[-1].pk if more else None)
@@ -119,7 +135,7 @@ def generation_feedback_history(*, generation: Generation) -> QuerySet[FeedbackE
 
 def generation_log_selection(*, product: Product, ids: list[int]) -> QuerySet[Generation]:
     """The product's generations among ``ids`` (ids of other products or teams are ignored), newest first."""
-    return Generation.objects.filter(product=product, pk__in=ids).order_by("-id")
+    return Generation.objects.filter(product=product, pk__in=ids).order_by("-created_at", "-id")
 
 
 def generation_log_good_and_corrected(*, product: Product, filters: LogFilters) -> QuerySet[Generation]:

@@ -50,16 +50,16 @@ class Generation(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        # The Logs tab pages newest first by id (keyset: ``id < last seen``), within one product, optionally
-        # narrowed by one filter; these indexes let each such page read only the rows it shows. PostgreSQL also
-        # has a GIN index for the full-text search (migration 0010_logs), which SQLite does not have.
+        # The Logs tab pages newest first by (created_at, id) — keyset: rows before the last one shown — within
+        # one product, optionally narrowed by one filter and a range of days; each of these indexes serves such a
+        # page in order, reading only the rows it shows. PostgreSQL also has a GIN index for the full-text search
+        # (migration 0010_logs), which SQLite does not have.
         indexes = [
-            models.Index(fields=["product", "-created_at"]),
-            models.Index(fields=["product", "-id"], name="generation_product_newest"),
-            models.Index(fields=["product", "feedback", "-id"], name="generation_product_feedback"),
-            models.Index(fields=["product", "channel", "-id"], name="generation_product_channel"),
-            models.Index(fields=["version", "-id"], name="generation_version_newest"),
-            models.Index(fields=["product", "-id"], condition=~models.Q(correction=""),
+            models.Index(fields=["product", "-created_at", "-id"], name="generation_product_newest"),
+            models.Index(fields=["product", "feedback", "-created_at", "-id"], name="generation_product_feedback"),
+            models.Index(fields=["product", "channel", "-created_at", "-id"], name="generation_product_channel"),
+            models.Index(fields=["version", "-created_at", "-id"], name="generation_version_newest"),
+            models.Index(fields=["product", "-created_at", "-id"], condition=~models.Q(correction=""),
                          name="generation_product_corrected"),
             models.Index(fields=["team", "created_at"], name="generation_team_created"),
         ]

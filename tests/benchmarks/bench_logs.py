@@ -8,7 +8,8 @@ Run on demand (pytest does not collect tests/benchmarks), against a PostgreSQL s
 It creates a throwaway database (``bench_logs_<pid>`` on ``BENCH_DATABASE_URL``, default the local server),
 migrates it, makes one team, product and three versions with the ORM, then seeds the generations with one SQL
 ``INSERT … SELECT … FROM generate_series`` (90 days of them: a third per channel, 10 % 👍, 6 % 👎, 0.2 % corrected,
-words from a 200-word vocabulary plus one rare word in 0.1 % of the answers), plus 50k rows of another product.
+words from a 200-word vocabulary plus one rare word in 0.1 % of the answers, each attribute drawn
+independently), plus 50k rows of another product.
 Then, through Django's test client (the real view, templates and all, no network), each scenario's page is
 fetched 5 times to warm up and 30 times measured; the page's main query is EXPLAINed (ANALYZE) and checked for
 an index scan; finally the whole log is exported as CSV through the export view while the process's resident
@@ -70,23 +71,28 @@ def _seed(rows: int) -> dict:
     words = sorted({"".join(rng.choice("abcdefghijklmnoprstuvwy") for _ in range(rng.randint(3, 9)))
                     for _ in range(400)})[:200]
     search_index = importlib.import_module("products.migrations.0010_logs").SEARCH_INDEX
+    # Each attribute from its own hash of i, so they are independent (as a real log's are): no filter
+    # combination is empty or full by accident of the seed.
     insert = """
         INSERT INTO products_generation (team_id, product_id, version_id, channel, inputs, variant, output, result,
             status, finish_reason, error, tokens_in, tokens_out, time_to_first_token_ms, duration_ms, feedback,
             correction, created_at)
         SELECT %(team)s, %(product)s,
-            CASE WHEN i %% 10 = 0 THEN NULL ELSE (%(versions)s::bigint[])[1 + (i %% 3)] END,
-            (ARRAY['playground', 'widget', 'api'])[1 + ((i / 7) %% 3)],
-            jsonb_build_object('product', w[1 + (i * 13) %% 200], 'benefit', w[1 + (i * 17) %% 200], 'tone', 'bold'),
+            CASE WHEN h.v %% 10 = 0 THEN NULL ELSE (%(versions)s::bigint[])[1 + h.v %% 3] END,
+            (ARRAY['playground', 'widget', 'api'])[1 + h.c %% 3],
+            jsonb_build_object('product', w[1 + h.a %% 200], 'benefit', w[1 + h.b %% 200], 'tone', 'bold'),
             0, t.out, jsonb_build_object('text', t.out), 'finished', 'eos', '', 20 + i %% 50, 10 + i %% 90,
-            40 + (i * 7) %% 900, 300 + (i * 11) %% 5000,
-            CASE WHEN i %% 10 = 0 THEN 1 WHEN i %% 17 = 0 THEN -1 ELSE 0 END,
-            CASE WHEN i %% 500 = 0 THEN 'A corrected answer ' || w[1 + i %% 200] ELSE '' END,
+            40 + h.a %% 900, 300 + h.b %% 5000,
+            CASE WHEN h.f %% 100 < 10 THEN 1 WHEN h.f %% 100 < 16 THEN -1 ELSE 0 END,
+            CASE WHEN h.f %% 500 = 499 THEN 'A corrected answer ' || w[1 + h.a %% 200] ELSE '' END,
             now() - make_interval(secs => (%(rows)s - i) * (90 * 86400.0 / %(rows)s))
         FROM generate_series(1, %(rows)s) AS i, (SELECT %(words)s::text[] AS w) AS vocabulary,
-        LATERAL (SELECT concat_ws(' ', w[1 + (i * 31) %% 200], w[1 + (i * 37) %% 200], w[1 + (i * 41) %% 200],
-                                  w[1 + (i * 43) %% 200], w[1 + (i * 47) %% 200], w[1 + (i * 53) %% 200],
-                                  CASE WHEN i %% 1000 = 7 THEN %(rare)s END) AS out) AS t
+        LATERAL (SELECT abs(hashint4(i)) AS v, abs(hashint4(i + 7919)) AS c, abs(hashint4(i + 104729)) AS f,
+                        abs(hashint4(i + 1299709)) AS a, abs(hashint4(i + 15485863)) AS b) AS h,
+        LATERAL (SELECT concat_ws(' ', w[1 + abs(hashint4(i * 3)) %% 200], w[1 + abs(hashint4(i * 5)) %% 200],
+                                  w[1 + abs(hashint4(i * 7)) %% 200], w[1 + abs(hashint4(i * 11)) %% 200],
+                                  w[1 + abs(hashint4(i * 13)) %% 200], w[1 + abs(hashint4(i * 17)) %% 200],
+                                  CASE WHEN abs(hashint4(i * 19)) %% 1000 = 7 THEN %(rare)s END) AS out) AS t
     """
     started = time.perf_counter()
     with connection.cursor() as cursor:
@@ -125,15 +131,15 @@ def _scenarios(product, common: str, rows: int) -> list[tuple[str, dict]]:
 
 
 def _explain(product, params: dict) -> str:
+    """The plan of the page's own query (the selector the view calls), run for real."""
     from products.logs.forms import LogFilterForm
-    from products.logs.selectors import PAGE_SIZE, generation_log_filter
+    from products.logs.selectors import generation_log_page_query
 
     form = LogFilterForm(params, product=product)
     form.is_valid()
-    queryset = generation_log_filter(product=product, filters=form.filters()).select_related("version", "user")
-    if params.get("before"):
-        queryset = queryset.filter(id__lt=int(params["before"]))
-    return queryset[: PAGE_SIZE + 1].explain(analyze=True, buffers=True)
+    before = int(params["before"]) if params.get("before") else None
+    return generation_log_page_query(product=product, filters=form.filters(), before=before).explain(
+        analyze=True, buffers=True)
 
 
 def _measure(client, url: str) -> list[float]:

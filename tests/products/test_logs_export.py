@@ -86,3 +86,21 @@ def test_api_export_is_in_the_openapi_schema(client):
     assert operation["operationId"] == "generations_export"
     assert {"text/csv", "application/x-ndjson"} <= set(operation["responses"]["200"]["content"])
     assert {p["name"] for p in operation["parameters"]} >= {"format", "version", "channel", "feedback", "q"}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_export_under_asgi_streams_from_a_thread_of_its_own(headlines):
+    from asgiref.sync import sync_to_async
+    from django.test import AsyncClient
+
+    owner = await sync_to_async(lambda: headlines.team.memberships.get().user)()
+    client = AsyncClient()
+    await client.aforce_login(owner)
+    url = reverse("logs_export", args=[headlines.team.slug, headlines.slug])
+    response = await client.get(url, {"format": "jsonl", "channel": "api"})
+    assert response.is_async  # stepped in its own thread, not read whole into memory first
+    body = b"".join([chunk async for chunk in response.streaming_content]).decode()
+    assert [json.loads(line)["output"] for line in body.splitlines()] == ["+1 dry feet"]
+    from django.db import connections
+
+    await sync_to_async(connections.close_all)()  # the login's thread, so the test database can be dropped

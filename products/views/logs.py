@@ -30,6 +30,11 @@ from studio.access import team_view
 from studio.models import Membership
 from studio.roles import Role
 
+#: How a generation ended (its finish reason), in words.
+ENDINGS = {
+    "eos": "Finished", "stop": "Finished at a stop sequence", "length": "Reached the length limit",
+    "cancelled": "Stopped before the end", "time_limit": "Took too long and was stopped", "error": "Failed",
+}
 FILTER_NAMES = ("version", "channel", "feedback", "date_from", "date_to", "q")
 EXPORT_FORMAT_ERROR = "Export format is csv or jsonl, e.g. ?format=csv."
 
@@ -43,9 +48,18 @@ def _filter_query(data: QueryDict) -> QueryDict:
     return query
 
 
-def input_summary(inputs: dict) -> str:
+def _inputs_in_order(inputs: dict, product: Product) -> list[tuple[str, object]]:
+    """(label, value) of each input, in the product's order of inputs, then any it no longer has (the database may
+    keep the keys in another order: PostgreSQL's jsonb sorts them by length)."""
+    inputs = inputs or {}
+    labels = {field["name"]: field.get("label") or field["name"] for field in product.input_schema}
+    names = [name for name in labels if name in inputs] + [name for name in inputs if name not in labels]
+    return [(labels.get(name, name), inputs[name]) for name in names]
+
+
+def input_summary(inputs: dict, product: Product) -> str:
     """A generation's inputs on one line, for the list (the detail page shows each)."""
-    return " · ".join(str(value) for value in (inputs or {}).values() if value not in (None, ""))
+    return " · ".join(str(value) for _, value in _inputs_in_order(inputs, product) if value not in (None, ""))
 
 
 def _list_context(request: HttpRequest, membership: Membership, product: Product) -> dict:
@@ -59,7 +73,7 @@ def _list_context(request: HttpRequest, membership: Membership, product: Product
         older["before"] = page.next_before
     return {
         "product": product, "kind": get_kind(product.kind), "form": form,
-        "rows": [(generation, input_summary(generation.inputs)) for generation in page.rows],
+        "rows": [(generation, input_summary(generation.inputs, product)) for generation in page.rows],
         "first_page": before is None, "filter_query": query.urlencode(),
         "older_query": older.urlencode() if page.next_before else "",
         "can_edit": membership.can(Role.EDITOR),
@@ -93,6 +107,8 @@ def _detail_context(membership: Membership, product: Product, generation: Genera
         "probabilities": [(label, value, round(value * 100)) for label, value in probabilities],
         # Read here, not in the template: a dict's ``items`` there is its method when the key is missing.
         "citations": result.get("citations") or [], "items": result.get("items") or [],
+        "inputs": _inputs_in_order(generation.inputs, product),
+        "ending": ENDINGS.get(generation.finish_reason, generation.finish_reason or generation.get_status_display()),
     }
 
 

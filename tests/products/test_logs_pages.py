@@ -114,7 +114,7 @@ def test_detail_shows_one_answer_in_full_with_its_feedback_history(client, headl
     client.force_login(owner)
     html = client.get(reverse("log_detail", args=[headlines.team.slug, headlines.slug, generation.pk])).content.decode()
     assert long_answer.strip() in html  # in full, not cut short as in the list
-    assert "12 read, 7 written" in html and "80 ms" in html and "400 ms" in html and "eos" in html
+    assert "12 read, 7 written" in html and "80 ms" in html and "400 ms" in html and "Finished" in html
     assert "rated 👎" in html and owner.email in html
 
 

@@ -133,8 +133,7 @@ def log_correct(request: HttpRequest, membership: Membership, product_slug: str,
             generation_correct(generation=generation, user=request.user, text=form.cleaned_data["text"],
                                label=form.cleaned_data["label"])
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            form.add_error(None, exc)  # a dict of errors lands on its fields (text, label), a message on the form
             status = 400
         else:
             if not request.htmx:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from products.logs.selectors import LogFilters, generation_log_filter, generation_log_page
@@ -189,3 +190,30 @@ def test_another_team_gets_404_on_logs_detail_export_correct_and_add(client, hea
                          template_id="ad-headlines", name="Headlines")
     assert client.get(reverse("log_detail", args=[own.team.slug, own.slug, gid])).status_code == 404
     assert Generation.objects.get(pk=gid).correction == ""
+
+
+def test_ranked_items_have_no_correction_and_cannot_become_training_rows(client, make_team):
+    from products.logs.selectors import generation_log_selection
+    from products.logs.services import generation_dataset_export
+
+    team = make_team("Acme")
+    owner = team.memberships.get().user
+    picks = product_create(team=team, user=owner, kind_id="fixed-rank", template_id="staff-picks")
+    generation = log(picks, "", inputs={}, result={"items": [{"id": "sku-1", "title": "Mug", "reason": "popular"}]},
+                     feedback=1)
+    client.force_login(owner)
+    detail = client.get(reverse("log_detail", args=[team.slug, picks.slug, generation.pk])).content.decode()
+    assert "Mug — popular" in detail and "Save correction" not in detail
+    assert "clicks and purchases are their feedback" in detail
+    refused = client.post(reverse("log_correct", args=[team.slug, picks.slug, generation.pk]), {"text": "Other"})
+    assert refused.status_code == 400 and "cannot be corrected" in refused.content.decode()
+    with pytest.raises(ValidationError, match="logs cannot become training rows"):
+        generation_dataset_export(product=picks, generations=generation_log_selection(
+            product=picks, ids=[generation.pk]), user=owner, name="Picks")
+
+
+def test_viewers_see_the_logs_without_checkboxes_or_add_to_dataset(client, headlines, seeded, make_member):
+    client.force_login(make_member(headlines.team, Role.VIEWER).user)
+    html = client.get(reverse("logs", args=[headlines.team.slug, headlines.slug])).content.decode()
+    assert "Light shoes that run far" in html
+    assert 'name="ids"' not in html and "Add to the dataset" not in html

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from inference.models import LeasedJob
 
 logger = logging.getLogger(__name__)
+
+#: Seconds between two purges of expired logs by one worker (teams' "keep logs N days"; any worker may purge).
+LOGS_PURGE_INTERVAL_S = 3600.0
 
 J = TypeVar("J", bound="LeasedJob")
 Job = TypeVar("Job", bound="LeasedJob")
@@ -185,6 +189,7 @@ class LeasedJobWorker(Generic[Job]):
         self.queues = list(queues)
         self.lease_seconds, self.poll_seconds, self.max_attempts = lease_seconds, poll_seconds, max_attempts
         self.shutdown = threading.Event()
+        self._logs_purged_at: float | None = None
 
     # Hooks ---------------------------------------------------------------------------------
 
@@ -207,12 +212,26 @@ class LeasedJobWorker(Generic[Job]):
     def run(self, job: Job, lease_lost: threading.Event) -> None:
         raise NotImplementedError("Subclasses do the job in `run(job, lease_lost)`, calling a service.")
 
+    def purge_logs_when_due(self) -> None:
+        """Once an hour, delete logs older than their team keeps them (the periodic half of manage.py purge_logs)."""
+        now = time.monotonic()
+        if self._logs_purged_at is not None and now - self._logs_purged_at < LOGS_PURGE_INTERVAL_S:
+            return
+        self._logs_purged_at = now
+        from products.logs.retention import logs_purge
+
+        try:
+            logs_purge()
+        except Exception:  # a purge that fails now is tried again in an hour; the jobs must go on
+            logger.exception("%s: purging expired logs failed", self.name)
+
     # Loop ----------------------------------------------------------------------------------
 
     def run_once(self) -> bool:
         """Sweep, then claim and run one job; False when there was none."""
         close_old_connections()
         self.sweep()
+        self.purge_logs_when_due()
         job = self.claim()
         if job is None:
             return False

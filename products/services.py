@@ -257,7 +257,8 @@ def generation_finish(
 
 
 @transaction.atomic
-def generation_feedback_set(*, generation: Generation, value: int) -> Generation:
+def generation_feedback_set(*, generation: Generation, value: int, user: AbstractBaseUser | None = None) -> Generation:
+    """Keep the latest 👍/👎 on the generation (the logs filter by it) and the rating in its feedback history."""
     if value not in (-1, 0, 1):
         raise ValidationError("Feedback is 1 (good), -1 (bad) or 0 (none).")
     # Locked, so two ratings at once move the rollup from the value each of them replaced.
@@ -265,6 +266,9 @@ def generation_feedback_set(*, generation: Generation, value: int) -> Generation
     old, generation.feedback, current.feedback = current.feedback, value, value
     current.save(update_fields=["feedback"])
     rollup_feedback_changed(generation=current, old=old, new=value)
+    visitor = current.visitor if current.channel == Generation.Channel.WIDGET else ""
+    feedback_event_record(generation=current, kind=FeedbackEvent.Kind.RATING, value={"rating": value}, user=user,
+                          visitor=visitor)
     return generation
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from products.views import embed, engine, gallery, knowledge, labelling, playground, releases, versions
+from products.views import embed, engine, gallery, knowledge, labelling, logs, playground, releases, versions
 
 urlpatterns = [
     path("", gallery.product_list, name="product_list"),
@@ -29,6 +29,11 @@ urlpatterns = [
          name="release_promote"),
     path("<slug:product_slug>/releases/<int:release_id>/stop/", releases.release_stop_view, name="release_stop"),
     path("<slug:product_slug>/usage/", releases.usage, name="usage"),
+    path("<slug:product_slug>/logs/", logs.log_list, name="logs"),
+    path("<slug:product_slug>/logs/export/", logs.log_export, name="logs_export"),
+    path("<slug:product_slug>/logs/add-to-dataset/", logs.log_add_to_dataset, name="logs_add_to_dataset"),
+    path("<slug:product_slug>/logs/<int:generation_id>/", logs.log_detail, name="log_detail"),
+    path("<slug:product_slug>/logs/<int:generation_id>/correct/", logs.log_correct, name="log_correct"),
     path("<slug:product_slug>/embed/", embed.embed_settings, name="embed"),
     path("<slug:product_slug>/embed/rotate-key/", embed.embed_key_rotate, name="embed_key_rotate"),
     path("<slug:product_slug>/embed/widget/", embed.embed_widget_save, name="embed_widget"),

@@ -6,6 +6,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.exceptions import ValidationError
 
 from studio.login_throttle import LOGIN_THROTTLED, minutes
+from studio.models import LOG_RETENTION_MAX_DAYS
 from studio.roles import Role
 
 
@@ -65,6 +66,21 @@ class EmailPasswordResetForm(PasswordResetForm):
 
 class TeamForm(forms.Form):
     name = forms.CharField(max_length=80, label="Team name")
+
+
+class LogRetentionForm(forms.Form):
+    log_retention_days = forms.IntegerField(
+        required=False, min_value=1, max_value=LOG_RETENTION_MAX_DAYS, label="Keep logs for (days)",
+        help_text="Answers, ratings and corrections older than this are deleted every hour. Empty: keep them all.",
+        error_messages={"min_value": "Keep logs at least 1 day, or leave it empty to keep them all.",
+                        "max_value": f"At most {LOG_RETENTION_MAX_DAYS:,} days; leave it empty to keep them all.",
+                        "invalid": "Write a number of days, e.g. 90."},
+    )
+
+
+class VisitorDeleteForm(forms.Form):
+    visitor = forms.CharField(max_length=64, label="Visitor id",
+                              help_text="The random id the widget keeps for one visitor of your website.")
 
 
 class InviteForm(forms.Form):

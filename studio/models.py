@@ -1,16 +1,26 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from studio.roles import Role, role_at_least
+
+#: The longest a team may ask to keep its logs (ten years); longer is "keep them" (empty).
+LOG_RETENTION_MAX_DAYS = 3650
 
 
 class Team(models.Model):
     name = models.CharField(max_length=80)
     slug = models.SlugField(max_length=90, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    log_retention_days = models.PositiveIntegerField(
+        null=True, blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(LOG_RETENTION_MAX_DAYS)],
+        help_text="Generations and feedback older than this many days are deleted (manage.py purge_logs); "
+                  "empty keeps them.",
+    )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="teams"
     )

@@ -208,3 +208,15 @@ def audit_record(*, team: Team, actor: AbstractUser | None, action: str, summary
     event.full_clean()
     event.save()
     return event
+
+
+@transaction.atomic
+def team_log_retention_set(*, actor: Membership, days: int | None) -> Team:
+    """Keep the team's logs ``days`` days (None: keep them); older ones go at the next purge (manage.py purge_logs)."""
+    if not actor.can(Role.ADMIN):
+        raise PermissionDenied("Only team admins and owners can change how long logs are kept.")
+    team = Team.objects.select_for_update().get(pk=actor.team_id)
+    team.log_retention_days = days
+    team.full_clean()
+    team.save(update_fields=["log_retention_days"])
+    return team

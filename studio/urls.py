@@ -14,6 +14,8 @@ team_patterns = [
     path("members/<int:member_id>/role/", teams.member_change_role, name="member_change_role"),
     path("members/<int:member_id>/remove/", teams.member_remove, name="member_remove"),
     path("audit/", teams.audit_log, name="audit_log"),
+    path("settings/", teams.team_settings, name="team_settings"),
+    path("settings/delete-visitor/", teams.team_visitor_delete, name="team_visitor_delete"),
     path("products/", include("products.urls")),
     path("datasets/", include("products.datasets.urls")),
     path("api-keys/", include("products.api.keys_urls")),

@@ -7,7 +7,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from products.api.views.datasets import DatasetDetailApi, DatasetListApi, DatasetVersionCreateApi
 from products.api.views.generate import ProductGenerateApi
-from products.api.views.generations import GenerationDetailApi, GenerationFeedbackApi, GenerationListApi
+from products.api.views.generations import (
+    GenerationDetailApi,
+    GenerationExportApi,
+    GenerationFeedbackApi,
+    GenerationListApi,
+)
 from products.api.views.products import ProductDetailApi, ProductListApi, VersionDetailApi, VersionListApi
 from products.api.views.training import (
     ProductTrainingRunsApi,
@@ -23,6 +28,7 @@ v1_patterns = [
     path("products/<slug:slug>/versions/<int:number>/", VersionDetailApi.as_view(), name="api_version"),
     path("products/<slug:slug>/generate/", ProductGenerateApi.as_view(), name="api_generate"),
     path("products/<slug:slug>/generations/", GenerationListApi.as_view(), name="api_generations"),
+    path("products/<slug:slug>/generations/export/", GenerationExportApi.as_view(), name="api_generations_export"),
     path("products/<slug:slug>/training-runs/", ProductTrainingRunsApi.as_view(), name="api_product_training_runs"),
     path("training-runs/", TrainingRunListApi.as_view(), name="api_training_runs"),
     path("training-runs/<int:run_id>/", TrainingRunDetailApi.as_view(), name="api_training_run"),

@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     from products.models.product import ProductConfig
 
 __all__ = [
-    "GenerationSettings", "InputError", "InputField", "KnowledgeRef", "PrepareContext", "PrepareRefused", "ProductKind",
-    "ProductTemplate", "TextGenerationKind", "TrainingConversation", "prompt_placeholders", "render_prompt",
+    "GenerationSettings", "InputError", "InputField", "KnowledgeRef", "LogLayout", "PrepareContext", "PrepareRefused",
+    "ProductKind", "ProductTemplate", "TextGenerationKind", "TrainingConversation", "prompt_placeholders",
+    "render_prompt",
 ]
 
 #: Seconds a text generation may run; the worker ends it with finish reason ``time_limit``.
@@ -55,6 +56,19 @@ class TrainingConversation:
 
     messages: list[dict[str, str]]
     reply: str
+
+
+@dataclass(frozen=True)
+class LogLayout:
+    """How a kind's logged answers become training rows: its dataset shape, the column mapping, the answer's column."""
+
+    shape: str
+    mapping: dict[str, list[str]]
+    answer_column: str
+
+    @property
+    def columns(self) -> list[str]:
+        return [column for columns in self.mapping.values() for column in columns]
 
 
 @dataclass(frozen=True)
@@ -130,6 +144,9 @@ class ProductKind:
     max_variants: ClassVar[int] = 4
     #: Kind-specific settings a person may change on the versions page (saved into kind_config as a new version).
     config_fields: ClassVar[tuple[InputField, ...]] = ()
+    #: How an editor corrects a logged result on the Logs tab: "text" (writes what it should have said),
+    #: "label" (picks the right one of ``correction_labels``), "" (no correction: e.g. recommendations).
+    correction: ClassVar[str] = ""
 
     # Declarations ------------------------------------------------------------------------------
 
@@ -198,6 +215,24 @@ class ProductKind:
         """The result as plain text (OpenAI message content, logs, Copy)."""
         return str(result.get("text", ""))
 
+    # Logs --------------------------------------------------------------------------------------
+
+    def correction_labels(self, config: ProductConfig) -> list[str]:
+        """The labels a "label" correction may pick for a result of ``config`` (empty: any the result names)."""
+        return []
+
+    def log_answer(self, result: dict[str, Any]) -> str:
+        """What a logged result teaches when nobody corrected it ("" when it teaches nothing)."""
+        return self.result_text(result)
+
+    def log_training_layout(self, config: ProductConfig) -> LogLayout | None:
+        """The training shape logged answers become, or None when they cannot become training rows."""
+        return None
+
+    def log_training_row(self, config: ProductConfig, inputs: dict[str, Any], answer: str) -> dict[str, str]:
+        """One logged generation (its inputs, and the answer it gave or was corrected to) as a training row."""
+        raise NotImplementedError(f"The {self.name} kind turns no logs into training rows.")
+
     # Training ----------------------------------------------------------------------------------
 
     def training_conversation(
@@ -214,6 +249,20 @@ class TextGenerationKind(ProductKind):
     trainer = "lora"
     renderer_needs = MARKDOWN_RENDERER_NEEDS
     evaluation_metrics = ("loss", "perplexity", "bleu", "rouge1", "rougeL")
+    correction = "text"
+
+    def _output_column(self, config: ProductConfig) -> str:
+        names = {field.name for field in self.input_fields(config)}
+        return next(name for name in ("output", "finished_output", "studio_output") if name not in names)
+
+    def log_training_layout(self, config: ProductConfig) -> LogLayout | None:
+        """Facts → finished copy: one column per input, then the answer (copywriting's "examples" shape)."""
+        inputs, output = [field.name for field in self.input_fields(config)], self._output_column(config)
+        return LogLayout("examples", {"inputs": inputs, "output": [output]}, output)
+
+    def log_training_row(self, config: ProductConfig, inputs: dict[str, Any], answer: str) -> dict[str, str]:
+        row = {field.name: _text(inputs.get(field.name)) for field in self.input_fields(config)}
+        return {**row, self._output_column(config): answer}
 
     def build_messages(self, *, system_prompt: str, prompt_template: str, inputs: dict[str, Any]) -> list[dict]:
         """Turn cleaned inputs into chat messages for the engine."""
@@ -281,6 +330,10 @@ class TextGenerationKind(ProductKind):
             if not block.learnt and block.label.lower() in roles
         ]
         return TrainingConversation(messages, reply) if messages else None
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
 def example_values(example: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from inference.protocol import InferenceRequest, Task
 from inference.registry import EMBEDDING_MODEL_ID
 from products.datasets.shapes import Block, Need, Shape
-from products.kinds.base import InputField, PrepareContext, PrepareRefused, ProductKind, ProductTemplate
+from products.kinds.base import InputField, LogLayout, PrepareContext, PrepareRefused, ProductKind, ProductTemplate
 from products.kinds.registry import register
 
 if TYPE_CHECKING:
@@ -62,6 +62,7 @@ class Classification(ProductKind):
     renderer = "products/renderers/label.js"
     openai_compatible = True
     max_variants = 1  # the same text gets the same label: variants would only repeat it
+    correction = "label"
     config_fields = (
         InputField("unsure_below", "Unsure below", type="number", minimum=0, maximum=0.99,
                    default=DEFAULT_UNSURE_BELOW, required=False,
@@ -146,3 +147,19 @@ class Classification(ProductKind):
 
     def result_text(self, result: dict[str, Any]) -> str:
         return str(result.get("label", ""))
+
+    def log_answer(self, result: dict[str, Any]) -> str:
+        """An "unsure" answer names no label to learn: only a correction makes it a training row."""
+        return "" if result.get("unsure") else self.result_text(result)
+
+    def correction_labels(self, config: ProductConfig) -> list[str]:
+        """The labels the version's classifier was trained on (its artifact's metadata)."""
+        artifact = config.fine_tuned_artifact
+        return [str(label) for label in (artifact.metadata or {}).get("labels", [])] if artifact else []
+
+    def log_training_layout(self, config: ProductConfig) -> LogLayout | None:
+        return LogLayout("labelled", {"text": ["text"], "label": ["label"]}, "label")
+
+    def log_training_row(self, config: ProductConfig, inputs: dict[str, Any], answer: str) -> dict[str, str]:
+        text = inputs.get("text")
+        return {"text": "" if text is None else str(text), "label": answer}

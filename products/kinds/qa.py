@@ -18,6 +18,7 @@ from inference.protocol import InferenceRequest, Task
 from products.datasets.shapes import Block, Need, Shape
 from products.kinds.base import (
     InputField,
+    LogLayout,
     PrepareContext,
     PrepareRefused,
     ProductTemplate,
@@ -207,3 +208,12 @@ class QuestionAnswering(TextGenerationKind):
 
     def result_text(self, result: dict[str, Any]) -> str:
         return str(result.get("text", ""))
+
+    def log_training_layout(self, config: ProductConfig) -> LogLayout | None:
+        """Question → answer pairs (what a Q&A fine-tune learns from), never passages."""
+        return LogLayout("pairs", {"question": ["question"], "answer": ["answer"]}, "answer")
+
+    def log_training_row(self, config: ProductConfig, inputs: dict[str, Any], answer: str) -> dict[str, str]:
+        field = self.message_input(config)
+        question = inputs.get(field.name) if field is not None else None
+        return {"question": "" if question is None else str(question), "answer": answer}

@@ -50,11 +50,27 @@ class Generation(models.Model):
     release = models.ForeignKey("products.Release", on_delete=models.SET_NULL, null=True, blank=True,
                                 related_name="generations")
     arm = models.CharField(max_length=10, blank=True, help_text='"control", "candidate", or empty outside a split.')
+    correction = models.TextField(
+        blank=True, help_text="What an editor said it should have answered (text kinds) or the right label; "
+                              "the latest correction, its history is in FeedbackEvent.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["product", "-created_at"])]
+        # The Logs tab pages newest first by (created_at, id) — keyset: rows before the last one shown — within
+        # one product, optionally narrowed by one filter and a range of days; each of these indexes serves such a
+        # page in order, reading only the rows it shows. PostgreSQL also has a GIN index for the full-text search
+        # (migration 0013_logs), which SQLite does not have.
+        indexes = [
+            models.Index(fields=["product", "-created_at", "-id"], name="generation_product_newest"),
+            models.Index(fields=["product", "feedback", "-created_at", "-id"], name="generation_product_feedback"),
+            models.Index(fields=["product", "channel", "-created_at", "-id"], name="generation_product_channel"),
+            models.Index(fields=["version", "-created_at", "-id"], name="generation_version_newest"),
+            models.Index(fields=["product", "-created_at", "-id"], condition=~models.Q(correction=""),
+                         name="generation_product_corrected"),
+            models.Index(fields=["team", "created_at"], name="generation_team_created"),
+        ]
 
     def __str__(self) -> str:
         return f"Generation {self.pk} of {self.product_id}"
@@ -89,7 +105,11 @@ class FeedbackEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["product", "kind", "-created_at"])]
+        indexes = [
+            models.Index(fields=["product", "kind", "-created_at"]),
+            models.Index(fields=["team", "visitor"], name="feedback_team_visitor"),
+            models.Index(fields=["team", "created_at"], name="feedback_team_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} on generation {self.generation_id}"

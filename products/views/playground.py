@@ -81,7 +81,7 @@ def generation_feedback(request: HttpRequest, membership: Membership, generation
     form = FeedbackForm(request.POST)
     if not form.is_valid():
         return HttpResponse("Feedback is 1 (good), -1 (bad) or 0 (none).", status=400)
-    generation_feedback_set(generation=generation, value=form.cleaned_data["value"])
+    generation_feedback_set(generation=generation, value=form.cleaned_data["value"], user=request.user)
     if request.htmx or request.headers.get("Accept") == "application/json":
         return HttpResponse(status=204)
     return redirect("playground", team_slug=membership.team.slug, product_slug=generation.product.slug)

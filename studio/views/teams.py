@@ -8,8 +8,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from products.logs.retention import visitor_data_delete
 from studio.access import team_view
-from studio.forms import InviteForm, RoleForm, TeamForm
+from studio.forms import InviteForm, LogRetentionForm, RoleForm, TeamForm, VisitorDeleteForm
 from studio.models import Membership
 from studio.roles import DESCRIPTIONS, Role
 from studio.selectors import (
@@ -27,6 +28,7 @@ from studio.services import (
     membership_remove,
     roles_assignable_by,
     team_create,
+    team_log_retention_set,
 )
 
 
@@ -139,3 +141,40 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
 @team_view(Role.ADMIN)
 def audit_log(request: HttpRequest, membership: Membership) -> HttpResponse:
     return render(request, "studio/audit_log.html", {"events": audit_event_list(team=membership.team)})
+
+
+def _settings_page(request: HttpRequest, membership: Membership, *, retention_form=None, visitor_form=None,
+                   status: int = 200) -> HttpResponse:
+    return render(request, "studio/team_settings.html", {
+        "retention_form": retention_form or LogRetentionForm(
+            initial={"log_retention_days": membership.team.log_retention_days}),
+        "visitor_form": visitor_form or VisitorDeleteForm(),
+    }, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@team_view(Role.ADMIN)
+def team_settings(request: HttpRequest, membership: Membership) -> HttpResponse:
+    """How long the team keeps its logs."""
+    if request.method == "GET":
+        return _settings_page(request, membership)
+    form = LogRetentionForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, membership, retention_form=form, status=400)
+    days = form.cleaned_data["log_retention_days"]
+    team_log_retention_set(actor=membership, days=days)
+    messages.success(request, f"Logs are kept {days} days." if days else "Logs are kept until you delete them.")
+    return redirect("team_settings", team_slug=membership.team.slug)
+
+
+@require_POST
+@team_view(Role.ADMIN)
+def team_visitor_delete(request: HttpRequest, membership: Membership) -> HttpResponse:
+    """Delete what the team holds about one widget visitor."""
+    form = VisitorDeleteForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, membership, visitor_form=form, status=400)
+    visitor = form.cleaned_data["visitor"].strip()
+    deleted = visitor_data_delete(team=membership.team, visitor=visitor)
+    messages.success(request, f"Deleted {deleted} {'record' if deleted == 1 else 'records'} of visitor {visitor}.")
+    return redirect("team_settings", team_slug=membership.team.slug)

@@ -45,6 +45,7 @@ def _routes(product, generation) -> list[tuple[str, str, dict | None]]:
         ("post", f"/api/v1/products/{slug}/generate/", {"inputs": INPUTS}),
         ("post", f"/api/v1/products/{slug}/generate/", {"inputs": INPUTS, "stream": True}),
         ("get", f"/api/v1/products/{slug}/generations/", None),
+        ("get", f"/api/v1/products/{slug}/generations/export/", None),
         ("get", f"/api/v1/generations/{gid}/", None),
         ("get", f"/api/v1/products/{slug}/training-runs/", None),
         ("post", f"/api/v1/products/{slug}/training-runs/", {"dataset": dataset_id}),

@@ -117,3 +117,23 @@ def test_the_sweep_requeues_fails_or_cancels_expired_jobs_and_tells_the_hook_whi
     assert (rows[spent.pk].status, rows[spent.pk].error) == ("failed", "lost 3 times")
     assert rows[cancelled.pk].status == "cancelled" and rows[cancelled.pk].finished_at is not None
     assert not job_heartbeat(TrainingRun, job_id=requeued.pk, worker="gone", lease_seconds=60)
+
+
+def test_a_worker_purges_expired_logs_at_its_first_sweep_then_at_most_hourly(make_team):
+    from products.models import Generation
+    from products.services import product_create
+    from tests.products.logs_helpers import log
+
+    team = make_team("Keeper")
+    team.log_retention_days = 30
+    team.save()
+    product = product_create(team=team, user=team.memberships.get().user, kind_id="copywriting",
+                             template_id="ad-headlines")
+    log(product, "Old", days_ago=31)
+    kept = log(product, "Recent", days_ago=29)
+    worker = RecordingWorker(queues=["long"])
+    assert worker.run_once() is False  # no job, but the sweep ran
+    assert list(Generation.objects.values_list("pk", flat=True)) == [kept.pk]
+    log(product, "Old again", days_ago=31)
+    worker.run_once()
+    assert Generation.objects.count() == 2  # within the hour it does not purge again

@@ -1,11 +1,14 @@
-"""The generation log: list with feedback, read one, set feedback."""
+"""The generation log: list with feedback, read one, set feedback, export as CSV or JSON Lines."""
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.handlers.asgi import ASGIRequest
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from products.api.authentication import CanGenerate
@@ -13,6 +16,8 @@ from products.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
 from products.api.selectors import generation_list_for_product
 from products.api.serializers import GenerationSerializer
 from products.api.views.base import ApiView
+from products.logs.export import export_filename, export_response
+from products.logs.selectors import DRAFT, LogFilters, generation_log_filter
 from products.selectors import generation_get, product_get
 from products.services import generation_feedback_set
 
@@ -71,3 +76,68 @@ class GenerationFeedbackApi(ApiView):
         except DjangoValidationError as exc:
             raise ValidationError({"value": exc.messages}) from None
         return Response(self.OutputSerializer(generation).data)
+
+
+class _ExportRenderer(BaseRenderer):
+    """Names the export formats to DRF, whose ``?format=`` picks a renderer; the view streams the body itself."""
+
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        return b"" if data is None else JSONRenderer().render(data)
+
+
+class CsvRenderer(_ExportRenderer):
+    media_type, format = "text/csv", "csv"
+
+
+class JsonLinesRenderer(_ExportRenderer):
+    media_type, format = "application/x-ndjson", "jsonl"
+
+
+class GenerationExportApi(ApiView):
+    """The product's generations as CSV (formula-safe) or JSON Lines, streamed; the Logs tab's filters apply."""
+
+    renderer_classes = [CsvRenderer, JsonLinesRenderer]
+
+    class FilterSerializer(serializers.Serializer):
+        version = serializers.CharField(required=False, help_text='A version number, or "draft".')
+        channel = serializers.ChoiceField(choices=["playground", "widget", "api"], required=False)
+        feedback = serializers.ChoiceField(choices=["up", "down", "none", "corrected"], required=False)
+        date_from = serializers.DateField(required=False)
+        date_to = serializers.DateField(required=False)
+        q = serializers.CharField(required=False, max_length=200)
+
+        def validate_version(self, value: str) -> int | str:
+            if value == DRAFT:
+                return value
+            if not value.isdigit() or int(value) > 2**31 - 1:
+                raise ValidationError('A version is a number, or "draft".')
+            return int(value)
+
+    @extend_schema(
+        operation_id="generations_export",
+        parameters=[
+            OpenApiParameter("format", str, enum=["csv", "jsonl"], required=True,
+                             description="CSV (cells that could run as formulas start with ') or JSON Lines."),
+            OpenApiParameter("version", str, description='Only this version\'s answers (a number, or "draft").'),
+            OpenApiParameter("channel", str, enum=["playground", "widget", "api"]),
+            OpenApiParameter("feedback", str, enum=["up", "down", "none", "corrected"]),
+            OpenApiParameter("date_from", OpenApiTypes.DATE, description="From this day (UTC), inclusive."),
+            OpenApiParameter("date_to", OpenApiTypes.DATE, description="Up to this day (UTC), inclusive."),
+            OpenApiParameter("q", str, description="Words in the inputs or the answer."),
+        ],
+        responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/x-ndjson"): OpenApiTypes.STR},
+    )
+    def get(self, request, slug: str):
+        product = product_get(team=request.auth.team, slug=slug)
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        generations = generation_log_filter(product=product, filters=LogFilters(**filters.validated_data))
+        return export_response(generations, fmt=request.accepted_renderer.format, filename=export_filename(product),
+                               asgi=isinstance(request._request, ASGIRequest))
+
+    def handle_exception(self, exc):
+        # Errors are JSON, whatever format was asked for.
+        self.request.accepted_renderer, self.request.accepted_media_type = JSONRenderer(), "application/json"
+        return super().handle_exception(exc)

@@ -16,7 +16,7 @@ from products.kinds.inputs import InputError
 from products.kinds.prompts import TemplateError, prompt_length_errors, validate_template
 from products.kinds.settings import GenerationSettings, clean_settings
 from products.knowledge.services import knowledge_index_request
-from products.models import DatasetVersion, Generation, Product, ProductVersion
+from products.models import DatasetVersion, FeedbackEvent, Generation, Product, ProductVersion
 from products.remote_engines import RemoteEngineError, api_key_encrypt, remote_engine_url
 from studio.models import Team
 from studio.services import audit_record
@@ -237,6 +237,29 @@ def generation_feedback_set(*, generation: Generation, value: int) -> Generation
     generation.feedback = value
     generation.save(update_fields=["feedback"])
     return generation
+
+
+@transaction.atomic
+def generation_item_event_record(
+    *, generation: Generation, kind: str, item: str, channel: str = Generation.Channel.API,
+    user: AbstractBaseUser | None = None, visitor: str = "",
+) -> FeedbackEvent:
+    """A click or purchase of one item a recommendation listed; ValidationError when it listed no such item."""
+    if kind not in (FeedbackEvent.Kind.CLICK, FeedbackEvent.Kind.PURCHASE):
+        raise ValidationError({"event": "The event is “click” or “purchase”."})
+    listed = [str(entry.get("id")) for entry in (generation.result or {}).get("items", []) if isinstance(entry, dict)]
+    if not listed:
+        raise ValidationError({"item": "This generation recommended no items; clicks and purchases are reported "
+                                       "on recommendations."})
+    if str(item) not in listed:
+        raise ValidationError({"item": f"“{item}” is not one of the items this generation recommended "
+                                       f"({', '.join(listed[:10])})."})
+    event = FeedbackEvent(team_id=generation.team_id, product_id=generation.product_id, generation=generation,
+                          kind=kind, item=str(item), channel=channel, visitor=visitor[:64],
+                          user=user if getattr(user, "is_authenticated", False) else None)
+    event.full_clean()
+    event.save()
+    return event
 
 
 @transaction.atomic

@@ -105,6 +105,8 @@ def widget_script_view(request: HttpRequest, public_key: str) -> HttpResponse:
         "feedbackUrl": request.build_absolute_uri(reverse("widget_feedback", args=[product.public_key])),
         "title": product.name,
         "placeholder": f"{field.label}…" if field else "Type your message…",
+        # "rank": the widget shows "Recommended for you" cards for the items the host page says were viewed.
+        "task": str(kind.task),
     })
     response = HttpResponse(source, content_type="text/javascript; charset=utf-8")
     response["Cache-Control"] = "public, max-age=300"

@@ -6,16 +6,24 @@ transport) is tests/products/test_recommendation_kind.py.
 
 from __future__ import annotations
 
+import functools
+import os
+import signal
+
 import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
 
-from inference.models import TrainingRun
+from inference.models import ModelArtifact, TrainingRun
+from inference.training.checkpoints import latest_checkpoint
+from inference.training.pipeline import checkpoint_root
 from inference.training.recommender import NotRecommendable
 from inference.training.recommender.evaluation import holdout_split
 from inference.training.recommender.pipeline import run_inputs
+from inference.training.worker import TrainingWorker
 from products.datasets.services import DatasetFileRejected, dataset_upload_create, dataset_version_create
 from products.training.services import training_run_create
+from tests.processes import wait_for
 from tests.training.recommender_fixtures import rows_csv, sample_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -96,6 +104,45 @@ def test_the_hold_out_is_each_users_latest_interactions_and_validation_comes_bef
     validation = holdout_split(users, items, order, keep=split.train)
     assert validation.held_out == {0: pytest.approx(np.array([2]))}
     assert not set(validation.train.tolist()) & {0, 1, 2}
+
+
+def test_a_recommender_worker_killed_after_a_stage_resumes_from_that_stages_checkpoint(
+    shop_reco, make_reco_version, worker_process, settings
+):
+    _, owner, product = shop_reco
+    run = training_run_create(product=product, dataset_version=make_reco_version("interactions"),
+                              catalog_version=make_reco_version("catalog"), user=owner)
+    # 400 ALS iterations per fit: long enough (a few seconds) to kill the worker between two stages.
+    TrainingRun.objects.filter(pk=run.pk).update(hyperparameters={**run.hyperparameters, "epochs": 400},
+                                                 total_steps=1 + 3 * 400 + 1)
+    first = worker_process()
+    _wait_for(lambda: first.poll() is not None or TrainingRun.objects.get(pk=run.pk).checkpoint_step >= 1,
+              "the embeddings' checkpoint")
+    assert first.poll() is None, first.stdout.read()
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+
+    orphan = TrainingRun.objects.get(pk=run.pk)
+    on_disk = latest_checkpoint(checkpoint_root(run.pk))
+    assert (orphan.status, orphan.attempts) == ("running", 1)
+    assert on_disk is not None and on_disk.step in (1, 401, 801)
+
+    settings.TRAINING_LEASE_SECONDS = 3
+    _wait_for(TrainingWorker(poll_seconds=1).run_once, "the expired lease to be swept and the run claimed again")
+
+    run.refresh_from_db()
+    assert (run.status, run.attempts, run.resumed_from_step) == ("succeeded", 2, on_disk.step), run.error
+    messages = list(run.log_entries.values_list("message", flat=True))
+    resumed = f"Resumed from the checkpoint at step {on_disk.step} of 1202: the finished stages are not redone."
+    assert resumed in messages
+    # The catalog was embedded once: the resumed attempt took the embeddings from the checkpoint.
+    assert sum(m.startswith("Read the descriptions of 63 items") for m in messages) == 1
+    assert run.evaluation.metrics["kind"] == "recommender"
+    assert ModelArtifact.objects.filter(run=run, kind="recommender").count() == 1
+    assert not checkpoint_root(run.pk).exists()
+
+
+_wait_for = functools.partial(wait_for, timeout=300)
 
 
 def _file(content: bytes):

@@ -235,3 +235,16 @@ def test_another_team_gets_404_for_the_recommender_its_run_and_its_train_tab(cli
                             user=owner)
     assert refused.value.message_dict == {"catalog_version": ["Choose a dataset version of this team."]}
     assert TrainingRun.objects.count() == 1
+
+
+def test_the_versions_page_saves_business_rules_as_a_new_version(client, shop_reco):
+    team, owner, product = shop_reco
+    client.force_login(owner)
+    page = client.get(reverse("versions", args=[team.slug, product.slug])).content.decode()
+    assert 'name="config-exclude"' in page and 'name="config-category"' in page
+    url = reverse("version_kind_config", args=[team.slug, product.slug])
+    response = client.post(url, {"config-exclude": " CA001,CA002 ,, CA001", "config-category": " Camping "},
+                           follow=True)
+    version = product.versions.get()
+    assert (version.kind_config["exclude"], version.kind_config["category"]) == ("CA001, CA002", "Camping")
+    assert "Saved version 1:" in response.content.decode()

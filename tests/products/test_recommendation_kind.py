@@ -248,3 +248,23 @@ def test_the_versions_page_saves_business_rules_as_a_new_version(client, shop_re
     version = product.versions.get()
     assert (version.kind_config["exclude"], version.kind_config["category"]) == ("CA001, CA002", "Camping")
     assert "Saved version 1:" in response.content.decode()
+
+
+async def test_the_api_starts_a_recommender_run_on_interactions_and_a_catalog_and_says_when_the_catalog_is_missing(
+    shop_reco, make_reco_version
+):
+    team, owner, product = shop_reco
+    make = database_sync_to_async(make_reco_version)
+    interactions, catalog = await make("interactions"), await make("catalog")
+    from products.api.services import api_key_create
+
+    key = await database_sync_to_async(api_key_create)(team=team, user=owner, name="Ops", scope="manage")
+    api = KeyClient(key.secret)
+    url = f"/api/v1/products/{product.slug}/training-runs/"
+    missing = await api.post(url, {"dataset": interactions.dataset_id})
+    assert missing.status_code == 400 and "Choose the catalog (the items to recommend)" in missing.content.decode()
+    started = await api.post(url, {"dataset": interactions.dataset_id, "catalog": catalog.dataset_id})
+    assert started.status_code == 201, started.content
+    run = await TrainingRun.objects.aget(pk=started.json()["id"])
+    assert run.method == "recommender" and run.dataset_version_id == interactions.pk
+    assert await TrainingRunInput.objects.filter(run=run, role="catalog", dataset_version=catalog).aexists()

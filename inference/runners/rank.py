@@ -40,8 +40,9 @@ def ranker(model: str) -> Callable[[Ranker], Ranker]:
 @functools.lru_cache(maxsize=getattr(settings, "RECOMMENDER_CACHE_SIZE", 4))
 def load(artifact: str):
     """The artifact folder's Recommender, loaded once per worker (LRU)."""
-    from inference.training.recommender.model import Recommender
+    from inference.training.recommender.model import Recommender, pin_blas_threads
 
+    pin_blas_threads()
     return Recommender.load(Path(artifact))
 
 

@@ -150,12 +150,14 @@ def synthetic(items: int, interactions: int, seed: int = 7):
     return RecommenderData(catalog, rows), embeddings
 
 
-def speed(items: int, interactions: int) -> None:
+def speed(items: int, interactions: int, *, serving_only: bool = False) -> None:
     setup_django()
     import numpy as np
 
-    from inference.training.recommender.model import AlsSettings, fit_als
+    from inference.training.recommender.model import AlsSettings, Recommender, fit_als, pin_blas_threads
     from inference.training.recommender.pipeline import Arrays
+
+    pin_blas_threads()  # as the rank runner does when it loads an artifact
 
     started = time.perf_counter()
     data, embeddings = synthetic(items, interactions)
@@ -164,10 +166,18 @@ def speed(items: int, interactions: int) -> None:
     arrays = Arrays(data)
     als = AlsSettings(factors=64)
     fit_started = time.perf_counter()
-    fit_als(arrays.matrix(np.arange(len(arrays.users))), als)
+    matrix = arrays.matrix(np.arange(len(arrays.users)))
+    fitted = fit_als(matrix, als)
     print(f"One ALS fit (64 factors, 15 iterations, one thread): {time.perf_counter() - fit_started:.1f} s")
-    model, metrics, seconds, _ = train_and_report(data, embeddings, settings=als)
-    print(f"Whole training (3 fits + evaluation on {metrics['held_out_users']:,} held-out users): {seconds:.1f} s")
+    if serving_only:
+        model = Recommender(item_ids=arrays.item_ids, user_ids=arrays.user_ids, item_factors=fitted.item_factors,
+                            user_factors=fitted.user_factors, embeddings=embeddings,
+                            popularity=np.bincount(arrays.items, minlength=items).astype(np.float32),
+                            history=matrix, items=[{"title": i.title} for i in data.items], weight=0.5, settings=als)
+    else:
+        model, metrics, seconds, _ = train_and_report(data, embeddings, settings=als)
+        print(f"Whole training (3 fits + evaluation on {metrics['held_out_users']:,} held-out users): "
+              f"{seconds:.1f} s")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"Peak RSS of this process: {rss:,.0f} MiB")
     rng = np.random.default_rng(1)
@@ -194,11 +204,12 @@ def main() -> None:
     parser.add_argument("what", choices=("quality", "speed"))
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--interactions", type=int, default=1_000_000)
+    parser.add_argument("--serving-only", action="store_true", help="one ALS fit, then the latencies")
     args = parser.parse_args()
     if args.what == "quality":
         quality()
     else:
-        speed(args.items, args.interactions)
+        speed(args.items, args.interactions, serving_only=args.serving_only)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,17 @@ def confidence_matrix(user_index: np.ndarray, item_index: np.ndarray, weights: n
     return matrix
 
 
+_blas_limit = None
+
+
+def pin_blas_threads() -> None:
+    """BLAS (numpy's OpenBLAS) to one thread for this whole process, once: the serving path's matrix products
+    must not fight the engine for the cores, and a ``threadpool_limits`` per request costs milliseconds."""
+    global _blas_limit
+    if _blas_limit is None:
+        _blas_limit = threadpool_limits(limits=1, user_api="blas")
+
+
 def fit_als(matrix: sp.csr_matrix, settings: AlsSettings, callback=None):
     """implicit's ALS fitted on ``matrix`` (users × items), BLAS pinned to one thread; ``callback(iteration, loss)``."""
     model = settings.model()
@@ -254,8 +265,7 @@ class Recommender:
         if len(history) < MIN_HISTORY:
             return self._short_history(history, k, excluded, category)
         row = self.session_row(history)
-        with threadpool_limits(1):
-            vector = self.als.recalculate_user(0, row)
+        vector = self.als.recalculate_user(0, row)
         return self._hybrid(vector, row, history, k, excluded, category, user_row=0)
 
     def _hybrid(self, vector, row, history, k, excluded, category, user_row: int | None = None) -> dict[str, Any]:
@@ -265,16 +275,14 @@ class Recommender:
         weights = None
         cards = []
         user_items = row if user_row is not None else sp.csr_matrix(row)
-        with threadpool_limits(1):
-            for index in best:
-                if self.weight * als[index] >= (1 - self.weight) * content[index]:
-                    _, contributions, weights = self.als.explain(0, user_items, int(index), user_weights=weights,
-                                                                 N=1)
-                    reason = (f"Because you liked {self.title(int(contributions[0][0]))}" if contributions
-                              else self._similar_reason(int(index), history))
-                else:
-                    reason = self._similar_reason(int(index), history)
-                cards.append(self._card(int(index), scores[index], reason))
+        for index in best:
+            if self.weight * als[index] >= (1 - self.weight) * content[index]:
+                _, contributions, weights = self.als.explain(0, user_items, int(index), user_weights=weights, N=1)
+                reason = (f"Because you liked {self.title(int(contributions[0][0]))}" if contributions
+                          else self._similar_reason(int(index), history))
+            else:
+                reason = self._similar_reason(int(index), history)
+            cards.append(self._card(int(index), scores[index], reason))
         return {"items": cards}
 
     def _short_history(self, history, k, excluded, category) -> dict[str, Any]:

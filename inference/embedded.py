@@ -4,7 +4,9 @@ The in-memory channel layer only connects coroutines of one process and one loop
 inference worker must start on the loop that serves the websockets; it starts with the first
 connection (daphne does not send ASGI lifespan events). The training worker blocks (torch), so it
 runs in daemon threads (one per queue, so a short job never waits behind a long fine-tune) and sends
-its live events through that same loop; the index worker (Q&A knowledge bases) has a thread of its own.
+its live events through that same loop; the index worker (Q&A knowledge bases), the label worker (files
+labelled by a classifier) and the comparison worker (blind comparisons, whose requests go out on that loop
+too) have a thread each.
 studio/asgi.py loads this middleware by the dotted path in settings.EMBEDDED_WORKERS_MIDDLEWARE: the
 web tier never imports the worker tier.
 """
@@ -41,7 +43,9 @@ class EmbeddedWorkers:
 
     @staticmethod
     def _start_training_workers(loop: asyncio.AbstractEventLoop) -> list[threading.Thread]:
+        from inference.comparisons import ComparisonWorker
         from inference.knowledge.worker import IndexBuildWorker
+        from inference.labelling.worker import LabellingWorker
         from inference.training.services import TRAINING_QUEUES
         from inference.training.worker import TrainingWorker
         from products.training.events import bind_event_loop
@@ -53,10 +57,15 @@ class EmbeddedWorkers:
             thread = threading.Thread(target=worker.serve, name=f"embedded-training-worker-{queue}", daemon=True)
             thread.start()
             threads.append(thread)
-        indexer = threading.Thread(target=IndexBuildWorker().serve, name="embedded-index-worker", daemon=True)
-        indexer.start()
-        threads.append(indexer)
-        logger.info("Embedded training and index workers started (queues: %s, index)", ", ".join(TRAINING_QUEUES))
+        # Blind comparisons send their requests through the server's loop (the in-memory layer lives there).
+        workers = (("index", IndexBuildWorker()), ("label", LabellingWorker()),
+                   ("comparison", ComparisonWorker(loop=loop)))
+        for name, worker in workers:
+            thread = threading.Thread(target=worker.serve, name=f"embedded-{name}-worker", daemon=True)
+            thread.start()
+            threads.append(thread)
+        logger.info("Embedded training, index, label and comparison workers started (queues: %s, index, label, "
+                    "comparison)", ", ".join(TRAINING_QUEUES))
         return threads
 
     @staticmethod

@@ -328,3 +328,54 @@ class KnowledgeChunk(models.Model):
 
     def __str__(self) -> str:
         return f"Chunk {self.position} of index {self.index_id}"
+
+
+class LabellingJob(LeasedJob):
+    """A whole file labelled by a classifier version: a dataset version's texts in, a CSV of labels out.
+
+    The row is the job, on its own queue (``LABEL``) so a big file never waits behind a fine-tune or an
+    index build. The result file is written only when every row is labelled: a worker lost half-way leaves
+    nothing, and whoever claims the job next labels the file from the start (seconds to a few minutes).
+    """
+
+    #: Labelling jobs have workers of their own.
+    LABEL = "label"
+
+    team = models.ForeignKey("studio.Team", on_delete=models.CASCADE, related_name="labelling_jobs")
+    product = models.ForeignKey("products.Product", on_delete=models.CASCADE, related_name="labelling_jobs")
+    version = models.ForeignKey(
+        "products.ProductVersion", on_delete=models.CASCADE, related_name="labelling_jobs",
+        help_text="The classifier version that labels the file.",
+    )
+    # RESTRICT: a dataset version that was labelled stays while its job does (the team going takes both).
+    dataset_version = models.ForeignKey(
+        "products.DatasetVersion", on_delete=models.RESTRICT, related_name="labelling_jobs"
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    label_counts = models.JSONField(default=dict, blank=True, help_text='{"billing": 41, "unsure": 3}')
+    compared = models.PositiveIntegerField(default=0, help_text="Rows whose file already had a label.")
+    agreed = models.PositiveIntegerField(default=0, help_text="Of those, rows the classifier labelled the same.")
+    output = models.FileField(upload_to="labelling/", blank=True, help_text="The labelled CSV, once finished.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "labelling job"
+        indexes = [
+            models.Index(fields=["status", "queue", "priority", "created_at"], name="labelling_job_queue"),
+            models.Index(fields=["status", "lease_expires_at"], name="labelling_job_lease"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Labelling job {self.pk}"
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == self.Status.SUCCEEDED:
+            return 100
+        return min(99, round(100 * self.rows_done / self.rows_total)) if self.rows_total else 0
+
+    @property
+    def agreement(self) -> float | None:
+        return self.agreed / self.compared if self.compared else None

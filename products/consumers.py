@@ -21,7 +21,14 @@ from products.embed.limits import client_address
 from products.embed.origins import origin_allowed, same_origin, websocket_is_secure
 from products.embed.selectors import product_get_by_public_key
 from products.embed.tokens import feedback_token
-from products.generation import Actor, GenerationRefused, StartedGeneration, VersionChoice, generation_start
+from products.generation import (
+    Actor,
+    GenerationRefused,
+    StartedGeneration,
+    VersionChoice,
+    generation_start,
+    visitor_id_clean,
+)
 from products.models import Generation, Product
 from studio import jsonsafe
 from studio.models import Membership
@@ -64,7 +71,8 @@ class BaseGenerationConsumer(AsyncJsonWebsocketConsumer):
                 "settings": settings_ if isinstance(settings_, dict) else {},
                 "conversation": content.get("conversation")}
 
-    def actor(self) -> Actor:
+    def actor(self, content: dict[str, Any]) -> Actor:
+        """Who sends ``content`` (its stable id decides the arm of an A/B split)."""
         return Actor()
 
     def done_extra(self, generation_id: int) -> dict[str, Any]:
@@ -112,7 +120,7 @@ class BaseGenerationConsumer(AsyncJsonWebsocketConsumer):
         try:
             product = await self.current_product()
             started = await database_sync_to_async(generation_start)(
-                product=product, version=self.version, channel=self.channel, actor=self.actor(),
+                product=product, version=self.version, channel=self.channel, actor=self.actor(content),
                 **self.start_arguments(content),
             )
         except GenerationRefused as refused:
@@ -174,7 +182,7 @@ class GenerationConsumer(BaseGenerationConsumer):
         # The draft as saved now: a person may save new settings while the socket stays open.
         return await Product.objects.select_related("live_version").aget(pk=self.product.pk)
 
-    def actor(self) -> Actor:
+    def actor(self, content: dict[str, Any]) -> Actor:
         return Actor(user=self.scope["user"])
 
 
@@ -205,7 +213,7 @@ class WidgetConsumer(BaseGenerationConsumer):
 
     channel = Generation.Channel.WIDGET
     version = "live"
-    help_text = 'Send {"action": "generate", "message": "..."} or {"action": "stop"}.'
+    help_text = 'Send {"action": "generate", "message": "...", "visitor": "<your random id>"} or {"action": "stop"}.'
 
     async def authorize(self) -> Product | None:
         self.public_key = self.scope["url_route"]["kwargs"]["public_key"]
@@ -232,8 +240,10 @@ class WidgetConsumer(BaseGenerationConsumer):
         message = content.get("message")
         return {"message": message if isinstance(message, str) else "", "conversation": content.get("conversation")}
 
-    def actor(self) -> Actor:
-        return Actor(visitor=self.visitor)
+    def actor(self, content: dict[str, Any]) -> Actor:
+        # The address counts rate limits; the widget's own random id (kept in the site's localStorage) is
+        # who the visitor is for an A/B split and the logs.
+        return Actor(visitor=self.visitor, visitor_id=visitor_id_clean(content.get("visitor")))
 
     def done_extra(self, generation_id: int) -> dict[str, Any]:
         return {"feedback_token": feedback_token(public_key=self.product.public_key, generation_id=generation_id)}

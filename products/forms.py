@@ -94,3 +94,26 @@ class EngineForm(forms.Form):
         if data.get("remote_engine") and not data.get("remote_model", "").strip():
             self.add_error("remote_model", "Name the model to use on that engine (GET /v1/models on it lists them).")
         return data
+
+
+class LabelFileForm(forms.Form):
+    """Which texts to label, and which trained version labels them."""
+
+    dataset_version = forms.ModelChoiceField(
+        queryset=None, label="Texts to label", empty_label=None,
+        help_text="A dataset mapped as “Classification: texts to label” (or a labelled one, to compare).",
+        error_messages={"invalid_choice": "Pick one of your team's datasets mapped as texts to label.",
+                        "required": "Pick the dataset of texts to label."},
+    )
+    version = forms.ModelChoiceField(
+        queryset=None, label="Classifier version", empty_label=None,
+        help_text="The trained version that labels them; the live one is picked first.",
+        error_messages={"invalid_choice": "Pick one of this product's trained versions.",
+                        "required": "Pick the trained version that labels the texts."},
+    )
+
+    def __init__(self, *args, datasets, versions, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["dataset_version"].queryset = datasets
+        self.fields["version"].queryset = versions
+        self.fields["version"].label_from_instance = lambda version: f"Version {version.number}"

@@ -10,6 +10,7 @@ for its inputs does not use up anybody's quota.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,8 +27,10 @@ from products.kinds.base import (
     PrepareRefused,
     ProductKind,
 )
-from products.models import ApiKey, Generation, Product, ProductVersion
+from products.models import ApiKey, Generation, Product, ProductVersion, Release
 from products.models.product import ProductConfig
+from products.releases.assignment import CANDIDATE, arm_for
+from products.releases.selectors import release_running
 from products.services import generation_create
 
 #: Which version generates: the editable draft (playground), the live one, or a saved version's number.
@@ -49,13 +52,40 @@ class GenerationRefused(Exception):
         super().__init__(message)
 
 
+def visitor_id_clean(value: Any) -> str:
+    """A client's own stable id (the widget's random visitor id, the API's ``user``) as stored: ≤ 64 characters.
+
+    Anything longer is replaced by its hash, so two long ids never collide by sharing a prefix.
+    """
+    if not isinstance(value, str) or not value.strip():
+        return ""
+    value = value.strip()
+    return value if len(value) <= 64 else "h:" + hashlib.sha256(value.encode()).hexdigest()[:62]
+
+
 @dataclass(frozen=True)
 class Actor:
-    """Who asked: a signed-in person (playground), an API key, or a website visitor (widget address)."""
+    """Who asked: a signed-in person (playground), an API key, or a website visitor.
+
+    ``visitor`` is the widget visitor's network address, for rate limits only; ``visitor_id`` is the stable
+    id the client sent (the widget's random first-party id, the API's ``user`` field or X-Studio-Visitor).
+    """
 
     user: AbstractBaseUser | None = None
     api_key: ApiKey | None = None
     visitor: str = ""
+    visitor_id: str = ""
+
+    @property
+    def stable_id(self) -> str:
+        """Who stays on one arm of a split: the client's id, else the signed-in person, else the API key."""
+        if self.visitor_id:
+            return visitor_id_clean(self.visitor_id)
+        if self.user is not None and self.user.is_authenticated:
+            return f"user:{self.user.pk}"
+        if self.api_key is not None:
+            return f"key:{self.api_key.pk}"  # one whole backend on one arm: the README says so
+        return ""
 
 
 @dataclass(frozen=True)
@@ -69,17 +99,30 @@ class StartedGeneration:
     request: InferenceRequest
 
 
-def _version(product: Product, choice: VersionChoice) -> ProductVersion | None:
+@dataclass(frozen=True)
+class ChosenVersion:
+    version: ProductVersion | None  # None: the draft
+    release: Release | None = None  # the split that chose it, if any
+    arm: str = ""
+
+
+def _version(product: Product, choice: VersionChoice, actor: Actor) -> ChosenVersion:
+    """The version that answers; "live" during an A/B split is the arm ``actor``'s stable id hashes to."""
     if choice == "draft":
-        return None
+        return ChosenVersion(None)
     if choice == "live":
         if product.live_version_id is None:
             raise GenerationRefused("not_published", NOT_PUBLISHED.format(name=product.name))
-        return product.live_version
+        release = release_running(product=product)
+        if release is None:
+            return ChosenVersion(product.live_version)
+        arm = arm_for(product_id=product.pk, release_id=release.pk, stable_id=actor.stable_id,
+                      share_percent=release.share_percent)
+        return ChosenVersion(release.candidate if arm == CANDIDATE else product.live_version, release, arm)
     version = product.versions.filter(number=choice).first()
     if version is None:
         raise GenerationRefused("version_not_found", f"“{product.name}” has no version {choice}.")
-    return version
+    return ChosenVersion(version)
 
 
 @dataclass(frozen=True)
@@ -159,11 +202,14 @@ def generation_start(
 ) -> StartedGeneration:
     """Check everything, count the limits and log the generations; raise GenerationRefused when it cannot start.
 
+    ``version`` "live" during an A/B split picks the arm from the actor's stable id (recorded on each
+    Generation with the visitor id), so no transport decides which version answers.
     ``message`` is a chat message (widget, OpenAI client): the kind turns it into inputs, and named
     ``inputs`` fill the rest. ``settings`` override the version's creativity and length; only the
     playground writes several variants side by side.
     """
-    chosen = _version(product, version)
+    picked = _version(product, version, actor)
+    chosen = picked.version
     config = chosen or product
     kind = get_kind(product.kind)
     if not kind.available:
@@ -185,7 +231,7 @@ def generation_start(
         raise GenerationRefused("rate_limited", refusal.message, retry_after_s=refusal.retry_after_s)
     generations = [
         generation_create(product=product, version=chosen, channel=channel, user=actor.user, inputs=prepared.inputs,
-                          variant=variant)
+                          variant=variant, visitor=actor.stable_id, release=picked.release, arm=picked.arm)
         for variant in range(variants)
     ]
     return StartedGeneration(product=product, kind=kind, version=chosen, generations=generations,

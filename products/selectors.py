@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
 
-from products.models import Dataset, Product
+from django.db.models import QuerySet
+from django.urls import reverse
+
+from products.models import Dataset, DatasetVersion, Generation, Product
 from studio.models import Team
 
 
@@ -37,7 +40,11 @@ def product_version_get(*, product: Product, number: int):
 
 
 def generation_list(*, product: Product, limit: int = 20) -> QuerySet:
-    return product.generations.select_related("version", "user")[:limit]
+    """The playground's recent results: what people asked for, not a blind comparison's generations."""
+    from products.models import Generation
+
+    return (product.generations.exclude(channel=Generation.Channel.COMPARISON)
+            .select_related("version", "user")[:limit])
 
 
 def generation_get(*, team: Team, generation_id: int):
@@ -46,3 +53,49 @@ def generation_get(*, team: Team, generation_id: int):
     from products.models import Generation
 
     return get_object_or_404(Generation, team=team, pk=generation_id)
+
+
+@dataclass(frozen=True)
+class GettingStartedStep:
+    title: str
+    hint: str
+    url: str
+    done: bool
+
+
+def getting_started_for_team(*, team: Team) -> list[GettingStartedStep]:
+    """The first five things a new team does, each ticked from what the team's data shows it did."""
+    products = Product.objects.filter(team=team)
+    first = products.order_by("created_at").first()
+    live = products.filter(live_version__isnull=False).order_by("created_at").first()
+    embedded = products.exclude(allowed_origins=[]).exists() or Generation.objects.filter(
+        team=team, channel=Generation.Channel.WIDGET
+    ).exists()
+
+    def product_page(name: str, product: Product | None) -> str:
+        product = product or first
+        return reverse(name, args=[team.slug, product.slug]) if product else reverse("product_new", args=[team.slug])
+
+    return [
+        GettingStartedStep(
+            "Create a product", "Pick a template: a copywriter, a Q&A assistant or a text classifier.",
+            reverse("product_new", args=[team.slug]), first is not None,
+        ),
+        GettingStartedStep(
+            "Try it", "Give it an input in the playground and read what it writes.",
+            product_page("playground", None),
+            Generation.objects.filter(team=team, channel=Generation.Channel.PLAYGROUND).exists(),
+        ),
+        GettingStartedStep(
+            "Upload a dataset", "Examples of good work teach a product your style; we check the file first.",
+            reverse("dataset_upload", args=[team.slug]), DatasetVersion.objects.filter(dataset__team=team).exists(),
+        ),
+        GettingStartedStep(
+            "Publish", "Save a version you like and make it live for your site and your API.",
+            product_page("versions", None), live is not None,
+        ),
+        GettingStartedStep(
+            "Embed it on your website", "Add your site on the Embed tab and paste one script tag into your pages.",
+            product_page("embed", live), embedded,
+        ),
+    ]

@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 from django.utils.text import slugify
 
 from inference.protocol import Task
@@ -16,7 +17,8 @@ from products.kinds.inputs import InputError
 from products.kinds.prompts import TemplateError, prompt_length_errors, validate_template
 from products.kinds.settings import GenerationSettings, clean_settings
 from products.knowledge.services import knowledge_index_request
-from products.models import DatasetVersion, FeedbackEvent, Generation, Product, ProductVersion
+from products.models import DatasetVersion, FeedbackEvent, Generation, Product, ProductVersion, Release
+from products.releases.rollups import rollup_event_recorded, rollup_feedback_changed, rollup_generation_finished
 from products.remote_engines import RemoteEngineError, api_key_encrypt, remote_engine_url
 from studio.models import Team
 from studio.services import audit_record
@@ -164,13 +166,33 @@ def product_version_create(*, product: Product, user: AbstractBaseUser, note: st
     return version
 
 
+#: What publishing during an A/B split does with the split (the Versions tab asks; the service insists).
+SPLIT_STOP, SPLIT_KEEP = "stop", "keep"
+SPLIT_CHOICE_NEEDED = ("An A/B split is running. Choose what happens to it: stop it (everyone gets the version you "
+                       "publish) or keep it (the version you publish takes over the main arm).")
+
+
 @transaction.atomic
 def product_version_publish(
-    *, product: Product, version: ProductVersion, user: AbstractBaseUser | None = None
+    *, product: Product, version: ProductVersion, user: AbstractBaseUser | None = None, split: str | None = None
 ) -> Product:
-    """Make ``version`` the live one (publishing an older version is the rollback)."""
+    """Make ``version`` the live one (publishing an older version is the rollback).
+
+    During an A/B split ``split`` must say what happens to it: SPLIT_STOP ends it, SPLIT_KEEP keeps it
+    running with ``version`` as the main arm. Publishing the split's own candidate is promoting it.
+    """
     if version.product_id != product.pk:
         raise ValidationError("That version belongs to another product.")
+    Product.objects.select_for_update().filter(pk=product.pk).first()  # one publish or split change at a time
+    release = Release.objects.filter(product=product, stopped_at__isnull=True).first()
+    if release is not None:
+        if split not in (SPLIT_STOP, SPLIT_KEEP):
+            raise ValidationError(SPLIT_CHOICE_NEEDED)
+        if version.pk == release.candidate_id or split == SPLIT_STOP:
+            promoted = version.pk == release.candidate_id
+            release.outcome = Release.Outcome.PROMOTED if promoted else Release.Outcome.STOPPED
+            release.stopped_at = timezone.now()
+            release.save(update_fields=["outcome", "stopped_at"])
     product.live_version = version
     product.save(update_fields=["live_version", "updated_at"])
     audit_record(team=product.team, actor=user, action="version.published", summary=f"{product.name} v{version.number}")
@@ -197,11 +219,12 @@ def product_version_diff(old: dict[str, Any] | None, new: dict[str, Any]) -> lis
 @transaction.atomic
 def generation_create(
     *, product: Product, version: ProductVersion | None, channel: str, user: AbstractBaseUser | None,
-    inputs: dict[str, Any], variant: int = 0,
+    inputs: dict[str, Any], variant: int = 0, visitor: str = "", release: Release | None = None, arm: str = "",
 ) -> Generation:
     generation = Generation(
         team_id=product.team_id, product=product, version=version, channel=channel,
         user=user if user and user.is_authenticated else None, inputs=inputs, variant=variant,
+        visitor=visitor, release=release, arm=arm,
     )
     generation.save()
     return generation
@@ -217,7 +240,7 @@ def generation_finish(
     A client that gave up on a silent worker has already told the person and marked the row failed; a
     worker that was only slow must not turn it into "finished" afterwards.
     """
-    Generation.objects.filter(pk=generation_id, status=Generation.Status.RUNNING).update(
+    updated = Generation.objects.filter(pk=generation_id, status=Generation.Status.RUNNING).update(
         output=output,
         result=result if result is not None else {"text": output},
         finish_reason=finish_reason,
@@ -228,21 +251,45 @@ def generation_finish(
         time_to_first_token_ms=None if time_to_first_token_s is None else round(time_to_first_token_s * 1000),
         duration_ms=round(duration_s * 1000),
     )
+    if updated:  # only the ending that counts is counted: a retry or a late worker updates nothing
+        rollup_generation_finished(generation_id=generation_id)
 
 
 @transaction.atomic
 def generation_feedback_set(*, generation: Generation, value: int) -> Generation:
     if value not in (-1, 0, 1):
         raise ValidationError("Feedback is 1 (good), -1 (bad) or 0 (none).")
-    generation.feedback = value
-    generation.save(update_fields=["feedback"])
+    # Locked, so two ratings at once move the rollup from the value each of them replaced.
+    current = Generation.objects.select_for_update(of=("self",)).select_related("version").get(pk=generation.pk)
+    old, generation.feedback, current.feedback = current.feedback, value, value
+    current.save(update_fields=["feedback"])
+    rollup_feedback_changed(generation=current, old=old, new=value)
     return generation
 
 
 @transaction.atomic
+def feedback_event_record(
+    *, generation: Generation, kind: str, item: str = "", value: dict[str, Any] | None = None,
+    visitor: str = "", user: AbstractBaseUser | None = None,
+) -> FeedbackEvent:
+    """Record what someone did with a result (a correction, a click or purchase of a recommended item).
+
+    The one way to write a FeedbackEvent: the release page and dashboards count it from the rollups.
+    """
+    event = FeedbackEvent(
+        team_id=generation.team_id, product_id=generation.product_id, generation=generation, kind=kind,
+        item=item[:200], value=value or {}, channel=generation.channel, visitor=visitor[:64],
+        user=user if user and user.is_authenticated else None,
+    )
+    event.full_clean()
+    event.save()
+    rollup_event_recorded(event=event)
+    return event
+
+
+@transaction.atomic
 def generation_item_event_record(
-    *, generation: Generation, kind: str, item: str, channel: str = Generation.Channel.API,
-    user: AbstractBaseUser | None = None, visitor: str = "",
+    *, generation: Generation, kind: str, item: str, user: AbstractBaseUser | None = None, visitor: str = "",
 ) -> FeedbackEvent:
     """A click or purchase of one item a recommendation listed; ValidationError when it listed no such item."""
     if kind not in (FeedbackEvent.Kind.CLICK, FeedbackEvent.Kind.PURCHASE):
@@ -254,12 +301,7 @@ def generation_item_event_record(
     if str(item) not in listed:
         raise ValidationError({"item": f"“{item}” is not one of the items this generation recommended "
                                        f"({', '.join(listed[:10])})."})
-    event = FeedbackEvent(team_id=generation.team_id, product_id=generation.product_id, generation=generation,
-                          kind=kind, item=str(item), channel=channel, visitor=visitor[:64],
-                          user=user if getattr(user, "is_authenticated", False) else None)
-    event.full_clean()
-    event.save()
-    return event
+    return feedback_event_record(generation=generation, kind=kind, item=str(item), user=user, visitor=visitor)
 
 
 @transaction.atomic

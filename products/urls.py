@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
-from products.views import embed, engine, gallery, knowledge, playground, versions
+from products.views import embed, engine, gallery, knowledge, labelling, playground, releases, versions
 
 urlpatterns = [
     path("", gallery.product_list, name="product_list"),
@@ -14,12 +14,24 @@ urlpatterns = [
     path("<slug:product_slug>/draft/", playground.draft_save, name="draft_save"),
     path("<slug:product_slug>/knowledge/", knowledge.knowledge_settings, name="knowledge_settings"),
     path("<slug:product_slug>/knowledge/status/", knowledge.knowledge_status_partial, name="knowledge_status"),
+    path("<slug:product_slug>/label-file/", labelling.label_file, name="label_file"),
+    path("<slug:product_slug>/label-file/jobs/", labelling.label_file_jobs, name="label_file_jobs"),
+    path("<slug:product_slug>/label-file/<int:job_id>/download/", labelling.label_file_download,
+         name="label_file_download"),
     path("<slug:product_slug>/versions/", versions.version_list, name="versions"),
     path("<slug:product_slug>/versions/new/", versions.version_create, name="version_create"),
     path("<slug:product_slug>/versions/settings/", versions.version_kind_config, name="version_kind_config"),
     path("<slug:product_slug>/versions/<int:number>/publish/", versions.version_publish, name="version_publish"),
+    path("<slug:product_slug>/releases/", releases.releases, name="releases"),
+    path("<slug:product_slug>/releases/new/", releases.release_new, name="release_new"),
+    path("<slug:product_slug>/releases/<int:release_id>/", releases.release_detail, name="release_detail"),
+    path("<slug:product_slug>/releases/<int:release_id>/promote/", releases.release_promote_view,
+         name="release_promote"),
+    path("<slug:product_slug>/releases/<int:release_id>/stop/", releases.release_stop_view, name="release_stop"),
+    path("<slug:product_slug>/usage/", releases.usage, name="usage"),
     path("<slug:product_slug>/embed/", embed.embed_settings, name="embed"),
     path("<slug:product_slug>/embed/rotate-key/", embed.embed_key_rotate, name="embed_key_rotate"),
     path("<slug:product_slug>/engine/", engine.engine_settings, name="engine"),
     path("<slug:product_slug>/engine/check/", engine.engine_check, name="engine_check"),
+    path("<slug:product_slug>/compare/", include("products.comparisons.urls")),
 ]

@@ -108,6 +108,10 @@ TRAINING_MAX_ATTEMPTS: int = _int("STUDIO_TRAINING_MAX_ATTEMPTS", 3)
 TRAINING_POLL_SECONDS: int = _int("STUDIO_TRAINING_POLL_S", 2)
 # Seconds an index worker's claim on a knowledge-index build lasts without a heartbeat (then it is rebuilt).
 INDEX_LEASE_SECONDS: int = _int("STUDIO_INDEX_LEASE_S", 30)
+# Seconds a label worker's claim on a "label a file" job lasts without a heartbeat (then it starts again).
+LABEL_LEASE_SECONDS: int = _int("STUDIO_LABEL_LEASE_S", 30)
+# Seconds a blind comparison waits for one generation to be recorded before it retries it (once), then gives up.
+COMPARISON_ITEM_TIMEOUT_S: float = float(_str("STUDIO_COMPARISON_ITEM_TIMEOUT_S", "240"))
 # Megabytes of knowledge indexes (vectors, texts, BM25) an inference worker holds; least recently used go first.
 KNOWLEDGE_CACHE_MB: int = _int("STUDIO_KNOWLEDGE_CACHE_MB", 512)
 # Most sequences one inference worker decodes together (continuous batching).

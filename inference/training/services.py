@@ -196,10 +196,14 @@ def training_run_succeed(
 
 def _publish_trained_model(run: TrainingRun) -> TrainingLogEntry:
     """The run's model as a new published version of its product (runs queued with publish_on_success)."""
+    from products.releases.selectors import release_running
     from products.services import product_version_publish
     from products.training.services import product_version_create_from_run
 
     version = product_version_create_from_run(run=run, user=run.created_by)
+    if release_running(product=version.product) is not None:  # a person decides what a publish does to a split
+        return training_log_add(run, f"Finished, and saved as version {version.number}. Not published: an A/B "
+                                     "split is running; publish it from the Versions tab.")
     product_version_publish(product=version.product, version=version)
     return training_log_add(run, f"Finished, and published as version {version.number}: the product answers now.")
 

@@ -38,7 +38,9 @@ def published_product_list(*, team: Team) -> QuerySet[Product]:
 def generation_list_for_product(
     *, product: Product, feedback: int | None = None, channel: str | None = None
 ) -> QuerySet[Generation]:
-    generations = product.generations.select_related("version").order_by("-created_at", "-pk")
+    """The product's generation log: what people, keys and visitors asked (a blind comparison's own are left out)."""
+    generations = (product.generations.exclude(channel=Generation.Channel.COMPARISON)
+                   .select_related("version").order_by("-created_at", "-pk"))
     if feedback is not None:
         generations = generations.filter(feedback=feedback)
     if channel:

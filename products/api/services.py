@@ -88,7 +88,7 @@ def api_dataset_version_upload(
         except ValidationError as exc:
             raise ValidationError({"column_mapping": exc.messages}) from None
     upload = dataset_upload_create(team=api_key.team, user=user, file=file, dataset=dataset, name=name,
-                                   description=description)
+                                   description=description, keep_fixable=False)
     try:
         if column_mapping is None:
             column_mapping = mapping_guess(shape=shape_obj, columns=upload.column_names)

@@ -1,14 +1,10 @@
-"""Downloads and rewritten files: CSV that spreadsheets cannot execute, JSON Lines, and clean-up output."""
+"""Downloads: CSV that spreadsheets cannot execute, and JSON Lines."""
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO
-
-from products.datasets.formats import CSV, JSONL, TXT
 
 #: A spreadsheet runs a cell starting with these as a formula (OWASP "CSV injection"); the full-width
 #: forms are included because some spreadsheet apps normalise them to the ASCII ones.
@@ -54,25 +50,3 @@ def csv_export(rows: Iterable[dict[str, str]], columns: list[str]) -> Iterator[b
 def jsonl_export(rows: Iterable[dict[str, str]]) -> Iterator[bytes]:
     return _chunked(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
 
-
-def write_rows(target: BinaryIO, rows: Iterable[dict[str, str]], *, fmt: str, columns: list[str]) -> None:
-    """Write rows as a dataset file of the given format (UTF-8, comma-separated CSV). No neutralising:
-    this is data for training, not a spreadsheet download."""
-    text = io.TextIOWrapper(target, encoding="utf-8", newline="")
-    try:
-        if fmt == CSV:
-            writer = csv.writer(text)
-            writer.writerow(columns)
-            for row in rows:
-                writer.writerow([row.get(column, "") for column in columns])
-        elif fmt == JSONL:
-            for row in rows:
-                text.write(json.dumps(row, ensure_ascii=False) + "\n")
-        elif fmt == TXT:
-            for row in rows:
-                text.write(row.get(columns[0], "").replace("\r", " ").replace("\n", " ") + "\n")
-        else:
-            raise ValueError(f"Unknown dataset format {fmt!r}.")
-    finally:
-        text.flush()
-        text.detach()

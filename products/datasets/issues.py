@@ -22,6 +22,8 @@ class Issue:
     column: str | None = None
     count: int = 0
     where: list[dict[str, Any]] = field(default_factory=list)
+    #: The button that fixes it: {"fix": clean-up id, "label", "help"?, "preview"?: show the lines' notes}.
+    action: dict[str, Any] | None = None
 
     def at(self, line: int, note: str = "") -> Issue:
         """Record one more occurrence, keeping the first MAX_WHERE line numbers."""
@@ -43,6 +45,8 @@ class Issue:
         }
         if self.column is not None:
             data["column"] = self.column
+        if self.action is not None:
+            data["action"] = self.action
         return data
 
     @property

@@ -6,11 +6,11 @@ are each capped, and the file is read line by line, never whole.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from products.datasets.formats import CSV, JSONL, SAVE_AS_UTF8, TXT, FileFormat
@@ -28,17 +28,34 @@ if csv.field_size_limit() < MAX_FIELD_CHARS:
     csv.field_size_limit(MAX_FIELD_CHARS)
 
 
-def text_lines(stream: BinaryIO, encoding: str) -> Iterator[str]:
-    """Decoded lines with universal newlines (\\n, \\r\\n, \\r); each ends with "\\n" except maybe the last."""
+#: Undecodable bytes, as the ``surrogateescape`` error handler keeps them (U+DC80–U+DCFF); valid UTF-8
+#: never decodes to these, so one in a line means the line held bytes that are not UTF-8.
+_ESCAPED = re.compile("[\udc80-\udcff]+")
+#: Called with (line number, the line with its bad bytes escaped); returns the text to read instead.
+Undecodable = Callable[[int, str], str]
+
+
+def read_as_cp1252(line: str) -> str:
+    """The line with each run of bytes that were not UTF-8 read as Windows-1252 (the rest stays as it was)."""
+    return _ESCAPED.sub(lambda run: run.group().encode("utf-8", "surrogateescape").decode("cp1252", "replace"), line)
+
+
+def text_lines(stream: BinaryIO, encoding: str, *, undecodable: Undecodable | None = None) -> Iterator[str]:
+    """Decoded lines with universal newlines (\\n, \\r\\n, \\r); each ends with "\\n" except maybe the last.
+
+    A UTF-8 line with bytes that are not UTF-8 goes to ``undecodable`` (which says what to read instead),
+    so one pass can report every such line and still check the rest; without it the first one is an error.
+    """
     stream.seek(0)
-    text = io.TextIOWrapper(stream, encoding=encoding, errors="strict", newline=None)
+    utf8 = encoding.startswith("utf-8")
+    text = io.TextIOWrapper(stream, encoding=encoding, errors="surrogateescape" if utf8 else "strict", newline=None)
     number = 0
     try:
         while True:
             try:
                 line = text.readline(MAX_LINE_CHARS + 1)
             except UnicodeDecodeError:
-                raise _encoding_error(stream, encoding) from None
+                raise _encoding_error(encoding) from None
             if not line:
                 return
             number += 1
@@ -58,47 +75,36 @@ def text_lines(stream: BinaryIO, encoding: str) -> Iterator[str]:
                     "Export the file again as CSV UTF-8, or remove the \\0 characters with a text editor.",
                     line=number,
                 )
+            if utf8 and not line.isascii() and _ESCAPED.search(line):
+                if undecodable is None:
+                    raise _not_utf8(number, line)
+                line = undecodable(number, line)
             yield line
     finally:
         if not stream.closed:
             text.detach()  # the caller owns the binary stream
 
 
-def _encoding_error(stream: BinaryIO, encoding: str) -> DatasetFileError:
-    """Find the first undecodable line with a second, bounded pass and say what the bytes probably are."""
-    label = "UTF-8" if encoding.startswith("utf-8") else encoding.upper()
-    if not encoding.startswith("utf-8"):
-        return fatal(
-            "bad_encoding", f"Not valid {label} text",
-            f"The file starts with a {label} byte-order mark but is not valid {label} text.", SAVE_AS_UTF8,
-        )
-    stream.seek(0)
-    decoder = codecs.getincrementaldecoder(encoding)()
-    line = 1
-    while raw := stream.readline(1 << 20):
-        try:
-            decoder.decode(raw)
-        except UnicodeDecodeError as exc:
-            data, start = exc.object, exc.start
-            line += _newlines(data[:start])
-            bad = data[start : exc.end]
-            begin = data.rfind(b"\n", 0, start) + 1
-            end = data.find(b"\n", start)
-            snippet = data[max(begin, start - 40) : end if end != -1 else start + 40]
-            latin = snippet.decode("cp1252", errors="replace").strip()
-            return fatal(
-                "bad_encoding", "Not UTF-8 text",
-                f"Line {line} is not valid UTF-8: byte {' '.join(f'0x{b:02X}' for b in bad)} cannot be read. "
-                f"The file was probably saved as Latin-1 / Windows-1252 (read that way, the line says “{latin}”).",
-                SAVE_AS_UTF8,
-                line=line,
-            )
-        line += _newlines(raw)
-    return fatal("bad_encoding", "Not UTF-8 text", "The file is not valid UTF-8 text.", SAVE_AS_UTF8)
+def _encoding_error(encoding: str) -> DatasetFileError:
+    label = encoding.upper()
+    return fatal(
+        "bad_encoding", f"Not valid {label} text",
+        f"The file starts with a {label} byte-order mark but is not valid {label} text.", SAVE_AS_UTF8,
+    )
 
 
-def _newlines(data: bytes) -> int:
-    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+def _not_utf8(number: int, line: str) -> DatasetFileError:
+    bad = _ESCAPED.search(line)
+    assert bad is not None
+    raw = bad.group().encode("utf-8", "surrogateescape")[:4]
+    return fatal(
+        "bad_encoding", "Not UTF-8 text",
+        f"Line {number} is not valid UTF-8: byte {' '.join(f'0x{b:02X}' for b in raw)} cannot be read. "
+        f"The file was probably saved as Latin-1 / Windows-1252 (read that way, the line says "
+        f"“{read_as_cp1252(line).strip()[:120]}”).",
+        SAVE_AS_UTF8,
+        line=number,
+    )
 
 
 class _RecordTooLong(Exception):
@@ -171,13 +177,15 @@ def csv_records(lines: Iterator[str], delimiter: str) -> Iterator[tuple[int, lis
         yield start, values
 
 
-def raw_records(stream: BinaryIO, fmt: FileFormat) -> Iterator[tuple[int, Any]]:
+def raw_records(
+    stream: BinaryIO, fmt: FileFormat, *, undecodable: Undecodable | None = None
+) -> Iterator[tuple[int, Any]]:
     """(line, record): a list of values for CSV (header first), the line's text for JSONL and TXT.
 
     Blank records at the very end of the file are dropped (a trailing newline is not an empty row);
     blank records elsewhere are kept and reported as empty rows.
     """
-    lines = text_lines(stream, fmt.encoding)
+    lines = text_lines(stream, fmt.encoding, undecodable=undecodable)
     if fmt.format == CSV:
         records: Iterator[tuple[int, Any]] = csv_records(lines, fmt.delimiter)
     else:

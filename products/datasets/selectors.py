@@ -12,7 +12,7 @@ Public helpers other code uses:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from itertools import islice
@@ -59,21 +59,25 @@ def dataset_version_get(*, dataset: Dataset, number: int) -> DatasetVersion:
     return get_object_or_404(dataset.versions.select_related("dataset", "created_by"), number=number)
 
 
-def dataset_version_list_for_kind(*, team: Team, kind: str) -> QuerySet[DatasetVersion]:
-    """Versions mapped for a product kind, for pickers on product and training pages."""
-    return (
-        DatasetVersion.objects.filter(dataset__team=team, kind=kind)
-        .select_related("dataset")
-        .order_by("dataset__name", "-number")
-    )
+def dataset_version_list_for_kind(
+    *, team: Team, kind: str, shapes: Sequence[str] | None = None
+) -> QuerySet[DatasetVersion]:
+    """Versions mapped for a product kind (and one of ``shapes``, when given), for product and training pages."""
+    versions = DatasetVersion.objects.filter(dataset__team=team, kind=kind)
+    if shapes is not None:
+        versions = versions.filter(shape__in=list(shapes))
+    return versions.select_related("dataset").order_by("dataset__name", "-number")
 
 
 def dataset_upload_list_for_team(*, team: Team) -> QuerySet[DatasetUpload]:
-    return DatasetUpload.objects.filter(team=team).select_related("dataset")
+    """Uploads waiting for a fix or a mapping; one a fix button was used on shows as its fixed copy."""
+    return DatasetUpload.objects.filter(team=team, fixed_copies__isnull=True).select_related("dataset")
 
 
 def dataset_upload_get(*, team: Team, upload_id: int) -> DatasetUpload:
-    return get_object_or_404(DatasetUpload.objects.select_related("dataset", "team"), team=team, pk=upload_id)
+    return get_object_or_404(
+        DatasetUpload.objects.select_related("dataset", "team", "derived_from"), team=team, pk=upload_id
+    )
 
 
 # What uses a version ----------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import PurePath
 from typing import Any, BinaryIO
@@ -20,8 +21,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, ProtectedError, RestrictedError
 from django.utils import timezone
 
-from products.datasets.cleanup import CLEANUPS, clean_file
+from products.datasets.cleanup import CLEANUPS, VERSION_CLEANUPS, CleanupResult, clean_file
 from products.datasets.formats import FileFormat
+from products.datasets.issues import DatasetFileError
 from products.datasets.mapping import mapping_validate
 from products.datasets.requirements import shape_get
 from products.datasets.selectors import dataset_version_usages, usage_sentence
@@ -35,6 +37,7 @@ from products.datasets.storage import (
 )
 from products.datasets.validation import ValidationResult, validate_file
 from products.models import Dataset, DatasetUpload, DatasetVersion
+from products.models.dataset import StoredDatasetFile, Verdict
 from studio.models import Team
 
 logger = logging.getLogger(__name__)
@@ -103,10 +106,14 @@ def dataset_upload_create(
     dataset: Dataset | None = None,
     name: str = "",
     description: str = "",
+    keep_fixable: bool = True,
 ) -> DatasetUpload:
     """Validate an uploaded file as a stream and keep it, with its report, until its columns are mapped.
 
-    Raises DatasetFileRejected (carrying the full report) when the file cannot be used, and
+    A file whose only errors have a fix button (``ValidationResult.fixable``: lines that are not UTF-8,
+    rows with the wrong number of values) is kept too, with its report, so those buttons can fix it
+    (unless ``keep_fixable`` is False: callers without buttons, like the REST API, get the rejection).
+    Raises DatasetFileRejected (carrying the full report) when the file cannot be used or fixed, and
     ValidationError for a missing or taken name or a file over the size cap. Nothing is stored then.
     """
     if dataset is not None and dataset.team_id != team.pk:
@@ -120,7 +127,7 @@ def dataset_upload_create(
     stream = _binary(file)
     original_name = PurePath(getattr(file, "name", "") or "").name[:255]
     result = validate_file(stream, filename=original_name)
-    if not result.usable:
+    if not result.usable and not (keep_fixable and result.fixable):
         raise DatasetFileRejected(result)
     assert result.fmt is not None
     with files_deleted_on_failure() as written, transaction.atomic():
@@ -204,12 +211,14 @@ def dataset_version_create(
         upload = DatasetUpload.objects.select_for_update().filter(pk=source.pk).first()
         if upload is None:
             raise ValidationError("This upload was already saved or discarded. Open the dataset to see its versions.")
+        if upload.verdict == Verdict.UNUSABLE:
+            raise ValidationError("This file cannot be used yet: use the fix buttons in its report first.")
         if upload.dataset_id:
             dataset = Dataset.objects.select_for_update().get(pk=upload.dataset_id)
         else:
             dataset = dataset_create(team=upload.team, user=user, name=upload.name, description=upload.description)
         origin, derived_from = upload, None
-        note = note or f"Uploaded {upload.original_name}".strip()
+        note = note or (f"Uploaded {upload.original_name}".strip() + (f"; {upload.note}" if upload.note else ""))
     else:
         dataset = Dataset.objects.select_for_update().get(pk=source.dataset_id)
         unchanged = (source.kind, source.shape, source.column_mapping, source.validation_fraction, source.split_seed)
@@ -235,9 +244,21 @@ def dataset_version_create(
     version.full_clean()
     version.save()
     if upload is not None:
+        earlier = _earlier_uploads(upload)
         upload.delete()  # the version owns the stored file now
+        for done in earlier:  # the uploads the fixes started from are done with too
+            dataset_upload_discard(upload=done)
     dataset.save(update_fields=["updated_at"])
     return version
+
+
+def _earlier_uploads(upload: DatasetUpload) -> list[DatasetUpload]:
+    """The uploads a fixed copy was made from, nearest first (a fix never points to a later upload)."""
+    chain, current = [], upload.derived_from
+    while current is not None and len(chain) < 100:
+        chain.append(current)
+        current = current.derived_from
+    return chain
 
 
 def _copy_file_fields(origin: DatasetUpload | DatasetVersion) -> dict[str, Any]:
@@ -245,52 +266,108 @@ def _copy_file_fields(origin: DatasetUpload | DatasetVersion) -> dict[str, Any]:
     return {"file": origin.file.name, **{name: getattr(origin, name) for name in names}}
 
 
+def _checked_actions(actions: Iterable[str], allowed: Iterable[str]) -> list[str]:
+    actions = sorted(set(actions))
+    if not actions:
+        raise ValidationError("Choose at least one fix.")
+    unknown = [action for action in actions if action not in allowed]
+    if unknown:
+        raise ValidationError(f"Unknown fix “{unknown[0]}”.")
+    return actions
+
+
+@contextmanager
+def _fixed_file(
+    source: StoredDatasetFile, *, actions: list[str], allow_fixable: bool, nothing: str
+) -> Iterator[tuple[BinaryIO, FileFormat, CleanupResult, ValidationResult]]:
+    """Stream ``source`` through the fixes into a temporary file and validate it; ValidationError when
+    nothing changed or the result still cannot be used. Nothing is stored here."""
+    fmt = FileFormat(source.format, source.encoding, source.delimiter)
+    out_fmt = FileFormat(source.format, "utf-8", "," if source.format == "csv" else "")
+    with tempfile.TemporaryFile() as target:
+        with source.file.open("rb") as stream:
+            try:
+                result = clean_file(_binary(stream), target, fmt=fmt, columns=source.column_names, actions=actions)
+            except DatasetFileError as exc:
+                raise ValidationError(f"{exc.issue.detail} Choose “Read it as Windows-1252” first.") from None
+        if not result.changed:
+            wanted = " or ".join(CLEANUPS[action].lower().split(" (")[0] for action in actions)
+            raise ValidationError(f"{nothing}: there was nothing to {wanted}.")
+        validation = validate_file(target, filename=f"fixed.{source.format}", fmt=out_fmt)
+        if not validation.usable and not (allow_fixable and validation.fixable):
+            raise ValidationError(f"After this fix the file cannot be used: {validation.error_message}")
+        yield target, out_fmt, result, validation
+
+
+@transaction.atomic
+def dataset_upload_create_with_fixes(
+    *, upload: DatasetUpload, user: AbstractBaseUser | None, actions: Iterable[str]
+) -> DatasetUpload:
+    """Apply fix buttons to an upload: a new, fixed upload (with its own report); the original stays as it was.
+
+    The fixed copy names the upload it came from, so the review page can go back to it.
+    """
+    actions = _checked_actions(actions, CLEANUPS)
+    fixing = _fixed_file(upload, actions=actions, allow_fixable=True, nothing="Nothing to fix in this upload")
+    with (
+        fixing as (target, out_fmt, result, validation),
+        files_deleted_on_failure() as written,
+    ):
+        stored = store_stream(target, name=new_file_name(team_id=upload.team_id, fmt=out_fmt.format))
+        written.append(stored.name)
+        note = "; ".join(part for part in (upload.note, result.describe()) if part)
+        fixed = DatasetUpload(
+            team_id=upload.team_id,
+            dataset_id=upload.dataset_id,
+            name=upload.name,
+            description=upload.description,
+            original_name=upload.original_name,
+            derived_from=upload,
+            note=note[:300],
+            created_by=user,
+            **_file_fields(stored_name=stored.name, sha256=stored.sha256, size=stored.size, result=validation),
+        )
+        fixed.full_clean()
+        fixed.save()
+    return fixed
+
+
+@transaction.atomic
 def dataset_version_clean(
     *, version: DatasetVersion, user: AbstractBaseUser | None, actions: Iterable[str]
 ) -> DatasetVersion:
     """Apply one-click clean-ups to a version's rows and save the result as a new version."""
-    actions = sorted(set(actions))
-    if not actions:
-        raise ValidationError("Choose at least one clean-up.")
-    unknown = [action for action in actions if action not in CLEANUPS]
-    if unknown:
-        raise ValidationError(f"Unknown clean-up “{unknown[0]}”.")
-    fmt = FileFormat(version.format, version.encoding, version.delimiter)
-    out_fmt = FileFormat(version.format, "utf-8", "," if version.format == "csv" else "")
-    with tempfile.TemporaryFile() as target:
-        with version.file.open("rb") as source:
-            result = clean_file(_binary(source), target, fmt=fmt, columns=version.column_names, actions=actions)
-        if not result.changed:
-            wanted = " or ".join(CLEANUPS[action].lower().split(" (")[0] for action in actions)
-            raise ValidationError(f"Nothing to clean in v{version.number}: there was nothing to {wanted}.")
-        validation = validate_file(target, filename=f"cleaned.{version.format}", fmt=out_fmt)
-        if not validation.usable:
-            raise ValidationError(f"After the clean-up the file cannot be used: {validation.error_message}")
+    actions = _checked_actions(actions, VERSION_CLEANUPS)
+    nothing = f"Nothing to clean in v{version.number}"
+    fixing = _fixed_file(version, actions=actions, allow_fixable=False, nothing=nothing)
+    with (
+        fixing as (target, out_fmt, result, validation),
+        files_deleted_on_failure() as written,
+    ):
         shape_obj = shape_get(version.kind, version.shape)
         columns = [column["name"] for column in validation.columns]
         mapping = mapping_validate(shape=shape_obj, columns=columns, mapping=version.column_mapping)
-        with files_deleted_on_failure() as written, transaction.atomic():
-            stored = store_stream(target, name=new_file_name(team_id=version.dataset.team_id, fmt=out_fmt.format))
-            written.append(stored.name)
-            dataset = Dataset.objects.select_for_update().get(pk=version.dataset_id)
-            cleaned = DatasetVersion(
-                dataset=dataset,
-                number=_next_number(dataset),
-                note=f"Clean-up of v{version.number}: {result.describe()}.",
-                kind=version.kind,
-                shape=version.shape,
-                column_mapping=mapping,
-                validation_fraction=version.validation_fraction,
-                split_seed=version.split_seed,
-                validation_count=validation_size(validation.row_count, version.validation_fraction),
-                derived_from=version,
-                created_by=user,
-                original_name=version.original_name,
-                **_file_fields(stored_name=stored.name, sha256=stored.sha256, size=stored.size, result=validation),
-            )
-            cleaned.full_clean()
-            cleaned.save()
-            dataset.save(update_fields=["updated_at"])
+        stored = store_stream(target, name=new_file_name(team_id=version.dataset.team_id, fmt=out_fmt.format))
+        written.append(stored.name)
+        dataset = Dataset.objects.select_for_update().get(pk=version.dataset_id)
+        cleaned = DatasetVersion(
+            dataset=dataset,
+            number=_next_number(dataset),
+            note=f"Clean-up of v{version.number}: {result.describe()}."[:300],
+            kind=version.kind,
+            shape=version.shape,
+            column_mapping=mapping,
+            validation_fraction=version.validation_fraction,
+            split_seed=version.split_seed,
+            validation_count=validation_size(validation.row_count, version.validation_fraction),
+            derived_from=version,
+            created_by=user,
+            original_name=version.original_name,
+            **_file_fields(stored_name=stored.name, sha256=stored.sha256, size=stored.size, result=validation),
+        )
+        cleaned.full_clean()
+        cleaned.save()
+        dataset.save(update_fields=["updated_at"])
     return cleaned
 
 
@@ -328,11 +405,13 @@ def _still_used(version: DatasetVersion, objects: Iterable[Any]) -> ValidationEr
 
 
 @transaction.atomic
-def dataset_upload_discard(*, upload: DatasetUpload) -> None:
-    name = upload.file.name
-    upload.delete()
-    if not _file_in_use(name):
-        delete_on_commit(name)
+def dataset_upload_discard(*, upload: DatasetUpload, with_earlier: bool = False) -> None:
+    """Forget an upload and its file; ``with_earlier`` also the uploads its fixes were made from."""
+    for each in [upload, *(_earlier_uploads(upload) if with_earlier else [])]:
+        name = each.file.name
+        each.delete()
+        if not _file_in_use(name):
+            delete_on_commit(name)
 
 
 def dataset_uploads_purge_stale(*, team: Team) -> int:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.dataset_list, name="dataset_list"),
     path("upload/", views.dataset_upload, name="dataset_upload"),
     path("uploads/<int:upload_id>/", views.upload_review, name="dataset_upload_review"),
+    path("uploads/<int:upload_id>/fix/", views.upload_fix, name="dataset_upload_fix"),
     path("uploads/<int:upload_id>/discard/", views.upload_discard, name="dataset_upload_discard"),
     path("<int:dataset_id>/", views.dataset_detail, name="dataset_detail"),
     path("<int:dataset_id>/upload/", views.dataset_upload, name="dataset_version_upload"),

@@ -18,7 +18,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from products.datasets.formats import CSV, DELIMITERS, JSONL, FileFormat, detect_format
+from products.datasets.cleanup import (
+    CLEAN_FORMULAS,
+    DROP_DUPLICATES,
+    DROP_EMPTY_ROWS,
+    READ_AS_WINDOWS_1252,
+    SKIP_BAD_ROWS,
+    TRIM_WHITESPACE,
+)
+from products.datasets.formats import CSV, DELIMITERS, JSONL, SAVE_AS_UTF8, FileFormat, detect_format
+from products.datasets.formulas import NUMBER, formula_like
 from products.datasets.issues import ERROR, INFO, WARNING, DatasetFileError, Issue
 from products.datasets.reader import (
     MAX_COLUMNS,
@@ -28,6 +37,7 @@ from products.datasets.reader import (
     header_columns,
     parse_json_line,
     raw_records,
+    read_as_cp1252,
 )
 from products.datasets.seen import SeenRows
 from products.datasets.tokens import LONG_TEXT_TOKENS, TokenCounter
@@ -42,18 +52,33 @@ TYPE_LABELS = {
 FORMAT_LABELS = {"csv": "CSV", "jsonl": "JSON Lines", "txt": "Plain text"}
 ENCODING_LABELS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "utf-16": "UTF-16", "utf-32": "UTF-32"}
 _INTEGER = re.compile(r"[+-]?\d+")
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
 _BOOLEANS = frozenset({"true", "false", "yes", "no"})
+
+
+#: Errors a button can fix (each makes a fixed copy); a file whose only errors are these is kept for fixing.
+FIXABLE = frozenset({"bad_encoding", "ragged_rows", "invalid_json"})
 
 
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:
     return f"{count:,} {singular if count == 1 else (plural_form or singular + 's')}"
 
 
+def lines_phrase(issue: Issue) -> str:
+    """'line 4', 'lines 4 and 9', 'lines 4, 9, 12 and 30 more' from an issue's recorded lines."""
+    numbers = [str(where["line"]) for where in issue.where]
+    more = issue.count - len(numbers)
+    if more:
+        return f"lines {', '.join(numbers)} and {more:,} more"
+    if len(numbers) == 1:
+        return f"line {numbers[0]}"
+    return f"lines {', '.join(numbers[:-1])} and {numbers[-1]}"
+
+
 def _value_type(value: str) -> str:
     if _INTEGER.fullmatch(value):
         return "integer"
-    if _NUMBER.fullmatch(value):
+    if NUMBER.fullmatch(value):
         return "number"
     if value.lower() in _BOOLEANS:
         return "boolean"
@@ -102,6 +127,12 @@ class ValidationResult:
         return self.verdict != UNUSABLE
 
     @property
+    def fixable(self) -> bool:
+        """Cannot be used as it is, but every error has a fix button (so the file is worth keeping)."""
+        errors = self.errors
+        return bool(errors) and all(issue["code"] in FIXABLE for issue in errors)
+
+    @property
     def errors(self) -> list[dict[str, Any]]:
         return [issue for issue in self.report["issues"] if issue["severity"] == ERROR]
 
@@ -148,20 +179,32 @@ class _Scan:
         self.rows = 0
         self.issues: list[Issue] = []
         self.empty_rows = Issue(
-            "empty_rows", WARNING, "Empty rows", "", "Use “Drop empty rows” after saving this version, or "
-            "delete them in your spreadsheet. Empty rows teach a model nothing."
+            "empty_rows", WARNING, "Empty rows", "", "Use “Drop empty rows”, or delete them in your spreadsheet. "
+            "Empty rows teach a model nothing."
         )
         self.duplicates = Issue(
-            "duplicate_rows", WARNING, "Duplicate rows", "", "Use “Drop duplicates” after saving this version to "
-            "keep the first copy of each. Repeated examples make a model over-learn them."
+            "duplicate_rows", WARNING, "Duplicate rows", "", "Use “Drop duplicates” to keep the first copy of each. "
+            "Repeated examples make a model over-learn them."
         )
         self.whitespace = Issue(
-            "whitespace", WARNING, "Extra spaces", "", "Use “Trim whitespace” after saving this version to "
-            "remove spaces and line breaks around values."
+            "whitespace", WARNING, "Extra spaces", "", "Use “Trim whitespace” to remove spaces and line "
+            "breaks around values."
         )
         self.long_rows = Issue(
             "long_texts", WARNING, "Very long rows", "", f"A fine-tune reads at most {LONG_TEXT_TOKENS:,} tokens "
             "of an example and cuts the rest. Shorten these rows or split them into several."
+        )
+        self.bad_encoding = Issue(
+            "bad_encoding", ERROR, "Letters that cannot be read", "",
+            "Use “Read it as Windows-1252”: below is how these lines read that way. If they look right, that "
+            "fixes them and keeps the rest of the file as it is. If not, s" + SAVE_AS_UTF8[1:],
+        )
+        self.formulas = Issue(
+            "formula_cells", WARNING, "Cells that start like a spreadsheet formula", "",
+            "Use “Clean formula cells”: it removes the =, +, - or @ at the start of these cells (and the spaces "
+            "after it) and keeps their words, so “@members get 10% off” becomes “members get 10% off”. We "
+            "remove the sign instead of putting a ' in front, because a ' would become part of the training "
+            "text. Plain numbers such as -4.5 are left alone.",
         )
         self.ragged = Issue("ragged_rows", ERROR, "Rows with the wrong number of values", "", "")
         self.bad_json = Issue(
@@ -172,9 +215,16 @@ class _Scan:
 
     # Reading -------------------------------------------------------------------------------------
 
+    def _undecodable(self, line: int, text: str) -> str:
+        """Note a line that is not UTF-8, and go on reading it as Windows-1252 (what the fix would do)."""
+        decoded = read_as_cp1252(text)
+        preview = decoded.strip()
+        self.bad_encoding.at(line, preview[:117] + "…" if len(preview) > 120 else preview)
+        return decoded
+
     def read_csv(self, stream: BinaryIO) -> None:
         assert self.fmt is not None
-        records = raw_records(stream, self.fmt)
+        records = raw_records(stream, self.fmt, undecodable=self._undecodable)
         header = next(records, None)
         if header is None:
             return
@@ -191,7 +241,7 @@ class _Scan:
 
     def read_jsonl(self, stream: BinaryIO) -> None:
         assert self.fmt is not None
-        for line, text in raw_records(stream, self.fmt):
+        for line, text in raw_records(stream, self.fmt, undecodable=self._undecodable):
             if not text.strip():
                 self._add_row(line, [""] * len(self.columns))
                 continue
@@ -214,7 +264,7 @@ class _Scan:
     def read_txt(self, stream: BinaryIO) -> None:
         assert self.fmt is not None
         self.columns = [_Column(TXT_COLUMN)]
-        for line, text in raw_records(stream, self.fmt):
+        for line, text in raw_records(stream, self.fmt, undecodable=self._undecodable):
             self._add_row(line, [text])
 
     def _set_header(self, names: list[str], unnamed: list[int]) -> bool:
@@ -286,6 +336,8 @@ class _Scan:
                 column.widen("json" if nested and position in nested else _value_type(clean))
             if len(clean) != len(value):
                 self.whitespace.at(line, f"“{column.name}”")
+            if formula_like(clean):
+                self.formulas.at(line, f"“{column.name}”: {clean[:40]}{'…' if len(clean) > 40 else ''}")
             texts.append(clean)
         tokens = self.tokens.add("\n".join(texts))
         if tokens > LONG_TEXT_TOKENS:
@@ -296,6 +348,19 @@ class _Scan:
     def finish(self, fatal: Issue | None = None) -> ValidationResult:
         usable = self.rows - self.empty_rows.count
         issues = list(self.issues)
+        if self.bad_encoding.count:
+            n = self.bad_encoding.count
+            self.bad_encoding.detail = (
+                f"{lines_phrase(self.bad_encoding).capitalize()} {'is' if n == 1 else 'are'} not UTF-8 text, so "
+                "some letters (like é or ’) cannot be read. The file was probably saved as Latin-1 / "
+                "Windows-1252, the default of older Excel and Windows apps."
+            )
+            self.bad_encoding.action = {
+                "fix": READ_AS_WINDOWS_1252, "label": "Read it as Windows-1252", "preview": True,
+                "help": f"Makes a fixed copy with {plural(n, 'line')} read as Windows-1252; this upload stays "
+                "as it is.",
+            }
+            issues.append(self.bad_encoding)
         if self.ragged.count:
             width = len(self.columns)
             delimiter = self.fmt.delimiter_label if self.fmt else "delimiter"
@@ -305,14 +370,24 @@ class _Scan:
             )
             self.ragged.fix = (
                 f"Usually a value contains a {delimiter} without quotes around it. Put quotes around such values, "
-                "or export the file again from your spreadsheet app."
+                "or export the file again from your spreadsheet app. Or skip these rows."
             )
+            n = self.ragged.count
+            self.ragged.action = {
+                "fix": SKIP_BAD_ROWS, "label": f"Skip {'this row' if n == 1 else f'these {n:,} rows'}",
+                "help": f"Makes a fixed copy without {lines_phrase(self.ragged)}; this upload stays as it is.",
+            }
             issues.append(self.ragged)
         if self.bad_json.count:
             self.bad_json.detail = (
                 f"{plural(self.bad_json.count, 'line')} {'is' if self.bad_json.count == 1 else 'are'} "
                 "not a valid JSON object."
             )
+            n = self.bad_json.count
+            self.bad_json.action = {
+                "fix": SKIP_BAD_ROWS, "label": f"Skip {'this line' if n == 1 else f'these {n:,} lines'}",
+                "help": f"Makes a fixed copy without {lines_phrase(self.bad_json)}; this upload stays as it is.",
+            }
             issues.append(self.bad_json)
         if fatal is not None:
             issues.append(fatal)
@@ -330,8 +405,7 @@ class _Scan:
                     "Add at least one example, or check you exported the right sheet.", count=1,
                 )
             )
-        if not has_errors:
-            issues.extend(self._warnings(usable))
+        issues.extend(self._warnings(usable))  # beside any errors: every problem in one report
         issues.sort(key=lambda issue: (ERROR, WARNING, INFO).index(issue.severity))
         counts = {severity: sum(issue.severity == severity for issue in issues) for severity in (ERROR, WARNING, INFO)}
         verdict = UNUSABLE if counts[ERROR] else WARNINGS if counts[WARNING] else READY
@@ -372,10 +446,12 @@ class _Scan:
         if self.empty_rows.count:
             n = self.empty_rows.count
             self.empty_rows.detail = f"{plural(n, 'row')} {'has' if n == 1 else 'have'} no values at all."
+            self.empty_rows.action = {"fix": DROP_EMPTY_ROWS, "label": "Drop empty rows"}
             found.append(self.empty_rows)
         if self.duplicates.count:
             n = self.duplicates.count
             self.duplicates.detail = f"{plural(n, 'row')} {'repeats' if n == 1 else 'repeat'} an earlier row exactly."
+            self.duplicates.action = {"fix": DROP_DUPLICATES, "label": "Drop duplicates"}
             found.append(self.duplicates)
         if len(self.columns) > 1:
             for column in self.columns:
@@ -393,7 +469,17 @@ class _Scan:
             self.whitespace.detail = (
                 f"{plural(n, 'value')} {'starts or ends' if n == 1 else 'start or end'} with spaces or line breaks."
             )
+            self.whitespace.action = {"fix": TRIM_WHITESPACE, "label": "Trim whitespace"}
             found.append(self.whitespace)
+        if self.formulas.count:
+            n = self.formulas.count
+            self.formulas.detail = (
+                f"{plural(n, 'cell')} on {lines_phrase(self.formulas)} {'starts' if n == 1 else 'start'} with =, +, "
+                "- or @. A spreadsheet runs such a cell as a formula, and as training text it teaches the model "
+                "to start its answers the same way."
+            )
+            self.formulas.action = {"fix": CLEAN_FORMULAS, "label": "Clean formula cells"}
+            found.append(self.formulas)
         if self.long_rows.count:
             n = self.long_rows.count
             self.long_rows.detail = (

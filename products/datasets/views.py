@@ -18,7 +18,14 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from products.datasets.cleanup import CLEANUPS, DROP_DUPLICATES, DROP_EMPTY_ROWS, TRIM_WHITESPACE
+from products.datasets.cleanup import (
+    CLEAN_FORMULAS,
+    CLEANUPS,
+    DROP_DUPLICATES,
+    DROP_EMPTY_ROWS,
+    READ_AS_WINDOWS_1252,
+    TRIM_WHITESPACE,
+)
 from products.datasets.export import csv_export, jsonl_export
 from products.datasets.forms import DatasetCleanupForm, DatasetMappingForm, DatasetUploadForm
 from products.datasets.labels import dataset_version_label_summary
@@ -40,6 +47,7 @@ from products.datasets.selectors import (
 from products.datasets.services import (
     DatasetFileRejected,
     dataset_upload_create,
+    dataset_upload_create_with_fixes,
     dataset_upload_discard,
     dataset_version_clean,
     dataset_version_create,
@@ -49,7 +57,7 @@ from products.datasets.services import (
 )
 from products.datasets.uploads import TOO_LARGE_ATTRIBUTE, SizeCapUploadHandler
 from products.models import DatasetUpload, DatasetVersion
-from products.models.dataset import StoredDatasetFile
+from products.models.dataset import StoredDatasetFile, Verdict
 from studio.access import team_view
 from studio.models import Membership
 from studio.roles import Role
@@ -197,6 +205,8 @@ def upload_review(request: HttpRequest, membership: Membership, upload_id: int) 
     """The report, a preview and the column mapping of an upload; saving makes the version."""
     team = membership.team
     upload = dataset_upload_get(team=team, upload_id=upload_id)
+    if upload.verdict == Verdict.UNUSABLE:  # only the fix buttons: no rows to preview or map yet
+        return render(request, T + "review.html", _review_context(upload))
     if request.method == "GET" and request.htmx:
         return render(request, T + "review.html#preview", _preview_context(request, upload))
     form = _new_mapping_form(upload, request.POST if request.method == "POST" else None)
@@ -207,8 +217,42 @@ def upload_review(request: HttpRequest, membership: Membership, upload_id: int) 
             return redirect("dataset_version", team.slug, version.dataset_id, version.number)
         if request.htmx:
             return render(request, T + "review.html#mapping", {"upload": upload, **_mapping_context(upload, form)})
-    context = {"upload": upload, **_mapping_context(upload, form), **_preview_context(request, upload)}
+    context = {**_review_context(upload), **_mapping_context(upload, form), **_preview_context(request, upload)}
     return render(request, T + "review.html", context)
+
+
+def _review_context(upload: DatasetUpload) -> dict:
+    return {"upload": upload, "newest_copy": upload.fixed_copies.order_by("-created_at").first(),
+            **_fix_context(upload.report)}
+
+
+def _fix_context(report: dict) -> dict:
+    """What the report's fix buttons need: which fixes it offers, and whether the encoding must come first."""
+    actions = [issue["action"]["fix"] for issue in report.get("issues", []) if issue.get("action")]
+    return {
+        "fix_actions": list(dict.fromkeys(actions)),
+        # Until the letters can be read, every other fix would have to guess them: offer that one first.
+        "fixes_wait_for_encoding": READ_AS_WINDOWS_1252 in actions,
+    }
+
+
+@require_POST
+@team_view(Role.ADMIN)
+def upload_fix(request: HttpRequest, membership: Membership, upload_id: int) -> HttpResponse:
+    """A fix button: make a fixed copy of the upload and show its review (the original stays as it was)."""
+    team = membership.team
+    upload = dataset_upload_get(team=team, upload_id=upload_id)
+    back = reverse("dataset_upload_review", args=[team.slug, upload.pk])
+    try:
+        fixed = dataset_upload_create_with_fixes(
+            upload=upload, user=request.user, actions=request.POST.getlist("actions")
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(_errors(exc)))
+        return redirect(back)
+    messages.success(request, f"Made a fixed copy: {fixed.note}. The original upload is kept as it was.")
+    # A plain form and a redirect: the new copy has its own address, and the page works without JavaScript.
+    return redirect("dataset_upload_review", team.slug, fixed.pk)
 
 
 def _preview_context(request: HttpRequest, obj: StoredDatasetFile) -> dict:
@@ -219,7 +263,7 @@ def _preview_context(request: HttpRequest, obj: StoredDatasetFile) -> dict:
 @team_view(Role.ADMIN)
 def upload_discard(request: HttpRequest, membership: Membership, upload_id: int) -> HttpResponse:
     upload = dataset_upload_get(team=membership.team, upload_id=upload_id)
-    dataset_upload_discard(upload=upload)
+    dataset_upload_discard(upload=upload, with_earlier=True)
     messages.success(request, f"Discarded the upload of {upload.original_name}.")
     return redirect("dataset_list", membership.team.slug)
 
@@ -238,7 +282,8 @@ def dataset_detail(request: HttpRequest, membership: Membership, dataset_id: int
     context = {
         "dataset": dataset,
         "versions": versions,
-        "uploads": dataset.uploads.all() if membership.can(Role.ADMIN) else [],
+        "uploads": dataset_upload_list_for_team(team=membership.team).filter(dataset=dataset)
+        if membership.can(Role.ADMIN) else [],
         "can_manage": membership.can(Role.ADMIN),
         "kind_labels": kind_labels(),
     }
@@ -265,7 +310,9 @@ def _version_context(request: HttpRequest, membership: Membership, version: Data
             (DROP_DUPLICATES, CLEANUPS[DROP_DUPLICATES], report.get("duplicate_rows", 0)),
             (DROP_EMPTY_ROWS, CLEANUPS[DROP_EMPTY_ROWS], report.get("empty_rows", 0)),
             (TRIM_WHITESPACE, CLEANUPS[TRIM_WHITESPACE], _issue_count(report, "whitespace")),
+            (CLEAN_FORMULAS, CLEANUPS[CLEAN_FORMULAS], _issue_count(report, "formula_cells")),
         ],
+        **_fix_context(report),
         "kind_label": kind_labels().get(version.kind, version.kind),
         "label_summary": dataset_version_label_summary(version),
         **_preview_context(request, version),

@@ -94,6 +94,10 @@ def generation_limits_check(
 def _channel_limits(*, channel: str, product, user_id, api_key_id, visitor) -> list[tuple[Limit, str]]:
     """The channel's limits, each with the sentence to show when it is the one reached."""
     team_id = product.team_id
+    if channel == "comparison":
+        # A blind comparison's generations are the team's own evaluation, written by a worker at its own pace
+        # (one at a time, at most MAX_SIZE pairs): they must not use up the playground's or the widget's limits.
+        return []
     if channel == "widget":
         per_visitor, per_day = product.widget_messages_per_visitor_hour, product.widget_messages_per_day
         return [

@@ -250,7 +250,7 @@ class TextGenerationKind(ProductKind):
             return None  # passages and catalogs: nothing to learn to write
         fields = [InputField.from_dict(data) for data in prompt_config.get("input_schema", [])]
         try:
-            inputs = clean_inputs(fields, _flat_values(example)) if fields else None
+            inputs = clean_inputs(fields, example_values(example)) if fields else None
         except InputError:
             inputs = None
         if inputs is not None:
@@ -269,7 +269,7 @@ class TextGenerationKind(ProductKind):
         return TrainingConversation(messages, reply) if messages else None
 
 
-def _flat_values(example: dict[str, Any]) -> dict[str, Any]:
+def example_values(example: dict[str, Any]) -> dict[str, Any]:
     """A dataset example's values by name: multi-column fields ({column: value}) are spread out."""
     values: dict[str, Any] = {}
     for name, value in example.items():

@@ -39,6 +39,13 @@ def _render_labelled(example: dict[str, Any]) -> list[Block]:
     return [Block("System", SYSTEM), Block("User", example["text"]), Block("Assistant", example["label"], True)]
 
 
+def _render_unlabelled(example: dict[str, Any]) -> list[Block]:
+    blocks = [Block("Text", example["text"])]
+    if example.get("label"):
+        blocks.append(Block("Label in the file", example["label"]))
+    return blocks
+
+
 def _text_input(label: str, help_text: str) -> InputField:
     return InputField("text", label, type="paragraph", help_text=help_text, max_length=MAX_TEXT_CHARS)
 
@@ -74,7 +81,21 @@ class Classification(ProductKind):
             _render_labelled,
             stratify_by="label",
         ),
+        Shape(
+            "classification", "texts", "Classification: texts to label",
+            "Each row is a message for a trained classifier to label (the product's “Label a file” tab). "
+            "A label column is optional: the labelled file then says where the classifier agrees with it.",
+            (
+                Need("text", "Text", "The message to sort.",
+                     synonyms=("text", "message", "content", "body", "sentence", "review", "ticket", "comment")),
+                Need("label", "Label", "Optional: the label the row already has, to compare with.", required=False,
+                     synonyms=("label", "category", "class", "intent", "tag", "topic", "sentiment", "type")),
+            ),
+            _render_unlabelled,
+        ),
     )
+    #: Unlabelled texts are labelled in a batch job; only labelled ones teach the classifier.
+    training_shapes = ("labelled",)
     templates = (
         ProductTemplate(
             id="review-sentiment", name="Sentiment of reviews",

@@ -88,7 +88,8 @@ class Recommendation(ProductKind):
     task = Task.RANK
     trainer = "recommender"
     evaluation_metrics = ("recall_at_10", "ndcg_at_10", "coverage", "examples")
-    training_shapes = ("interactions",)
+    # Empty: the Train tab offers both shapes (interactions and a catalog); training_run_create checks each.
+    training_shapes = ()
     result_template = "products/kinds/items_result.html"
     renderer = "products/renderers/items.js"
     # A ranked list is not a chat message: /v1/chat/completions answers 400 naming the REST route.

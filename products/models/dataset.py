@@ -92,6 +92,11 @@ class DatasetUpload(StoredDatasetFile):
     )
     name = models.CharField(max_length=120, blank=True, help_text="Name of the new dataset.")
     description = models.TextField(blank=True)
+    derived_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="fixed_copies",
+        help_text="The upload a fix button started from; that upload stays as it was.",
+    )
+    note = models.CharField(max_length=300, blank=True, help_text="What the fixes changed, in words.")
 
     class Meta:
         ordering = ["-created_at"]

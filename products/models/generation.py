@@ -11,6 +11,7 @@ class Generation(models.Model):
         PLAYGROUND = "playground", "Playground"
         WIDGET = "widget", "Widget"
         API = "api", "API"
+        COMPARISON = "comparison", "Blind comparison"  # written by the comparison worker, not by visitors
 
     class Status(models.TextChoices):
         RUNNING = "running", "Running"
@@ -42,6 +43,13 @@ class Generation(models.Model):
     time_to_first_token_ms = models.PositiveIntegerField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     feedback = models.SmallIntegerField(default=0, help_text="1 thumbs up, -1 thumbs down, 0 none.")
+    # Who asked, as the A/B split saw them: the widget's random visitor id, the API's `user` field or
+    # X-Studio-Visitor header, else "user:<pk>" (signed in) or "key:<pk>" (API key). Never an address.
+    visitor = models.CharField(max_length=64, blank=True)
+    # The release split it ran under (empty outside one) and its arm there.
+    release = models.ForeignKey("products.Release", on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="generations")
+    arm = models.CharField(max_length=10, blank=True, help_text='"control", "candidate", or empty outside a split.')
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

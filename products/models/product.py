@@ -109,6 +109,17 @@ class Product(ProductConfig):
             return False
 
     @property
+    def labels_files(self) -> bool:
+        """Whether its kind labels texts (classification): the pages show a “Label a file” tab."""
+        from inference.protocol import Task
+        from products.kinds import get_kind
+
+        try:
+            return get_kind(self.kind).task == Task.CLASSIFY
+        except KeyError:
+            return False
+
+    @property
     def kind_name(self) -> str:
         """The kind in words ("Marketing copy"), never its id."""
         from products.kinds import get_kind  # kinds import the models' types, not the other way round

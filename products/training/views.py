@@ -104,12 +104,18 @@ def _fine_tune_context(product, form: FineTuneForm, membership: Membership) -> d
     return context
 
 
+def _trainable_versions(membership: Membership, product):
+    """The team's dataset versions this product can learn from (a kind may train on some of its shapes only)."""
+    shapes = get_kind(product.kind).training_shapes
+    return dataset_version_list_for_kind(team=membership.team, kind=product.kind, shapes=shapes or None)
+
+
 @require_http_methods(["GET", "POST"])
 @team_view()
 def fine_tune(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
     """The product's Fine-tune tab: pick a dataset version, see the estimate, start; earlier runs below."""
     product = product_get(team=membership.team, slug=product_slug)
-    versions = dataset_version_list_for_kind(team=membership.team, kind=product.kind)
+    versions = _trainable_versions(membership, product)
     if request.method == "POST":
         if not membership.can(Role.EDITOR):
             raise PermissionDenied(f"Starting a fine-tune needs the editor role or higher in {membership.team.name}. "
@@ -147,7 +153,7 @@ def _attach_errors(form: FineTuneForm, exc: ValidationError) -> None:
 def fine_tune_estimate(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
     """The pre-flight estimate for the form's current choices (htmx swaps it in as they change)."""
     product = product_get(team=membership.team, slug=product_slug)
-    versions = dataset_version_list_for_kind(team=membership.team, kind=product.kind)
+    versions = _trainable_versions(membership, product)
     form = _form_class(product)(request.GET, versions=versions)
     return render(request, T + "fine_tune.html#estimate", _fine_tune_context(product, form, membership))
 

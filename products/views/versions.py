@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 from products.forms import VersionForm
 from products.kinds import get_kind
 from products.kinds.inputs import InputError, clean_inputs, input_form
+from products.releases.selectors import release_running
 from products.selectors import product_get, product_version_get, product_version_list
 from products.services import (
     product_kind_config_update,
@@ -37,6 +38,7 @@ def version_list(request: HttpRequest, membership: Membership, product_slug: str
     return render(request, "products/versions.html", {
         "product": product, "rows": rows, "form": VersionForm(), "config_form": config_form,
         "draft_changed": draft_changes != ["No changes to the settings."] if versions else True,
+        "running": release_running(product=product),
     })
 
 
@@ -77,7 +79,12 @@ def version_publish(request: HttpRequest, membership: Membership, product_slug: 
     product = product_get(team=membership.team, slug=product_slug)
     version = product_version_get(product=product, number=number)
     previous = product.live_version
-    product_version_publish(product=product, version=version, user=request.user)
+    try:
+        # During an A/B split the form says what happens to it (stop or keep); the service refuses without.
+        product_version_publish(product=product, version=version, user=request.user, split=request.POST.get("split"))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("versions", team_slug=membership.team.slug, product_slug=product.slug)
     if previous and previous.number > version.number:
         messages.success(request, f"Rolled back: version {version.number} is live again.")
     else:

@@ -73,6 +73,16 @@ def test_an_unusable_file_comes_back_with_its_report_and_leaves_nothing(api, med
     assert _nothing_left(media_root)
 
 
+def test_a_file_only_a_fix_button_could_save_is_refused_over_the_api_with_its_report(api, media_root):
+    _, client = api
+    data = "question,answer\nCafé?,Oui\nShip?,Yes,to the EU\n".encode("latin-1")
+    response = _upload(client, data=data, filename="faq.csv", name="Latin")
+    assert response.status_code == 400
+    codes = [issue["code"] for issue in response.json()["report"]["issues"] if issue["severity"] == "error"]
+    assert codes == ["bad_encoding", "ragged_rows"]
+    assert _nothing_left(media_root)
+
+
 def test_a_mapping_naming_a_missing_column_is_refused_and_leaves_nothing(
     api, media_root, django_capture_on_commit_callbacks,
 ):

@@ -79,3 +79,53 @@ def test_admin_uploads_reads_the_report_maps_columns_and_saves_a_version(
     assert version.column_mapping == {"question": ["customer_asked"], "answer": ["reply"]}
     assert (version.row_count, version.validation_count, version.verdict) == (6, 1, "warnings")
     assert (live_media_root / version.file.name).read_text() == FAQ
+
+
+MESSY = (
+    b"question,answer\n"
+    b"What are your opening hours?,We open at 9.\n"
+    + "Café au lait?,Oui – it’s on the menu\n".encode("cp1252")
+    + b"Do you ship abroad?,Yes,to the EU\n"
+    b",\n"
+    b"Returns?\n"
+    b"What are your opening hours?,We open at 9.\n"
+    b"Any discounts?,@members get 10% off\n"
+)
+
+
+def test_admin_fixes_a_messy_file_from_one_report_without_uploading_it_again(
+    live_media_root, live_server_url, logged_in_page, make_user, make_team
+):
+    owner = make_user("grace@example.com")
+    team = make_team("Grace's Café", owner=owner)
+    page = logged_in_page(owner)
+
+    page.goto(f"{live_server_url}/t/{team.slug}/datasets/upload/")
+    page.get_by_label("Dataset name").fill("Café FAQ")
+    page.locator("input[type=file]").set_input_files({"name": "messy.csv", "mimeType": "text/csv", "buffer": MESSY})
+    page.get_by_role("button", name="Upload and check").click()
+
+    # One report names every problem, with its lines.
+    expect(page.get_by_role("heading", name="Check messy.csv")).to_be_visible()
+    expect(page.get_by_text("Cannot be used", exact=True)).to_be_visible()
+    expect(page.get_by_text("Line 3 is not UTF-8 text")).to_be_visible()
+    expect(page.locator(".fix-preview")).to_contain_text("Line 3: Café au lait?,Oui – it’s on the menu")
+    expect(page.get_by_text("2 rows do not have the 2 values the header has.")).to_be_visible()
+    expect(page.get_by_text("1 row has no values at all.")).to_be_visible()
+    expect(page.get_by_text("1 row repeats an earlier row exactly.")).to_be_visible()
+    expect(page.get_by_text("1 cell on line 8 starts with =, +, - or @.", exact=False)).to_be_visible()
+
+    page.get_by_role("button", name="Read it as Windows-1252").click()
+    expect(page.get_by_test_id("fixed-copy")).to_contain_text("A fixed copy: read 1 line as Windows-1252.")
+    expect(page.get_by_text("Makes a fixed copy without lines 4 and 6; this upload stays as it is.")).to_be_visible()
+
+    page.get_by_role("button", name=re.compile(r"^Skip these 2 rows$")).click()
+    expect(page.get_by_text("Ready with warnings")).to_be_visible()
+    expect(page.get_by_test_id("fixed-copy")).to_contain_text("skipped 2 unreadable rows (lines 4, 6)")
+    page.get_by_role("button", name="Save version").click()
+
+    expect(page).to_have_url(re.compile(rf"/t/{team.slug}/datasets/\d+/v1/$"))
+    version = DatasetVersion.objects.get()
+    assert version.row_count == 5  # the two ragged rows are gone; the empty row and duplicate stay until dropped
+    stored = (live_media_root / version.file.name).read_text(encoding="utf-8")
+    assert "Café au lait?,Oui – it’s on the menu" in stored and "Returns?" not in stored

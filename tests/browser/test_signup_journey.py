@@ -31,6 +31,14 @@ def test_newcomer_signs_up_creates_a_team_and_sees_the_empty_dashboard(page, liv
     expect(page.get_by_text("Grace's Shop is ready. You are its owner.")).to_be_visible()
     for empty_state in ("No products yet", "No datasets yet", "No training runs yet"):
         expect(page.get_by_text(empty_state)).to_be_visible()
+    checklist = page.get_by_test_id("getting-started")
+    expect(checklist.get_by_role("listitem")).to_have_text([
+        re.compile(rf"{step} \(not done yet\)") for step in
+        ("Create a product", "Try it", "Upload a dataset", "Publish", "Embed it on your website")
+    ])
+    checklist.get_by_role("link", name="Create a product").click()
+    expect(page).to_have_url(re.compile(r"/t/graces-shop/products/new/$"))
+    page.go_back()
     assert Membership.objects.get(user__email="grace@example.com").role == "owner"
 
     if not SCREENSHOT.exists():  # the README's picture; delete the file to retake it

@@ -182,6 +182,10 @@ def test_admin_embeds_the_widget_and_a_visitor_chats_streams_and_rates_it(
     answer = page.locator("ai-studio-chat .assistant .text")
     assert generation.output.strip() and answer.text_content() == generation.output
     assert (generation.channel, generation.inputs["topic"]) == ("widget", "Our new trail shoes keep feet dry")
+    # The widget keeps a random id of this visitor in the site's localStorage and sends it (never an address).
+    visitor_key = f"ai-studio-visitor:{chat_product.public_key}"
+    visitor_id = page.evaluate("(key) => localStorage.getItem(key)", visitor_key)
+    assert len(visitor_id) == 32 and generation.visitor == visitor_id
 
     good.click()
     expect(good).to_have_attribute("aria-pressed", "true")
@@ -196,6 +200,7 @@ def test_admin_embeds_the_widget_and_a_visitor_chats_streams_and_rates_it(
     expect(page.get_by_text("Our new trail shoes keep feet dry")).to_be_visible()
     expect(answer).to_have_text(generation.output)
     expect(page.get_by_role("button", name="Good answer")).to_have_attribute("aria-pressed", "true")
+    assert page.evaluate("(key) => localStorage.getItem(key)", visitor_key) == visitor_id  # the same visitor
     widget["input"].focus()
     page.keyboard.press("Escape")
     expect(widget["panel"]).to_be_hidden()

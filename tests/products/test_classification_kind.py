@@ -19,7 +19,6 @@ from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.urls import reverse
-from django.utils import timezone
 
 from inference.models import EvaluationReport, ModelArtifact, TrainingRun
 from inference.training.artifacts import sha256_of
@@ -33,7 +32,7 @@ from products.training.services import product_version_create_from_run, training
 from studio.asgi import application
 from tests.api.test_generate_stream import KeyClient
 from tests.studio.test_websocket_routing import _session_cookie_for
-from tests.training.classifier_fixtures import TINY_CLASSIFIER
+from tests.training.classifier_fixtures import TINY_CLASSIFIER, publish_trained_version
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -183,16 +182,8 @@ async def test_a_classifier_trained_on_real_minilm_reports_beside_its_baseline_a
 def served(router, make_labelled_version, classifier_artifact, media_root):
     """The router with a published version serving a real MiniLM classifier (built without a run)."""
     team, owner, product = router
-    run = training_run_create(product=product, dataset_version=make_labelled_version(), user=owner)
-    TrainingRun.objects.filter(pk=run.pk).update(status="succeeded", finished_at=timezone.now())
-    relative = f"training/artifacts/run-{run.pk}"
-    (media_root / relative).parent.mkdir(parents=True, exist_ok=True)
-    (media_root / relative).symlink_to(classifier_artifact, target_is_directory=True)
-    ModelArtifact.objects.create(team=team, run=run, kind="classifier", base_model="all-minilm-l6-v2", path=relative,
-                                 sha256=sha256_of(classifier_artifact / "model.safetensors"), size_bytes=1,
-                                 metadata={"labels": ["account", "billing", "shipping"]})
-    version = product_version_create_from_run(run=TrainingRun.objects.get(pk=run.pk), user=owner)
-    product_version_publish(product=product, version=version)
+    publish_trained_version(product=product, user=owner, dataset_version=make_labelled_version(),
+                            artifact=classifier_artifact, media_root=media_root)
     secret = _publish_for_widget_and_api(product, owner)
     return team, owner, product, secret
 

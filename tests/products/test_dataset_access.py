@@ -114,7 +114,8 @@ def test_read_only_members_see_no_change_buttons(client, acme, make_member, team
     list_page = client.get(reverse("dataset_list", args=[acme.slug])).content.decode()
     assert "Download CSV" in version_page
     assert "Save a cleaned version" not in version_page and "Delete v1" not in version_page
-    assert "Upload a dataset" not in list_page and "Waiting for column mapping" not in list_page
+    assert 'class="fix-form' not in version_page  # the report's fix buttons are for admins
+    assert "Upload a dataset" not in list_page and "Waiting for you" not in list_page
 
 
 def test_an_admin_can_upload(client, acme, make_member):

@@ -27,19 +27,9 @@ CORPUS = [
         "so it cannot be read reliably.", [],
     ),
     (
-        "latin-1", "data.csv", "question,answer\nCafé?,Oui\n".encode("latin-1"), "bad_encoding",
-        "Line 2 is not valid UTF-8: byte 0xE9 cannot be read. The file was probably saved as "
-        "Latin-1 / Windows-1252 (read that way, the line says “Café?,Oui”).", [{"line": 2}],
-    ),
-    (
         "nul-bytes", "data.csv", b"question,answer\nHours?,9 to\x005\nShip?,Yes\n", "nul_byte",
         "Line 2 contains a NUL byte (an invisible \\0 character), which usually means the file is damaged "
         "or was exported in a binary format.", [{"line": 2}],
-    ),
-    (
-        "ragged-rows", "data.csv", b"question,answer\nHours?,9 to 5\nShip?,Yes,to the EU\nReturns?\n", "ragged_rows",
-        "2 rows do not have the 2 values the header has.",
-        [{"line": 3, "note": "3 values"}, {"line": 4, "note": "1 value"}],
     ),
     (
         "unterminated-quote", "data.csv", b'question,answer\nHours?,"9 to 5\nShip?,Yes\n', "unterminated_quote",
@@ -49,13 +39,6 @@ CORPUS = [
     (
         "10mb-single-line", "data.csv", b"x" * TEN_MB, "line_too_long",
         "Line 1 is longer than 1,000,000 characters.", [{"line": 1}],
-    ),
-    (
-        "jsonl-one-bad-line", "faq.jsonl",
-        b'{"question": "Hours?", "answer": "9 to 5"}\n{"question": "Ship?" "answer": "Yes"}\n'
-        b'{"question": "Returns?", "answer": "30 days"}\n',
-        "invalid_json", "1 line is not a valid JSON object.",
-        [{"line": 2, "note": "Expecting ',' delimiter (column 22)"}],
     ),
     ("empty-file", "data.csv", b"", "empty_file", "The file is empty (0 bytes).", []),
     (
@@ -87,6 +70,26 @@ CORPUS = [
     ),
 ]
 IDS = [case[0] for case in CORPUS]
+# Files whose only errors a fix button can fix: kept, with their report, so the buttons can be used.
+FIXABLE = [
+    (
+        "ragged-rows", "data.csv", b"question,answer\nHours?,9 to 5\nShip?,Yes,to the EU\nReturns?\n", "ragged_rows",
+        "2 rows do not have the 2 values the header has.",
+        [{"line": 3, "note": "3 values"}, {"line": 4, "note": "1 value"}],
+    ),
+    (
+        "jsonl-one-bad-line", "faq.jsonl",
+        b'{"question": "Hours?", "answer": "9 to 5"}\n{"question": "Ship?" "answer": "Yes"}\n'
+        b'{"question": "Returns?", "answer": "30 days"}\n',
+        "invalid_json", "1 line is not a valid JSON object.",
+        [{"line": 2, "note": "Expecting ',' delimiter (column 22)"}],
+    ),
+    (
+        "latin-1", "data.csv", "question,answer\nCafé?,Oui\n".encode("latin-1"), "bad_encoding",
+        "Line 2 is not UTF-8 text, so some letters (like é or ’) cannot be read. The file was probably saved as "
+        "Latin-1 / Windows-1252, the default of older Excel and Windows apps.", [{"line": 2, "note": "Café?,Oui"}],
+    ),
+]
 
 
 @pytest.mark.parametrize(("case", "filename", "data", "code", "detail", "where"), CORPUS, ids=IDS)
@@ -129,3 +132,18 @@ def test_upload_with_every_data_row_empty_is_rejected(acme, acme_owner, media_ro
         )
     assert caught.value.result.errors[0]["detail"] == "Every row in the file is empty."
     assert state(media_root) == (0, 0, 0, [])
+
+
+@pytest.mark.parametrize(
+    ("case", "filename", "data", "code", "detail", "where"), FIXABLE, ids=[case[0] for case in FIXABLE]
+)
+def test_upload_service_keeps_a_file_whose_errors_a_button_fixes_with_its_report(
+    acme, acme_owner, media_root, case, filename, data, code, detail, where
+):
+    upload = dataset_upload_create(team=acme, user=acme_owner, file=uploaded(filename, data), name="FAQ")
+    errors = [issue for issue in upload.report["issues"] if issue["severity"] == "error"]
+    assert [(e["code"], e["detail"], e["where"]) for e in errors] == [(code, detail, where)]
+    assert errors[0]["action"]["label"]  # the button that fixes it
+    assert upload.verdict == "unusable"
+    assert (media_root / upload.file.name).read_bytes() == data  # stored exactly as sent
+    assert state(media_root)[:3] == (0, 1, 0)

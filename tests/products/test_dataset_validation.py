@@ -181,6 +181,6 @@ def test_token_counter_counts_exactly_first_then_estimates_and_rechecks_near_the
 def test_validate_stops_at_the_first_unreadable_line_but_keeps_what_it_found():
     data = b"a,b\n1,2\n1,2\n3,\"open\n"
     result = check(data)
-    assert result.verdict == "unusable"
-    assert [i["code"] for i in result.report["issues"]] == ["unterminated_quote"]
+    assert result.verdict == "unusable" and not result.fixable
+    assert [i["code"] for i in result.report["issues"]] == ["unterminated_quote", "duplicate_rows", "few_rows"]
     assert result.report["tokens"] is None

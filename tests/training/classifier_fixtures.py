@@ -62,6 +62,28 @@ def make_labelled_version(router):
     return make
 
 
+def publish_trained_version(*, product, user, dataset_version, artifact: Path, media_root: Path):
+    """Register ``artifact`` as a succeeded run's model (no training), make a version of it and publish it."""
+    from django.utils import timezone
+
+    from inference.models import ModelArtifact, TrainingRun
+    from inference.training.artifacts import sha256_of
+    from products.services import product_version_publish
+    from products.training.services import product_version_create_from_run, training_run_create
+
+    run = training_run_create(product=product, dataset_version=dataset_version, user=user)
+    TrainingRun.objects.filter(pk=run.pk).update(status="succeeded", finished_at=timezone.now())
+    relative = f"training/artifacts/run-{run.pk}"
+    (media_root / relative).parent.mkdir(parents=True, exist_ok=True)
+    (media_root / relative).symlink_to(artifact, target_is_directory=True)
+    ModelArtifact.objects.create(team=product.team, run=run, kind="classifier", base_model="all-minilm-l6-v2",
+                                 path=relative, sha256=sha256_of(artifact / "model.safetensors"), size_bytes=1,
+                                 metadata={"labels": ["account", "billing", "shipping"]})
+    version = product_version_create_from_run(run=TrainingRun.objects.get(pk=run.pk), user=user)
+    product_version_publish(product=product, version=version)
+    return version
+
+
 @pytest.fixture(scope="session")
 def classifier_artifact(tmp_path_factory) -> Path:
     """A real MiniLM classifier folder (the frozen encoder and a logistic-regression head), built once a session."""

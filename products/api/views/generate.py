@@ -22,7 +22,7 @@ from products.api.streaming import (
     wants_event_stream,
 )
 from products.api.views.base import ApiView
-from products.generation import Actor, GenerationRefused, StartedGeneration, generation_start
+from products.generation import Actor, GenerationRefused, StartedGeneration, generation_start, visitor_id_clean
 from products.models import Generation
 from products.selectors import product_get
 
@@ -62,13 +62,25 @@ def refusal_to_api_error(refused: GenerationRefused) -> APIException:
     return Conflict(refused.message, code=refused.code)
 
 
+#: Who an API call is for, when the body has no ``user``: the caller's own end user, kept on one arm of a split.
+VISITOR_HEADER = "X-Studio-Visitor"
+
+
+def api_actor(request, user: str | None = None) -> Actor:
+    """The key, and the end user the call is for: ``user`` (OpenAI-style) or the X-Studio-Visitor header.
+
+    Without either, the key itself is the stable id, so a whole backend stays on one arm of a split.
+    """
+    return Actor(api_key=request.auth, visitor_id=visitor_id_clean(user or request.headers.get(VISITOR_HEADER)))
+
+
 def api_generation_start(*, request, product, inputs, version: int | None = None, settings=None, message=None,
-                         conversation=None) -> StartedGeneration:
+                         conversation=None, user: str | None = None) -> StartedGeneration:
     """generation_start for an API key (the live version unless ``version`` names one); HTTP errors on refusal."""
     try:
         return generation_start(
             product=product, version=version or "live", channel=Generation.Channel.API,
-            actor=Actor(api_key=request.auth), inputs=inputs, message=message, settings=settings,
+            actor=api_actor(request, user), inputs=inputs, message=message, settings=settings,
             conversation=conversation,
         )
     except GenerationRefused as refused:
@@ -106,6 +118,11 @@ class ProductGenerateApi(ApiView):
         )
         stream = serializers.BooleanField(
             default=False, help_text="Stream Server-Sent Events (start, token…, done or error) as the model writes."
+        )
+        user = serializers.CharField(
+            required=False, allow_blank=True, max_length=256,
+            help_text="Your end user's id: keeps them on one side of an A/B split (else the X-Studio-Visitor "
+                      "header, else the API key, which puts all your calls on one side).",
         )
 
     @extend_schema_serializer(component_name="GenerateResponse")
@@ -156,7 +173,7 @@ class ProductGenerateApi(ApiView):
         data = serializer.validated_data
         started = api_generation_start(
             request=request, product=product, inputs=data["inputs"], version=data.get("version"),
-            settings=data.get("settings"), conversation=data.get("conversation"),
+            settings=data.get("settings"), conversation=data.get("conversation"), user=data.get("user"),
         )
         if data["stream"] or wants_event_stream(request):
             return sse_response(_event_frames(started))

@@ -29,8 +29,8 @@ from products.api.authentication import CanGenerate
 from products.api.selectors import published_product_list
 from products.api.streaming import sse_event_schema, sse_frame, sse_response
 from products.api.views.base import ApiView
-from products.api.views.generate import stream_kwargs
-from products.generation import Actor, GenerationRefused, StartedGeneration, generation_start
+from products.api.views.generate import api_actor, stream_kwargs
+from products.generation import GenerationRefused, StartedGeneration, generation_start
 from products.kinds import get_kind
 from products.kinds.settings import LIMITS
 from products.models import Generation, Product
@@ -156,6 +156,8 @@ class ChatCompletionApi(OpenAIView):
                                      help_text="Only 1 is supported.")
         inputs = serializers.DictField(required=False,
                                        help_text="Studio extension: other inputs of the product, by name.")
+        user = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=256,
+                                     help_text="Your end user's id: keeps them on one side of an A/B split.")
 
     @extend_schema(
         operation_id="openai_chat_completions",
@@ -206,8 +208,9 @@ class ChatCompletionApi(OpenAIView):
                         for m in earlier if m["role"] in ("user", "assistant")]
         try:
             started = generation_start(
-                product=product, version="live", channel=Generation.Channel.API, actor=Actor(api_key=request.auth),
-                message=text, inputs=data.get("inputs"), settings=settings, conversation=conversation,
+                product=product, version="live", channel=Generation.Channel.API,
+                actor=api_actor(request, data.get("user")), message=text, inputs=data.get("inputs"),
+                settings=settings, conversation=conversation,
             )
         except GenerationRefused as refused:
             raise _refusal_error(refused) from None

@@ -18,6 +18,7 @@
   const SCRIPT = document.currentScript;
   if (document.getElementById(HOST_ID)) return; // the script tag was pasted twice
   const STORAGE_KEY = `ai-studio-widget:${CONFIG.publicKey}`;
+  const VISITOR_KEY = `ai-studio-visitor:${CONFIG.publicKey}`;
   const MAX_STORED = 50;
   // Earlier turns sent with each message, so a follow-up ("and express?") is read with what came before.
   const MAX_CONTEXT_TURNS = 10;
@@ -108,6 +109,18 @@
     }
   };
   const state = load();
+  // A random id of this browser on this website (first-party localStorage, never a fingerprint): it keeps a
+  // visitor on one side of an A/B split. Clearing the conversation keeps it; clearing site data drops it.
+  const visitorId = (() => {
+    try {
+      const stored = localStorage.getItem(VISITOR_KEY);
+      if (stored && /^[A-Za-z0-9_-]{8,64}$/.test(stored)) return stored;
+    } catch (error) { /* storage blocked: an id for this page only */ }
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    const fresh = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    try { localStorage.setItem(VISITOR_KEY, fresh); } catch (error) { /* this page only */ }
+    return fresh;
+  })();
   const save = () => {
     try {
       const messages = state.messages.filter((m) => m.role !== "notice").slice(-MAX_STORED);
@@ -313,7 +326,7 @@
     render(question);
     save();
     scrollDown();
-    await ask({ message: text, conversation });
+    await ask({ message: text, conversation, visitor: visitorId });
   };
 
   // Recommendations for the viewed items: one request, the cards replace the previous ones (no chat log).
@@ -323,7 +336,7 @@
     if (!viewed.length || current || connecting) return;
     state.messages = [];
     log.replaceChildren();
-    await ask({ message: viewed.join(", ") });
+    await ask({ message: viewed.join(", "), visitor: visitorId });
   };
 
   const sendFeedback = (message, value, group) => {

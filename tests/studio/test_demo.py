@@ -58,24 +58,16 @@ def test_the_demo_ticket_router_trains_on_its_sample_at_first_run_and_publishes_
     assert run.log_entries.last().message == "Finished, and published as version 1: the product answers now."
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_demo_recommender_trains_on_the_shop_samples_at_first_run_and_publishes_itself(bundled_models):
+def test_the_demo_recommender_is_queued_on_the_shop_samples_to_publish_itself_at_first_run():
+    # Training that exact sample is tests/products/test_recommendation_kind.py's journey; publishing on success
+    # is the router's test above: this one checks the demo queues the run that joins them.
     from inference.models import TrainingRun
-    from inference.training.worker import TrainingWorker
-    from products.training.services import training_run_cancel
 
     team = demo_seed().team
     run = TrainingRun.objects.get(team=team, method="recommender")
-    assert (run.product.name, run.dataset_version.dataset.name, run.publish_on_success) == (
-        "Shop recommendations", "Shop purchases", True)
+    assert (run.product.name, run.dataset_version.dataset.name, run.publish_on_success, run.queue) == (
+        "Shop recommendations", "Shop purchases", True, "short")
     assert run.inputs.get(role="catalog").dataset_version.dataset.name == "Shop catalog"
-    # The router's run is queued first; this test is about the recommender, so it alone trains here.
-    training_run_cancel(run=TrainingRun.objects.get(team=team, method="classifier"), user=None)
-
-    assert TrainingWorker(poll_seconds=1).run_once()
-
-    run.refresh_from_db()
-    product = Product.objects.get(pk=run.product_id)
-    assert run.status == "succeeded", run.error
-    assert product.live_version is not None and product.live_version.fine_tuned_artifact_id == run.artifact.pk
-    assert run.log_entries.last().message == "Finished, and published as version 1: the product answers now."
+    assert run.total_steps == 47 and run.train_examples == 1120
+    demo_seed()
+    assert TrainingRun.objects.filter(team=team, method="recommender").count() == 1

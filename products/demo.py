@@ -15,9 +15,12 @@ SAMPLES = [
     ("copywriting", "email-subject-lines", "Newsletter subject lines", ""),
     # Trained on the “Support tickets” sample by the training worker on first run; that run publishes it.
     ("classification", "support-routing", "Support ticket router", ""),
+    # Trained on the “Shop purchases” and “Shop catalog” samples on first run; that run publishes it.
+    ("recommendation", "picked-for-you", "Shop recommendations", ""),
 ]
-#: The sample a demo product trains on at first run, published when it succeeds: (product, dataset).
-TRAINED_SAMPLES = [("Support ticket router", "Support tickets")]
+#: The samples a demo product trains on at first run, published when it succeeds: (product, dataset, catalog).
+TRAINED_SAMPLES = [("Support ticket router", "Support tickets", None),
+                   ("Shop recommendations", "Shop purchases", "Shop catalog")]
 #: Q&A samples: (template, name, the sample dataset it answers from (products/datasets/seed.py), note).
 KNOWLEDGE_SAMPLES = [
     ("store-faq", "Store FAQ assistant", "Store FAQ", "Answers from the sample store FAQ."),
@@ -59,10 +62,15 @@ def _queue_sample_training(*, team: Team, user: AbstractBaseUser, created: list[
     """Queue the training of sample products that need a model before they answer (only when just created)."""
     from products.training.services import training_run_create
 
-    for product_name, dataset_name in TRAINED_SAMPLES:
+    def latest(name: str | None) -> DatasetVersion | None:
+        if name is None:
+            return None
+        return (DatasetVersion.objects.filter(dataset__team=team, dataset__name__iexact=name)
+                .order_by("-number").first())
+
+    for product_name, dataset_name, catalog_name in TRAINED_SAMPLES:
         product = next((p for p in created if p.name == product_name), None)
-        examples = (DatasetVersion.objects.filter(dataset__team=team, dataset__name__iexact=dataset_name)
-                    .order_by("-number").first())
-        if product is not None and examples is not None:
+        examples, catalog = latest(dataset_name), latest(catalog_name)
+        if product is not None and examples is not None and (catalog_name is None or catalog is not None):
             training_run_create(product=product, dataset_version=examples, user=user, publish_on_success=True,
-                                actor="the demo set-up")
+                                actor="the demo set-up", catalog_version=catalog)

@@ -293,6 +293,23 @@ def feedback_event_record(
 
 
 @transaction.atomic
+def generation_item_event_record(
+    *, generation: Generation, kind: str, item: str, user: AbstractBaseUser | None = None, visitor: str = "",
+) -> FeedbackEvent:
+    """A click or purchase of one item a recommendation listed; ValidationError when it listed no such item."""
+    if kind not in (FeedbackEvent.Kind.CLICK, FeedbackEvent.Kind.PURCHASE):
+        raise ValidationError({"event": "The event is “click” or “purchase”."})
+    listed = [str(entry.get("id")) for entry in (generation.result or {}).get("items", []) if isinstance(entry, dict)]
+    if not listed:
+        raise ValidationError({"item": "This generation recommended no items; clicks and purchases are reported "
+                                       "on recommendations."})
+    if str(item) not in listed:
+        raise ValidationError({"item": f"“{item}” is not one of the items this generation recommended "
+                                       f"({', '.join(listed[:10])})."})
+    return feedback_event_record(generation=generation, kind=kind, item=str(item), user=user, visitor=visitor)
+
+
+@transaction.atomic
 def product_engine_update(
     *, product: Product, remote_engine: str, remote_model: str, api_key: str | None = None,
     clear_api_key: bool = False,

@@ -158,7 +158,9 @@ PRODUCT_KIND_MODULES = [
     "products.kinds.recommendation",
 ]
 # The inference worker's runners, one per task (inference/runners/).
-INFERENCE_RUNNER_MODULES = ["inference.runners.generate", "inference.runners.answer", "inference.runners.classify"]
+INFERENCE_RUNNER_MODULES = [
+    "inference.runners.generate", "inference.runners.answer", "inference.runners.classify", "inference.runners.rank",
+]
 # The classify runner scores requests that arrive within this many seconds in one forward pass, and keeps
 # this many trained classifiers loaded.
 CLASSIFY_BATCH_WINDOW_S = 0.004

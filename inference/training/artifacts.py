@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,31 @@ def sha256_of(path: Path) -> str:
 
 def artifact_relative_path(run_id: int) -> str:
     return f"training/artifacts/run-{run_id}"
+
+
+def artifact_folder_write(*, media_root: Path, run_id: int,
+                          write: Callable[[Path], None]) -> tuple[str, list[dict[str, Any]]]:
+    """Have ``write`` fill a temporary folder, then make it the run's artifact folder in one rename.
+
+    Returns the folder relative to MEDIA_ROOT and its files ``[{"name", "size", "sha256"}]``. An earlier
+    attempt's folder (a resumed run) is replaced. The classifier and the recommender write theirs this way.
+    """
+    relative = artifact_relative_path(run_id)
+    final = Path(media_root) / relative
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-run-{run_id}-", dir=final.parent))
+    try:
+        write(tmp)
+        tmp.chmod(0o755)
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    files = [{"name": p.name, "size": p.stat().st_size, "sha256": sha256_of(p)}
+             for p in sorted(final.iterdir()) if p.is_file()]
+    return relative, files
 
 
 def save_adapter(model: Any, *, media_root: Path, run_id: int) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from inference.training.progress import (
     ProgressReporter,
     ShutdownRequested,
 )
+from inference.training.recommender import NotRecommendable
 from products.training.hyperparameters import MIN_TRAIN_EXAMPLES, HyperParameters, too_few_examples_message
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def fine_tune(run: TrainingRun, *, worker: str, shutdown: threading.Event, lease
         logger.warning("Training run %s: lease lost; another worker owns it now", run.pk)
     except ShutdownRequested:
         services.training_run_release(run_id=run.pk, worker=worker)
-    except (TooFewExamples, NotClassifiable) as exc:
+    except (TooFewExamples, NotClassifiable, NotRecommendable) as exc:
         services.training_run_fail(run_id=run.pk, worker=worker, error=str(exc))
     except Exception as exc:
         if is_out_of_memory(exc):
@@ -109,6 +110,10 @@ def _trainer_for(method: str):
         from inference.training.classifier.pipeline import train_classifier
 
         return train_classifier
+    if method == TrainingRun.Method.RECOMMENDER:
+        from inference.training.recommender.pipeline import train_recommender
+
+        return train_recommender
     if method == TrainingRun.Method.LORA:
         return _train_and_evaluate
     raise ValueError(f"This studio cannot train runs of method {method!r} yet.")

@@ -126,14 +126,15 @@ def _key_actor(api_key: ApiKey) -> str:
 
 def api_training_run_start(
     *, api_key: ApiKey, product: Product, dataset_version: DatasetVersion, settings: dict[str, Any],
-    base_model: str | None = None,
+    base_model: str | None = None, catalog_version: DatasetVersion | None = None,
 ):
     """Queue a fine-tune for the key's team; the run's log names the key, the run's owner is the key's creator."""
     from products.training.services import training_run_create
 
     user = _key_owner(api_key, doing="start fine-tunes")
     return training_run_create(product=product, dataset_version=dataset_version, user=user,
-                               overrides=settings, base_model=base_model, actor=_key_actor(api_key))
+                               overrides=settings, base_model=base_model, actor=_key_actor(api_key),
+                               catalog_version=catalog_version)
 
 
 def api_training_run_cancel(*, api_key: ApiKey, run):

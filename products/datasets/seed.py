@@ -55,6 +55,21 @@ SAMPLES = (
         "enough to train and honestly measure a ticket router (written for the studio; ours to ship).",
         "classification", "labelled", {"text": ["message"], "label": ["category"]},
     ),
+    Sample(
+        "shop_catalog.csv", "Shop catalog",
+        "Sixty-three items of a home and outdoor shop (camping, kitchen, coffee, garden, running, reading) with a "
+        "description, a category, a picture and a link; three are new and nobody has chosen them yet.",
+        "recommendation", "catalog",
+        {"item": ["sku"], "title": ["name"], "category": ["category"], "image": ["image_url"], "link": ["url"],
+         "text": ["description"]},
+    ),
+    Sample(
+        "shop_interactions.csv", "Shop purchases",
+        "About 1,100 purchases with a rating and a time by 140 customers of the shop catalog (written for the "
+        "studio; ours to ship).",
+        "recommendation", "interactions",
+        {"user": ["customer_id"], "item": ["sku"], "rating": ["rating"], "timestamp": ["timestamp"]},
+    ),
 )
 
 

@@ -1,17 +1,69 @@
-"""Recommenders (planned): for now, the catalog and interactions dataset layouts they will train on.
+"""Recommenders: items from a catalog for a customer, a browsing session or one item, each with its reason.
 
-Both datasets can already be uploaded and checked; training and serving a recommender arrive with
-the recommendations issue, which fills in templates, ``prepare`` and the rank runner.
+A recommendation product learns from two datasets, a catalog (items with their text) and interactions
+(who bought, viewed or rated what): "Train recommender" runs the ``recommender`` training method
+(inference/training/recommender/: implicit's ALS, MiniLM embeddings of the catalog text, a hybrid of the
+two with a validated weight, popularity last), and the version made from the run serves its artifact
+through the worker's rank runner (inference/runners/rank.py). A version's business rules (items never
+to recommend, one category only) are its kind_config.
+
+The result: ``{"items": [{"id", "title", "score" (0–1), "reason", "image"?, "link"?}], "fallback"?: words}``,
+``fallback`` saying why the list is not personal (an unknown customer, a short history).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from inference.protocol import Task
+from django.core.exceptions import ValidationError
+
+from inference.protocol import InferenceRequest, Task
 from products.datasets.shapes import Block, Need, Shape, facts
-from products.kinds.base import ProductKind
+from products.kinds.base import InputError, InputField, PrepareContext, PrepareRefused, ProductKind, ProductTemplate
+from products.kinds.inputs import clean_inputs
 from products.kinds.registry import register
+
+if TYPE_CHECKING:
+    from products.models.product import ProductConfig
+
+DEFAULT_K = 10
+MAX_K = 50
+#: Items a session may name at most (the widget sends what the visitor viewed).
+MAX_SESSION_ITEMS = 50
+MAX_ID_CHARS = 200
+
+NOT_TRAINED = (
+    "Train the recommender first: Datasets → upload a catalog (item id, name, description) and interactions "
+    "(user, item, optionally rating and time), then this product's Train tab → Train recommender, then "
+    "“Create a version with this model” on the finished run."
+)
+
+
+def _k_input() -> InputField:
+    return InputField("k", "How many", type="number", minimum=1, maximum=MAX_K, default=DEFAULT_K, required=False,
+                      help_text=f"Items to recommend, 1 to {MAX_K}.")
+
+
+QUERY_NAMES = ("user", "items", "item")
+QUERY_FIELDS = (
+    InputField("user", "Customer id", required=False, max_length=MAX_ID_CHARS,
+               help_text="A user id of your interactions file."),
+    InputField("items", "Viewed items", required=False, max_length=MAX_SESSION_ITEMS * (MAX_ID_CHARS + 2),
+               help_text="Item ids viewed in this session, separated by commas."),
+    InputField("item", "Item id", required=False, max_length=MAX_ID_CHARS,
+               help_text="One item, for items similar to it."),
+)
+
+
+def split_ids(value: Any) -> list[str]:
+    """Item ids from a list or from text separated by commas or new lines, in order, without repeats."""
+    parts = value if isinstance(value, list | tuple) else str(value or "").replace("\n", ",").split(",")
+    seen: list[str] = []
+    for part in parts:
+        text = str(part).strip()
+        if text and text not in seen:
+            seen.append(text)
+    return seen
 
 
 def _render_catalog(example: dict[str, Any]) -> list[Block]:
@@ -34,8 +86,47 @@ class Recommendation(ProductKind):
     name = "Recommendations"
     description = "Recommends items from your catalog for a customer, an item or a browsing session, with reasons."
     task = Task.RANK
-    status = "planned"
+    trainer = "recommender"
+    evaluation_metrics = ("recall_at_10", "ndcg_at_10", "coverage", "examples")
+    # Empty: the Train tab offers both shapes (interactions and a catalog); training_run_create checks each.
+    training_shapes = ()
+    result_template = "products/kinds/items_result.html"
+    renderer = "products/renderers/items.js"
+    # A ranked list is not a chat message: /v1/chat/completions answers 400 naming the REST route.
     openai_compatible = False
+    max_variants = 1  # the same query ranks the same way
+    config_fields = (
+        InputField("exclude", "Never recommend", required=False, max_length=5_000,
+                   help_text="Item ids to leave out (out of stock, discontinued), separated by commas."),
+        InputField("category", "Only this category", required=False, max_length=100,
+                   help_text="Recommend only items of this category (the catalog's category column); "
+                             "empty: every category."),
+    )
+    templates = (
+        ProductTemplate(
+            id="similar-items", name="Customers also bought",
+            description="Items similar to one item, for a product page: “customers who chose this also chose …”.",
+            inputs=(InputField("item", "Item id", max_length=MAX_ID_CHARS,
+                               help_text="The id of an item in your catalog, e.g. its SKU."), _k_input()),
+            message_input="item",
+        ),
+        ProductTemplate(
+            id="picked-for-you", name="Picked for you",
+            description="Personal recommendations for one of your customers, from what they bought or viewed.",
+            inputs=(InputField("user", "Customer id", max_length=MAX_ID_CHARS,
+                               help_text="A user id of your interactions file."), _k_input()),
+            # The widget knows the visitor's session, not their customer id: its message is the viewed items.
+            message_input="items",
+        ),
+        ProductTemplate(
+            id="because-you-viewed", name="Because you viewed",
+            description="Recommendations for an anonymous visitor from the items viewed in this session.",
+            inputs=(InputField("items", "Viewed items", max_length=MAX_SESSION_ITEMS * (MAX_ID_CHARS + 2),
+                               help_text="Item ids the visitor viewed, separated by commas, e.g. “B12, B40”."),
+                    _k_input()),
+            message_input="items",
+        ),
+    )
     dataset_shapes = (
         Shape(
             "recommendation", "catalog", "Recommendations: catalog of items",
@@ -45,6 +136,12 @@ class Recommendation(ProductKind):
                      synonyms=("item", "itemid", "id", "sku", "productid", "product")),
                 Need("title", "Item name", "Optional: the item's name, shown in recommendations.", required=False,
                      synonyms=("title", "name")),
+                Need("category", "Category", "Optional: a category a version can limit recommendations to.",
+                     required=False, synonyms=("category", "section", "department", "genre")),
+                Need("image", "Image URL", "Optional: a picture shown on the recommendation card.", required=False,
+                     synonyms=("image", "imageurl", "picture", "photo", "thumbnail")),
+                Need("link", "Link", "Optional: the item's page, linked from the card.", required=False,
+                     synonyms=("link", "url", "pageurl", "href")),
                 Need("text", "Item text", "The columns that describe the item.", multiple=True, takes_rest=True),
             ),
             _render_catalog,
@@ -65,3 +162,52 @@ class Recommendation(ProductKind):
             _render_interaction,
         ),
     )
+
+    def input_fields(self, config: ProductConfig) -> list[InputField]:
+        """The template's inputs, plus the other two ways to ask (optional), so every product answers all three."""
+        fields = super().input_fields(config)
+        names = {field.name for field in fields}
+        return fields + [field for field in QUERY_FIELDS if field.name not in names]
+
+    def clean_inputs(self, config: ProductConfig, data: dict[str, Any]) -> dict[str, Any]:
+        data = dict(data)
+        if isinstance(data.get("items"), list | tuple):  # the REST API sends a list; the forms send text
+            data["items"] = ", ".join(str(item) for item in data["items"])
+        fields = [InputField(**{**f.__dict__, "required": False}) if f.name in QUERY_NAMES else f
+                  for f in self.input_fields(config)]
+        cleaned = clean_inputs(fields, data)
+        if not any(cleaned.get(name) for name in QUERY_NAMES):
+            main = next((f for f in super().input_fields(config) if f.name in QUERY_NAMES), QUERY_FIELDS[0])
+            raise InputError({main.name: f"{main.label} is required (or send “user”, “items” or “item”)."})
+        if cleaned.get("items"):
+            items = split_ids(cleaned["items"])
+            if len(items) > MAX_SESSION_ITEMS:
+                raise InputError({"items": f"Name at most {MAX_SESSION_ITEMS} viewed items (this names {len(items)})."})
+            cleaned["items"] = items
+        return cleaned
+
+    def clean_config(self, kind_config: dict[str, Any]) -> dict[str, Any]:
+        config = dict(kind_config or {})
+        exclude = split_ids(config.get("exclude") or "")
+        if any(len(item) > MAX_ID_CHARS for item in exclude):
+            raise ValidationError({"kind_config": f"An item id to leave out is longer than {MAX_ID_CHARS} characters; "
+                                                  "separate ids with commas."})
+        config["exclude"] = ", ".join(exclude)
+        config["category"] = str(config.get("category") or "").strip()[:100]
+        return config
+
+    def prepare(self, config: ProductConfig, inputs: dict[str, Any], context: PrepareContext) -> InferenceRequest:
+        artifact = config.fine_tuned_artifact
+        if artifact is None or artifact.kind != "recommender":
+            raise PrepareRefused("not_trained", NOT_TRAINED)
+        query: dict[str, Any] = {"k": int(inputs.get("k") or DEFAULT_K)}
+        for name in ("user", "item", "items"):
+            if inputs.get(name) not in (None, "", []):
+                query[name] = inputs[name]
+        rules = config.kind_config or {}
+        query["exclude"] = split_ids(rules.get("exclude") or "")
+        query["category"] = str(rules.get("category") or "")
+        return InferenceRequest(task=self.task, model="recommender", artifact=str(artifact.directory), query=query)
+
+    def result_text(self, result: dict[str, Any]) -> str:
+        return ", ".join(str(item.get("title", "")) for item in result.get("items", []))

@@ -47,3 +47,33 @@ class FineTuneForm(forms.Form):
     def overrides(self) -> dict[str, Any]:
         """The advanced values a person filled in (call after is_valid)."""
         return {name: self.cleaned_data[name] for name in ADVANCED if self.cleaned_data.get(name) is not None}
+
+
+class RecommenderTrainForm(forms.Form):
+    """The recommender's Train tab: its two datasets. ALS's settings are chosen for the person (no advanced box)."""
+
+    dataset_version = forms.ModelChoiceField(
+        queryset=None, label="Interactions", empty_label=None,
+        help_text="Who bought, viewed or rated which item. Each user's latest interactions are held out for the "
+                  "report.",
+    )
+    catalog_version = forms.ModelChoiceField(
+        queryset=None, label="Catalog", empty_label=None,
+        help_text="The items to recommend, with the text that describes them.",
+    )
+
+    def __init__(self, *args: Any, versions, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["dataset_version"].queryset = versions.filter(shape="interactions")
+        self.fields["catalog_version"].queryset = versions.filter(shape="catalog")
+        for name in ("dataset_version", "catalog_version"):
+            self.fields[name].label_from_instance = lambda v: f"{v.dataset.name} v{v.number} · {v.row_count:,} rows"
+
+    def basic_fields(self) -> list:
+        return [self["dataset_version"], self["catalog_version"]]
+
+    def advanced_fields(self) -> list:
+        return []
+
+    def overrides(self) -> dict[str, Any]:
+        return {}

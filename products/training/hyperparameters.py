@@ -142,6 +142,21 @@ def classifier_defaults_for(*, train_examples: int, device: str) -> HyperParamet
     )
 
 
+def recommender_defaults_for(*, train_examples: int, device: str) -> HyperParameters:
+    """The recommender's ALS, in the shared settings record: ``epochs`` are ALS iterations, ``lora_rank`` its factors.
+
+    15 iterations of 32 factors is implicit's usual start; a catalog of thousands of items affords 64.
+    """
+    factors = 64 if train_examples > 200_000 else 32
+    return HyperParameters(epochs=15, learning_rate=0.05, batch_size=1, lora_rank=factors, checkpoint_every=1,
+                           eval_samples=0)
+
+
+def recommender_total_steps(params: HyperParameters) -> int:
+    """Steps of a recommender run: embedding the catalog, three ALS fits of ``epochs`` iterations, the report."""
+    return 1 + 3 * params.epochs + 1
+
+
 def learning_rate_at(step: int, *, total: int, params: HyperParameters) -> float:
     """Linear warm-up, then cosine decay to zero: the rate for the optimizer step numbered ``step`` (0-based).
 

@@ -13,11 +13,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from inference.models import ModelArtifact, TrainingLogEntry, TrainingRun
+from inference.models import ModelArtifact, TrainingLogEntry, TrainingRun, TrainingRunInput
 from inference.registry import BASE_MODELS, DEFAULT_MODEL_ID, EMBEDDING_MODEL_ID
 from products.datasets.labels import dataset_version_label_summary
 from products.kinds import get_kind
 from products.models import DatasetVersion, Product, ProductVersion, Verdict
+from products.recommendations.data import RecommenderData, recommender_data
 from products.services import product_version_create
 from products.training.estimate import device_hint
 from products.training.events import publish_run_finished, publish_run_status, publish_team_event
@@ -26,6 +27,8 @@ from products.training.hyperparameters import (
     HyperParameters,
     classifier_defaults_for,
     defaults_for,
+    recommender_defaults_for,
+    recommender_total_steps,
     too_few_examples_message,
     total_steps,
 )
@@ -54,7 +57,8 @@ def training_method_for(product: Product) -> str:
 
 def training_defaults(method: str, *, train_examples: int, device: str) -> HyperParameters:
     """The settings a run of ``method`` starts from for a dataset of this size on this device."""
-    chooser = classifier_defaults_for if method == TrainingRun.Method.CLASSIFIER else defaults_for
+    chooser = {TrainingRun.Method.CLASSIFIER: classifier_defaults_for,
+               TrainingRun.Method.RECOMMENDER: recommender_defaults_for}.get(method, defaults_for)
     return chooser(train_examples=train_examples, device=device)
 
 
@@ -62,11 +66,12 @@ def training_defaults(method: str, *, train_examples: int, device: str) -> Hyper
 def training_run_create(
     *, product: Product, dataset_version: DatasetVersion, user: AbstractBaseUser,
     overrides: dict[str, Any] | None = None, base_model: str | None = None, actor: str | None = None,
-    publish_on_success: bool = False,
+    publish_on_success: bool = False, catalog_version: DatasetVersion | None = None,
 ) -> TrainingRun:
     """Queue a fine-tune of ``product`` on ``dataset_version``; defaults come from the dataset size.
 
-    ``actor`` names who asked in the run's log when it is not the person (an API key, say).
+    ``actor`` names who asked in the run's log when it is not the person (an API key, say). A recommender
+    learns from ``dataset_version`` (its interactions) and ``catalog_version`` (its items) together.
     """
     if dataset_version.dataset.team_id != product.team_id:
         raise ValidationError({"dataset_version": "Choose a dataset version of this team."})
@@ -80,6 +85,9 @@ def training_run_create(
             {"dataset_version": f"{dataset_version} cannot be used: fix the problems its report lists."}
         )
     kind = get_kind(product.kind)
+    if kind.trainer == TrainingRun.Method.RECOMMENDER:
+        return _recommender_run_create(product=product, interactions=dataset_version, catalog=catalog_version,
+                                       user=user, actor=actor, publish_on_success=publish_on_success)
     if kind.training_shapes and dataset_version.shape not in kind.training_shapes:
         learnable = " or ".join(f"“{kind.shape(shape).label}”" for shape in kind.training_shapes)
         raise ValidationError({"dataset_version": (
@@ -115,6 +123,49 @@ def training_run_create(
         epochs = f"a classifier on {base_model}, up to {epochs}"
     entry = training_log_add(run, f"Queued by {actor or _who(user)}: {dataset_version}, {epochs}, "
                       f"batch size {params.batch_size}.")
+    publish_run_status(run, entry)
+    publish_team_event(run.team_id, {"event": "training.queued", "run": run.pk, "product": product.name})
+    return run
+
+
+def recommender_inputs_check(*, product: Product, interactions: DatasetVersion,
+                             catalog: DatasetVersion | None) -> RecommenderData:
+    """Both datasets of a recommender run read and checked; ValidationError naming the first problem."""
+    if catalog is None:
+        raise ValidationError({"catalog_version": "Choose the catalog (the items to recommend) to train on."})
+    for field, version, shape in (("dataset_version", interactions, "interactions"),
+                                  ("catalog_version", catalog, "catalog")):
+        if version.dataset.team_id != product.team_id:
+            raise ValidationError({field: "Choose a dataset version of this team."})
+        if version.kind != product.kind or version.shape != shape:
+            raise ValidationError({field: (
+                f"{version} is not mapped as “Recommendations: {shape}”. Map it that way on its dataset page "
+                "(“Change mapping or split”).")})
+        if version.verdict == Verdict.UNUSABLE:
+            raise ValidationError({field: f"{version} cannot be used: fix the problems its report lists."})
+    data = recommender_data(catalog=catalog, interactions=interactions)
+    if data.problems:
+        raise ValidationError({"dataset_version": data.problems[0]})
+    return data
+
+
+def _recommender_run_create(*, product: Product, interactions: DatasetVersion, catalog: DatasetVersion | None,
+                            user: AbstractBaseUser, actor: str | None, publish_on_success: bool) -> TrainingRun:
+    data = recommender_inputs_check(product=product, interactions=interactions, catalog=catalog)
+    params = recommender_defaults_for(train_examples=len(data.interactions), device="cpu")
+    run = TrainingRun(
+        team_id=product.team_id, product=product, dataset_version=interactions, base_model=EMBEDDING_MODEL_ID,
+        method=TrainingRun.Method.RECOMMENDER, queue=TrainingRun.SHORT, hyperparameters=params.to_dict(),
+        created_by=user, prompt_config={"input_schema": product.input_schema},
+        train_examples=len(data.interactions), validation_examples=0,
+        publish_on_success=publish_on_success, total_steps=recommender_total_steps(params),
+    )
+    run.full_clean()
+    run.save()
+    TrainingRunInput.objects.create(run=run, role=TrainingRunInput.Role.CATALOG, dataset_version=catalog)
+    entry = training_log_add(run, (
+        f"Queued by {actor or _who(user)}: a recommender on {interactions} ({len(data.interactions):,} interactions) "
+        f"and the catalog {catalog} ({len(data.items):,} items)."))
     publish_run_status(run, entry)
     publish_team_event(run.team_id, {"event": "training.queued", "run": run.pk, "product": product.name})
     return run

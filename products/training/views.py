@@ -24,13 +24,15 @@ from inference.selectors import (
 )
 from products.datasets.selectors import dataset_version_list_for_kind
 from products.kinds import get_kind
+from products.recommendations.data import recommender_data
 from products.selectors import product_get
 from products.training.chart import loss_chart
 from products.training.classifier_report import cell_examples, classifier_report, threshold_outcome
 from products.training.estimate import duration_words
 from products.training.events import run_state
-from products.training.forms import FineTuneForm
+from products.training.forms import FineTuneForm, RecommenderTrainForm
 from products.training.hyperparameters import MIN_TRAIN_EXAMPLES
+from products.training.recommender_report import recommender_report
 from products.training.services import (
     product_version_create_from_run,
     training_run_cancel,
@@ -43,7 +45,37 @@ from studio.roles import Role
 T = "training/"
 
 
+def _form_class(product):
+    return RecommenderTrainForm if get_kind(product.kind).trainer == "recommender" else FineTuneForm
+
+
+def _recommender_context(product, form: RecommenderTrainForm, membership: Membership) -> dict:
+    """The recommender's Train tab: the two datasets, and the pre-flight of the chosen pair."""
+    context = {
+        "product": product, "kind": get_kind(product.kind), "form": form, "min_examples": MIN_TRAIN_EXAMPLES,
+        "runs": training_run_list_for_product(product=product)[:20], "can_start": membership.can(Role.EDITOR),
+        "recommender": True,
+    }
+    fields = form.fields
+    if form.is_bound:
+        if not form.is_valid():
+            context["estimate_errors"] = [error for errors in form.errors.values() for error in errors]
+            return context
+        interactions, catalog = form.cleaned_data["dataset_version"], form.cleaned_data["catalog_version"]
+    else:
+        interactions = fields["dataset_version"].queryset.first()
+        catalog = fields["catalog_version"].queryset.first()
+    if interactions is not None and catalog is not None:
+        data = recommender_data(catalog=catalog, interactions=interactions)
+        context["preflight"] = data
+        context["preflight_time"] = duration_words(data.expected_seconds)
+        context["estimate_errors"] = data.problems
+    return context
+
+
 def _fine_tune_context(product, form: FineTuneForm, membership: Membership) -> dict:
+    if isinstance(form, RecommenderTrainForm):
+        return _recommender_context(product, form, membership)
     version = None
     if not form.is_bound:
         version = form.fields["dataset_version"].queryset.first()
@@ -88,18 +120,21 @@ def fine_tune(request: HttpRequest, membership: Membership, product_slug: str) -
         if not membership.can(Role.EDITOR):
             raise PermissionDenied(f"Starting a fine-tune needs the editor role or higher in {membership.team.name}. "
                                    "Ask a team admin.")
-        form = FineTuneForm(request.POST, versions=versions)
+        form = _form_class(product)(request.POST, versions=versions)
         if form.is_valid():
             try:
                 run = training_run_create(
                     product=product, dataset_version=form.cleaned_data["dataset_version"], user=request.user,
-                    overrides=form.overrides(),
+                    overrides=form.overrides(), catalog_version=form.cleaned_data.get("catalog_version"),
                 )
             except ValidationError as exc:
                 _attach_errors(form, exc)
             else:
-                messages.success(request, "Fine-tune queued. This page updates as it trains.")
+                messages.success(request, "Training queued. This page updates as it trains." if isinstance(
+                    form, RecommenderTrainForm) else "Fine-tune queued. This page updates as it trains.")
                 return redirect("training_run", team_slug=membership.team.slug, run_id=run.pk)
+    elif _form_class(product) is RecommenderTrainForm:
+        form = RecommenderTrainForm(versions=versions)
     else:
         form = FineTuneForm(versions=versions, initial={"dataset_version": versions.first()})
     return render(request, T + "fine_tune.html", _fine_tune_context(product, form, membership))
@@ -119,7 +154,7 @@ def fine_tune_estimate(request: HttpRequest, membership: Membership, product_slu
     """The pre-flight estimate for the form's current choices (htmx swaps it in as they change)."""
     product = product_get(team=membership.team, slug=product_slug)
     versions = _trainable_versions(membership, product)
-    form = FineTuneForm(request.GET, versions=versions)
+    form = _form_class(product)(request.GET, versions=versions)
     return render(request, T + "fine_tune.html#estimate", _fine_tune_context(product, form, membership))
 
 
@@ -142,6 +177,7 @@ def run_detail(request: HttpRequest, membership: Membership, run_id: int) -> Htt
         "evaluation": evaluation, "artifact": training_run_artifact(run=run),
         "scores": _score_rows(evaluation), "can_edit": membership.can(Role.EDITOR),
         "classifier": classifier_report(evaluation),
+        "recommender": recommender_report(evaluation),
         "params": run.hyperparameters,
         "eta_words": duration_words(run.eta_seconds) if run.eta_seconds is not None else "",
     }

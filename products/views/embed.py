@@ -171,6 +171,8 @@ def widget_script_view(request: HttpRequest, public_key: str) -> HttpResponse:
         "allowedUrl": request.build_absolute_uri(reverse("widget_allowed", args=[product.public_key])),
         "feedbackUrl": request.build_absolute_uri(reverse("widget_feedback", args=[product.public_key])),
         **widget_texts(product.live_version or product),
+        # "rank": the widget shows "Recommended for you" cards for the items the host page says were viewed.
+        "task": str(kind.task),
     })
     response = HttpResponse(source, content_type="text/javascript; charset=utf-8")
     response["Cache-Control"] = "public, max-age=300"

@@ -29,6 +29,7 @@ def test_script_carries_the_products_config_and_a_socket_on_the_same_host(client
         "title": "Shop helper",
         "placeholder": "What to announce…",
         "greeting": "",
+        "task": "generate",
     }
     secure = client.get(f"/embed/{product.public_key}.js", secure=True)
     assert _config(secure.content.decode())["socketUrl"].startswith("wss://testserver/")

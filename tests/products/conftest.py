@@ -78,3 +78,4 @@ def make_version(acme, acme_owner):
 
 # The classifier's fixtures (a ticket-routing product, labelled datasets from the shipped sample).
 from tests.training.classifier_fixtures import classifier_artifact, make_labelled_version, router  # noqa: E402,F401
+from tests.training.recommender_fixtures import make_reco_version, shop_reco  # noqa: E402,F401

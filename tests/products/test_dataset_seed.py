@@ -12,18 +12,20 @@ from tests.products.conftest import media_files
 pytestmark = pytest.mark.django_db
 
 
-def test_seed_creates_five_mapped_ready_sample_datasets_once(acme, acme_owner, media_root):
+def test_seed_creates_seven_mapped_ready_sample_datasets_once(acme, acme_owner, media_root):
     versions = dataset_seed_samples(team=acme, user=acme_owner)
     summary = sorted((v.dataset.name, v.kind, v.shape, v.row_count, v.verdict) for v in versions)
     assert summary == [
         ("Help centre articles", "qa", "documents", 12, "ready"),
         ("Product descriptions", "copywriting", "examples", 40, "ready"),
+        ("Shop catalog", "recommendation", "catalog", 63, "ready"),
+        ("Shop purchases", "recommendation", "interactions", 1120, "ready"),
         ("Store FAQ", "qa", "pairs", 30, "ready"),
         ("Support messages", "classification", "labelled", 40, "ready"),
         ("Support tickets", "classification", "labelled", 300, "ready"),
     ]
     assert dataset_seed_samples(team=acme, user=acme_owner) == []
-    assert DatasetVersion.objects.count() == 5 and len(media_files(media_root)) == 5
+    assert DatasetVersion.objects.count() == 7 and len(media_files(media_root)) == 7
 
 
 def test_seeded_copywriting_examples_carry_inputs_by_column_and_the_output(acme, acme_owner):

@@ -15,7 +15,7 @@ from products.kinds.settings import GenerationSettings, clean_settings
 EMAIL_FIELDS = list(get_kind("copywriting").template("email-subject-lines").inputs)
 
 
-def test_registry_has_copywriting_and_qa_with_their_templates_and_the_planned_kinds_only_for_datasets():
+def test_registry_has_copywriting_and_qa_with_their_templates_and_no_kind_is_planned_any_more():
     kind = get_kind("copywriting")
     assert kind.task == Task.GENERATE and kind in all_kinds()
     assert [t.id for t in kind.templates] == [
@@ -23,9 +23,9 @@ def test_registry_has_copywriting_and_qa_with_their_templates_and_the_planned_ki
     ]
     assert get_kind("qa").task == Task.ANSWER and get_kind("qa") in all_kinds()
     planned = {k.id: k.task for k in all_kinds(include_planned=True) if not k.available}
-    assert planned == {"recommendation": Task.RANK}
+    assert planned == {}
     assert get_kind("classification").available  # classification landed (issue 14)
-    assert not set(planned) & {k.id for k in all_kinds()}  # not in the gallery until they land
+    assert get_kind("recommendation").available and get_kind("recommendation").task == Task.RANK  # issue 15
 
 
 def test_unknown_kind_names_the_known_ones():

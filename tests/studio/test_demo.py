@@ -43,11 +43,11 @@ def test_the_demo_ticket_router_trains_on_its_sample_at_first_run_and_publishes_
     from inference.training.worker import TrainingWorker
 
     team = demo_seed().team
-    run = TrainingRun.objects.get(team=team)
+    run = TrainingRun.objects.get(team=team, method="classifier")
     assert (run.product.name, run.dataset_version.dataset.name, run.method, run.publish_on_success) == (
         "Support ticket router", "Support tickets", "classifier", True)
     demo_seed()
-    assert TrainingRun.objects.filter(team=team).count() == 1  # later starts queue nothing more
+    assert TrainingRun.objects.filter(team=team).count() == 2  # the recommender's too; later starts queue no more
 
     assert TrainingWorker(poll_seconds=1).run_once()
 
@@ -56,3 +56,18 @@ def test_the_demo_ticket_router_trains_on_its_sample_at_first_run_and_publishes_
     assert run.status == "succeeded" and product.live_version is not None
     assert product.live_version.fine_tuned_artifact_id == run.artifact.pk
     assert run.log_entries.last().message == "Finished, and published as version 1: the product answers now."
+
+
+def test_the_demo_recommender_is_queued_on_the_shop_samples_to_publish_itself_at_first_run():
+    # Training that exact sample is tests/products/test_recommendation_kind.py's journey; publishing on success
+    # is the router's test above: this one checks the demo queues the run that joins them.
+    from inference.models import TrainingRun
+
+    team = demo_seed().team
+    run = TrainingRun.objects.get(team=team, method="recommender")
+    assert (run.product.name, run.dataset_version.dataset.name, run.publish_on_success, run.queue) == (
+        "Shop recommendations", "Shop purchases", True, "short")
+    assert run.inputs.get(role="catalog").dataset_version.dataset.name == "Shop catalog"
+    assert run.total_steps == 47 and run.train_examples == 1120
+    demo_seed()
+    assert TrainingRun.objects.filter(team=team, method="recommender").count() == 1

@@ -101,3 +101,4 @@ def worker_process(media_root):
 
     yield start
     processes_stop(processes)
+from tests.training.recommender_fixtures import make_reco_version, shop_reco  # noqa: E402,F401

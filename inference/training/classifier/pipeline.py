@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ from inference.engines.local import resolve_device
 from inference.models import ModelArtifact, TrainingRun
 from inference.registry import model_path
 from inference.training import services
-from inference.training.artifacts import artifact_relative_path, sha256_of
+from inference.training.artifacts import artifact_folder_write
 from inference.training.checkpoints import latest_checkpoint, remove_checkpoints, write_checkpoint
 from inference.training.classifier import report
 from inference.training.classifier.data import LabelledData, labelled_data
@@ -225,21 +223,9 @@ def _evaluate(model, data: LabelledData, ids, labels, baseline, history, *, para
 
 def _save_artifact(model, *, model_dir: Path, meta: ClassifierMeta, run_id: int) -> dict[str, Any]:
     """Write the artifact folder atomically under MEDIA_ROOT; the ModelArtifact fields."""
-    relative = artifact_relative_path(run_id)
-    final = Path(settings.MEDIA_ROOT) / relative
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-run-{run_id}-", dir=final.parent))
-    try:
-        save_classifier(model, folder=tmp, model_dir=model_dir, meta=meta)
-        tmp.chmod(0o755)
-        if final.exists():  # an earlier attempt of this run wrote it
-            shutil.rmtree(final)
-        tmp.rename(final)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    files = [{"name": p.name, "size": p.stat().st_size, "sha256": sha256_of(p)}
-             for p in sorted(final.iterdir()) if p.is_file()]
+    relative, files = artifact_folder_write(
+        media_root=Path(settings.MEDIA_ROOT), run_id=run_id,
+        write=lambda folder: save_classifier(model, folder=folder, model_dir=model_dir, meta=meta))
     weights = next(f for f in files if f["name"] == WEIGHTS_FILE)
     labels_hash = hashlib.sha256("\n".join(meta.labels).encode()).hexdigest()
     return {

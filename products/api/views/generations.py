@@ -19,7 +19,7 @@ from products.api.views.base import ApiView
 from products.logs.export import export_filename, export_response
 from products.logs.selectors import DRAFT, LogFilters, generation_log_filter
 from products.selectors import generation_get, product_get
-from products.services import generation_feedback_set
+from products.services import generation_feedback_set, generation_item_event_record
 
 
 class GenerationListApi(ApiView):
@@ -62,7 +62,18 @@ class GenerationFeedbackApi(ApiView):
 
     @extend_schema_serializer(component_name="Feedback")
     class InputSerializer(serializers.Serializer):
-        value = serializers.ChoiceField(choices=[1, 0, -1], help_text="1 good, -1 bad, 0 clears the rating.")
+        value = serializers.ChoiceField(choices=[1, 0, -1], required=False,
+                                        help_text="1 good, -1 bad, 0 clears the rating.")
+        event = serializers.ChoiceField(choices=["click", "purchase"], required=False,
+                                        help_text="A recommendation's item was clicked or bought (send `item`).")
+        item = serializers.CharField(max_length=200, required=False, help_text="The recommended item's id.")
+
+        def validate(self, attrs):
+            if ("value" in attrs) == ("event" in attrs):
+                raise serializers.ValidationError("Send either `value` (a rating) or `event` with `item`.")
+            if "event" in attrs and not attrs.get("item"):
+                raise serializers.ValidationError({"item": "Name the recommended item that was clicked or bought."})
+            return attrs
 
     OutputSerializer = GenerationSerializer
 
@@ -71,8 +82,15 @@ class GenerationFeedbackApi(ApiView):
         generation = generation_get(team=request.auth.team, generation_id=generation_id)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if "event" in data:
+            try:
+                generation_item_event_record(generation=generation, kind=data["event"], item=data["item"])
+            except DjangoValidationError as exc:
+                raise ValidationError(exc.message_dict) from None
+            return Response(self.OutputSerializer(generation).data)
         try:
-            generation = generation_feedback_set(generation=generation, value=serializer.validated_data["value"])
+            generation = generation_feedback_set(generation=generation, value=data["value"])
         except DjangoValidationError as exc:
             raise ValidationError({"value": exc.messages}) from None
         return Response(self.OutputSerializer(generation).data)

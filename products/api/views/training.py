@@ -72,6 +72,9 @@ class ProductTrainingRunsApi(ApiView):
             required=False, min_value=1, help_text="The version's number; the newest version when left out."
         )
         settings = SettingsSerializer(required=False, default=dict)
+        catalog = serializers.IntegerField(
+            required=False, help_text="Recommenders: the catalog dataset's id (`dataset` is then the interactions); "
+                                      "its newest version is used.")
 
     def get_permissions(self):
         return [CanManage()] if self.request.method == "POST" else super().get_permissions()
@@ -99,9 +102,15 @@ class ProductTrainingRunsApi(ApiView):
             version = dataset_version_list(dataset=dataset).first()
             if version is None:
                 raise exceptions.ValidationError({"dataset": [f"“{dataset.name}” has no versions yet."]})
+        catalog = None
+        if "catalog" in data:
+            catalog_dataset = dataset_get(team=request.auth.team, dataset_id=data["catalog"])
+            catalog = dataset_version_list(dataset=catalog_dataset).first()
+            if catalog is None:
+                raise exceptions.ValidationError({"catalog": ["The catalog dataset has no versions yet."]})
         try:
             run = api_training_run_start(api_key=request.auth, product=product, dataset_version=version,
-                                         settings=data["settings"])
+                                         settings=data["settings"], catalog_version=catalog)
         except DjangoValidationError as exc:
             # Hyper-parameters are nested under ``settings`` in the request, so their errors are too.
             raise api_validation_error(

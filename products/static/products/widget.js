@@ -12,6 +12,12 @@
   ((globalThis) => { /*STUDIO_RENDERER*/ })({ studioRenderers: RENDERERS, studioWidget: true });
   const renderer = Object.values(RENDERERS)[0];
   const HOST_ID = `ai-studio-widget-${CONFIG.publicKey}`;
+  // Recommendations (task "rank"): the host page says which items the visitor viewed, with a data-viewed
+  // attribute on this script tag ("B12, B40") or, as they browse, with
+  //   document.dispatchEvent(new CustomEvent("ai-studio:viewed", { detail: { items: ["B12", "B40"] } }))
+  // and the widget shows "Recommended for you" cards for that session. No global is added to the page.
+  const RANK = CONFIG.task === "rank";
+  const SCRIPT = document.currentScript;
   if (document.getElementById(HOST_ID)) return; // the script tag was pasted twice
   const STORAGE_KEY = `ai-studio-widget:${CONFIG.publicKey}`;
   const VISITOR_KEY = `ai-studio-visitor:${CONFIG.publicKey}`;
@@ -32,7 +38,8 @@
     good: "Good answer",
     bad: "Bad answer",
     stopped: "Stopped.",
-    empty: "Ask a question to start.",
+    empty: RANK ? "Recommendations appear here as you browse." : "Ask a question to start.",
+    recommended: "Recommended for you",
     unreachable: "This chat is not available on this website right now.",
     lost: "The connection was lost. Send your message again.",
     feedbackFailed: "Your rating could not be saved. Please try again.",
@@ -91,6 +98,11 @@
     .answer-source-n, .answer-source-score, .answer-source-cited { color: #5b6275; }
     .answer-source details summary { cursor: pointer; color: #3451d1; }
     .answer-source blockquote { margin: 4px 0; padding-left: 8px; border-left: 3px solid #dde1ec; white-space: pre-wrap; }
+    .reco-cards { list-style: none; margin: 0; padding: 0; display: grid; gap: 8px; }
+    .reco-card { background: #fff; border: 1px solid #dde1ec; border-radius: 10px; padding: 8px; white-space: normal; }
+    .reco-card img { width: 100%; height: 110px; object-fit: cover; border-radius: 6px; display: block; }
+    .reco-card a { color: #3451d1; } .reco-reason { margin: 2px 0; font-size: 13px; color: #5b6275; }
+    .reco-score { font-size: 12px; color: #5b6275; } .reco-fallback { font-size: 13px; color: #6b4300; margin: 0 0 6px; }
     .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
   `;
 
@@ -141,10 +153,11 @@
   if (sheets) { style.replaceSync(CSS); shadow.adoptedStyleSheets = [style]; } else { style.textContent = CSS; }
   const root = el("div", { class: "root" });
   const panelId = `${HOST_ID}-panel`;
-  const panel = el("section", { class: "panel", id: panelId, role: "dialog", "aria-label": `${CONFIG.title} chat` });
+  const panel = el("section", { class: "panel", id: panelId, role: "dialog",
+    "aria-label": RANK ? TEXT.recommended : `${CONFIG.title} chat` });
   panel.hidden = true;
   const header = el("header");
-  header.append(el("h2", {}, CONFIG.title));
+  header.append(el("h2", {}, RANK ? TEXT.recommended : CONFIG.title));
   const clearButton = el("button", { type: "button", class: "clear" }, "Clear");
   clearButton.setAttribute("aria-label", TEXT.clear);
   const closeButton = el("button", { type: "button", class: "close", "aria-label": TEXT.close }, "✕");
@@ -160,7 +173,7 @@
   const stopButton = el("button", { type: "button", class: "stop" }, TEXT.stop);
   stopButton.hidden = true;
   form.append(label, input, sendButton, stopButton);
-  panel.append(header, log, typing, form);
+  panel.append(header, log, typing, ...(RANK ? [] : [form]));
   const launcher = el("button", { type: "button", class: "launcher", "aria-label": TEXT.open,
     "aria-expanded": "false", "aria-controls": panelId }, "💬");
   root.append(panel, launcher);
@@ -300,14 +313,8 @@
     .slice(-MAX_CONTEXT_TURNS)
     .map((m) => ({ role: m.role, content: m.text }));
 
-  const send = async (text) => {
-    const conversation = earlierTurns();
-    log.querySelector(".empty")?.remove();
-    const question = { role: "user", text };
-    state.messages.push(question);
-    render(question);
-    save();
-    scrollDown();
+  // Open the socket if need be, show the answer being written, and send one generate frame.
+  const ask = async (frame) => {
     const answer = { role: "assistant", text: "", status: "writing" };
     connecting = true;
     try {
@@ -316,12 +323,33 @@
       current = { message: answer, node: render(answer) };
       setBusy(true);
       typing.textContent = TEXT.typing;
-      ws.send(JSON.stringify({ action: "generate", message: text, conversation, visitor: visitorId }));
+      ws.send(JSON.stringify({ action: "generate", ...frame }));
     } catch (error) {
       notice(error.message);
     } finally {
       connecting = false;
     }
+  };
+
+  const send = async (text) => {
+    const conversation = earlierTurns();
+    log.querySelector(".empty")?.remove();
+    const question = { role: "user", text };
+    state.messages.push(question);
+    render(question);
+    save();
+    scrollDown();
+    await ask({ message: text, conversation, visitor: visitorId });
+  };
+
+  // Recommendations for the viewed items: one request, the cards replace the previous ones (no chat log).
+  let viewed = [];
+  const recommend = async (items) => {
+    viewed = [...new Set([...viewed, ...items.map((item) => String(item).trim()).filter(Boolean)])].slice(-50);
+    if (!viewed.length || current || connecting) return;
+    state.messages = [];
+    log.replaceChildren();
+    await ask({ message: viewed.join(", "), visitor: visitorId });
   };
 
   const sendFeedback = (message, value, group) => {
@@ -390,6 +418,14 @@
     if (document.getElementById(HOST_ID)) return;
     document.body.append(host);
     setOpen(state.open, { focus: false });
+    if (RANK) {
+      document.addEventListener("ai-studio:viewed", (event) => {
+        const items = event.detail && event.detail.items;
+        if (Array.isArray(items)) recommend(items);
+      });
+      const attribute = SCRIPT && SCRIPT.getAttribute("data-viewed");
+      if (attribute) recommend(attribute.split(","));
+    }
     host.setAttribute("data-ready", ""); // mounted and listening: what tests (and host pages) wait for
   };
   // The script tag's request carries no Origin, so the studio could not refuse it: this CORS request

@@ -1,0 +1,72 @@
+"""The rank task: top-k items for a user, a session or an item, each with its reason, from a trained recommender.
+
+The artifact (arrays only: inference/training/recommender/model.py) is loaded once per version and kept in
+a small LRU cache; scoring is an exact matrix product over every item, in a worker thread with BLAS pinned
+to one thread, so the event loop keeps relaying other requests' tokens and the engine keeps its cores.
+The result goes back whole in the ``done`` event (no token stream).
+
+Rankers are keyed by the request's ``model``: "recommender" is the trained one here; a test kind can add
+its own with ``@ranker("name")`` instead of a second runner for the task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from inference.protocol import InferenceRequest, Task
+from inference.runners import Result, RunContext, RunnerEvent, empty_usage, runner
+
+Ranker = Callable[[InferenceRequest], dict[str, Any]]
+_RANKERS: dict[str, Ranker] = {}
+
+
+def ranker(model: str) -> Callable[[Ranker], Ranker]:
+    """Decorator: ``fn(request) -> payload`` ranks every rank request whose ``model`` is ``model``."""
+
+    def register(fn: Ranker) -> Ranker:
+        _RANKERS[model] = fn
+        return fn
+
+    return register
+
+
+@functools.lru_cache(maxsize=getattr(settings, "RECOMMENDER_CACHE_SIZE", 4))
+def load(artifact: str):
+    """The artifact folder's Recommender, loaded once per worker (LRU)."""
+    from inference.training.recommender.model import Recommender, pin_blas_threads
+
+    pin_blas_threads()
+    return Recommender.load(Path(artifact))
+
+
+@ranker("recommender")
+def recommend(request: InferenceRequest) -> dict[str, Any]:
+    if not request.artifact:
+        raise ValueError("This version has no trained recommender; train one and make a version from the run.")
+    query = request.query or {}
+    return load(request.artifact).recommend(
+        query, k=int(query.get("k") or 10), exclude_ids=query.get("exclude") or (),
+        category=str(query.get("category") or ""),
+    )
+
+
+@runner(Task.RANK)
+async def rank(request: InferenceRequest, context: RunContext) -> AsyncIterator[RunnerEvent]:
+    started = time.monotonic()
+    try:
+        fn = _RANKERS.get(request.model)
+        if fn is None:
+            raise ValueError(f"This inference worker cannot rank with {request.model!r}.")
+        payload = await asyncio.to_thread(fn, request)
+    except Exception as exc:  # a missing artifact or a broken install must reach the person as words
+        yield Result("error", {"items": []}, empty_usage(duration_s=time.monotonic() - started,
+                                                         finish_reason="error"), error=str(exc))
+        return
+    yield Result("stop", payload, empty_usage(duration_s=time.monotonic() - started, finish_reason="stop"))

@@ -1,0 +1,320 @@
+"""The recommender a run trains and the rank runner serves: implicit's ALS, MiniLM item embeddings, popularity.
+
+A ``Recommender`` holds arrays only (item and user factors, item embeddings, popularity, the users'
+histories as a sparse matrix, id maps) and is saved as one ``.npz`` read with ``allow_pickle=False`` plus a
+JSON file of item titles and settings. Every score a person sees is min-max scaled to 0–1 per request,
+and the hybrid is ``weight × ALS + (1 − weight) × content``, the weight chosen on a validation slice.
+
+Paths, in the order tried: a user (or session) with at least ``MIN_HISTORY`` known items gets the hybrid
+with reasons from ALS's ``explain`` ("Because you liked X") or the nearest item it chose ("Similar to Y");
+one or two items get content similarity blended with popularity, saying so; nobody known gets popularity.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+ARRAYS_FILE = "recommender.npz"
+META_FILE = "recommender.json"
+#: Fewer known items than this in a history and collaborative filtering knows too little: content + popularity.
+MIN_HISTORY = 3
+#: Share of popularity in the content + popularity blend of a short history.
+SHORT_HISTORY_POPULARITY = 0.3
+
+COLD_USER = ("We have no history for this customer yet, so these are the items most people chose. "
+             "Recommendations become personal after a few purchases or views.")
+SHORT_HISTORY = ("This customer has chosen only {n} item{s} so far, so these are items similar to what they chose, "
+                 "mixed with what is popular, until there is more history to learn from.")
+SESSION_UNKNOWN = "None of these items are in the trained catalog, so these are the items most people chose."
+
+
+@dataclass(frozen=True)
+class AlsSettings:
+    factors: int = 32
+    regularization: float = 0.05
+    alpha: float = 4.0
+    iterations: int = 15
+    seed: int = 42
+
+    def model(self, *, loss: bool = True):
+        """A fresh implicit ALS on the CPU with one thread (it must not fight the engine for the cores)."""
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        with threadpool_limits(1):  # implicit checks BLAS's threads when it is made: one, as it recommends
+            return AlternatingLeastSquares(
+                factors=self.factors, regularization=self.regularization, alpha=self.alpha,
+                iterations=self.iterations, calculate_training_loss=loss, num_threads=1, random_state=self.seed,
+            )
+
+
+def confidence_matrix(user_index: np.ndarray, item_index: np.ndarray, weights: np.ndarray, *, users: int,
+                      items: int) -> sp.csr_matrix:
+    """users × items confidences: repeated interactions add up, dampened by log1p (ten views ≠ ten purchases)."""
+    matrix = sp.csr_matrix((weights.astype(np.float32), (user_index, item_index)), shape=(users, items))
+    matrix.sum_duplicates()
+    matrix.data = np.log1p(np.maximum(matrix.data, 0.0)).astype(np.float32)
+    matrix.eliminate_zeros()
+    return matrix
+
+
+_blas_limit = None
+
+
+def pin_blas_threads() -> None:
+    """BLAS (numpy's OpenBLAS) to one thread for this whole process, once: the serving path's matrix products
+    must not fight the engine for the cores, and a ``threadpool_limits`` per request costs milliseconds."""
+    global _blas_limit
+    if _blas_limit is None:
+        _blas_limit = threadpool_limits(limits=1, user_api="blas")
+
+
+def fit_als(matrix: sp.csr_matrix, settings: AlsSettings, callback=None):
+    """implicit's ALS fitted on ``matrix`` (users × items), BLAS pinned to one thread; ``callback(iteration, loss)``."""
+    model = settings.model()
+    with threadpool_limits(1):
+        model.fit(matrix, show_progress=False,
+                  callback=(lambda iteration, _elapsed, loss: callback(iteration, loss)) if callback else None)
+    return model
+
+
+def minmax(scores: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Scores scaled to 0–1 over the candidates (``mask`` True), so two kinds of score can be blended."""
+    values = scores[mask] if mask is not None and mask.any() else scores
+    low, high = float(values.min()), float(values.max())
+    if high - low < 1e-12:
+        return np.zeros_like(scores, dtype=np.float32)
+    return ((scores - low) / (high - low)).astype(np.float32)
+
+
+@dataclass
+class Recommender:
+    item_ids: list[str]
+    user_ids: list[str]
+    item_factors: np.ndarray
+    user_factors: np.ndarray
+    embeddings: np.ndarray  # unit-length MiniLM vectors of the items' text
+    popularity: np.ndarray  # interactions per item
+    history: sp.csr_matrix  # users × items confidences the model was trained on
+    items: list[dict[str, str]]  # {title, category, image, link} per item
+    weight: float
+    settings: AlsSettings
+    _item_index: dict[str, int] = field(default_factory=dict, repr=False)
+    _user_index: dict[str, int] = field(default_factory=dict, repr=False)
+    _als: Any = field(default=None, repr=False)
+    _item_norms: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._item_index = {item: i for i, item in enumerate(self.item_ids)}
+        self._user_index = {user: i for i, user in enumerate(self.user_ids)}
+
+    # Saving ----------------------------------------------------------------------------------------
+
+    def save(self, folder: Path) -> None:
+        np.savez(
+            folder / ARRAYS_FILE, item_ids=np.asarray(self.item_ids, dtype=str),
+            user_ids=np.asarray(self.user_ids, dtype=str), item_factors=self.item_factors,
+            user_factors=self.user_factors, embeddings=self.embeddings.astype(np.float16),
+            popularity=self.popularity.astype(np.float32), history_indptr=self.history.indptr,
+            history_indices=self.history.indices, history_data=self.history.data,
+        )
+        meta = {"items": self.items, "weight": self.weight, "settings": self.settings.__dict__,
+                "min_history": MIN_HISTORY}
+        (folder / META_FILE).write_text(json.dumps(meta, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, folder: Path) -> Recommender:
+        with np.load(folder / ARRAYS_FILE, allow_pickle=False) as arrays:
+            data = {name: arrays[name] for name in arrays.files}
+        meta = json.loads((folder / META_FILE).read_text())
+        users, items = len(data["user_ids"]), len(data["item_ids"])
+        history = sp.csr_matrix((data["history_data"], data["history_indices"], data["history_indptr"]),
+                                shape=(users, items))
+        return cls(
+            item_ids=data["item_ids"].tolist(), user_ids=data["user_ids"].tolist(),
+            item_factors=data["item_factors"].astype(np.float32), user_factors=data["user_factors"].astype(np.float32),
+            embeddings=data["embeddings"].astype(np.float32), popularity=data["popularity"], history=history,
+            items=meta["items"], weight=float(meta["weight"]), settings=AlsSettings(**meta["settings"]),
+        )
+
+    # Scores --------------------------------------------------------------------------------------------
+
+    @property
+    def als(self):
+        """An implicit ALS holding these factors: what ``explain`` and ``recalculate_user`` run on."""
+        if self._als is None:
+            model = self.settings.model(loss=False)
+            model.item_factors, model.user_factors = self.item_factors, self.user_factors
+            self._als = model
+        return self._als
+
+    def item_index(self, item_id: str) -> int | None:
+        return self._item_index.get(str(item_id))
+
+    def user_index(self, user_id: str) -> int | None:
+        return self._user_index.get(str(user_id))
+
+    def user_items(self, user: int) -> np.ndarray:
+        return self.history.indices[self.history.indptr[user]:self.history.indptr[user + 1]]
+
+    def session_row(self, items: Iterable[int]) -> sp.csr_matrix:
+        """One user's row of confidences for a list of item indices (a visitor's session)."""
+        indices = np.asarray(sorted(set(items)), dtype=np.int32)
+        data = np.full(len(indices), np.log1p(1.0), dtype=np.float32)
+        return sp.csr_matrix((data, indices, [0, len(indices)]), shape=(1, len(self.item_ids)))
+
+    def content_scores(self, items: np.ndarray) -> np.ndarray:
+        profile = self.embeddings[items].mean(axis=0)
+        norm = np.linalg.norm(profile)
+        return self.embeddings @ (profile / norm if norm else profile)
+
+    def popularity_scores(self) -> np.ndarray:
+        return np.log1p(self.popularity).astype(np.float32)
+
+    def hybrid_scores(self, user_vector: np.ndarray, items: np.ndarray, mask: np.ndarray,
+                      weight: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(blend, scaled ALS part, scaled content part) over all items; ``mask`` marks the candidates."""
+        weight = self.weight if weight is None else weight
+        als = minmax(self.item_factors @ user_vector, mask)
+        content = minmax(self.content_scores(items), mask)
+        return weight * als + (1 - weight) * content, als, content
+
+    def short_history_scores(self, items: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        content = minmax(self.content_scores(items), mask)
+        return (1 - SHORT_HISTORY_POPULARITY) * content + SHORT_HISTORY_POPULARITY * minmax(
+            self.popularity_scores(), mask)
+
+    def item_neighbour_scores(self, item: int, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(blend, ALS item-item cosine, content cosine) for "similar items"; ALS only counts for a chosen item."""
+        content = minmax(self.embeddings @ self.embeddings[item], mask)
+        if self.popularity[item] <= 0:
+            return content, np.zeros_like(content), content
+        if self._item_norms is None:
+            self._item_norms = np.linalg.norm(self.item_factors, axis=1) + 1e-9
+        als = minmax((self.item_factors @ self.item_factors[item]) / (self._item_norms * self._item_norms[item]),
+                     mask)
+        return 0.5 * als + 0.5 * content, als, content
+
+    # Serving ---------------------------------------------------------------------------------------------
+
+    def candidates(self, *, exclude: Iterable[int] = (), category: str = "") -> np.ndarray:
+        mask = np.ones(len(self.item_ids), dtype=bool)
+        mask[list(exclude)] = False
+        if category:
+            wanted = category.strip().lower()
+            mask &= np.array([item.get("category", "").strip().lower() == wanted for item in self.items])
+        return mask
+
+    def top(self, scores: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
+        """Indices of the ``k`` best candidates, best first: exact, by a partial sort of every score."""
+        masked = np.where(mask, scores, -np.inf)
+        k = min(k, int(mask.sum()))
+        if k <= 0:
+            return np.zeros(0, dtype=np.int64)
+        best = np.argpartition(-masked, k - 1)[:k]
+        return best[np.argsort(-masked[best], kind="stable")]
+
+    def title(self, index: int) -> str:
+        return self.items[index].get("title") or self.item_ids[index]
+
+    def _card(self, index: int, score: float, reason: str) -> dict[str, Any]:
+        item = self.items[index]
+        card = {"id": self.item_ids[index], "title": self.title(index), "score": round(float(score), 3),
+                "reason": reason}
+        card.update({name: item[name] for name in ("image", "link", "category") if item.get(name)})
+        return card
+
+    def _similar_reason(self, index: int, history: np.ndarray) -> str:
+        nearest = int(history[np.argmax(self.embeddings[history] @ self.embeddings[index])])
+        return self._similar_words(index, nearest)
+
+    def _similar_words(self, index: int, other: int) -> str:
+        mine, theirs = self.items[index].get("category", ""), self.items[other].get("category", "")
+        both = f": both are {mine.lower()}" if mine and mine.lower() == theirs.lower() else ""
+        return f"Similar to {self.title(other)}{both}"
+
+    def _popular_reason(self, index: int) -> str:
+        count = int(self.popularity[index])
+        return f"Popular: chosen by {count} customer{'' if count == 1 else 's'}" if count else "New in the catalog"
+
+    def recommend(self, query: dict[str, Any], *, k: int = 10, exclude_ids: Iterable[str] = (),
+                  category: str = "") -> dict[str, Any]:
+        """The result payload for a query {"user"} | {"items"} | {"item"}: ``{items, fallback?}``."""
+        excluded = [i for item in exclude_ids if (i := self.item_index(item)) is not None]
+        if query.get("item") not in (None, ""):
+            return self._similar_items(str(query["item"]), k, excluded, category)
+        if query.get("user") not in (None, ""):
+            user = self.user_index(str(query["user"]))
+            if user is None:
+                return self._popular(k, excluded, category, COLD_USER)
+            history = self.user_items(user)
+            if len(history) < MIN_HISTORY:
+                return self._short_history(history, k, excluded, category)
+            return self._hybrid(self.user_factors[user], self.history[user], history, k, excluded, category)
+        known = [i for item in query.get("items") or [] if (i := self.item_index(str(item))) is not None]
+        history = np.asarray(sorted(set(known)), dtype=np.int64)
+        if not len(history):
+            return self._popular(k, excluded, category, SESSION_UNKNOWN if query.get("items") else COLD_USER)
+        if len(history) < MIN_HISTORY:
+            return self._short_history(history, k, excluded, category)
+        row = self.session_row(history)
+        vector = self.als.recalculate_user(0, row)
+        return self._hybrid(vector, row, history, k, excluded, category, user_row=0)
+
+    def _hybrid(self, vector, row, history, k, excluded, category, user_row: int | None = None) -> dict[str, Any]:
+        mask = self.candidates(exclude=[*excluded, *history.tolist()], category=category)
+        scores, als, content = self.hybrid_scores(vector, history, mask)
+        best = self.top(scores, mask, k)
+        weights = None
+        cards = []
+        user_items = row if user_row is not None else sp.csr_matrix(row)
+        for index in best:
+            if self.weight * als[index] >= (1 - self.weight) * content[index]:
+                _, contributions, weights = self.als.explain(0, user_items, int(index), user_weights=weights, N=1)
+                reason = (f"Because you liked {self.title(int(contributions[0][0]))}" if contributions
+                          else self._similar_reason(int(index), history))
+            else:
+                reason = self._similar_reason(int(index), history)
+            cards.append(self._card(int(index), scores[index], reason))
+        return {"items": cards}
+
+    def _short_history(self, history, k, excluded, category) -> dict[str, Any]:
+        mask = self.candidates(exclude=[*excluded, *history.tolist()], category=category)
+        scores = self.short_history_scores(history, mask)
+        best = self.top(scores, mask, k)
+        cards = [self._card(int(i), scores[i], self._similar_reason(int(i), history)) for i in best]
+        n = len(history)
+        return {"items": cards, "fallback": SHORT_HISTORY.format(n=n, s="" if n == 1 else "s")}
+
+    def _popular(self, k, excluded, category, note: str) -> dict[str, Any]:
+        mask = self.candidates(exclude=excluded, category=category)
+        scores = minmax(self.popularity_scores(), mask)
+        return {"items": [self._card(int(i), scores[i], self._popular_reason(int(i)))
+                          for i in self.top(scores, mask, k)], "fallback": note}
+
+    def _similar_items(self, item_id: str, k, excluded, category) -> dict[str, Any]:
+        item = self.item_index(item_id)
+        if item is None:
+            return self._popular(k, excluded, category, f"“{item_id}” is not in the trained catalog, so these are "
+                                                        "the items most people chose.")
+        mask = self.candidates(exclude=[*excluded, item], category=category)
+        scores, als, content = self.item_neighbour_scores(item, mask)
+        cards = []
+        for index in self.top(scores, mask, k):
+            if als[index] > content[index]:
+                reason = f"Customers who chose {self.title(item)} also chose this"
+            else:
+                reason = self._similar_words(int(index), item)
+            cards.append(self._card(int(index), scores[index], reason))
+        result: dict[str, Any] = {"items": cards}
+        if self.popularity[item] <= 0:
+            result["fallback"] = (f"Nobody has chosen {self.title(item)} yet, so these are the items whose "
+                                  "descriptions are closest to it.")
+        return result

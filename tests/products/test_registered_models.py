@@ -47,7 +47,7 @@ def test_the_models_page_lists_only_models_inside_the_folder_with_size_speed_and
     assert "GGUF (llama.cpp) · llama · 135M parameters" in page  # read from the GGUF header
     assert "Hugging Face folder (torch) · llama · 300,500 parameters" in page
     assert "93.8\xa0MB" in page  # filesizeformat (a no-break space) of the GGUF's 98,362,432 bytes
-    assert "about 102 tokens/s on a laptop CPU with llama.cpp (estimate)" in page
+    assert "about 30 tokens/s per CPU thread with llama.cpp (estimate)" in page
     assert f"Licence: LICENSE: {LICENCE}" in page and "Licence: general.license: apache-2.0" in page
     assert 'name="name" value="tiny-chat.gguf"' in page
 

@@ -17,7 +17,7 @@ from products.generation import generation_request
 from products.kinds import get_kind
 from products.models import RegisteredModel
 from products.services import product_create, product_draft_update, product_version_create
-from tests.model_folder import TINY_GGUF, make_models_folder
+from tests.model_folder import TINY_GGUF, link_or_copy, make_models_folder
 
 INPUTS = {"product": "Trail running shoes", "benefit": "dry feet", "tone": "bold"}
 
@@ -51,6 +51,24 @@ def test_resolving_at_load_time_refuses_links_and_traversal_even_for_a_saved_id(
             resolve(models_folder, model_id)
     with pytest.raises(ModelNotInstalled, match="is a GGUF model: llama.cpp serves it, but torch cannot"):
         model_path(models_folder, f"local:{TINY_GGUF}")
+
+
+def test_a_registered_hugging_face_folder_is_served_by_torch_and_a_gguf_is_refused_by_a_torch_worker(
+    models_folder, bundled_models,
+):
+    from inference.engines.local import LocalEngine
+    from inference.runtime import build_engine
+
+    real = models_folder / "smol-hf"  # the bundled SmolLM2 folder, linked file by file: a real Hugging Face folder
+    real.mkdir()
+    for file in bundled_models[DEFAULT_MODEL_ID].iterdir():
+        link_or_copy(file, real / file.name)
+    engine = build_engine("local:smol-hf", None, "llamacpp")  # no GGUF: torch serves it, whatever the default
+    assert isinstance(engine, LocalEngine) and engine.model_dir == real
+    assert model_path(models_folder, "local:smol-hf") == real  # what fine-tuning loads
+    with pytest.raises(RuntimeError, match="is a GGUF model, which only the llama.cpp engine serves, and this "
+                                           "worker serves with torch"):
+        build_engine(f"local:{TINY_GGUF}", None, "torch")
 
 
 @pytest.mark.model

@@ -52,6 +52,7 @@ def _page(request: HttpRequest, membership: Membership, product: Product, form: 
         "product": product, "form": form, "can_edit": membership.can(Role.ADMIN),
         "model_form": model_form or _model_form(product),
         "base_model_label": base_model_label(team=product.team, base_model=product.base_model),
+        "live_model_label": live and base_model_label(team=product.team, base_model=live.base_model),
         "fine_tuning": fine_tunable(team=product.team, base_model=product.base_model)[1],
         "key_set": bool(product.remote_api_key), "live": live,
         "live_differs": live is not None and (live.remote_engine, live.remote_model) != (

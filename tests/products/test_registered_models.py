@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from products.models import Product, RegisteredModel
-from products.services import product_create, product_version_create
+from products.services import product_create, product_version_create, product_version_publish
 from studio.roles import Role
 from tests.model_folder import LICENCE, TINY_GGUF, TINY_HF, make_models_folder
 
@@ -87,6 +87,9 @@ def test_an_admin_registers_a_gguf_and_picks_it_per_version_and_fine_tuning_says
     assert product.base_model == "local:tiny-chat.gguf"
     version = product_version_create(product=product, user=owner_client.user)
     assert version.base_model == "local:tiny-chat.gguf"
+    product_version_publish(product=product, version=version)
+    engine = owner_client.get(f"/t/{product.team.slug}/products/{product.slug}/engine/").content.decode()
+    assert "The live version 1 runs on this studio, with tiny-chat.gguf (GGUF (llama.cpp))." in engine
 
     tune = owner_client.get(f"/t/{product.team.slug}/products/{product.slug}/fine-tune/").content.decode()
     assert "tiny-chat.gguf is a GGUF model: it serves with llama.cpp but cannot be fine-tuned." in tune

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from inference.registry import BASE_MODELS, ModelNotInstalled
+from inference.registry import BASE_MODELS, ModelNotInstalled, model_path
 
 # Bump when the installed layout changes, so old installs are redone.
 INSTALL_FORMAT = 1
@@ -159,3 +159,35 @@ def _copy_minilm(out: Path) -> None:
 def bundled_gguf(model_id: str) -> Path | None:
     """The GGUF file a bundled model ships as (what the llama.cpp engine loads), if it has one."""
     return _smollm2_gguf() if model_id == "smollm2-135m-instruct" else None
+
+
+def tokenizer_dir(models_dir: Path, model_id: str) -> Path:
+    """A Hugging Face tokenizer folder for ``model_id``; a registered GGUF gets one extracted from it, once."""
+    from inference.model_folder import is_local, resolve
+
+    if not is_local(model_id):
+        return model_path(Path(models_dir), model_id)
+    candidate, path = resolve(Path(models_dir), model_id)
+    if candidate.format == "hf":
+        return path
+    # Hidden (a dot), so it is never offered as a model; keyed by size and time, so a replaced file is redone.
+    stat = path.stat()
+    target = Path(models_dir) / ".tokenizers" / f"{candidate.name}-{stat.st_size}-{int(stat.st_mtime)}"
+    if not (target / "tokenizer.json").is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _install_atomically(target, lambda out: _gguf_tokenizer(path, out))
+    return target
+
+
+def _gguf_tokenizer(gguf: Path, out: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    tokenizer.save_pretrained(out)
+    # The end of a chat turn ends a reply too (Gemma's <end_of_turn>, ChatML's <|im_end|>, Llama 3's <|eot_id|>).
+    vocab = tokenizer.get_vocab()
+    eos = sorted({tokenizer.eos_token_id, *(vocab[t] for t in END_OF_TURN if t in vocab)} - {None})
+    (out / "generation_config.json").write_text(json.dumps({"eos_token_id": eos}))
+
+
+END_OF_TURN = ("<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|end|>")

@@ -53,7 +53,7 @@ class InferenceRequest:
     retrieval: dict[str, Any] | None = None  # answer: index, top_k, threshold, the conversation to embed
     query: dict[str, Any] | None = None  # rank: {"user"} | {"items"} | {"item"}, k; classify: {"texts"}
     artifact: str | None = None  # a trained artifact's folder (classifier, recommender)
-    # generate: stream from an allowed remote OpenAI-compatible engine instead of this studio's scheduler:
+    # generate / answer: stream from an allowed remote OpenAI-compatible engine instead of this studio's scheduler:
     # {"engine": name in STUDIO_REMOTE_ENGINES, "model": its model or adapter name, "api_key": still encrypted}
     remote: dict[str, str] | None = None
 

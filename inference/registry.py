@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from inference.model_folder import ModelFolderError, is_local, resolve
+
 INSTALL_HINT = "run `python -m studio` or `manage.py install_models`"
 
 
@@ -48,7 +50,20 @@ class ModelNotInstalled(LookupError):
 
 
 def model_path(models_dir: Path, model_id: str) -> Path:
-    """Return the installed directory of `model_id`, or raise with the command that fixes it."""
+    """Return the installed directory of `model_id`, or raise with the command that fixes it.
+
+    A registered model of the operator's folder (``local:<name>``) resolves there with its checks
+    (inference/model_folder.py); only a Hugging Face folder has a directory torch loads.
+    """
+    if is_local(model_id):
+        try:
+            candidate, path = resolve(Path(models_dir), model_id)
+        except ModelFolderError as exc:
+            raise ModelNotInstalled(str(exc)) from None
+        if candidate.format != "hf":
+            raise ModelNotInstalled(f"“{candidate.name}” is a GGUF model: llama.cpp serves it, but torch cannot "
+                                    "load or fine-tune it. Register its Hugging Face folder for that.")
+        return path
     if model_id not in BASE_MODELS:
         known = ", ".join(sorted(BASE_MODELS))
         raise KeyError(f"Unknown base model {model_id!r}; known models: {known}.")

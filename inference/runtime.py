@@ -19,7 +19,8 @@ from typing import Any
 
 from django.conf import settings
 
-from inference.install import bundled_gguf
+from inference.install import bundled_gguf, tokenizer_dir
+from inference.model_folder import is_local, resolve
 from inference.registry import model_path
 from inference.scheduler import Scheduler
 
@@ -84,6 +85,8 @@ def _on_gpu() -> bool:
 
 def build_engine(model_id: str, adapter: str | None, backend: str) -> Any:
     """An engine for a base model and an optional fine-tuned artifact folder."""
+    if is_local(model_id):
+        return _registered_engine(model_id, adapter, backend)
     base_dir = model_path(Path(settings.MODELS_DIR), model_id)
     gguf = bundled_gguf(model_id)
     if backend == "llamacpp" and gguf is not None:
@@ -100,6 +103,26 @@ def build_engine(model_id: str, adapter: str | None, backend: str) -> Any:
     from inference.engines.local import LocalEngine
 
     return LocalEngine(base_dir, device=settings.INFERENCE_DEVICE, adapter_dir=adapter)
+
+
+def _registered_engine(model_id: str, adapter: str | None, backend: str) -> Any:
+    """A model the operator put in the models folder: a GGUF on llama.cpp, a Hugging Face folder on torch."""
+    candidate, path = resolve(Path(settings.MODELS_DIR), model_id)
+    if candidate.format == "hf":
+        from inference.engines.local import LocalEngine
+
+        return LocalEngine(path, device=settings.INFERENCE_DEVICE, adapter_dir=adapter)
+    if backend != "llamacpp":
+        raise RuntimeError(f"“{candidate.name}” is a GGUF model, which only the llama.cpp engine serves, and this "
+                           f"worker serves with {backend}. The operator sets STUDIO_ENGINE=auto or llamacpp, or an "
+                           "admin picks a Hugging Face model for this version.")
+    if adapter:
+        raise RuntimeError(f"“{candidate.name}” is a GGUF model; fine-tuned adapters need a Hugging Face base model.")
+    from inference.engines.llamacpp import LlamaCppEngine
+
+    return LlamaCppEngine(path, tokenizer_dir(Path(settings.MODELS_DIR), model_id),
+                          threads=settings.INFERENCE_ENGINE_THREADS, slot_context=settings.INFERENCE_SLOT_CONTEXT,
+                          kv_type=settings.INFERENCE_KV_TYPE)
 
 
 def adapter_gguf(adapter_dir: Path, base_dir: Path) -> Path:

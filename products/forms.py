@@ -69,6 +69,20 @@ class FeedbackForm(forms.Form):
     value = forms.TypedChoiceField(choices=[("1", "good"), ("-1", "bad"), ("0", "none")], coerce=int)
 
 
+class BaseModelForm(forms.Form):
+    """Which base model this studio's engine writes with: a bundled one or one the team registered."""
+
+    base_model = forms.ChoiceField(
+        choices=(), label="Base model",
+        help_text="Bigger models write better copy and answer more slowly. Admins register more on the Models page.",
+        error_messages={"invalid_choice": "Pick one of the models listed; admins register others on the Models page."},
+    )
+
+    def __init__(self, *args, choices: list[tuple[str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["base_model"].choices = choices
+
+
 class EngineForm(forms.Form):
     """Which engine writes a product's answers: this studio, or one of the operator's remote engines (by name)."""
 

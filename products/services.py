@@ -321,7 +321,7 @@ def product_engine_update(
     """
     remote_engine, remote_model = remote_engine.strip(), remote_model.strip()
     kind = get_kind(product.kind)
-    if remote_engine and kind.task != Task.GENERATE:  # only the generate runner streams from a remote engine yet
+    if remote_engine and kind.task not in (Task.GENERATE, Task.ANSWER):  # the runners that write text stream from it
         raise ValidationError({"remote_engine": f"{kind.name} products run on this studio's engine only, for now."})
     if remote_engine:
         try:

@@ -39,5 +39,6 @@ urlpatterns = [
     path("<slug:product_slug>/embed/widget/", embed.embed_widget_save, name="embed_widget"),
     path("<slug:product_slug>/engine/", engine.engine_settings, name="engine"),
     path("<slug:product_slug>/engine/check/", engine.engine_check, name="engine_check"),
+    path("<slug:product_slug>/engine/base-model/", engine.engine_base_model, name="engine_base_model"),
     path("<slug:product_slug>/compare/", include("products.comparisons.urls")),
 ]

@@ -19,6 +19,7 @@ team_patterns = [
     path("products/", include("products.urls")),
     path("datasets/", include("products.datasets.urls")),
     path("api-keys/", include("products.api.keys_urls")),
+    path("models/", include("products.base_models.urls")),
     path("training/", include("products.training.urls")),
     path("products/<slug:product_slug>/fine-tune/", include(training_urls.product_urlpatterns)),
 ]

@@ -8,8 +8,9 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-#: What the web tier may import from inference/ (plain messages, job rows and their reads, model ids and paths).
-WEB_MAY_IMPORT = {"protocol", "client", "models", "selectors", "registry"}
+#: What the web tier may import from inference/ (plain messages, job rows and their reads, model ids and paths,
+#: the models folder's rules).
+WEB_MAY_IMPORT = {"protocol", "client", "models", "selectors", "registry", "model_folder"}
 #: Loaded by Django itself, never imported by our code.
 DJANGO_LOADS = {"apps", "migrations"}
 

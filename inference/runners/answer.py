@@ -7,7 +7,8 @@ Events, in order (the contract in ARCHITECTURE.md and notes/QA_CONTRACT.md):
 2. Best dense cosine below the threshold: one ``Token`` with the product's "I don't know" sentence (and its
    "talk to a person" line), then ``Result("stop", {"text", "citations": [], "abstained": True,
    "best_score", "threshold"})``. The sources are then the closest passages, shown so a person sees why.
-3. Otherwise the tokens of the model (through the same scheduler path as generate: ``scheduled``), then
+3. Otherwise the tokens of the model (through the same scheduler path as generate: ``scheduled``; a version on a
+   remote engine streams them from there, ``remote_generate``: retrieval, sources and citations stay here), then
    ``Result(reason, {"text", "citations": [{"n", "id", "title", "via"}], "abstained": False, "best_score",
    "threshold"})``; a reply the output guard stopped ends ``Result("stop", {..., "guarded": True})``.
 4. A request that cannot be served: ``Result("error", {"text": ""}, error=<plain words>)``.
@@ -29,7 +30,7 @@ import asyncio
 import functools
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -132,9 +133,9 @@ def _prompt_counter(models_dir: str, model: str):
     """Token counts of the language model's own tokenizer (the ``tokenizers`` package; no weights)."""
     from tokenizers import Tokenizer
 
-    from inference.registry import model_path
+    from inference.install import tokenizer_dir
 
-    tokenizer = Tokenizer.from_file(str(model_path(Path(models_dir), model) / "tokenizer.json"))
+    tokenizer = Tokenizer.from_file(str(tokenizer_dir(Path(models_dir), model) / "tokenizer.json"))
     return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
 
 
@@ -155,6 +156,15 @@ def answer_citations(text: str, given: list[Passage]) -> list[dict[str, Any]]:
 def source_items(hits) -> list[dict[str, Any]]:
     return [{"n": n, "id": hit.id, "title": hit.title, "text": hit.text[:SOURCE_TEXT_CHARS],
              "score": round(hit.score, 3), "source_row": hit.source_row} for n, hit in enumerate(hits, 1)]
+
+
+def _written(request: InferenceRequest, context: RunContext, messages: list[dict[str, str]]):
+    """The answer's writing: the version's remote engine when it names one, else this studio's scheduler."""
+    if request.remote:
+        from inference.engines.remote import remote_generate
+
+        return remote_generate(replace(request, messages=messages), context)
+    return scheduled(request, context, messages)
 
 
 @runner(Task.ANSWER)
@@ -202,7 +212,7 @@ async def answer(request: InferenceRequest, context: RunContext) -> AsyncIterato
     guard = OutputGuard(protected_text(system))
     inner = RunContext(context.request_id)  # the guard stops the sequence without cancelling the client
     context.on_cancel(inner.cancel)
-    async for event in scheduled(request, inner, prompt.messages):
+    async for event in _written(request, inner, prompt.messages):
         if isinstance(event, Token):
             shown = guard.feed(event.text)
             if guard.tripped:

@@ -193,7 +193,7 @@ class QuestionAnswering(TextGenerationKind):
         return InferenceRequest(
             task=self.task, model=config.base_model, adapter=config.adapter_path,
             messages=[*system, *earlier, latest],
-            params=self.generation_params(context.settings),
+            params=self.generation_params(context.settings), remote=config.remote_request(),
             retrieval={
                 "index": knowledge.index_id,
                 "team": knowledge.team_id,

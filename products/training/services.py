@@ -14,7 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from inference.models import ModelArtifact, TrainingLogEntry, TrainingRun, TrainingRunInput
-from inference.registry import BASE_MODELS, DEFAULT_MODEL_ID, EMBEDDING_MODEL_ID
+from inference.registry import DEFAULT_MODEL_ID, EMBEDDING_MODEL_ID
+from products.base_models.selectors import fine_tunable
 from products.datasets.labels import dataset_version_label_summary
 from products.kinds import get_kind
 from products.models import DatasetVersion, Product, ProductVersion, Verdict
@@ -104,8 +105,9 @@ def training_run_create(
         base_model = EMBEDDING_MODEL_ID  # the encoder the head is trained on; the form offers no other
     else:
         base_model = base_model or product.base_model or DEFAULT_MODEL_ID
-        if BASE_MODELS.get(base_model) is None or BASE_MODELS[base_model].task != "causal-lm":
-            raise ValidationError({"base_model": f"{base_model} is not a text model that can be fine-tuned."})
+        trainable, why = fine_tunable(team=product.team, base_model=base_model)
+        if not trainable:
+            raise ValidationError({"base_model": why})
     params = training_defaults(method, train_examples=dataset_version.train_count, device=device_hint())
     params = params.with_overrides(overrides or {})
     run = TrainingRun(

@@ -22,6 +22,7 @@ from inference.selectors import (
     training_run_log_tail,
     training_run_points,
 )
+from products.base_models.selectors import fine_tunable
 from products.datasets.selectors import dataset_version_list_for_kind
 from products.kinds import get_kind
 from products.recommendations.data import recommender_data
@@ -85,6 +86,7 @@ def _fine_tune_context(product, form: FineTuneForm, membership: Membership) -> d
         "product": product, "kind": get_kind(product.kind), "form": form, "min_examples": MIN_TRAIN_EXAMPLES,
         "runs": training_run_list_for_product(product=product)[:20],
         "base_model": BASE_MODELS.get(product.base_model),
+        "fine_tuning": fine_tunable(team=product.team, base_model=product.base_model),
         "can_start": membership.can(Role.EDITOR),
     }
     if version is not None:

@@ -8,7 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from products.forms import EngineForm
+from products.base_models.selectors import base_model_choices, base_model_label, fine_tunable
+from products.base_models.services import product_base_model_update
+from products.forms import BaseModelForm, EngineForm
 from products.models import Product
 from products.remote_engines import RemoteEngineError, api_key_decrypt, remote_engine_check, remote_engine_choices
 from products.selectors import product_get
@@ -28,11 +30,30 @@ def _form(product: Product, data=None) -> EngineForm:
                                                       "remote_model": product.remote_model})
 
 
+def _admin_product(membership: Membership, product_slug: str) -> Product:
+    """The team's product, for a change only admins make (403 in words for others, 404 for other teams)."""
+    product = product_get(team=membership.team, slug=product_slug)
+    if not membership.can(Role.ADMIN):
+        raise PermissionDenied(ONLY_ADMINS)
+    return product
+
+
+def _model_form(product: Product, data=None) -> BaseModelForm:
+    choices = base_model_choices(team=product.team)
+    if product.base_model not in dict(choices):  # e.g. a fine-tuned draft's base
+        choices.append((product.base_model, product.base_model))
+    return BaseModelForm(data, choices=choices, initial={"base_model": product.base_model})
+
+
 def _page(request: HttpRequest, membership: Membership, product: Product, form: EngineForm,
-          status: int = 200) -> HttpResponse:
+          status: int = 200, model_form: BaseModelForm | None = None) -> HttpResponse:
     live = product.live_version
     return render(request, "products/engine.html", {
         "product": product, "form": form, "can_edit": membership.can(Role.ADMIN),
+        "model_form": model_form or _model_form(product),
+        "base_model_label": base_model_label(team=product.team, base_model=product.base_model),
+        "live_model_label": live and base_model_label(team=product.team, base_model=live.base_model),
+        "fine_tuning": fine_tunable(team=product.team, base_model=product.base_model)[1],
         "key_set": bool(product.remote_api_key), "live": live,
         "live_differs": live is not None and (live.remote_engine, live.remote_model) != (
             product.remote_engine, product.remote_model),
@@ -67,11 +88,27 @@ def engine_settings(request: HttpRequest, membership: Membership, product_slug: 
 
 @require_POST
 @team_view()
+def engine_base_model(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
+    product = _admin_product(membership, product_slug)
+    form = _model_form(product, request.POST)
+    if form.is_valid():
+        try:
+            product_base_model_update(product=product, base_model=form.cleaned_data["base_model"])
+        except ValidationError as exc:
+            form.add_error("base_model", exc.message_dict.get("base_model", exc.messages))
+        else:
+            label = base_model_label(team=product.team, base_model=product.base_model)
+            messages.success(request, f"The draft now writes with {label}. Try it in the playground, then save a "
+                                      "version and publish it.")
+            return redirect("engine", team_slug=membership.team.slug, product_slug=product.slug)
+    return _page(request, membership, product, _form(product), status=400, model_form=form)
+
+
+@require_POST
+@team_view()
 def engine_check(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
     """Test connection (htmx): GET /models on the engine in the form, with the typed key or the saved one."""
-    product = product_get(team=membership.team, slug=product_slug)
-    if not membership.can(Role.ADMIN):
-        raise PermissionDenied(ONLY_ADMINS)
+    product = _admin_product(membership, product_slug)
     engine = request.POST.get("remote_engine", "").strip()
     model = request.POST.get("remote_model", "").strip()
     if not engine:

@@ -23,7 +23,7 @@ from django.core.cache import cache
 
 from products.api.services import api_key_create
 from products.models import Generation, Product
-from products.remote_engines import NOT_ALLOWED
+from products.remote_engines import NOT_ALLOWED, api_key_encrypt
 from products.services import (
     product_create,
     product_draft_update,
@@ -356,3 +356,41 @@ async def test_a_slow_remote_answer_ends_at_the_time_limit_or_on_stop_and_the_se
         assert result.usage["finish_reason"] == ending
         assert (elapsed < 1.6) if ending == "time_limit" else (len(tokens) <= 4 and elapsed < 1.0)
         assert closed.wait(3), "the server never saw the client hang up"
+
+
+@pytest.mark.model
+async def test_a_qa_answer_on_a_remote_engine_streams_the_remote_text_with_local_sources_and_citations(remote, acme):
+    """Retrieval, sources and citations stay in this studio; only the writing comes from the remote engine."""
+    from inference.knowledge.search import index_cache
+    from inference.protocol import InferenceRequest, Task
+    from inference.registry import DEFAULT_MODEL_ID
+    from inference.runners import Result, RunContext, Sources, Token
+    from inference.runners.answer import answer
+    from tests.inference.knowledge import HELP_CENTRE, built_index, knowledge_version
+
+    served, key = remote
+    team, owner = acme
+    index_cache().clear()
+    index = await database_sync_to_async(lambda: built_index(knowledge_version(team, owner)))()
+    question = "How much does express delivery cost?"
+    request = InferenceRequest(
+        task=Task.ANSWER, model=DEFAULT_MODEL_ID,
+        messages=[{"role": "system", "content": "You answer for a shop."}, {"role": "user", "content": question}],
+        params={"max_new_tokens": 12, "temperature": 0},
+        retrieval={"index": index.pk, "team": team.pk, "question": question, "top_k": 3, "threshold": 0.2},
+        remote={"engine": "studio2", "model": served.slug,
+                "api_key": await database_sync_to_async(api_key_encrypt)(key)},
+    )
+    events = [event async for event in answer(request, RunContext("qa-remote"))]
+
+    assert isinstance(events[0], Sources) and events[0].items[0]["title"] == "Shipping costs"
+    assert events[0].items[0]["text"] == HELP_CENTRE[0][1]
+    result = events[-1]
+    assert isinstance(result, Result) and result.finish_reason in ("eos", "length"), result
+    tokens = [event.text for event in events if isinstance(event, Token)]
+    theirs = await database_sync_to_async(_row)(served)  # the remote studio wrote the answer, and counted it
+    assert tokens and "".join(tokens) == result.text == theirs.output
+    assert result.usage["completion_tokens"] == theirs.tokens_out <= 12
+    given = {item["n"] for item in events[0].items}
+    assert result.payload["abstained"] is False and all(c["n"] in given for c in result.payload["citations"])
+    assert theirs.channel == "api"

@@ -12,7 +12,7 @@ from products.generation import GenerationRefused, generation_request
 from products.kinds import all_kinds, get_kind
 from products.kinds.qa import QA_DEFAULT_THRESHOLD
 from products.knowledge.services import knowledge_index_request
-from products.services import product_create, product_knowledge_update, product_version_create
+from products.services import product_create, product_engine_update, product_knowledge_update, product_version_create
 from tests.knowledge import faq_version, index_building, index_failed, index_ready
 
 pytestmark = pytest.mark.django_db
@@ -86,6 +86,17 @@ def test_prepare_builds_the_contracts_answer_request_with_the_earlier_turns(assi
     }
     assert set(request.params) == {"max_new_tokens", "temperature", "top_p", "repetition_penalty", "max_seconds"}
     assert request.params["max_new_tokens"] == 200
+    assert request.remote is None  # this studio writes the answer
+
+
+def test_an_assistant_on_a_remote_engine_asks_for_the_answer_to_be_written_there(assistant, faq, settings):
+    index_ready(KnowledgeIndex.objects.get(dataset_version=faq), PASSAGES)
+    settings.REMOTE_ENGINES = {"gpu": "http://127.0.0.1:9/v1"}
+    product_engine_update(product=assistant, remote_engine="gpu", remote_model="qwen-1.5b", api_key="sk-x")
+    request = _prepare(assistant).request
+    assert request.task == Task.ANSWER and request.retrieval["index"]  # retrieval still runs here
+    assert request.remote == {"engine": "gpu", "model": "qwen-1.5b", "api_key": assistant.remote_api_key}
+    assert "sk-x" not in str(request.to_dict())  # the key travels encrypted
 
 
 def test_history_is_at_most_the_two_latest_user_turns(assistant, faq):

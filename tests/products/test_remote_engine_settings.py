@@ -160,10 +160,17 @@ def test_editors_and_viewers_cannot_change_the_engine_and_another_team_gets_404(
     assert product.remote_engine == ""
 
 
-def test_only_text_generation_products_may_run_on_a_remote_engine_for_now(owner_client, engines):
+def test_text_writing_products_may_run_on_a_remote_engine_and_the_others_are_refused(owner_client, engines):
     qa = product_create(team=owner_client.team, user=owner_client.user, kind_id="qa", template_id="help-centre")
-    response = owner_client.post(_url(qa), {"remote_engine": "gpu", "remote_model": "m", "api_key": KEY})
-    assert response.status_code == 400
-    assert "Q&amp;A assistant products run on this studio&#x27;s engine only, for now." in response.content.decode()
+    assert owner_client.post(_url(qa), {"remote_engine": "gpu", "remote_model": "m", "api_key": KEY}).status_code == 302
     qa.refresh_from_db()
-    assert (qa.remote_engine, qa.remote_api_key) == ("", "")
+    assert (qa.remote_engine, qa.remote_model) == ("gpu", "m")
+    assert api_key_decrypt(qa.remote_api_key, engine="gpu") == KEY
+
+    labels = product_create(team=owner_client.team, user=owner_client.user, kind_id="classification",
+                            template_id="review-sentiment")
+    response = owner_client.post(_url(labels), {"remote_engine": "gpu", "remote_model": "m", "api_key": KEY})
+    assert response.status_code == 400
+    assert "Classification products run on this studio&#x27;s engine only, for now." in response.content.decode()
+    labels.refresh_from_db()
+    assert (labels.remote_engine, labels.remote_api_key) == ("", "")

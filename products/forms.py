@@ -49,6 +49,22 @@ class KnowledgeForm(forms.Form):
             )
 
 
+class EvaluationForm(forms.Form):
+    """Which test questions a Q&A assistant's retrieval is measured on."""
+
+    test_version = forms.ModelChoiceField(
+        queryset=None, label="Test questions", empty_label=None,
+        help_text="A dataset mapped as “Q&A: test questions”: a question, the answer or passage it should find, "
+                  "and optionally “no” in a should-answer column for questions your documents cannot answer.",
+        error_messages={"invalid_choice": "Pick one of your team's datasets mapped as test questions.",
+                        "required": "Pick the test questions to evaluate on."},
+    )
+
+    def __init__(self, *args, versions, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["test_version"].queryset = versions
+
+
 class DraftForm(forms.Form):
     system_prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
                                     label="Instructions", help_text="How the model should behave, in plain words.")

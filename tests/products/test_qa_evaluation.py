@@ -1,0 +1,163 @@
+"""The Evaluation tab of a Q&A assistant: start an evaluation on test questions, follow it, read the report,
+use its threshold; the messages for test sets that cannot be used; other teams get 404 everywhere."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from inference.knowledge.search import index_cache
+from inference.knowledge.worker import EvaluationWorker
+from inference.models import KnowledgeEvaluation, KnowledgeIndex
+from products.datasets.services import dataset_upload_create, dataset_version_create
+from products.knowledge.evaluation import knowledge_evaluation_create
+from products.services import product_create
+from studio.roles import Role
+from tests.inference.knowledge import built_index, store_faq_tests_version
+from tests.knowledge import faq_version, index_building, index_ready
+from tests.products.conftest import uploaded
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def faq(owner_client):
+    return faq_version(owner_client.team, owner_client.user)
+
+
+@pytest.fixture
+def assistant(owner_client, faq):
+    return product_create(team=owner_client.team, user=owner_client.user, kind_id="qa", template_id="store-faq",
+                          name="Shop helper", knowledge_version=faq)
+
+
+@pytest.fixture
+def ready(assistant, faq):
+    """The assistant's index marked built (scripted chunks: these tests never search it)."""
+    return index_ready(KnowledgeIndex.objects.get(dataset_version=faq), [("Shipping", "Shipping is free.")])
+
+
+def _url(client, product, name="evaluation", *args):
+    return reverse(name, args=[client.team.slug, product.slug, *args])
+
+
+def _tests(client, rows, **kwargs):
+    return store_faq_tests_version(client.team, client.user, rows=rows, **kwargs)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_evaluation_tab_runs_an_evaluation_and_its_report_reads_recall_and_uses_the_threshold(
+    owner_client, assistant, faq
+):
+    index_cache().clear()
+    built_index(faq)
+    tests = store_faq_tests_version(owner_client.team, owner_client.user)
+    page = owner_client.get(_url(owner_client, assistant)).content.decode()
+    assert "Evaluate on test questions" in page and "FAQ test questions v1" in page and "No evaluation yet." in page
+
+    response = owner_client.post(_url(owner_client, assistant), {"test_version": tests.pk})
+    job = KnowledgeEvaluation.objects.get()
+    report_url = _url(owner_client, assistant, "evaluation_report", job.pk)
+    assert response.status_code == 302 and response["Location"] == report_url
+    waiting = owner_client.get(_url(owner_client, assistant, "evaluation_report_partial", job.pk)).content.decode()
+    assert "Waiting for the index worker" in waiting and 'hx-trigger="every 2s"' in waiting
+
+    assert EvaluationWorker(poll_seconds=1).run_once() is True
+    html = owner_client.get(report_url).content.decode()
+    assert 'hx-trigger="every 2s"' not in html
+    for testid, value in (("recall-1", "90 %"), ("recall-3", "90 %"), ("recall-5", "90 %"),
+                          ("abstained-answerable", "10 %"), ("answered-unanswerable", "0 %")):
+        assert f'data-testid="{testid}">{value}</strong>' in html
+    assert "9 of 10 questions it should answer" in html and "0 of 4 marked “no”" in html
+    assert "its text contains the expected text" in html  # the rule, said on the page
+    assert "Do you sell electric bicycles?" in html and "not among the 5 passages found" in html
+    job.refresh_from_db()
+    assert f'data-testid="suggested-threshold">{job.suggested_threshold}</strong>' in html
+
+    response = owner_client.post(_url(owner_client, assistant, "evaluation_threshold_use", job.pk), follow=True)
+    assistant.refresh_from_db()
+    assert assistant.kind_config["threshold"] == job.suggested_threshold
+    assert f"“How sure before answering” is now {job.suggested_threshold:.3g} on the draft." in \
+        response.content.decode()
+
+
+def test_bad_test_sets_are_refused_with_what_to_fix_and_queue_nothing(owner_client, assistant, faq, ready):
+    team, user = owner_client.team, owner_client.user
+    cases = [
+        (_tests(owner_client, [("Where is my parcel?", "", "")], name="No expected"),
+         "Row 1 (“Where is my parcel?”) has no expected answer or passage. Write the answer, or the title of the "
+         "passage that answers it, or mark the row “no” in the should-answer column if your documents cannot "
+         "answer it."),
+        (_tests(owner_client, [("Where is my parcel?", "Track it", "maybe")], name="Bad yes/no"),
+         "Row 1: “maybe” in the should-answer column is not yes or no. Write “no” on questions your documents cannot "
+         "answer and “yes” (or nothing) on the others."),
+    ]
+    empty = dataset_version_create(
+        source=dataset_upload_create(team=team, user=user, name="Empty questions",
+                                     file=uploaded("t.csv", b"question,expected\n,Track it\n ,Returns\n")),
+        user=user, kind="qa", shape="tests", column_mapping={"question": ["question"], "expected": ["expected"]},
+        validation_fraction=0)
+    cases.append((empty, f"{empty} has no test questions: every row's “question” is empty. Map the column that "
+                         "holds the questions on its dataset page, or upload a file with questions in it."))
+    cases.append((faq, f"{faq} is not mapped as test questions. On its dataset page, “Change mapping or split” → "
+                       "“Q&A: test questions”, and pick the column that holds the questions."))
+    for version, message in cases:
+        with pytest.raises(ValidationError) as refused:
+            knowledge_evaluation_create(product=assistant, test_version=version, user=user)
+        assert refused.value.message_dict["test_version"] == [message]
+    # Through the page: the message beside the picker, no job.
+    page = owner_client.post(_url(owner_client, assistant), {"test_version": cases[1][0].pk}).content.decode()
+    assert "“maybe” in the should-answer column is not yes or no" in page
+    assert not KnowledgeEvaluation.objects.exists()
+
+
+def test_a_file_without_a_question_column_cannot_be_mapped_as_test_questions(owner_client):
+    upload = dataset_upload_create(team=owner_client.team, user=owner_client.user, name="Answers only",
+                                   file=uploaded("a.csv", b"expected,notes\nTrack it,x\n"))
+    with pytest.raises(ValidationError) as refused:
+        dataset_version_create(source=upload, user=owner_client.user, kind="qa", shape="tests",
+                               column_mapping={"expected": ["expected"]})
+    assert refused.value.message_dict["question"] == ["Choose the column that holds question."]
+
+
+def test_an_assistant_still_reading_its_documents_says_how_far_instead_of_evaluating(owner_client, assistant, faq):
+    index_building(KnowledgeIndex.objects.get(dataset_version=faq), done=12, total=30)
+    tests = _tests(owner_client, [("Where is my parcel?", "Track it", "")])
+    page = owner_client.post(_url(owner_client, assistant), {"test_version": tests.pk}).content.decode()
+    assert "Still reading your documents (40 %). Evaluate once they are read." in page
+    assert not KnowledgeEvaluation.objects.exists()
+
+
+def test_the_tab_says_how_to_make_test_questions_when_the_team_has_none(owner_client, assistant):
+    page = owner_client.get(_url(owner_client, assistant)).content.decode()
+    assert "No test questions yet" in page and "Upload test questions" in page
+
+
+def test_viewers_read_reports_but_start_nothing_and_other_teams_get_404_on_every_evaluation_page(
+    client, owner_client, assistant, ready, make_member, make_team
+):
+    job = knowledge_evaluation_create(product=assistant, test_version=_tests(owner_client, [("Q?", "A", "")]),
+                                      user=owner_client.user)
+    pages = [_url(owner_client, assistant), _url(owner_client, assistant, "evaluation_report", job.pk),
+             _url(owner_client, assistant, "evaluation_report_partial", job.pk)]
+    use = _url(owner_client, assistant, "evaluation_threshold_use", job.pk)
+
+    client.force_login(make_member(owner_client.team, Role.VIEWER).user)
+    assert "Viewers can read the reports" in client.get(pages[0]).content.decode()
+    assert client.post(pages[0], {"test_version": job.test_version_id}).status_code == 404
+    assert client.post(use).status_code == 403
+
+    other = make_team("Other")
+    stranger = other.memberships.get().user
+    client.force_login(stranger)
+    for url in pages:
+        assert client.get(url).status_code == 404
+    assert client.post(pages[0], {"test_version": job.test_version_id}).status_code == 404
+    assert client.post(use).status_code == 404
+    # Another team's own assistant cannot reach this evaluation by its id either.
+    theirs = product_create(team=other, user=stranger, kind_id="qa", template_id="store-faq", name="Their helper")
+    for name in ("evaluation_report", "evaluation_report_partial"):
+        assert client.get(reverse(name, args=[other.slug, theirs.slug, job.pk])).status_code == 404
+    assert client.post(reverse("evaluation_threshold_use", args=[other.slug, theirs.slug, job.pk])).status_code == 404
+    assert KnowledgeEvaluation.objects.count() == 1

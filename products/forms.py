@@ -49,6 +49,36 @@ class KnowledgeForm(forms.Form):
             )
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input (Django's documented pattern): cleans to a list."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ".md,.markdown,.html,.htm,.pdf"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data]
+        return [single(data, initial)] if data else single(data, initial)
+
+
+class KnowledgeDocumentsForm(forms.Form):
+    """Help-centre pages to answer from: Markdown, HTML or PDF files, saved as one dataset of sections."""
+
+    name = forms.CharField(max_length=120, label="Dataset name", initial="Help-centre pages",
+                           help_text="The pages are saved as a dataset under this name, one passage per section.",
+                           error_messages={"required": "Give the dataset a name, e.g. “Help-centre pages”."})
+    files = MultipleFileField(
+        label="Pages", help_text="Markdown (.md), HTML (.html) or PDF files; each heading starts a passage titled "
+                                 "by its headings (“Returns › Refunds”).",
+        error_messages={"required": "Choose one or more Markdown, HTML or PDF files."})
+
+
 class EvaluationForm(forms.Form):
     """Which test questions a Q&A assistant's retrieval is measured on."""
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("<slug:product_slug>/", playground.playground, name="playground"),
     path("<slug:product_slug>/draft/", playground.draft_save, name="draft_save"),
     path("<slug:product_slug>/knowledge/", knowledge.knowledge_settings, name="knowledge_settings"),
+    path("<slug:product_slug>/knowledge/documents/", knowledge.knowledge_documents, name="knowledge_documents"),
     path("<slug:product_slug>/knowledge/status/", knowledge.knowledge_status_partial, name="knowledge_status"),
     path("<slug:product_slug>/evaluation/", evaluation.evaluation, name="evaluation"),
     path("<slug:product_slug>/evaluation/<int:evaluation_id>/", evaluation.evaluation_report,

@@ -10,7 +10,9 @@ from django.urls import reverse
 from inference.knowledge.search import index_cache
 from inference.knowledge.worker import EvaluationWorker
 from inference.models import KnowledgeEvaluation, KnowledgeIndex
-from products.datasets.services import dataset_upload_create, dataset_version_create
+from products.datasets.mapping import mapping_guess, purpose_guess
+from products.datasets.requirements import shape_get, shapes_for
+from products.datasets.services import dataset_upload_create, dataset_version_create, dataset_version_delete
 from products.knowledge.evaluation import knowledge_evaluation_create
 from products.services import product_create
 from studio.roles import Role
@@ -74,6 +76,8 @@ def test_the_evaluation_tab_runs_an_evaluation_and_its_report_reads_recall_and_u
     assert "Do you sell electric bicycles?" in html and "not among the 5 passages found" in html
     job.refresh_from_db()
     assert f'data-testid="suggested-threshold">{job.suggested_threshold}</strong>' in html
+    listed = owner_client.get(_url(owner_client, assistant)).content.decode()
+    assert "14 questions" in listed and "90 %" in listed  # the tab lists it with its recall@3
 
     response = owner_client.post(_url(owner_client, assistant, "evaluation_threshold_use", job.pk), follow=True)
     assistant.refresh_from_db()
@@ -161,3 +165,21 @@ def test_viewers_read_reports_but_start_nothing_and_other_teams_get_404_on_every
         assert client.get(reverse(name, args=[other.slug, theirs.slug, job.pk])).status_code == 404
     assert client.post(reverse("evaluation_threshold_use", args=[other.slug, theirs.slug, job.pk])).status_code == 404
     assert KnowledgeEvaluation.objects.count() == 1
+
+
+def test_a_file_of_questions_expected_texts_and_yes_no_is_guessed_as_test_questions_and_qa_pairs_stay_pairs():
+    qa = shapes_for("qa")
+    assert purpose_guess(columns=["Question", "Expected answer", "Should answer"], shapes=qa).id == "tests"
+    assert purpose_guess(columns=["question", "answer"], shapes=qa).id == "pairs"
+    tests = shape_get("qa", "tests")
+    assert mapping_guess(shape=tests, columns=["Question", "Expected answer", "Should answer"]) == {
+        "question": ["Question"], "expected": ["Expected answer"], "should_answer": ["Should answer"]}
+
+
+def test_test_questions_an_evaluation_used_cannot_be_deleted_and_the_message_names_it(owner_client, assistant, ready):
+    tests = _tests(owner_client, [("Where is my parcel?", "Track it", "")])
+    job = knowledge_evaluation_create(product=assistant, test_version=tests, user=owner_client.user)
+    with pytest.raises(ValidationError) as refused:
+        dataset_version_delete(version=tests)
+    assert refused.value.messages == [f"v1 is used by 1 knowledge evaluation ({job}), so it cannot be deleted. "
+                                      "Delete or change those first, or keep this version."]

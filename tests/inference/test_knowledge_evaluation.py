@@ -1,8 +1,10 @@
 """Evaluating a Q&A assistant's retrieval with the real MiniLM on PostgreSQL: recall@k, abstention and the
-suggested threshold on test questions built from store_faq.csv, and an evaluation whose worker was lost."""
+suggested threshold on test questions built from store_faq.csv, an evaluation whose worker was lost, and
+``manage.py index_worker`` serving evaluations beside index builds."""
 
 from __future__ import annotations
 
+import signal
 import threading
 from datetime import timedelta
 
@@ -20,6 +22,7 @@ from products.knowledge.evaluation import knowledge_evaluation_create, knowledge
 from products.knowledge.selectors import evaluation_misses
 from products.services import product_create
 from tests.inference.knowledge import STORE_FAQ_TESTS, built_index, store_faq_tests_version, store_faq_version
+from tests.processes import manage_command, processes_stop, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -122,3 +125,22 @@ def test_an_evaluation_whose_worker_was_lost_is_finished_by_the_next_worker_with
     assert rows[:4] == first  # the lost worker's batch was kept, not searched again
     assert job.summary["found_at"]["1"] == 9
     assert EvaluationWorker(poll_seconds=1).run_once() is False  # nothing left to do
+
+
+def test_manage_py_index_worker_runs_evaluations_on_its_second_thread_and_stops_both_on_sigterm(assistant, media_root):
+    product, owner = assistant
+    job = knowledge_evaluation_create(product=product, test_version=store_faq_tests_version(product.team, owner),
+                                      user=owner)
+    worker = manage_command("index_worker", MEDIA_ROOT=str(media_root), STUDIO_TRAINING_POLL_S="1")
+    try:
+        wait_for(lambda: worker.poll() is not None or KnowledgeEvaluation.objects.get(pk=job.pk).is_finished,
+                 "the evaluation", timeout=240, every=0.2)
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=60)
+    finally:
+        processes_stop([worker])
+    job.refresh_from_db()
+    assert (job.status, job.summary["found_at"]["1"]) == ("succeeded", 9)
+    assert job.worker == "" and KnowledgeEvaluationResult.objects.filter(evaluation=job).count() == len(STORE_FAQ_TESTS)
+    assert "started for indexes" in output and "started for evaluations" in output and "queues: evaluate" in output
+    assert output.rstrip().endswith("Index worker stopped.") and worker.returncode == 0

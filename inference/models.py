@@ -386,9 +386,9 @@ class KnowledgeEvaluation(LeasedJob):
 
     The row is the job, on its own queue (``EVALUATE``), served by a thread of the index worker process (see
     inference/knowledge/worker.py). It runs the answer runner's own retrieval (hybrid search, the best dense
-    cosine against the threshold) on ``index`` with the ``threshold`` and ``top_k`` the draft had when it was
-    asked for: retrieval only, no answer is written. One KnowledgeEvaluationResult per question, stored a
-    batch at a time, so a worker lost half-way leaves results the next one continues from.
+    cosine against the threshold) on ``index`` with the ``threshold`` and ``top_k`` of ``version`` (or of the
+    draft when it was asked for): retrieval only, no answer is written. One KnowledgeEvaluationResult per
+    question, stored a batch at a time, so a worker lost half-way leaves results the next one continues from.
     """
 
     #: Evaluations have a worker thread of their own (in the index worker process).
@@ -398,14 +398,18 @@ class KnowledgeEvaluation(LeasedJob):
 
     team = models.ForeignKey("studio.Team", on_delete=models.CASCADE, related_name="knowledge_evaluations")
     product = models.ForeignKey("products.Product", on_delete=models.CASCADE, related_name="knowledge_evaluations")
+    version = models.ForeignKey(
+        "products.ProductVersion", on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        help_text="The saved version evaluated; empty for the draft.",
+    )
     index = models.ForeignKey(KnowledgeIndex, on_delete=models.CASCADE, related_name="evaluations")
     # RESTRICT: the test questions an evaluation was measured on stay while it does (the team going takes both).
     test_version = models.ForeignKey(
         "products.DatasetVersion", on_delete=models.RESTRICT, related_name="knowledge_evaluations"
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
-    threshold = models.FloatField(help_text="The draft's “how sure before answering” when it was asked for.")
-    top_k = models.PositiveSmallIntegerField(help_text="The draft's passages to use when it was asked for.")
+    threshold = models.FloatField(help_text="The evaluated “how sure before answering” (the draft's when asked for).")
+    top_k = models.PositiveSmallIntegerField(help_text="The evaluated passages to use (the draft's when asked for).")
     questions_total = models.PositiveIntegerField(default=0)
     questions_done = models.PositiveIntegerField(default=0)
     summary = models.JSONField(default=dict, blank=True,

@@ -90,9 +90,18 @@ class EvaluationForm(forms.Form):
                         "required": "Pick the test questions to evaluate on."},
     )
 
-    def __init__(self, *args, versions, **kwargs) -> None:
+    version = forms.ModelChoiceField(
+        queryset=None, required=False, label="Which assistant", empty_label="The draft (what the playground uses)",
+        help_text="A saved version is searched with the documents and settings it was saved with.",
+        error_messages={"invalid_choice": "Pick the draft or one of this assistant's versions."},
+    )
+
+    def __init__(self, *args, versions, product_versions, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["test_version"].queryset = versions
+        self.fields["version"].queryset = product_versions
+        self.fields["version"].label_from_instance = lambda version: (
+            f"Version {version.number}{' (live)' if version.pk == version.product.live_version_id else ''}")
 
 
 class DraftForm(forms.Form):

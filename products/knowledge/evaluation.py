@@ -19,7 +19,8 @@ from inference.models import KnowledgeEvaluation
 from inference.selectors import knowledge_index_for
 from products.kinds import get_kind
 from products.kinds.qa import NO_KNOWLEDGE, NOT_REQUESTED, TEST_QUESTIONS_SHAPE
-from products.models import DatasetVersion, Product, Verdict
+from products.models import DatasetVersion, Product, ProductVersion, Verdict
+from products.models.product import ProductConfig
 
 #: The most test questions one evaluation reads (a few minutes of retrieval on the index worker).
 MAX_TEST_QUESTIONS = 2000
@@ -114,9 +115,10 @@ def evaluation_test_set_check(*, product: Product, test_version: DatasetVersion)
     return count
 
 
-def evaluation_index_check(*, product: Product):
-    """The draft's ready knowledge index, or ValidationError in the words the Knowledge tab uses."""
-    version_id = product.knowledge_version_id
+def evaluation_index_check(*, config: ProductConfig):
+    """The ready knowledge index of ``config`` (the draft or a version), or ValidationError in the Knowledge tab's
+    words."""
+    version_id = config.knowledge_version_id
     if version_id is None:
         raise ValidationError(NO_KNOWLEDGE)
     index = knowledge_index_for(dataset_version_id=version_id)
@@ -131,16 +133,22 @@ def evaluation_index_check(*, product: Product):
 
 
 @transaction.atomic
-def knowledge_evaluation_create(*, product: Product, test_version: DatasetVersion, user) -> KnowledgeEvaluation:
-    """Queue an evaluation of the draft's retrieval (its knowledge base, threshold, passages) on ``test_version``."""
+def knowledge_evaluation_create(*, product: Product, test_version: DatasetVersion, user,
+                                version: ProductVersion | None = None) -> KnowledgeEvaluation:
+    """Queue an evaluation of the retrieval (knowledge base, threshold, passages) of ``version``, or of the draft,
+    on ``test_version``."""
     kind = get_kind(product.kind)
     if not product.answers_from_knowledge:
         raise ValidationError("Only Q&A assistants are evaluated on test questions.")
-    index = evaluation_index_check(product=product)
+    if version is not None and version.product_id != product.pk:
+        raise ValidationError({"version": "Pick one of this assistant's versions."})
+    config = version or product
+    index = evaluation_index_check(config=config)
     total = evaluation_test_set_check(product=product, test_version=test_version)
-    settings = kind.retrieval_settings(product)
+    settings = kind.retrieval_settings(config)
     evaluation = KnowledgeEvaluation(
-        team_id=product.team_id, product=product, index=index, test_version=test_version, created_by=user,
+        team_id=product.team_id, product=product, version=version, index=index, test_version=test_version,
+        created_by=user,
         threshold=float(settings["threshold"]), top_k=int(settings["top_k"]), questions_total=total,
         queue=KnowledgeEvaluation.EVALUATE,
     )

@@ -10,7 +10,7 @@ from django.http import Http404
 from inference.models import KnowledgeEvaluation, KnowledgeEvaluationResult, KnowledgeIndex
 from inference.selectors import knowledge_index_for
 from products.knowledge.services import KNOWLEDGE_SHAPES
-from products.models import DatasetVersion, Verdict
+from products.models import DatasetVersion, ProductVersion, Verdict
 from products.models.product import ProductConfig
 from studio.models import Team
 
@@ -87,16 +87,21 @@ def evaluation_test_set_choices(*, team: Team) -> QuerySet[DatasetVersion]:
             .exclude(verdict=Verdict.UNUSABLE).select_related("dataset").order_by("dataset__name", "-number"))
 
 
+def evaluation_version_choices(*, product) -> QuerySet[ProductVersion]:
+    """The product's saved versions, newest first (the draft is the picker's empty choice)."""
+    return ProductVersion.objects.filter(product=product).select_related("product").order_by("-number")
+
+
 def knowledge_evaluations_for(*, product) -> list[KnowledgeEvaluation]:
     return list(KnowledgeEvaluation.objects.filter(product=product)
-                .select_related("test_version__dataset", "index__dataset_version__dataset",
+                .select_related("test_version__dataset", "index__dataset_version__dataset", "version",
                                 "created_by")[:EVALUATIONS_SHOWN])
 
 
 def knowledge_evaluation_get(*, product, evaluation_id: int) -> KnowledgeEvaluation:
     """One of the product's evaluations; another product's or team's does not exist for this caller (404)."""
     evaluation = (KnowledgeEvaluation.objects.filter(product=product, pk=evaluation_id)
-                  .select_related("test_version__dataset", "index__dataset_version__dataset").first())
+                  .select_related("test_version__dataset", "index__dataset_version__dataset", "version").first())
     if evaluation is None:
         raise Http404("No such evaluation of this assistant.")
     return evaluation

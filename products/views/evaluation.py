@@ -15,6 +15,7 @@ from products.knowledge.selectors import (
     evaluation_misses,
     evaluation_suggestion,
     evaluation_test_set_choices,
+    evaluation_version_choices,
     knowledge_evaluation_get,
     knowledge_evaluations_for,
     knowledge_status,
@@ -30,15 +31,16 @@ from studio.roles import Role
 def evaluation(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
     product = _answer_product(membership, product_slug)
     versions = evaluation_test_set_choices(team=membership.team)
-    form = EvaluationForm(versions=versions)
+    product_versions = evaluation_version_choices(product=product)
+    form = EvaluationForm(versions=versions, product_versions=product_versions)
     if request.method == "POST":
         if not membership.can(Role.EDITOR):
             raise Http404  # the page's form is not shown to viewers; a forged post finds nothing
-        form = EvaluationForm(request.POST, versions=versions)
+        form = EvaluationForm(request.POST, versions=versions, product_versions=product_versions)
         if form.is_valid():
             try:
                 job = knowledge_evaluation_create(product=product, test_version=form.cleaned_data["test_version"],
-                                                  user=request.user)
+                                                  version=form.cleaned_data["version"], user=request.user)
             except ValidationError as exc:
                 errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
                 for field, problems in errors.items():

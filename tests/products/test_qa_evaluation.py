@@ -14,7 +14,7 @@ from products.datasets.mapping import mapping_guess, purpose_guess
 from products.datasets.requirements import shape_get, shapes_for
 from products.datasets.services import dataset_upload_create, dataset_version_create, dataset_version_delete
 from products.knowledge.evaluation import knowledge_evaluation_create
-from products.services import product_create
+from products.services import product_create, product_knowledge_update, product_version_create
 from studio.roles import Role
 from tests.inference.knowledge import built_index, store_faq_tests_version
 from tests.knowledge import faq_version, index_building, index_ready
@@ -183,3 +183,25 @@ def test_test_questions_an_evaluation_used_cannot_be_deleted_and_the_message_nam
         dataset_version_delete(version=tests)
     assert refused.value.messages == [f"v1 is used by 1 knowledge evaluation ({job}), so it cannot be deleted. "
                                       "Delete or change those first, or keep this version."]
+
+
+def test_a_saved_version_is_evaluated_with_its_own_threshold_and_passages_not_the_drafts(
+    owner_client, assistant, faq, ready
+):
+    product_knowledge_update(product=assistant, knowledge_version=faq, kind_config={"threshold": 0.5, "top_k": 2})
+    saved = product_version_create(product=assistant, user=owner_client.user)
+    product_knowledge_update(product=assistant, knowledge_version=faq, kind_config={"threshold": 0.2, "top_k": 6})
+    tests = _tests(owner_client, [("Where is my parcel?", "Track it", "")])
+
+    response = owner_client.post(_url(owner_client, assistant), {"test_version": tests.pk, "version": saved.pk})
+    job = KnowledgeEvaluation.objects.get()
+    assert response.status_code == 302 and (job.version, job.threshold, job.top_k) == (saved, 0.5, 2)
+    assert f"Version {saved.number}: {tests} searched in" in owner_client.get(response["Location"]).content.decode()
+    draft = knowledge_evaluation_create(product=assistant, test_version=tests, user=owner_client.user)
+    assert (draft.version, draft.threshold, draft.top_k) == (None, 0.2, 6)
+
+    other = product_create(team=owner_client.team, user=owner_client.user, kind_id="qa", template_id="store-faq",
+                           name="Other helper", knowledge_version=faq)
+    with pytest.raises(ValidationError) as refused:
+        knowledge_evaluation_create(product=other, test_version=tests, user=owner_client.user, version=saved)
+    assert refused.value.message_dict["version"] == ["Pick one of this assistant's versions."]

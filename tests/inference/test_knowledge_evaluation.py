@@ -8,13 +8,14 @@ import signal
 import threading
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from django.utils import timezone
 
 import inference.knowledge.embedder as embedder
 from inference.jobs import job_claim
 from inference.knowledge import evaluation as evaluation_job
-from inference.knowledge.evaluation import knowledge_evaluation_run
+from inference.knowledge.evaluation import knowledge_evaluation_run, suggest_threshold
 from inference.knowledge.search import index_cache
 from inference.knowledge.worker import EvaluationWorker
 from inference.models import KnowledgeEvaluation, KnowledgeEvaluationResult
@@ -144,3 +145,22 @@ def test_manage_py_index_worker_runs_evaluations_on_its_second_thread_and_stops_
     assert job.worker == "" and KnowledgeEvaluationResult.objects.filter(evaluation=job).count() == len(STORE_FAQ_TESTS)
     assert "started for indexes" in output and "started for evaluations" in output and "queues: evaluate" in output
     assert output.rstrip().endswith("Index worker stopped.") and worker.returncode == 0
+
+
+def test_the_suggested_threshold_handles_the_most_questions_right_and_prefers_the_widest_gap():
+    def suggest(found: list[float], unanswerable: list[float], missed: list[float] = ()):
+        scores = np.array([*found, *missed, *unanswerable])
+        answerable = np.array([True] * (len(found) + len(missed)) + [False] * len(unanswerable))
+        used = np.array([True] * len(found) + [False] * (len(missed) + len(unanswerable)))
+        return suggest_threshold(answerable=answerable, found=used, scores=scores)
+
+    # Separable: halfway between the best off-topic score and the worst found one.
+    assert suggest([0.6, 0.5], [0.2, 0.3]) == {"threshold": 0.4, "reason": "", "right": 4}
+    # Overlapping: answering all and answering only 0.6 both get 2 of 3 right; the wider gap (0.3 → 0.6) wins.
+    assert suggest([0.6, 0.25], [0.3]) == {"threshold": 0.45, "reason": "", "right": 2}
+    # A question whose passage is not found counts as wrong whatever the threshold, and moves nothing.
+    assert suggest([0.6, 0.5], [0.2, 0.3], missed=[0.9])["threshold"] == 0.4
+    # Everything off-topic scores above what it finds: abstaining on all is best, at the top of the scale.
+    assert suggest([0.2], [0.8, 0.7])["threshold"] == 0.9
+    assert suggest([0.6], []) == {"threshold": None, "reason": "no_unanswerable"}
+    assert suggest([], [0.2], missed=[0.5]) == {"threshold": None, "reason": "nothing_found"}

@@ -7,9 +7,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from inference.knowledge.evaluation import evaluation_summary
 from inference.knowledge.search import index_cache
 from inference.knowledge.worker import EvaluationWorker
-from inference.models import KnowledgeEvaluation, KnowledgeIndex
+from inference.models import KnowledgeEvaluation, KnowledgeEvaluationResult, KnowledgeIndex
 from products.datasets.mapping import mapping_guess, purpose_guess
 from products.datasets.requirements import shape_get, shapes_for
 from products.datasets.services import dataset_upload_create, dataset_version_create, dataset_version_delete
@@ -205,3 +206,22 @@ def test_a_saved_version_is_evaluated_with_its_own_threshold_and_passages_not_th
     with pytest.raises(ValidationError) as refused:
         knowledge_evaluation_create(product=other, test_version=tests, user=owner_client.user, version=saved)
     assert refused.value.message_dict["version"] == ["Pick one of this assistant's versions."]
+
+
+def test_a_report_without_questions_marked_no_says_why_it_suggests_no_threshold(owner_client, assistant, ready):
+    job = knowledge_evaluation_create(product=assistant, test_version=_tests(owner_client, [("Q?", "A", "")]),
+                                      user=owner_client.user)
+    result = KnowledgeEvaluationResult.objects.create(evaluation=job, row=1, question="Q?", expected="A",
+                                                      best_score=0.6, abstained=False, found_rank=1, retrieved=[])
+    job.summary = evaluation_summary([result], threshold=job.threshold, top_k=job.top_k)
+    job.status, job.suggested_threshold = KnowledgeEvaluation.Status.SUCCEEDED, None
+    job.save()
+
+    html = owner_client.get(_url(owner_client, assistant, "evaluation_report", job.pk)).content.decode()
+    assert 'data-testid="recall-1">100 %</strong>' in html and 'data-testid="answered-unanswerable"' not in html
+    assert "No threshold is suggested: the test set marks no question “no” in its should-answer column" in html
+    assert "Use this threshold" not in html and "No misses: every question was handled right." in html
+    response = owner_client.post(_url(owner_client, assistant, "evaluation_threshold_use", job.pk), follow=True)
+    assert "This evaluation suggests no threshold" in response.content.decode()
+    assistant.refresh_from_db()
+    assert assistant.kind_config["threshold"] == 0.35

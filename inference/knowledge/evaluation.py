@@ -51,7 +51,7 @@ def found_rank(expected: str, hits) -> int | None:
     from products.knowledge.evaluation import passage_matches
 
     return next((rank for rank, hit in enumerate(hits, 1)
-                 if passage_matches(expected, title=hit.title, text=hit.text)), None)
+                 if passage_matches(expected, title=hit.title, text=hit.text, source_row=hit.source_row)), None)
 
 
 def knowledge_evaluation_run(*, evaluation: KnowledgeEvaluation, worker: str, lease_lost: threading.Event,

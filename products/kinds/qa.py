@@ -149,7 +149,8 @@ class QuestionAnswering(TextGenerationKind):
                      synonyms=("question", "questions", "q", "query", "testquestion")),
                 Need("expected", "Expected answer or passage",
                      "Optional on questions it should not answer: the answer, or the title or text of the "
-                     "passage, that retrieval should find.", required=False,
+                     "passage, that retrieval should find (or “row 14”: the passage from that data row).",
+                     required=False,
                      synonyms=("expected", "expectedanswer", "expectedpassage", "expectedsource", "source",
                                "answer", "passage", "title")),
                 Need("should_answer", "Should answer (yes/no)",

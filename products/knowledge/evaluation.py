@@ -43,10 +43,18 @@ def _normal(text: str) -> str:
     return " ".join(re.sub(r"[^\w]+", " ", text.casefold()).split())
 
 
-def passage_matches(expected: str, *, title: str, text: str) -> bool:
-    """The rule the report states: a retrieved passage is the expected one when its title is the expected text,
-    its text contains the expected text, or its text is part of the expected text (a long expected passage
-    split into several chunks). Case, punctuation and spacing are ignored."""
+#: "row 14" (or "#14") as the expected text names the data row of the knowledge file the passage comes from.
+ROW_REFERENCE = re.compile(r"^\s*(?:row\s*|#\s*)(\d{1,9})\s*$", re.IGNORECASE)
+
+
+def passage_matches(expected: str, *, title: str, text: str, source_row: int | None = None) -> bool:
+    """The rule the report states: a retrieved passage is the expected one when the expected text is "row N"
+    and the passage comes from data row N of the knowledge file, or when its title is the expected text, its
+    text contains the expected text, or its text is part of the expected text (a long expected passage split
+    into several chunks). Case, punctuation and spacing are ignored."""
+    row = ROW_REFERENCE.match(expected)
+    if row is not None:
+        return source_row is not None and source_row == int(row.group(1))
     want, got_title, got_text = _normal(expected), _normal(title), _normal(text)
     if not want:
         return False

@@ -70,8 +70,8 @@ def built_index(version) -> KnowledgeIndex:
 
 
 #: Test questions on store_faq.csv for the Evaluation tab: paraphrases (none copies the FAQ's wording) with the
-#: FAQ question (a passage title) or a piece of its answer as expected text, one question the FAQ does not
-#: answer though the set says it should (a miss), and off-topic questions marked "no".
+#: FAQ question (a passage title), a piece of its answer or its row ("row 14") as expected text, one question
+#: the FAQ does not answer though the set says it should (a miss), and off-topic questions marked "no".
 STORE_FAQ_TESTS = [
     ("What time does your customer service open on Saturdays?", "What are your opening hours?", ""),
     ("What do I pay for delivery?", "How much does shipping cost?", ""),
@@ -79,7 +79,7 @@ STORE_FAQ_TESTS = [
     ("Where do I find the tracking number of my package?", "How can I track my order?", ""),
     ("Is sending a return back to you free of charge?", "are returns free", "yes"),
     ("Can I use PayPal?", "We accept Visa", ""),
-    ("Can you wrap my order as a present?", "Do you offer gift wrapping?", ""),
+    ("Can you wrap my order as a present?", "row 14", ""),  # the FAQ's 14th row: "Do you offer gift wrapping?"
     ("Does the skillet work on an induction hob?", "Is the cast iron skillet suitable for induction?", "Yes"),
     ("Is there a shop I can visit in person?", "Do you have a physical store?", ""),
     ("Do you sell electric bicycles?", "We sell e-bikes from three brands", "yes"),

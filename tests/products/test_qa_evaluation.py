@@ -14,7 +14,7 @@ from inference.models import KnowledgeEvaluation, KnowledgeEvaluationResult, Kno
 from products.datasets.mapping import mapping_guess, purpose_guess
 from products.datasets.requirements import shape_get, shapes_for
 from products.datasets.services import dataset_upload_create, dataset_version_create, dataset_version_delete
-from products.knowledge.evaluation import knowledge_evaluation_create
+from products.knowledge.evaluation import knowledge_evaluation_create, passage_matches
 from products.services import product_create, product_knowledge_update, product_version_create
 from studio.roles import Role
 from tests.inference.knowledge import built_index, store_faq_tests_version
@@ -225,3 +225,13 @@ def test_a_report_without_questions_marked_no_says_why_it_suggests_no_threshold(
     assert "This evaluation suggests no threshold" in response.content.decode()
     assistant.refresh_from_db()
     assert assistant.kind_config["threshold"] == 0.35
+
+
+def test_a_passage_matches_by_row_title_contained_text_or_as_part_of_a_longer_expected_passage():
+    faq = {"title": "Do you offer gift wrapping?", "text": "Do you offer gift wrapping?\nYes, for 3 € per order.",
+           "source_row": 14}
+    assert passage_matches("row 14", **faq) and passage_matches("#14", **faq) and not passage_matches("Row 13", **faq)
+    assert passage_matches("do you offer GIFT wrapping", **faq)  # the title, case and punctuation aside
+    assert passage_matches("Yes, for 3 €  per order", **faq)  # in its text
+    assert passage_matches("Intro. Do you offer gift wrapping? Yes, for 3 € per order. More text.", **faq)
+    assert not passage_matches("Gift cards", **faq) and not passage_matches("", **faq)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import PurePath
@@ -147,11 +148,24 @@ def sections_from_html(html: str, *, filename: str = "") -> list[Section]:
     return reader.result()
 
 
+FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+FRONT_MATTER_TITLE = re.compile(r"^title:[ \t]*(.+?)[ \t]*$", re.MULTILINE | re.IGNORECASE)
+
+
 def sections_from_markdown(markdown: str, *, filename: str = "") -> list[Section]:
     from markdown_it import MarkdownIt
 
+    # Front matter (a static-site generator's "---\ntitle: …\n---" header) is not text to answer from; its
+    # title names the text before the first heading.
+    fallback = _readable_stem(filename)
+    if front := FRONT_MATTER.match(markdown):
+        if title := FRONT_MATTER_TITLE.search(front.group(1)):
+            fallback = title.group(1).strip("'\"") or fallback
+        markdown = markdown[front.end():]
     # CommonMark to HTML as a string, read by the same reader: raw HTML inside the Markdown is read, not kept.
-    return sections_from_html(MarkdownIt("commonmark").render(markdown), filename=filename)
+    reader = _SectionReader(fallback)
+    reader.feed(MarkdownIt("commonmark").render(markdown))
+    return reader.result()
 
 
 def sections_from_pdf(data: bytes, *, filename: str = "") -> list[Section]:

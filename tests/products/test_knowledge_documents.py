@@ -80,6 +80,12 @@ def test_html_becomes_sections_under_its_headings_with_scripts_styles_menus_and_
     assert all(word not in text for word in ("alert", "Injected", "font", "Home", "©", "hidden"))
 
 
+def test_markdown_front_matter_is_left_out_and_its_title_names_the_text_before_the_first_heading():
+    page = "---\ntitle: \"Care guide\"\nlayout: help\n---\nLook after your things.\n\n# Linen\n\nWash at 40 °C.\n"
+    assert sections_from_file(filename="care.md", data=page.encode()) == [
+        Section("Care guide", "Look after your things."), Section("Linen", "Wash at 40 °C.")]
+
+
 def test_pdf_text_becomes_one_section_per_page_titled_by_the_file_and_page():
     data = pdf_bytes(["Warranty: two years on every kettle.", "Keep the receipt."])
     assert sections_from_file(filename="warranty-terms.pdf", data=data) == [

@@ -235,3 +235,23 @@ def test_a_passage_matches_by_row_title_contained_text_or_as_part_of_a_longer_ex
     assert passage_matches("Yes, for 3 €  per order", **faq)  # in its text
     assert passage_matches("Intro. Do you offer gift wrapping? Yes, for 3 € per order. More text.", **faq)
     assert not passage_matches("Gift cards", **faq) and not passage_matches("", **faq)
+
+
+def test_test_questions_uploaded_on_the_dataset_pages_are_guessed_saved_and_offered_on_the_evaluation_tab(
+    owner_client, assistant
+):
+    data = b"Question,Expected answer,Should answer\nWhere is my parcel?,How can I track my order?,\nWho is Zeus?,,no\n"
+    upload = dataset_upload_create(team=owner_client.team, user=owner_client.user, name="Shop tests",
+                                   file=uploaded("tests.csv", data))
+    review = reverse("dataset_upload_review", args=[owner_client.team.slug, upload.pk])
+    html = owner_client.get(review).content.decode()
+    assert '<option value="qa:tests" selected>Q&amp;A: test questions</option>' in html
+    assert "Expected answer or passage" in html and "Who is Zeus?" in html
+
+    response = owner_client.post(review, {
+        "purpose": "qa:tests", "shown_purpose": "qa:tests", "map_question": "Question",
+        "map_expected": "Expected answer", "map_should_answer": "Should answer", "validation_percent": "0",
+        "split_seed": "42", "action": "save"})
+    assert response.status_code == 302
+    page = owner_client.get(_url(owner_client, assistant)).content.decode()
+    assert "Shop tests v1" in page and "No test questions yet" not in page

@@ -4,7 +4,8 @@ The in-memory channel layer only connects coroutines of one process and one loop
 inference worker must start on the loop that serves the websockets; it starts with the first
 connection (daphne does not send ASGI lifespan events). The training worker blocks (torch), so it
 runs in daemon threads (one per queue, so a short job never waits behind a long fine-tune) and sends
-its live events through that same loop; the index worker (Q&A knowledge bases), the label worker (files
+its live events through that same loop; the index worker (Q&A knowledge bases), the evaluation worker (Q&A
+retrieval measured on test questions), the label worker (files
 labelled by a classifier) and the comparison worker (blind comparisons, whose requests go out on that loop
 too) have a thread each.
 studio/asgi.py loads this middleware by the dotted path in settings.EMBEDDED_WORKERS_MIDDLEWARE: the
@@ -44,7 +45,7 @@ class EmbeddedWorkers:
     @staticmethod
     def _start_training_workers(loop: asyncio.AbstractEventLoop) -> list[threading.Thread]:
         from inference.comparisons import ComparisonWorker
-        from inference.knowledge.worker import IndexBuildWorker
+        from inference.knowledge.worker import EvaluationWorker, IndexBuildWorker
         from inference.labelling.worker import LabellingWorker
         from inference.training.services import TRAINING_QUEUES
         from inference.training.worker import TrainingWorker
@@ -58,14 +59,14 @@ class EmbeddedWorkers:
             thread.start()
             threads.append(thread)
         # Blind comparisons send their requests through the server's loop (the in-memory layer lives there).
-        workers = (("index", IndexBuildWorker()), ("label", LabellingWorker()),
+        workers = (("index", IndexBuildWorker()), ("evaluate", EvaluationWorker()), ("label", LabellingWorker()),
                    ("comparison", ComparisonWorker(loop=loop)))
         for name, worker in workers:
             thread = threading.Thread(target=worker.serve, name=f"embedded-{name}-worker", daemon=True)
             thread.start()
             threads.append(thread)
-        logger.info("Embedded training, index, label and comparison workers started (queues: %s, index, label, "
-                    "comparison)", ", ".join(TRAINING_QUEUES))
+        logger.info("Embedded training, index, evaluation, label and comparison workers started (queues: %s, "
+                    "index, evaluate, label, comparison)", ", ".join(TRAINING_QUEUES))
         return threads
 
     @staticmethod

@@ -379,3 +379,78 @@ class LabellingJob(LeasedJob):
     @property
     def agreement(self) -> float | None:
         return self.agreed / self.compared if self.compared else None
+
+
+class KnowledgeEvaluation(LeasedJob):
+    """A Q&A product's retrieval measured on a dataset of test questions: recall@k, abstention, misses.
+
+    The row is the job, on its own queue (``EVALUATE``), served by a thread of the index worker process (see
+    inference/knowledge/worker.py). It runs the answer runner's own retrieval (hybrid search, the best dense
+    cosine against the threshold) on ``index`` with the ``threshold`` and ``top_k`` of ``version`` (or of the
+    draft when it was asked for): retrieval only, no answer is written. One KnowledgeEvaluationResult per
+    question, stored a batch at a time, so a worker lost half-way leaves results the next one continues from.
+    """
+
+    #: Evaluations have a worker thread of their own (in the index worker process).
+    EVALUATE = "evaluate"
+    #: Passages retrieved per question: recall is measured at 1, 3 and 5.
+    RETRIEVED = 5
+
+    team = models.ForeignKey("studio.Team", on_delete=models.CASCADE, related_name="knowledge_evaluations")
+    product = models.ForeignKey("products.Product", on_delete=models.CASCADE, related_name="knowledge_evaluations")
+    version = models.ForeignKey(
+        "products.ProductVersion", on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        help_text="The saved version evaluated; empty for the draft.",
+    )
+    index = models.ForeignKey(KnowledgeIndex, on_delete=models.CASCADE, related_name="evaluations")
+    # RESTRICT: the test questions an evaluation was measured on stay while it does (the team going takes both).
+    test_version = models.ForeignKey(
+        "products.DatasetVersion", on_delete=models.RESTRICT, related_name="knowledge_evaluations"
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    threshold = models.FloatField(help_text="The evaluated “how sure before answering” (the draft's when asked for).")
+    top_k = models.PositiveSmallIntegerField(help_text="The evaluated passages to use (the draft's when asked for).")
+    questions_total = models.PositiveIntegerField(default=0)
+    questions_done = models.PositiveIntegerField(default=0)
+    summary = models.JSONField(default=dict, blank=True,
+                               help_text="The figures the report shows (inference/knowledge/evaluation.py).")
+    suggested_threshold = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "knowledge evaluation"
+        indexes = [
+            models.Index(fields=["status", "queue", "priority", "created_at"], name="knowledge_eval_queue"),
+            models.Index(fields=["status", "lease_expires_at"], name="knowledge_eval_lease"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Knowledge evaluation {self.pk}"
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == self.Status.SUCCEEDED:
+            return 100
+        return min(99, round(100 * self.questions_done / self.questions_total)) if self.questions_total else 0
+
+
+class KnowledgeEvaluationResult(models.Model):
+    """One test question of an evaluation: what was expected, what retrieval found, and whether it abstained."""
+
+    evaluation = models.ForeignKey(KnowledgeEvaluation, on_delete=models.CASCADE, related_name="results")
+    row = models.PositiveIntegerField(help_text="The data row (1-based) of the test questions' file.")
+    question = models.TextField()
+    expected = models.TextField(blank=True)
+    should_answer = models.BooleanField(default=True)
+    best_score = models.FloatField(help_text="Best dense cosine over the whole index (what abstention compares).")
+    abstained = models.BooleanField()
+    found_rank = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="1-based rank of the first retrieved passage matching the expected text.")
+    retrieved = models.JSONField(default=list, help_text='[{"title", "text", "score", "source_row"}] in fused order.')
+
+    class Meta:
+        ordering = ["evaluation", "row"]
+        constraints = [models.UniqueConstraint(fields=["evaluation", "row"], name="knowledge_eval_result_row")]
+
+    def __str__(self) -> str:
+        return f"Row {self.row} of evaluation {self.evaluation_id}"

@@ -49,6 +49,61 @@ class KnowledgeForm(forms.Form):
             )
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input (Django's documented pattern): cleans to a list."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ".md,.markdown,.html,.htm,.pdf"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data]
+        return [single(data, initial)] if data else single(data, initial)
+
+
+class KnowledgeDocumentsForm(forms.Form):
+    """Help-centre pages to answer from: Markdown, HTML or PDF files, saved as one dataset of sections."""
+
+    name = forms.CharField(max_length=120, label="Dataset name", initial="Help-centre pages",
+                           help_text="The pages are saved as a dataset under this name, one passage per section.",
+                           error_messages={"required": "Give the dataset a name, e.g. “Help-centre pages”."})
+    files = MultipleFileField(
+        label="Pages", help_text="Markdown (.md), HTML (.html) or PDF files; each heading starts a passage titled "
+                                 "by its headings (“Returns › Refunds”).",
+        error_messages={"required": "Choose one or more Markdown, HTML or PDF files."})
+
+
+class EvaluationForm(forms.Form):
+    """Which test questions a Q&A assistant's retrieval is measured on."""
+
+    test_version = forms.ModelChoiceField(
+        queryset=None, label="Test questions", empty_label=None,
+        help_text="A dataset mapped as “Q&A: test questions”: a question, the answer or passage it should find, "
+                  "and optionally “no” in a should-answer column for questions your documents cannot answer.",
+        error_messages={"invalid_choice": "Pick one of your team's datasets mapped as test questions.",
+                        "required": "Pick the test questions to evaluate on."},
+    )
+
+    version = forms.ModelChoiceField(
+        queryset=None, required=False, label="Which assistant", empty_label="The draft (what the playground uses)",
+        help_text="A saved version is searched with the documents and settings it was saved with.",
+        error_messages={"invalid_choice": "Pick the draft or one of this assistant's versions."},
+    )
+
+    def __init__(self, *args, versions, product_versions, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["test_version"].queryset = versions
+        self.fields["version"].queryset = product_versions
+        self.fields["version"].label_from_instance = lambda version: (
+            f"Version {version.number}{' (live)' if version.pk == version.product.live_version_id else ''}")
+
+
 class DraftForm(forms.Form):
     system_prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
                                     label="Instructions", help_text="How the model should behave, in plain words.")

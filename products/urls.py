@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from products.views import embed, engine, gallery, knowledge, labelling, logs, playground, releases, versions
+from products.views import (
+    embed,
+    engine,
+    evaluation,
+    gallery,
+    knowledge,
+    labelling,
+    logs,
+    playground,
+    releases,
+    versions,
+)
 
 urlpatterns = [
     path("", gallery.product_list, name="product_list"),
@@ -13,7 +24,15 @@ urlpatterns = [
     path("<slug:product_slug>/", playground.playground, name="playground"),
     path("<slug:product_slug>/draft/", playground.draft_save, name="draft_save"),
     path("<slug:product_slug>/knowledge/", knowledge.knowledge_settings, name="knowledge_settings"),
+    path("<slug:product_slug>/knowledge/documents/", knowledge.knowledge_documents, name="knowledge_documents"),
     path("<slug:product_slug>/knowledge/status/", knowledge.knowledge_status_partial, name="knowledge_status"),
+    path("<slug:product_slug>/evaluation/", evaluation.evaluation, name="evaluation"),
+    path("<slug:product_slug>/evaluation/<int:evaluation_id>/", evaluation.evaluation_report,
+         name="evaluation_report"),
+    path("<slug:product_slug>/evaluation/<int:evaluation_id>/report/", evaluation.evaluation_report_partial,
+         name="evaluation_report_partial"),
+    path("<slug:product_slug>/evaluation/<int:evaluation_id>/use-threshold/", evaluation.evaluation_threshold_use,
+         name="evaluation_threshold_use"),
     path("<slug:product_slug>/label-file/", labelling.label_file, name="label_file"),
     path("<slug:product_slug>/label-file/jobs/", labelling.label_file_jobs, name="label_file_jobs"),
     path("<slug:product_slug>/label-file/<int:job_id>/download/", labelling.label_file_download,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 
 from django.core.management.base import BaseCommand
 
@@ -22,23 +23,36 @@ class JobWorkerCommand(BaseCommand):
     def make_worker(self, **options) -> LeasedJobWorker:
         raise NotImplementedError("Subclasses return the worker to run, e.g. `return IndexBuildWorker()`.")
 
+    def make_workers(self, **options) -> list[LeasedJobWorker]:
+        """Every worker of this process: one by default; more, each in its own thread (the index worker's two)."""
+        return [self.make_worker(**options)]
+
     def started_line(self, worker: LeasedJobWorker) -> str:
         return (f"{self.title} {worker.name} started (lease {worker.lease_seconds:g} s, queues: "
                 f"{', '.join(worker.queues)}). Ctrl+C stops it.")
 
     def handle(self, *args, once: bool = False, **options) -> None:
-        worker = self.make_worker(**options)
+        workers = self.make_workers(**options)
 
         def stop(signum, frame) -> None:  # finish the current batch or step, give the job back, exit
             self.stdout.write(self.stopping)
-            worker.shutdown.set()
+            for worker in workers:
+                worker.shutdown.set()
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        self.stdout.write(self.started_line(worker))
+        for worker in workers:
+            self.stdout.write(self.started_line(worker))
         self.stdout.flush()
+        # The first worker runs on the main thread (signals reach it); any others get a thread each.
+        threads = [threading.Thread(target=worker.run_once if once else worker.serve, name=f"{worker.kind}-worker",
+                                    daemon=True) for worker in workers[1:]]
+        for thread in threads:
+            thread.start()
         if once:
-            worker.run_once()
+            workers[0].run_once()
         else:
-            worker.serve()
+            workers[0].serve()
+        for thread in threads:
+            thread.join()
         self.stdout.write(f"{self.title} stopped.")

@@ -45,6 +45,9 @@ NOT_REQUESTED = "This assistant's documents have not been read yet: save its kno
 STILL_READING = "Still reading your documents ({percent} %). Try again in a minute."
 READING_FAILED = "Reading your documents failed: {error} Pick another dataset version in Settings."
 
+#: The dataset shape of test questions the Evaluation tab measures retrieval on (products/knowledge/evaluation.py).
+TEST_QUESTIONS_SHAPE = "tests"
+
 QUESTION = InputField("question", "Question", type="paragraph", max_length=1000,
                       help_text="What a customer asks, e.g. “How much is express shipping?”.")
 
@@ -56,6 +59,15 @@ def _render_pair(example: dict[str, Any]) -> list[Block]:
 def _render_document(example: dict[str, Any]) -> list[Block]:
     title = example.get("title")
     return [Block(f"Passage: {title}" if title else "Passage", example["document"])]
+
+
+def _render_test_question(example: dict[str, Any]) -> list[Block]:
+    blocks = [Block("Test question", example["question"])]
+    if example.get("expected"):
+        blocks.append(Block("Expected answer or passage", example["expected"]))
+    if example.get("should_answer"):
+        blocks.append(Block("Should answer", example["should_answer"]))
+    return blocks
 
 
 def _template(template_id: str, name: str, description: str, system_prompt: str, abstain_text: str,
@@ -127,6 +139,27 @@ class QuestionAnswering(TextGenerationKind):
                      synonyms=("title", "heading", "name", "subject")),
             ),
             _render_document,
+        ),
+        Shape(
+            "qa", TEST_QUESTIONS_SHAPE, "Q&A: test questions",
+            "Each row is a question to try the assistant's retrieval with, and the answer or passage it should "
+            "find; an optional yes/no column marks questions your documents cannot answer (it should say "
+            "“I don't know”). The Evaluation tab measures on them.",
+            (
+                Need("question", "Question", "The test question, as a customer would ask it.",
+                     synonyms=("question", "questions", "q", "query", "testquestion")),
+                Need("expected", "Expected answer or passage",
+                     "Optional on questions it should not answer: the answer, or the title or text of the "
+                     "passage, that retrieval should find (or “row 14”: the passage from that data row).",
+                     required=False,
+                     synonyms=("expected", "expectedanswer", "expectedpassage", "expectedsource", "source",
+                               "answer", "passage", "title")),
+                Need("should_answer", "Should answer (yes/no)",
+                     "Optional: “no” on questions your documents cannot answer; blank means yes.",
+                     required=False,
+                     synonyms=("shouldanswer", "answerable", "shouldanswerit", "inscope", "canbeanswered")),
+            ),
+            _render_test_question,
         ),
     )
 

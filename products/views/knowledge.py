@@ -6,10 +6,11 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from products.forms import KnowledgeForm
+from products.forms import KnowledgeDocumentsForm, KnowledgeForm
 from products.kinds import get_kind
+from products.knowledge.documents import knowledge_documents_upload
 from products.knowledge.selectors import knowledge_status, knowledge_version_choices
 from products.models import Product
 from products.selectors import product_get
@@ -57,11 +58,41 @@ def knowledge_settings(request: HttpRequest, membership: Membership, product_slu
                 return redirect("knowledge_settings", team_slug=membership.team.slug, product_slug=product.slug)
     else:
         form = KnowledgeForm(versions=versions, initial=_initial(product))
+    return _page(request, product, form=form, versions=versions)
+
+
+def _page(request: HttpRequest, product: Product, *, form: KnowledgeForm, versions,
+          documents_form: KnowledgeDocumentsForm | None = None) -> HttpResponse:
     return render(request, "products/knowledge.html", {
         "product": product, "form": form, "index_status": knowledge_status(product=product),
-        "has_versions": versions.exists(),
+        "has_versions": versions.exists(), "documents_form": documents_form or KnowledgeDocumentsForm(),
         "default_threshold": getattr(get_kind(product.kind), "default_threshold", None),
     })
+
+
+@require_POST
+@team_view(Role.ADMIN)
+def knowledge_documents(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
+    """Markdown, HTML or PDF pages → a dataset of sections the draft then answers from (admins manage datasets)."""
+    product = _answer_product(membership, product_slug)
+    documents_form = KnowledgeDocumentsForm(request.POST, request.FILES)
+    if documents_form.is_valid():
+        try:
+            version = knowledge_documents_upload(team=membership.team, user=request.user, product=product,
+                                                 files=documents_form.cleaned_data["files"],
+                                                 name=documents_form.cleaned_data["name"])
+        except ValidationError as exc:
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+            for field, problems in errors.items():
+                documents_form.add_error(field if field in documents_form.fields else None, problems)
+        else:
+            messages.success(request, f"Saved {version} ({version.row_count} passage"
+                                      f"{'' if version.row_count == 1 else 's'}, one per section). The draft now "
+                                      "answers from it; reading it has started.")
+            return redirect("knowledge_settings", team_slug=membership.team.slug, product_slug=product.slug)
+    versions = knowledge_version_choices(team=membership.team)
+    return _page(request, product, form=KnowledgeForm(versions=versions, initial=_initial(product)),
+                 versions=versions, documents_form=documents_form)
 
 
 @require_GET

@@ -67,3 +67,32 @@ def built_index(version) -> KnowledgeIndex:
     IndexBuildWorker(poll_seconds=1).run_once()
     index.refresh_from_db()
     return index
+
+
+#: Test questions on store_faq.csv for the Evaluation tab: paraphrases (none copies the FAQ's wording) with the
+#: FAQ question (a passage title), a piece of its answer or its row ("row 14") as expected text, one question
+#: the FAQ does not answer though the set says it should (a miss), and off-topic questions marked "no".
+STORE_FAQ_TESTS = [
+    ("What time does your customer service open on Saturdays?", "What are your opening hours?", ""),
+    ("What do I pay for delivery?", "How much does shipping cost?", ""),
+    ("Can you send orders to Norway?", "Do you ship internationally?", "yes"),
+    ("Where do I find the tracking number of my package?", "How can I track my order?", ""),
+    ("Is sending a return back to you free of charge?", "are returns free", "yes"),
+    ("Can I use PayPal?", "We accept Visa", ""),
+    ("Can you wrap my order as a present?", "row 14", ""),  # the FAQ's 14th row: "Do you offer gift wrapping?"
+    ("Does the skillet work on an induction hob?", "Is the cast iron skillet suitable for induction?", "Yes"),
+    ("Is there a shop I can visit in person?", "Do you have a physical store?", ""),
+    ("Do you sell electric bicycles?", "We sell e-bikes from three brands", "yes"),
+    ("Who won the football world cup in 2014?", "", "no"),
+    ("What is the capital of Australia?", "", "no"),
+    ("How do I solve a quadratic equation?", "", "No"),
+    ("Who painted the Mona Lisa?", "", "no"),
+]
+
+
+def store_faq_tests_version(team, owner, *, rows=None, name: str = "FAQ test questions"):
+    """The test questions above (or ``rows``) as a version mapped as Q&A test questions."""
+    return knowledge_version(
+        team, owner, data=csv_bytes(["question", "expected", "should answer"], rows or STORE_FAQ_TESTS),
+        shape="tests", name=name, filename="tests.csv",
+        mapping={"question": ["question"], "expected": ["expected"], "should_answer": ["should answer"]})

@@ -119,12 +119,21 @@ def product_kind_config_update(
     """
     kind = get_kind(product.kind)
     product = Product.objects.select_for_update().get(pk=product.pk)
-    product.kind_config = kind.clean_config({**(product.kind_config or {}), **changes})
+    before = dict(product.kind_config or {})
+    product.kind_config = kind.clean_config({**before, **changes})
     product.full_clean()
     product.save()
     labels = {field.name: field.label for field in kind.config_fields}
-    described = ", ".join(f"{labels.get(name, name)} set to {value}" for name, value in changes.items())
+    changed = {name: product.kind_config.get(name) for name in changes
+               if product.kind_config.get(name) != before.get(name)} or changes  # the form posts every field
+    described = ", ".join(f"{labels.get(name, name)} set to {_described(value)}" for name, value in changed.items())
     return product_version_create(product=product, user=user, note=f"{described[:1].upper()}{described[1:]}.")
+
+
+def _described(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    return str(value)
 
 
 @transaction.atomic

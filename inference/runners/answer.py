@@ -30,7 +30,7 @@ import asyncio
 import functools
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ from inference.knowledge.prompt import (
 )
 from inference.protocol import InferenceRequest, Task
 from inference.runners import Result, RunContext, RunnerEvent, Sources, Token, empty_usage, runner
-from inference.runners.generate import generation_params, scheduled
+from inference.runners.generate import generation_params, written
 
 SOURCE_TEXT_CHARS = 600
 MAX_TOP_K = 8
@@ -158,15 +158,6 @@ def source_items(hits) -> list[dict[str, Any]]:
              "score": round(hit.score, 3), "source_row": hit.source_row} for n, hit in enumerate(hits, 1)]
 
 
-def _written(request: InferenceRequest, context: RunContext, messages: list[dict[str, str]]):
-    """The answer's writing: the version's remote engine when it names one, else this studio's scheduler."""
-    if request.remote:
-        from inference.engines.remote import remote_generate
-
-        return remote_generate(replace(request, messages=messages), context)
-    return scheduled(request, context, messages)
-
-
 @runner(Task.ANSWER)
 async def answer(request: InferenceRequest, context: RunContext) -> AsyncIterator[RunnerEvent]:
     started = time.monotonic()
@@ -212,7 +203,7 @@ async def answer(request: InferenceRequest, context: RunContext) -> AsyncIterato
     guard = OutputGuard(protected_text(system))
     inner = RunContext(context.request_id)  # the guard stops the sequence without cancelling the client
     context.on_cancel(inner.cancel)
-    async for event in _written(request, inner, prompt.messages):
+    async for event in written(request, inner, prompt.messages):
         if isinstance(event, Token):
             shown = guard.feed(event.text)
             if guard.tripped:

@@ -8,12 +8,16 @@ are kept in a small LRU cache (``CLASSIFY_CACHE_SIZE`` artifacts).
 The result: ``{"label", "top_label", "probabilities": {label: p}, "unsure"}``, probabilities calibrated by
 the run's temperature and summing to 1, most likely first. Below the version's ``unsure_below`` the
 label is "unsure" and ``top_label`` keeps the most likely one.
+
+Before any training a request may carry ``zero_shot_labels``: the base language model, through the
+generation scheduler, is asked to pick one of them (see ``zero_shot``); its reply is mapped to a label.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -118,10 +122,40 @@ def label_result(labels: list[str], probabilities: list[float], *, unsure_below:
             "probabilities": dict(ranked), "unsure": unsure}
 
 
+def zero_shot_label(reply: str, labels: list[str]) -> str | None:
+    """The label the base model's reply names: the one mentioned first (longest on a tie, so "not spam"
+    beats "spam"), whole words, any case; None when it names none."""
+    text = " " + " ".join(re.sub(r"[^\w\s]", " ", reply.lower()).split()) + " "
+    found = [(text.find(f" {label.lower()} "), -len(label), label) for label in labels]
+    named = [entry for entry in found if entry[0] >= 0]
+    return min(named)[2] if named else None
+
+
+async def zero_shot(request: InferenceRequest, context: RunContext) -> AsyncIterator[RunnerEvent]:
+    """The base model picks a label (a baseline, no probabilities): its tokens are not streamed, only the label."""
+    from inference.runners.generate import written
+
+    labels = [str(label) for label in (request.query or {}).get("zero_shot_labels") or []]
+    async for event in written(request, context):
+        if not isinstance(event, Result):
+            continue  # Queued and Token: the person waits for the label, not the model's words
+        if event.finish_reason in ("error", "cancelled", "time_limit"):
+            yield Result(event.finish_reason, {"label": ""}, event.usage, error=event.error)
+            return
+        label = zero_shot_label(event.text, labels)
+        yield Result("stop", {"label": label or UNSURE, "top_label": label or "", "confidence": None,
+                              "probabilities": {}, "unsure": label is None, "zero_shot": True,
+                              "reply": event.text.strip()[:200]}, {**event.usage, "finish_reason": "stop"})
+
+
 @runner(Task.CLASSIFY)
 async def classify(request: InferenceRequest, context: RunContext) -> AsyncIterator[RunnerEvent]:
     started = time.monotonic()
     query = request.query or {}
+    if query.get("zero_shot_labels") and not request.artifact:
+        async for event in zero_shot(request, context):
+            yield event
+        return
     texts = [str(text) for text in query.get("texts") or []]
     try:
         if not request.artifact:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from inference.engines.base import GenerationParams, GenerationRequest, GenerationResult, QueuedEvent, TokenEvent
 from inference.protocol import InferenceRequest, Task
@@ -59,13 +60,18 @@ async def scheduled(request: InferenceRequest, context: RunContext,
             handle.cancel()
 
 
-@runner(Task.GENERATE)
-async def generate(request: InferenceRequest, context: RunContext) -> AsyncIterator[RunnerEvent]:
-    if request.remote:  # the version streams from an allowed OpenAI-compatible server, not this studio's scheduler
+def written(request: InferenceRequest, context: RunContext,
+            messages: list[dict[str, str]] | None = None) -> AsyncIterator[RunnerEvent]:
+    """The request's text from the version's remote engine when it names one (an allowed OpenAI-compatible
+    server), else from this studio's scheduler: the one choice every task that writes text makes."""
+    if request.remote:
         from inference.engines.remote import remote_generate
 
-        async for event in remote_generate(request, context):
-            yield event
-        return
-    async for event in scheduled(request, context):
+        return remote_generate(request if messages is None else replace(request, messages=messages), context)
+    return scheduled(request, context, messages)
+
+
+@runner(Task.GENERATE)
+async def generate(request: InferenceRequest, context: RunContext) -> AsyncIterator[RunnerEvent]:
+    async for event in written(request, context):
         yield event

@@ -201,6 +201,10 @@ class ProductKind:
         inputs = {target.name: message} if target is not None else {}
         return {**inputs, **(extra or {})}
 
+    def config_initial(self, kind_config: dict[str, Any]) -> dict[str, Any]:
+        """``kind_config`` as the config form shows it (a kind storing lists shows them as text)."""
+        return dict(kind_config or {})
+
     def clean_config(self, kind_config: dict[str, Any]) -> dict[str, Any]:
         """Check a version's kind-specific settings; raise ValidationError naming the bad one."""
         return dict(kind_config or {})

@@ -33,6 +33,26 @@ NOT_TRAINED = (
     "Train the classifier first: Datasets → upload labelled texts (a text and a label column), then this "
     "product's Train tab → Train classifier, then “Create a version with this model” on the finished run."
 )
+#: At most this many labels for the base model to choose from before training (its prompt lists them all).
+MAX_ZERO_SHOT_LABELS = 12
+ZERO_SHOT_SYSTEM = "Sort the message into one of these categories: {labels}. Reply with the category only."
+
+
+def zero_shot_labels(raw: Any) -> list[str]:
+    """The labels to try before training, from a list or a comma-separated text: trimmed, unique, ≤ 12."""
+    items = raw.split(",") if isinstance(raw, str) else list(raw or [])
+    labels: list[str] = []
+    for item in items:
+        label = " ".join(str(item).split())
+        if label and label.lower() not in (known.lower() for known in labels):
+            labels.append(label)
+    if len(labels) == 1:
+        raise ValidationError({"kind_config": "Give at least two labels to try, separated by commas."})
+    if len(labels) > MAX_ZERO_SHOT_LABELS or any(len(label) > 40 for label in labels):
+        raise ValidationError({"kind_config": (
+            f"Give at most {MAX_ZERO_SHOT_LABELS} labels to try, each under 40 characters."
+        )})
+    return labels
 
 
 def _render_labelled(example: dict[str, Any]) -> list[Block]:
@@ -68,6 +88,10 @@ class Classification(ProductKind):
                    default=DEFAULT_UNSURE_BELOW, required=False,
                    help_text="Answers less confident than this say “unsure” (e.g. 0.6 = 60 %); 0 never does. "
                              "The run's report shows what share that would be and the accuracy on the rest."),
+        InputField("labels", "Labels to try before training", required=False, max_length=400,
+                   help_text="Comma-separated, e.g. “shipping, returns, billing”. Until a classifier is trained, "
+                             "the base language model picks one of these (a zero-shot guess, no confidences), "
+                             "so you can see the baseline first. Leave empty to refuse until trained."),
     )
     dataset_shapes = (
         Shape(
@@ -102,19 +126,20 @@ class Classification(ProductKind):
             id="review-sentiment", name="Sentiment of reviews",
             description="Tells positive from negative (or neutral) reviews, with how sure it is.",
             inputs=(_text_input("Review", "A customer review, e.g. “Arrived broken, and nobody answers my emails.”"),),
-            kind_config={"unsure_below": 0.6},
+            kind_config={"unsure_below": 0.6, "labels": ["positive", "negative", "neutral"]},
         ),
         ProductTemplate(
             id="support-routing", name="Route support tickets",
             description="Sends each support message to the right team: shipping, returns, billing, product, account.",
             inputs=(_text_input("Message", "What the customer wrote, e.g. “I was charged twice for one order.”"),),
-            kind_config={"unsure_below": 0.5},
+            kind_config={"unsure_below": 0.5,
+                         "labels": ["shipping", "returns", "billing", "product", "account"]},
         ),
         ProductTemplate(
             id="spam-detection", name="Detect spam",
             description="Flags spam in comments, sign-ups or contact forms, and says “unsure” when it cannot tell.",
             inputs=(_text_input("Text", "A comment or message to check."),),
-            kind_config={"unsure_below": 0.7},
+            kind_config={"unsure_below": 0.7, "labels": ["spam", "not spam"]},
         ),
     )
 
@@ -131,7 +156,13 @@ class Classification(ProductKind):
                 "“unsure”); 0 never says unsure."
             )})
         config["unsure_below"] = value
+        config["labels"] = zero_shot_labels(config.get("labels"))
         return config
+
+    def config_initial(self, kind_config: dict[str, Any]) -> dict[str, Any]:
+        initial = dict(kind_config or {})
+        initial["labels"] = ", ".join(initial.get("labels") or [])
+        return initial
 
     def unsure_below(self, config: ProductConfig) -> float:
         return float((config.kind_config or {}).get("unsure_below", DEFAULT_UNSURE_BELOW))
@@ -139,10 +170,25 @@ class Classification(ProductKind):
     def prepare(self, config: ProductConfig, inputs: dict[str, Any], context: PrepareContext) -> InferenceRequest:
         artifact = config.fine_tuned_artifact
         if artifact is None or artifact.kind != "classifier":
-            raise PrepareRefused("not_trained", NOT_TRAINED)
+            labels = (config.kind_config or {}).get("labels") or []
+            if len(labels) < 2:
+                raise PrepareRefused("not_trained", NOT_TRAINED)
+            return self.zero_shot_request(config, inputs["text"], labels)
         return InferenceRequest(
             task=self.task, model=EMBEDDING_MODEL_ID, artifact=str(artifact.directory),
             query={"texts": [inputs["text"]], "unsure_below": self.unsure_below(config)},
+        )
+
+    def zero_shot_request(self, config: ProductConfig, text: str, labels: list[str]) -> InferenceRequest:
+        """The base language model asked to pick one label, greedily, in a few tokens (the classify runner
+        maps its reply to a label): the baseline a person sees before training anything."""
+        system = ZERO_SHOT_SYSTEM.replace("{labels}", ", ".join(labels))
+        messages = [{"role": "system", "content": system},
+                    {"role": "user", "content": f"Message: {text}\nCategory:"}]
+        return InferenceRequest(
+            task=self.task, model=config.base_model, adapter=None, messages=messages,
+            params={"max_new_tokens": 8, "temperature": 0.0, "stop": ["\n"], "max_seconds": 30.0},
+            query={"texts": [text], "zero_shot_labels": list(labels)}, remote=config.remote_request(),
         )
 
     def result_text(self, result: dict[str, Any]) -> str:

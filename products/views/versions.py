@@ -33,7 +33,7 @@ def version_list(request: HttpRequest, membership: Membership, product_slug: str
         rows.append({"version": version, "changes": product_version_diff(older, version.config())})
     draft_changes = product_version_diff(versions[0].config(), product.config()) if versions else None
     kind = get_kind(product.kind)
-    config_form = (input_form(kind.config_fields, prefix="config", initial=product.kind_config)
+    config_form = (input_form(kind.config_fields, prefix="config", initial=kind.config_initial(product.kind_config))
                    if kind.config_fields else None)
     return render(request, "products/versions.html", {
         "product": product, "rows": rows, "form": VersionForm(), "config_form": config_form,
@@ -62,7 +62,7 @@ def version_kind_config(request: HttpRequest, membership: Membership, product_sl
     prefix = "config-"
     data = {key.removeprefix(prefix): value for key, value in request.POST.items() if key.startswith(prefix)}
     try:
-        changes = clean_inputs(kind.config_fields, data)
+        changes = {name: value for name, value in clean_inputs(kind.config_fields, data).items() if name in data}
         version = product_kind_config_update(product=product, user=request.user, changes=changes)
     except InputError as exc:
         messages.error(request, str(exc))

@@ -190,6 +190,17 @@ def served(router, make_labelled_version, classifier_artifact, media_root):
 
 @pytest.fixture
 def untrained(router):
+    """The router published before any training, with no labels to try: every surface refuses."""
+    team, owner, product = router
+    product.kind_config = {**product.kind_config, "labels": []}
+    product.save(update_fields=["kind_config"])
+    product_version_publish(product=product, version=product_version_create(product=product, user=owner))
+    return team, owner, product, _publish_for_widget_and_api(product, owner)
+
+
+@pytest.fixture
+def untrained_with_labels(router):
+    """The router published before any training with its template's labels to try (zero-shot)."""
     team, owner, product = router
     product_version_publish(product=product, version=product_version_create(product=product, user=owner))
     return team, owner, product, _publish_for_widget_and_api(product, owner)
@@ -296,3 +307,61 @@ def test_the_versions_page_saves_unsure_below_as_a_new_version_and_refuses_a_val
     assert "Saved version 1: Unsure below set to 0.8. Publish it to make it live." in response.content.decode()
     refused = client.post(url, {"config-unsure_below": "1.5"}, follow=True).content.decode()
     assert "Unsure below must be at most 0.99." in refused and product.versions.count() == 1
+
+
+def test_the_versions_page_shows_the_labels_to_try_as_text_and_saves_them_as_a_new_version(client, router):
+    team, owner, product = router
+    client.force_login(owner)
+    page = client.get(reverse("versions", args=[team.slug, product.slug])).content.decode()
+    assert 'name="config-labels"' in page and 'value="shipping, returns, billing, product, account"' in page
+    url = reverse("version_kind_config", args=[team.slug, product.slug])
+    client.post(url, {"config-unsure_below": "0.5", "config-labels": " refund ,  delivery, Refund "})
+    version = product.versions.get()
+    assert version.kind_config["labels"] == ["refund", "delivery"]
+    assert version.note == "Labels to try before training set to refund, delivery."
+    refused = client.post(url, {"config-labels": "only one"}, follow=True).content.decode()
+    assert "Give at least two labels to try, separated by commas." in refused and product.versions.count() == 1
+
+
+@pytest.mark.parametrize(("reply", "label"), [
+    ("billing", "billing"), (" Billing.", "billing"), ("The category is: Returns", "returns"),
+    ("shipping or billing", "shipping"), ("accounting", None), ("", None),
+])
+def test_a_zero_shot_reply_maps_to_the_label_it_names_first_as_a_whole_word(reply, label):
+    from inference.runners.classify import zero_shot_label
+
+    assert zero_shot_label(reply, ["shipping", "returns", "billing", "product", "account"]) == label
+
+
+def test_a_zero_shot_reply_naming_not_spam_is_not_read_as_spam():
+    from inference.runners.classify import zero_shot_label
+
+    assert zero_shot_label("Not spam", ["spam", "not spam"]) == "not spam"
+    assert zero_shot_label("spam", ["spam", "not spam"]) == "spam"
+
+
+async def test_before_training_the_base_model_picks_one_of_the_labels_on_the_socket_and_the_api(untrained_with_labels):
+    team, owner, product, secret = untrained_with_labels
+    cookie = await _session_cookie_for(owner)
+
+    async def transports():
+        communicator = _playground(team.slug, product.slug, cookie)
+        assert (await communicator.connect())[0]
+        await communicator.send_json_to({"action": "generate", "inputs": {"text": TEXT}})
+        frames = await _frames(communicator)
+        await communicator.disconnect()
+        rest = await KeyClient(secret).post(f"/api/v1/products/{product.slug}/generate/", {"inputs": {"text": TEXT}})
+        return frames, rest
+
+    frames, rest = await _with_worker(transports())
+    done = frames[-1]
+    assert done["event"] == "done", frames
+    assert [frame["event"] for frame in frames if frame["event"] == "token"] == []  # the label only, no words
+    result = done["result"]
+    assert result["zero_shot"] is True and result["probabilities"] == {} and result["confidence"] is None
+    assert result["label"] in ("shipping", "returns", "billing", "product", "account", "unsure")
+    assert result["unsure"] is (result["label"] == "unsure")
+    assert done["usage"]["completion_tokens"] >= 1 and done["usage"]["prompt_tokens"] > 20
+    assert rest.status_code == 200 and rest.json()["result"] == result  # greedy: the same pick
+    generation = await Generation.objects.alatest("id")
+    assert generation.result == result and generation.tokens_out == done["usage"]["completion_tokens"]

@@ -6,6 +6,17 @@
   sources() {},
   done(node, result) {
     if (!result || !result.probabilities) return;
+    if (result.zero_shot) {  // the base language model's pick before any training: a label, no confidences
+      const guess = document.createElement("p");
+      guess.className = "label-answer";
+      const strong = document.createElement("strong");
+      strong.textContent = result.unsure ? "unsure" : result.label;
+      guess.append(strong, result.unsure
+        ? ` — the base model's reply (“${result.reply}”) named none of the labels.`
+        : " — a zero-shot guess by the base language model (no confidences until you train a classifier).");
+      node.replaceChildren(guess);
+      return;
+    }
     const head = document.createElement("p");
     head.className = "label-answer";
     const strong = document.createElement("strong");

@@ -49,7 +49,8 @@ class BaseGenerationConsumer(AsyncJsonWebsocketConsumer):
 
     channel: str = ""  # Generation.Channel value logged with each generation
     version: VersionChoice = "draft"
-    help_text = 'Send {"action": "generate", "inputs": {...}} or {"action": "stop"}.'
+    help_text = ('Send {"action": "generate", "inputs": {...}}, {"action": "stop"} to stop every variant, '
+                 'or {"action": "stop", "variant": 0} to stop one.')
 
     # Hooks ---------------------------------------------------------------------------------
 
@@ -108,10 +109,24 @@ class BaseGenerationConsumer(AsyncJsonWebsocketConsumer):
         if action == "generate":
             await self.generate(content)
         elif action == "stop":
-            for stream in list(self.streams.values()):
-                await stream.stop()
+            await self.stop(content.get("variant"))
         else:
             await self.send_error("bad_request", self.help_text)
+
+    async def stop(self, variant: Any) -> None:
+        """Stop one variant, or every one when ``variant`` is None; each still ends with its ``done`` frame.
+
+        A variant that has already finished (or never ran) is nothing to stop: Stop raced its last frame.
+        """
+        if variant is None:
+            streams = list(self.streams.values())
+        elif isinstance(variant, int) and not isinstance(variant, bool):
+            streams = [self.streams[variant]] if variant in self.streams else []
+        else:
+            await self.send_error("bad_request", self.help_text)
+            return
+        for stream in streams:
+            await stream.stop()
 
     async def generate(self, content: dict[str, Any]) -> None:
         if self.streams:

@@ -23,6 +23,7 @@ urlpatterns = [
     path("generations/<int:generation_id>/feedback/", playground.generation_feedback, name="generation_feedback"),
     path("<slug:product_slug>/", playground.playground, name="playground"),
     path("<slug:product_slug>/draft/", playground.draft_save, name="draft_save"),
+    path("<slug:product_slug>/recent/", playground.recent_results, name="playground_recent"),
     path("<slug:product_slug>/knowledge/", knowledge.knowledge_settings, name="knowledge_settings"),
     path("<slug:product_slug>/knowledge/documents/", knowledge.knowledge_documents, name="knowledge_documents"),
     path("<slug:product_slug>/knowledge/status/", knowledge.knowledge_status_partial, name="knowledge_status"),

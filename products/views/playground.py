@@ -10,6 +10,7 @@ from inference.protocol import Task
 from products.forms import DraftForm, FeedbackForm
 from products.kinds import get_kind
 from products.kinds.inputs import input_form
+from products.kinds.settings import GenerationSettings
 from products.knowledge.selectors import knowledge_status
 from products.models import Product
 from products.selectors import generation_get, generation_list, product_get
@@ -18,11 +19,21 @@ from studio.access import team_view
 from studio.models import Membership
 from studio.roles import Role
 
+RECENT = 10  # rows in "Recent results"
+
 
 def _draft_form(product: Product, data=None) -> DraftForm:
-    return DraftForm(data, initial={
+    form = DraftForm(data, initial={
         "system_prompt": product.system_prompt, "prompt_template": product.prompt_template, **product.settings,
     })
+    # How many variants to write is chosen beside Generate, for each press: it is not a draft setting to save.
+    del form.fields["variants"]
+    return form
+
+
+def _variants(product: Product) -> int:
+    """The Variants control's first value: the count the draft was saved with (older drafts kept one)."""
+    return GenerationSettings.from_dict(product.settings).variants
 
 
 def _context(product: Product, draft_form: DraftForm) -> dict:
@@ -37,7 +48,11 @@ def _context(product: Product, draft_form: DraftForm) -> dict:
         # The same form the sockets and the API validate with (products/kinds/inputs.py).
         "input_form": input_form(kind.input_fields(product), auto_id="in-%s", label_suffix=""),
         "draft_form": draft_form,
-        "recent": generation_list(product=product, limit=10),
+        "recent": generation_list(product=product, limit=RECENT),
+        "recent_limit": RECENT,
+        # The Variants control beside Generate (kinds that would only repeat one answer have none).
+        "variant_choices": range(1, kind.max_variants + 1) if kind.max_variants > 1 else (),
+        "variants": min(_variants(product), kind.max_variants),
         "input_names": ", ".join("{" + f["name"] + "}" for f in product.input_schema),
     }
 
@@ -47,6 +62,15 @@ def _context(product: Product, draft_form: DraftForm) -> dict:
 def playground(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
     product = product_get(team=membership.team, slug=product_slug)
     return render(request, "products/playground.html", _context(product, _draft_form(product)))
+
+
+@require_GET
+@team_view()
+def recent_results(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
+    """The playground's "Recent results", fetched again by htmx after a generation or a rating; the page without it."""
+    product = product_get(team=membership.team, slug=product_slug)
+    template = "products/playground.html#recent-results" if request.htmx else "products/playground.html"
+    return render(request, template, _context(product, _draft_form(product)))
 
 
 @require_POST
@@ -60,7 +84,7 @@ def draft_save(request: HttpRequest, membership: Membership, product_slug: str) 
         try:
             product_draft_update(
                 product=product, system_prompt=data["system_prompt"], prompt_template=data["prompt_template"],
-                settings={k: data[k] for k in ("creativity", "length", "variants")},
+                settings={"creativity": data["creativity"], "length": data["length"], "variants": _variants(product)},
             )
             saved = True
         except ValidationError as exc:

@@ -1,4 +1,4 @@
-"""An editor fills a copywriting product's inputs, watches the text grow, then presses Stop."""
+"""An editor fills a copywriting product's inputs, watches the text grow, then presses Stop all."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_editor_generates_sees_text_grow_and_stops_it(logged_in_page, live_serve
     expect(text).not_to_be_empty(timeout=FIRST_ANSWER_MS)
     first = text.text_content()
     expect(text).not_to_have_text(first, timeout=30_000)  # it keeps growing while the model writes
-    page.get_by_role("button", name="Stop").click()
+    page.get_by_role("button", name="Stop all").click()
     expect(page.get_by_text("stopped", exact=False)).to_be_visible(timeout=30_000)
     expect(page.get_by_role("button", name="Generate")).to_be_enabled()
 

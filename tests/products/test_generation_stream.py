@@ -13,6 +13,7 @@ from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
 
 from inference.protocol import ENGINE_UNAVAILABLE
+from products.consumers import GenerationConsumer
 from products.models import Generation
 from products.services import product_create
 from studio.asgi import application
@@ -130,6 +131,36 @@ async def test_stop_ends_the_stream_with_finish_reason_cancelled_and_keeps_the_t
     [generation] = await _generations()
     assert generation.finish_reason == "cancelled" and generation.output.startswith(" w0")
     assert generation.result == {"text": generation.output} and len(generation.output.split()) < 200
+
+
+async def test_stop_with_a_variant_stops_only_that_one_and_the_other_finishes(product):
+    product, owner = product
+    async with fake_worker(scripted_runner(tuple(f" w{i}" for i in range(30)), delay_s=0.05, finish_reason="eos")):
+        communicator = await _connect(product, owner)
+        await communicator.send_json_to({"action": "generate", "inputs": INPUTS,
+                                         "settings": {"creativity": 0, "length": 40, "variants": 2}})
+        frames = []
+        while not any(f["event"] == "token" and f["variant"] == 1 for f in frames):
+            frames.append(await communicator.receive_json_from(timeout=5))
+        await communicator.send_json_to({"action": "stop", "variant": 1})
+        frames += await _frames_until_end(communicator, ends=2)
+        await communicator.disconnect()
+    done = {f["variant"]: f for f in frames if f["event"] == "done"}
+    assert done[1]["usage"]["finish_reason"] == "cancelled"
+    assert done[0]["usage"]["finish_reason"] == "eos" and done[0]["usage"]["completion_tokens"] == 30
+    assert [(g.variant, g.finish_reason) for g in await _generations()] == [(0, "eos"), (1, "cancelled")]
+
+
+@pytest.mark.parametrize("variant", ["1", 1.0, True, [1]])
+async def test_stop_with_a_variant_that_is_not_a_whole_number_gets_the_help_text(product, variant):
+    product, owner = product
+    communicator = await _connect(product, owner)
+    await communicator.send_json_to({"action": "stop", "variant": variant})
+    frame = await communicator.receive_json_from(timeout=5)
+    await communicator.send_json_to({"action": "stop", "variant": 3})  # nothing running: nothing to stop, no error
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
+    assert frame == {"event": "error", "code": "bad_request", "message": GenerationConsumer.help_text}
 
 
 async def test_missing_inputs_are_named_and_nothing_is_generated_or_counted(product, settings):

@@ -6,7 +6,9 @@
   const renderer = (globalThis.studioRenderers || {})[root.dataset.renderer];
   const form = document.getElementById("generate-form");
   const generateButton = document.getElementById("generate-button");
-  const stopButton = document.getElementById("stop-button");
+  const stopButton = document.getElementById("stop-button"); // stops every variant
+  const variantsControl = document.getElementById("variants");
+  const draftState = document.getElementById("draft-state");
   const status = document.getElementById("status");
   const outputs = document.getElementById("outputs");
   const formError = document.getElementById("form-error");
@@ -36,17 +38,45 @@
     el.textContent = ""; el.hidden = true;
   });
 
-  const draftSettings = () => {
-    const panel = document.getElementById("draft-panel");
-    const pick = (name) => panel?.querySelector(`[name=${name}]`)?.value;
-    return { creativity: pick("creativity"), length: pick("length"), variants: pick("variants") };
+  // The server generates with the draft as saved; edits in the Draft settings panel are never sent. While the
+  // panel holds unsaved edits the page says so and Generate asks for a save (or an undo) instead of writing.
+  let unsaved = document.getElementById("draft-panel")?.dataset.unsaved === "1";
+  const showDraftState = () => {
+    draftState.textContent = unsaved ? draftState.dataset.unsavedText : draftState.dataset.savedText;
+    draftState.classList.toggle("warn", unsaved);
+    draftState.classList.toggle("muted", !unsaved);
   };
+  const inDraftForm = (event) => event.target.closest?.("#draft-panel form");
+  document.addEventListener("input", (event) => { if (inDraftForm(event)) { unsaved = true; showDraftState(); } });
+  document.addEventListener("reset", (event) => {
+    if (inDraftForm(event)) { unsaved = false; showDraftState(); showError(""); }
+  });
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    const panel = document.getElementById("draft-panel");
+    if (event.target !== panel) return;
+    unsaved = panel.dataset.unsaved === "1"; // a refused save keeps the edits, still unsaved
+    showDraftState();
+    if (!unsaved) showError("");
+  });
+
+  // "Recent results" is drawn by the server only: ask htmx to fetch the fragment again (the template's hx-trigger).
+  const recentChanged = () => document.body.dispatchEvent(new Event("recent-changed"));
 
   const card = (variant) => {
     if (!cards.has(variant)) {
       const node = template.content.firstElementChild.cloneNode(true);
       node.querySelector(".variant-title").textContent = chat ? "Answer" : `Variant ${variant + 1}`;
       node.classList.add("writing");
+      const stop = node.querySelector(".stop-variant");
+      if (!chat) { // a chat writes one answer: Stop covers it
+        stop.textContent = `Stop variant ${variant + 1}`;
+        stop.hidden = false;
+        stop.onclick = () => {
+          if (socket) socket.send(JSON.stringify({ action: "stop", variant }));
+          stop.disabled = true;
+          node.querySelector(".variant-meta").textContent = "stopping…";
+        };
+      }
       outputs.appendChild(node);
       cards.set(variant, node);
     }
@@ -56,6 +86,7 @@
   const finishCard = (variant, generationId, meta, result) => {
     const node = card(variant);
     node.classList.remove("writing");
+    node.querySelector(".stop-variant").hidden = true;
     node.querySelector(".variant-meta").textContent = meta;
     const body = node.querySelector(".variant-text");
     if (result) renderer.done(body, result);
@@ -79,6 +110,7 @@
         if (!response.ok) throw new Error();
         node.querySelectorAll(".thumb").forEach((b) => b.setAttribute("aria-pressed", "false"));
         button.setAttribute("aria-pressed", pressed ? "false" : "true");
+        recentChanged();
       })
       .catch(() => showError("Could not save your rating. Check your connection and try again."));
   };
@@ -88,17 +120,20 @@
     if (frame.event === "start") {
       card(variant).dataset.generation = frame.generation;
     } else if (frame.event === "queued") {
-      card(variant).querySelector(".variant-meta").textContent =
-        frame.position > 0 ? `waiting: ${frame.position} ahead` : "waiting: next in line";
+      const meta = card(variant).querySelector(".variant-meta");
+      meta.textContent = frame.position > 0 ? `waiting: ${frame.position} ahead` : "waiting: next in line";
+      meta.dataset.waiting = "1";
     } else if (frame.event === "sources") {
       renderer.sources(card(variant).querySelector(".variant-text"), frame.items);
     } else if (frame.event === "token") {
-      card(variant).querySelector(".variant-meta").textContent = "";
+      const meta = card(variant).querySelector(".variant-meta");
+      if (meta.dataset.waiting) { meta.textContent = ""; delete meta.dataset.waiting; } // keeps "stopping…"
       renderer.token(card(variant).querySelector(".variant-text"), frame.text);
     } else if (frame.event === "done") {
       const usage = frame.usage || {};
-      const reason = { eos: "", length: " · stopped at the length limit", cancelled: " · stopped",
-        stop: "", time_limit: " · stopped at the time limit" }[usage.finish_reason] ?? "";
+      // Every variant ends saying why, so a stopped one reads differently from one that finished.
+      const reason = { eos: " · finished", length: " · stopped at the length limit", cancelled: " · stopped by you",
+        stop: " · finished", time_limit: " · stopped at the time limit" }[usage.finish_reason] ?? "";
       const tokens = usage.completion_tokens ? `${usage.completion_tokens} tokens` : "done";
       finishCard(variant, frame.generation, `${tokens}${reason}`, frame.result);
       if (chat && asking !== null && frame.result) {
@@ -106,6 +141,7 @@
       }
       asking = null;
       setRunning(Math.max(0, running - 1));
+      recentChanged();
     } else if (frame.event === "error") {
       if (frame.fields) {
         let marked = 0;
@@ -120,6 +156,7 @@
         if (frame.variant !== undefined) {
           finishCard(variant, null, "failed");
           setRunning(Math.max(0, running - 1));
+          recentChanged(); // the failure is logged too
         } else if (frame.code !== "busy") {
           setRunning(0);
         }
@@ -145,8 +182,13 @@
     event.preventDefault();
     showError("");
     clearFieldErrors();
+    if (unsaved) {
+      showError(draftState.dataset.unsavedText);
+      return;
+    }
     const inputs = Object.fromEntries(new FormData(form).entries());
-    const settings = draftSettings();
+    // Only the count is sent, from the control beside Generate; everything else is the saved draft's.
+    const settings = { variants: variantsControl ? variantsControl.value : "1" };
     try {
       const ws = await connect();
       if (!chat) outputs.querySelectorAll(".variant").forEach((node) => node.remove());
@@ -177,8 +219,9 @@
   });
 
   stopButton.addEventListener("click", () => {
-    if (socket) socket.send(JSON.stringify({ action: "stop" }));
+    if (socket) socket.send(JSON.stringify({ action: "stop" })); // no variant: the socket stops every one
     status.textContent = "Stopping…";
   });
+  showDraftState();
   root.setAttribute("data-ready", ""); // handlers attached: Generate now streams instead of submitting the form
 })();

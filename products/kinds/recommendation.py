@@ -13,8 +13,10 @@ The result: ``{"items": [{"id", "title", "score" (0–1), "reason", "image"?, "l
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from inference.protocol import InferenceRequest, Task
@@ -78,6 +80,24 @@ def _render_interaction(example: dict[str, Any]) -> list[Block]:
     if example.get("timestamp"):
         text += f", at {example['timestamp']}"
     return [Block("Interaction", text)]
+
+
+#: (kind, path) per artifact id: artifacts never change, and a version cannot lose the one it serves (RESTRICT).
+_ARTIFACTS: dict[int, tuple[str, str]] = {}
+
+
+def _artifact(artifact_id: int | None) -> tuple[str, str] | None:
+    """(kind, path) of a version's model, read once per artifact, so a request after the first costs no query."""
+    if artifact_id is None:
+        return None
+    found = _ARTIFACTS.get(artifact_id)
+    if found is None:
+        from inference.models import ModelArtifact
+
+        found = ModelArtifact.objects.filter(pk=artifact_id).values_list("kind", "path").first()
+        if found is not None:
+            _ARTIFACTS[artifact_id] = found
+    return found
 
 
 @register
@@ -197,8 +217,8 @@ class Recommendation(ProductKind):
         return config
 
     def prepare(self, config: ProductConfig, inputs: dict[str, Any], context: PrepareContext) -> InferenceRequest:
-        artifact = config.fine_tuned_artifact
-        if artifact is None or artifact.kind != "recommender":
+        artifact = _artifact(config.fine_tuned_artifact_id)
+        if artifact is None or artifact[0] != "recommender":
             raise PrepareRefused("not_trained", NOT_TRAINED)
         query: dict[str, Any] = {"k": int(inputs.get("k") or DEFAULT_K)}
         for name in ("user", "item", "items"):
@@ -207,7 +227,10 @@ class Recommendation(ProductKind):
         rules = config.kind_config or {}
         query["exclude"] = split_ids(rules.get("exclude") or "")
         query["category"] = str(rules.get("category") or "")
-        return InferenceRequest(task=self.task, model="recommender", artifact=str(artifact.directory), query=query)
+        if rules.get("catalog_version"):  # “Use the new catalog”: the worker adds the items the model has not seen
+            query["catalog_version"] = int(rules["catalog_version"])
+        return InferenceRequest(task=self.task, model="recommender",
+                                artifact=str(Path(settings.MEDIA_ROOT) / artifact[1]), query=query)
 
     def result_text(self, result: dict[str, Any]) -> str:
         return ", ".join(str(item.get("title", "")) for item in result.get("items", []))

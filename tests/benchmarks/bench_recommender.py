@@ -94,10 +94,10 @@ def quality() -> None:
     from inference.knowledge.embedder import embed
     from inference.training.recommender import evaluation
     from inference.training.recommender.model import AlsSettings, Recommender, fit_als
-    from inference.training.recommender.pipeline import _item_text
+    from products.recommendations.data import item_text
 
     data = sample_data()
-    embeddings = embed([_item_text(item) for item in data.items], threads=1)
+    embeddings = embed([item_text(item) for item in data.items], threads=1)
     _, metrics, seconds, (arrays, split) = train_and_report(data, embeddings)
     print(f"Data: the studio's own shipped sample (NOT a public benchmark): {len(data.items)} items, "
           f"{len(data.interactions)} interactions, {len(arrays.user_ids)} users; hold-out: "

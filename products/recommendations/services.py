@@ -39,6 +39,8 @@ def product_catalog_update(*, product: Product, user: AbstractBaseUser, catalog:
     product.kind_config = config
     product.full_clean()
     product.save()
-    note = (f"Recommends from the catalog {catalog}: {new} item{'' if new == 1 else 's'} the model was not trained "
-            "on, recommended by their descriptions until the next training.")
+    note = (
+        f"Recommends from the catalog {catalog}: {new} item{'' if new == 1 else 's'} the model was not trained "
+        "on, recommended by their descriptions until the next training."
+    )
     return product_version_create(product=product, user=user, note=note)

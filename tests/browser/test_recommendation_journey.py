@@ -28,20 +28,30 @@ from tests.training.recommender_fixtures import CATALOG_MAPPING, INTERACTIONS_MA
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
 TRAINING_MS = 240_000  # three ALS fits and MiniLM over 63 items in the live studio's worker, on a busy CPU
-SHORT_HISTORY = ("This customer has chosen only 2 items so far, so these are items similar to what they chose, "
-                 "mixed with what is popular")
+SHORT_HISTORY = (
+    "This customer has chosen only 2 items so far, so these are items similar to what they chose, "
+    "mixed with what is popular"
+)
 
 
 def _datasets(team, owner):
     """The shipped sample as the shop's two datasets: (catalog, interactions) versions."""
     versions = []
-    for shape, name, file_name, mapping in (("catalog", "Shop catalog", "shop_catalog.csv", CATALOG_MAPPING),
-                                            ("interactions", "Purchases", "shop_interactions.csv",
-                                             INTERACTIONS_MAPPING)):
-        upload = dataset_upload_create(team=team, user=owner, name=name, file=SimpleUploadedFile(
-            file_name, (SAMPLES_DIR / file_name).read_bytes(), content_type="text/csv"))
-        versions.append(dataset_version_create(source=upload, user=owner, kind="recommendation", shape=shape,
-                                               column_mapping=mapping))
+    for shape, name, file_name, mapping in (
+        ("catalog", "Shop catalog", "shop_catalog.csv", CATALOG_MAPPING),
+        ("interactions", "Purchases", "shop_interactions.csv", INTERACTIONS_MAPPING),
+    ):
+        upload = dataset_upload_create(
+            team=team,
+            user=owner,
+            name=name,
+            file=SimpleUploadedFile(file_name, (SAMPLES_DIR / file_name).read_bytes(), content_type="text/csv"),
+        )
+        versions.append(
+            dataset_version_create(
+                source=upload, user=owner, kind="recommendation", shape=shape, column_mapping=mapping
+            )
+        )
     return versions
 
 
@@ -67,8 +77,7 @@ def test_gallery_to_a_trained_recommender_to_a_top_10_with_reasons_in_the_playgr
     page.get_by_role("link", name="Fine-tune").click()
     page.get_by_label("Catalog").select_option(label="Shop catalog v1 · 63 rows")
     page.get_by_label("Interactions").select_option(label="Purchases v1 · 1,120 rows")
-    expect(page.get_by_test_id("recommender-preflight")).to_contain_text("63 in the catalog, 3 without any "
-                                                                        "interaction")
+    expect(page.get_by_test_id("recommender-preflight")).to_contain_text("63 in the catalog, 3 without any interaction")
     page.get_by_role("button", name="Train recommender").click()
     expect(page.get_by_role("heading", name=re.compile(r"Training run \d+"))).to_be_visible()
     expect(page.get_by_test_id("run-status")).to_have_text("Succeeded", timeout=TRAINING_MS)
@@ -115,21 +124,27 @@ def _train_in_the_live_studio(product, owner, catalog, interactions) -> Training
 
 
 def test_the_widget_shows_recommended_for_you_cards_for_the_items_the_shop_page_says_were_viewed(
-    page, live_server_url, make_team, shop_site  # noqa: F811 - the imported fixture
+    page,
+    live_server_url,
+    make_team,
+    shop_site,  # noqa: F811 - the imported fixture
 ):
     team = make_team("Trail Shop")
     owner = team.memberships.get().user
     catalog, interactions = _datasets(team, owner)
-    product = product_create(team=team, user=owner, kind_id="recommendation", template_id="picked-for-you",
-                             name="Shop picks")
+    product = product_create(
+        team=team, user=owner, kind_id="recommendation", template_id="picked-for-you", name="Shop picks"
+    )
     run = _train_in_the_live_studio(product, owner, catalog, interactions)
     product_version_publish(product=product, version=product_version_create_from_run(run=run, user=owner))
-    product_embed_update(product=product, allowed_origins=[shop_site.origin], messages_per_visitor_hour=20,
-                         messages_per_day=100)
+    product_embed_update(
+        product=product, allowed_origins=[shop_site.origin], messages_per_visitor_hour=20, messages_per_day=100
+    )
 
     # The shop's product page names what the visitor viewed on the script tag (README: Widget).
-    shop_site.script_tag = (f'<script src="{live_server_url}/embed/{product.public_key}.js" async '
-                            'data-viewed="CA001, CA002"></script>')
+    shop_site.script_tag = (
+        f'<script src="{live_server_url}/embed/{product.public_key}.js" async data-viewed="CA001, CA002"></script>'
+    )
     page.goto(shop_site.origin)
     wait_until_ready(page, "ai-studio-chat")
     page.get_by_role("button", name="Show recommendations").click()

@@ -24,9 +24,14 @@ from tests.training.recommender_fixtures import CATALOG_MAPPING, rows_csv, sampl
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-NEW_TENT = ["CA900", "Trekking dome tent", "Camping",
-            "Lightweight 2.1 kg tent for two, sets up in five minutes, waterproof fly.",
-            "https://shop.example/images/CA900.jpg", "https://shop.example/p/CA900"]
+NEW_TENT = [
+    "CA900",
+    "Trekking dome tent",
+    "Camping",
+    "Lightweight 2.1 kg tent for two, sets up in five minutes, waterproof fly.",
+    "https://shop.example/images/CA900.jpg",
+    "https://shop.example/p/CA900",
+]
 GONE = "KI020"
 
 
@@ -34,10 +39,15 @@ def _catalog_v2(catalog_v1: DatasetVersion, owner) -> DatasetVersion:
     """The shop's catalog, version 2: one new tent described like the dome tent CA001, and KI020 sold out."""
     header, rows = sample_rows("shop_catalog.csv")
     rows = [row for row in rows if row[0] != GONE] + [NEW_TENT]
-    upload = dataset_upload_create(team=catalog_v1.dataset.team, user=owner, dataset=catalog_v1.dataset,
-                                   file=SimpleUploadedFile("shop_catalog.csv", rows_csv(header, rows)))
-    return dataset_version_create(source=upload, user=owner, kind="recommendation", shape="catalog",
-                                  column_mapping=CATALOG_MAPPING)
+    upload = dataset_upload_create(
+        team=catalog_v1.dataset.team,
+        user=owner,
+        dataset=catalog_v1.dataset,
+        file=SimpleUploadedFile("shop_catalog.csv", rows_csv(header, rows)),
+    )
+    return dataset_version_create(
+        source=upload, user=owner, kind="recommendation", shape="catalog", column_mapping=CATALOG_MAPPING
+    )
 
 
 def _rank(version, **inputs) -> dict:
@@ -50,7 +60,12 @@ def _ids(result: dict) -> list[str]:
 
 
 def test_use_the_new_catalog_makes_a_version_that_recommends_new_items_by_their_description(
-    client, shop_reco, trained, make_team, make_reco_version, django_assert_num_queries  # noqa: F811
+    client,
+    shop_reco,
+    trained,  # noqa: F811 - the imported fixture
+    make_team,
+    make_reco_version,
+    django_assert_num_queries,
 ):
     team, owner, product = shop_reco
     v1 = product_version_create_from_run(run=trained, user=owner)
@@ -73,8 +88,10 @@ def test_use_the_new_catalog_makes_a_version_that_recommends_new_items_by_their_
     assert product.versions.count() == 1
 
     response = client.post(catalog_url, {"catalog": catalog_v2.pk}, follow=True)
-    assert ("Saved version 2: Recommends from the catalog Shop catalog v2: 1 item the model was not trained on, "
-            "recommended by their descriptions until the next training.") in response.content.decode()
+    assert (
+        "Saved version 2: Recommends from the catalog Shop catalog v2: 1 item the model was not trained on, "
+        "recommended by their descriptions until the next training."
+    ) in response.content.decode()
     v2 = product.versions.get(number=2)
     assert v2.kind_config["catalog_version"] == catalog_v2.pk and v2.fine_tuned_artifact_id == v1.fine_tuned_artifact_id
     assert 'data-testid="newer-catalog"' not in response.content.decode()  # the draft now serves the newest
@@ -82,8 +99,9 @@ def test_use_the_new_catalog_makes_a_version_that_recommends_new_items_by_their_
     rank.load_for_catalog.cache_clear()
     # Similar items for the new tent: by its description alone, saying nobody has chosen it yet.
     new_item = _rank(v2, item="CA900")
-    assert new_item["fallback"] == ("Nobody has chosen Trekking dome tent yet, so these are the items whose "
-                                    "descriptions are closest to it.")
+    assert new_item["fallback"] == (
+        "Nobody has chosen Trekking dome tent yet, so these are the items whose descriptions are closest to it."
+    )
     assert new_item["items"][0]["id"] == "CA001"
     assert new_item["items"][0]["reason"] == "Similar to Trekking dome tent: both are camping"
     # The new tent among the dome tent's similar items, and for a session that viewed the dome tent.
@@ -114,4 +132,3 @@ def test_use_the_new_catalog_makes_a_version_that_recommends_new_items_by_their_
     # A version made from a (new) training run learnt its own catalog: it points at no newer one.
     v3 = product_version_create_from_run(run=trained, user=owner)
     assert "catalog_version" not in v3.kind_config
-

@@ -5,7 +5,9 @@ A recommendation product learns from two datasets, a catalog (items with their t
 (inference/training/recommender/: implicit's ALS, MiniLM embeddings of the catalog text, a hybrid of the
 two with a validated weight, popularity last), and the version made from the run serves its artifact
 through the worker's rank runner (inference/runners/rank.py). A version's business rules (items never
-to recommend, one category only) are its kind_config.
+to recommend, one category only) are its kind_config, and so is ``catalog_version``: a newer catalog the
+version recommends from (“Use the new catalog”, products/recommendations/services.py), whose items the
+model has not seen the worker embeds and serves by their descriptions until the next training.
 
 The result: ``{"items": [{"id", "title", "score" (0–1), "reason", "image"?, "link"?}], "fallback"?: words}``,
 ``fallback`` saying why the list is not personal (an unknown customer, a short history).

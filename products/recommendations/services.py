@@ -11,6 +11,10 @@ from products.recommendations.data import catalog_items
 from products.recommendations.selectors import CATALOG_KEY, trained_catalog
 from products.services import product_version_create
 
+#: New items a version may add without retraining: MiniLM reads ~40 a second on the worker's one thread
+#: (tests/benchmarks/bench_recommender.py speed), and the first request waits for them (idle timeout 120 s).
+MAX_NEW_ITEMS = 2_000
+
 
 @transaction.atomic
 def product_catalog_update(*, product: Product, user: AbstractBaseUser, catalog: DatasetVersion) -> ProductVersion:
@@ -33,6 +37,12 @@ def product_catalog_update(*, product: Product, user: AbstractBaseUser, catalog:
         raise ValidationError(problems[0])
     known = {item.id for item in catalog_items(trained)[0]}
     new = sum(1 for item in items if item.id not in known)
+    if new > MAX_NEW_ITEMS:
+        raise ValidationError(
+            f"{catalog} has {new:,} item{'' if new == 1 else 's'} the model was not trained on (at most {MAX_NEW_ITEMS:,} join without "
+            "training: the worker reads each one's description before the first answer). Train the recommender "
+            "on this catalog instead (Fine-tune tab)."
+        )
     config = {key: value for key, value in (product.kind_config or {}).items() if key != CATALOG_KEY}
     if catalog.pk != trained.pk:
         config[CATALOG_KEY] = catalog.pk

@@ -17,6 +17,7 @@ from products.generation import generation_request
 from products.kinds import get_kind
 from products.kinds.base import PrepareContext
 from products.models import DatasetVersion
+from products.recommendations import services as catalog_services
 from products.services import product_version_publish
 from products.training.services import product_version_create_from_run
 from tests.products.test_recommendation_kind import trained  # noqa: F401 - the fixture
@@ -66,6 +67,7 @@ def test_use_the_new_catalog_makes_a_version_that_recommends_new_items_by_their_
     make_team,
     make_reco_version,
     django_assert_num_queries,
+    monkeypatch,
 ):
     team, owner, product = shop_reco
     v1 = product_version_create_from_run(run=trained, user=owner)
@@ -85,6 +87,17 @@ def test_use_the_new_catalog_makes_a_version_that_recommends_new_items_by_their_
     foreign = make_reco_version("catalog", team=other, user=other.memberships.get().user, name="Their catalog")
     catalog_url = reverse("version_catalog", args=[team.slug, product.slug])
     assert client.post(catalog_url, {"catalog": foreign.pk}).status_code == 404
+    assert product.versions.count() == 1
+
+    # Too many new items to read before the first answer: train instead, says the page; no version.
+    with monkeypatch.context() as patch:
+        patch.setattr(catalog_services, "MAX_NEW_ITEMS", 0)
+        refused = client.post(catalog_url, {"catalog": catalog_v2.pk}, follow=True).content.decode()
+    assert (
+        "Shop catalog v2 has 1 item the model was not trained on (at most 0 join without training: the worker "
+        "reads each one&#x27;s description before the first answer). Train the recommender on this catalog "
+        "instead (Fine-tune tab)."
+    ) in refused
     assert product.versions.count() == 1
 
     response = client.post(catalog_url, {"catalog": catalog_v2.pk}, follow=True)

@@ -7,11 +7,14 @@ rank runner's own function ranks, as the inference worker calls it.
 
 from __future__ import annotations
 
+import csv
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from inference.runners import rank
+from products.datasets.seed import SAMPLES_DIR
 from products.datasets.services import dataset_upload_create, dataset_version_create
 from products.generation import generation_request
 from products.kinds import get_kind
@@ -20,7 +23,7 @@ from products.models import DatasetVersion
 from products.recommendations import services as catalog_services
 from products.services import product_version_publish
 from products.training.services import product_version_create_from_run
-from tests.products.test_recommendation_kind import trained  # noqa: F401 - the fixture
+from tests.products.test_recommendation_kind import _bought, trained  # noqa: F401 - the fixture
 from tests.training.recommender_fixtures import CATALOG_MAPPING, rows_csv, sample_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -54,6 +57,11 @@ def _catalog_v2(catalog_v1: DatasetVersion, owner) -> DatasetVersion:
 def _rank(version, **inputs) -> dict:
     kind = get_kind("recommendation")
     return rank.recommend(generation_request(kind=kind, config=version, inputs=inputs).request)
+
+
+def _buyers(item: str) -> set[str]:
+    with (SAMPLES_DIR / "shop_interactions.csv").open(newline="") as handle:
+        return {row["customer_id"] for row in csv.DictReader(handle) if row["sku"] == item}
 
 
 def _ids(result: dict) -> list[str]:
@@ -125,6 +133,14 @@ def test_use_the_new_catalog_makes_a_version_that_recommends_new_items_by_their_
     # Embedded once per (artifact, catalog version): three requests, one build.
     info = rank.load_for_catalog.cache_info()
     assert (info.misses, info.hits) == (1, 2)
+    # Customers with a longer history who bought the dome tent: a cold item for them, by its description.
+    cold = [
+        card
+        for user in sorted({u for u in _buyers("CA001") if len(_bought(u)) >= 3})
+        for card in _rank(v2, user=user)["items"]
+        if card["id"] == "CA900"
+    ]
+    assert cold and all(card["reason"].startswith("New in the catalog, similar to ") for card in cold)
 
     # The sold-out item is never recommended from the new catalog, even as a popular one.
     popular = _rank(v2, user="somebody-new", k=50)

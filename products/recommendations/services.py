@@ -39,7 +39,8 @@ def product_catalog_update(*, product: Product, user: AbstractBaseUser, catalog:
     new = sum(1 for item in items if item.id not in known)
     if new > MAX_NEW_ITEMS:
         raise ValidationError(
-            f"{catalog} has {new:,} item{'' if new == 1 else 's'} the model was not trained on (at most {MAX_NEW_ITEMS:,} join without "
+            f"{catalog} has {new:,} item{'' if new == 1 else 's'} the model was not trained on "
+            f"(at most {MAX_NEW_ITEMS:,} join without "
             "training: the worker reads each one's description before the first answer). Train the recommender "
             "on this catalog instead (Fine-tune tab)."
         )

@@ -41,6 +41,7 @@ urlpatterns = [
     path("<slug:product_slug>/versions/", versions.version_list, name="versions"),
     path("<slug:product_slug>/versions/new/", versions.version_create, name="version_create"),
     path("<slug:product_slug>/versions/settings/", versions.version_kind_config, name="version_kind_config"),
+    path("<slug:product_slug>/versions/catalog/", versions.version_catalog, name="version_catalog"),
     path("<slug:product_slug>/versions/<int:number>/publish/", versions.version_publish, name="version_publish"),
     path("<slug:product_slug>/releases/", releases.releases, name="releases"),
     path("<slug:product_slug>/releases/new/", releases.release_new, name="release_new"),

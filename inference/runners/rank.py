@@ -3,7 +3,8 @@
 The artifact (arrays only: inference/training/recommender/model.py) is loaded once per version and kept in
 a small LRU cache; scoring is an exact matrix product over every item, in a worker thread with BLAS pinned
 to one thread, so the event loop keeps relaying other requests' tokens and the engine keeps its cores.
-The result goes back whole in the ``done`` event (no token stream).
+The result goes back whole in the ``done`` event (no token stream). A version pointing at a newer catalog
+(“Use the new catalog”) gets the same model with that catalog's new items embedded once and cached.
 
 Rankers are keyed by the request's ``model``: "recommender" is the trained one here; a test kind can add
 its own with ``@ranker("name")`` instead of a second runner for the task.
@@ -46,12 +47,30 @@ def load(artifact: str):
     return Recommender.load(Path(artifact))
 
 
+@functools.lru_cache(maxsize=getattr(settings, "RECOMMENDER_CACHE_SIZE", 4))
+def load_for_catalog(artifact: str, catalog_version: int):
+    """The artifact's Recommender serving a newer catalog version, built once per (artifact, catalog version):
+    the items it was not trained on are embedded with MiniLM here, on one thread, and kept with it."""
+    from inference.knowledge.embedder import embed
+    from products.recommendations.data import item_text
+    from products.recommendations.selectors import catalog_version_items
+
+    model = load(artifact)
+    items = catalog_version_items(version_id=catalog_version)
+    new = [item for item in items if model.item_index(item.id) is None]
+    vectors = embed([item_text(item) for item in new], threads=1)
+    cards = [{"title": i.title, "category": i.category, "image": i.image, "link": i.link} for i in items]
+    return model.with_catalog([item.id for item in items], cards, vectors)
+
+
 @ranker("recommender")
 def recommend(request: InferenceRequest) -> dict[str, Any]:
     if not request.artifact:
         raise ValueError("This version has no trained recommender; train one and make a version from the run.")
     query = request.query or {}
-    return load(request.artifact).recommend(
+    catalog = query.get("catalog_version")
+    model = load_for_catalog(request.artifact, int(catalog)) if catalog else load(request.artifact)
+    return model.recommend(
         query, k=int(query.get("k") or 10), exclude_ids=query.get("exclude") or (),
         category=str(query.get("category") or ""),
     )

@@ -5,7 +5,9 @@ A recommendation product learns from two datasets, a catalog (items with their t
 (inference/training/recommender/: implicit's ALS, MiniLM embeddings of the catalog text, a hybrid of the
 two with a validated weight, popularity last), and the version made from the run serves its artifact
 through the worker's rank runner (inference/runners/rank.py). A version's business rules (items never
-to recommend, one category only) are its kind_config.
+to recommend, one category only) are its kind_config, and so is ``catalog_version``: a newer catalog the
+version recommends from (“Use the new catalog”, products/recommendations/services.py), whose items the
+model has not seen the worker embeds and serves by their descriptions until the next training.
 
 The result: ``{"items": [{"id", "title", "score" (0–1), "reason", "image"?, "link"?}], "fallback"?: words}``,
 ``fallback`` saying why the list is not personal (an unknown customer, a short history).
@@ -13,8 +15,10 @@ The result: ``{"items": [{"id", "title", "score" (0–1), "reason", "image"?, "l
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from inference.protocol import InferenceRequest, Task
@@ -78,6 +82,24 @@ def _render_interaction(example: dict[str, Any]) -> list[Block]:
     if example.get("timestamp"):
         text += f", at {example['timestamp']}"
     return [Block("Interaction", text)]
+
+
+#: (kind, path) per artifact id: artifacts never change, and a version cannot lose the one it serves (RESTRICT).
+_ARTIFACTS: dict[int, tuple[str, str]] = {}
+
+
+def _artifact(artifact_id: int | None) -> tuple[str, str] | None:
+    """(kind, path) of a version's model, read once per artifact, so a request after the first costs no query."""
+    if artifact_id is None:
+        return None
+    found = _ARTIFACTS.get(artifact_id)
+    if found is None:
+        from inference.models import ModelArtifact
+
+        found = ModelArtifact.objects.filter(pk=artifact_id).values_list("kind", "path").first()
+        if found is not None:
+            _ARTIFACTS[artifact_id] = found
+    return found
 
 
 @register
@@ -197,8 +219,8 @@ class Recommendation(ProductKind):
         return config
 
     def prepare(self, config: ProductConfig, inputs: dict[str, Any], context: PrepareContext) -> InferenceRequest:
-        artifact = config.fine_tuned_artifact
-        if artifact is None or artifact.kind != "recommender":
+        artifact = _artifact(config.fine_tuned_artifact_id)
+        if artifact is None or artifact[0] != "recommender":
             raise PrepareRefused("not_trained", NOT_TRAINED)
         query: dict[str, Any] = {"k": int(inputs.get("k") or DEFAULT_K)}
         for name in ("user", "item", "items"):
@@ -207,7 +229,10 @@ class Recommendation(ProductKind):
         rules = config.kind_config or {}
         query["exclude"] = split_ids(rules.get("exclude") or "")
         query["category"] = str(rules.get("category") or "")
-        return InferenceRequest(task=self.task, model="recommender", artifact=str(artifact.directory), query=query)
+        if rules.get("catalog_version"):  # “Use the new catalog”: the worker adds the items the model has not seen
+            query["catalog_version"] = int(rules["catalog_version"])
+        return InferenceRequest(task=self.task, model="recommender",
+                                artifact=str(Path(settings.MEDIA_ROOT) / artifact[1]), query=query)
 
     def result_text(self, result: dict[str, Any]) -> str:
         return ", ".join(str(item.get("title", "")) for item in result.get("items", []))

@@ -17,6 +17,8 @@ from products.models import DatasetVersion
 
 #: Lines named in one message at most (the count says how many more).
 SHOWN_LINES = 8
+#: Characters of an item's text embedded (MiniLM reads 256 tokens at most).
+MAX_ITEM_CHARS = 1_000
 #: Interactions per second of the three ALS fits on one core, and seconds per catalog item for embedding it
 #: with MiniLM and scoring it in the evaluation: tests/benchmarks/bench_recommender.py on the dev machine's two
 #: busy cores (1M interactions × 100k items: 687 s for the fits and the evaluation; 1,120 × 63: under 20 s).
@@ -76,6 +78,12 @@ class RecommenderData:
                 + len(self.items) * EMBED_SECONDS_PER_ITEM)
 
 
+def item_text(item: CatalogItem) -> str:
+    """What MiniLM reads of an item: its name, category and description (the trainer and the worker alike)."""
+    parts = [item.title, item.category, item.text]
+    return ". ".join(p for p in parts if p)[:MAX_ITEM_CHARS]
+
+
 def _lines(lines: list[int]) -> str:
     shown = ", ".join(str(n) for n in lines[:SHOWN_LINES])
     more = len(lines) - SHOWN_LINES
@@ -114,6 +122,12 @@ def _catalog(version: DatasetVersion, problems: list[str]) -> list[CatalogItem]:
         problems.append(f"The catalog {version} uses the same item id more than once: {named}{more}. Each item "
                         "needs its own id; fix the file and upload it as a new version.")
     return items
+
+
+def catalog_items(version: DatasetVersion) -> tuple[list[CatalogItem], list[str]]:
+    """A catalog version's items in file order, and its problems (duplicate ids) in words."""
+    problems: list[str] = []
+    return _catalog(version, problems), problems
 
 
 def recommender_data(*, catalog: DatasetVersion, interactions: DatasetVersion) -> RecommenderData:

@@ -211,6 +211,8 @@ def product_version_create_from_run(*, run: TrainingRun, user: AbstractBaseUser)
             setattr(product, name, run.prompt_config[name])
     product.base_model = run.base_model
     product.fine_tuned_artifact = artifact
+    # A recommender's newer catalog ("Use the new catalog") was for the old model: the new one learnt its own.
+    product.kind_config = {k: v for k, v in (product.kind_config or {}).items() if k != "catalog_version"}
     product.full_clean()
     product.save()
     return product_version_create(

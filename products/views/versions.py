@@ -3,12 +3,15 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from products.forms import VersionForm
 from products.kinds import get_kind
 from products.kinds.inputs import InputError, clean_inputs, input_form
+from products.models import DatasetVersion
+from products.recommendations.selectors import newer_catalog
+from products.recommendations.services import product_catalog_update
 from products.releases.selectors import release_running
 from products.selectors import product_get, product_version_get, product_version_list
 from products.services import (
@@ -39,6 +42,8 @@ def version_list(request: HttpRequest, membership: Membership, product_slug: str
         "product": product, "rows": rows, "form": VersionForm(), "config_form": config_form,
         "draft_changed": draft_changes != ["No changes to the settings."] if versions else True,
         "running": release_running(product=product),
+        # A recommender whose catalog has a newer version: “Use the new catalog” (None for every other product).
+        "newer_catalog": newer_catalog(product=product),
     })
 
 
@@ -66,6 +71,22 @@ def version_kind_config(request: HttpRequest, membership: Membership, product_sl
         version = product_kind_config_update(product=product, user=request.user, changes=changes)
     except InputError as exc:
         messages.error(request, str(exc))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Saved version {version.number}: {version.note} Publish it to make it live.")
+    return redirect("versions", team_slug=membership.team.slug, product_slug=product.slug)
+
+
+@require_POST
+@team_view(Role.EDITOR)
+def version_catalog(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
+    """“Use the new catalog”: a new version of the recommender that also recommends the catalog's new items."""
+    product = product_get(team=membership.team, slug=product_slug)
+    catalog = get_object_or_404(DatasetVersion.objects.select_related("dataset"), pk=request.POST.get("catalog") or 0,
+                                dataset__team=membership.team)
+    try:
+        version = product_catalog_update(product=product, user=request.user, catalog=catalog)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:

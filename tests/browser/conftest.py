@@ -89,3 +89,15 @@ def log_in(page, live_server_url: str, user, password: str = PASSWORD):
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
     return page
+
+
+def product_from_gallery(page, live_server_url: str, team, template: str, name: str) -> str:
+    """Make a product from the gallery's ``template`` card as a person would; returns the product page's URL."""
+    import re
+
+    page.goto(f"{live_server_url}/t/{team.slug}/products/new/")
+    card = page.locator("form.template-card", has_text=template)
+    card.get_by_label(f"Name for {template}").fill(name)
+    card.get_by_role("button", name=f"Use “{template}”").click()
+    page.wait_for_url(re.compile(rf"/t/{re.escape(team.slug)}/products/[\w-]+/$"))
+    return page.url

@@ -106,14 +106,57 @@ class Recommender:
     items: list[dict[str, str]]  # {title, category, image, link} per item
     weight: float
     settings: AlsSettings
+    #: Items the model was trained on: the first ``trained_items``; the rest joined from a newer catalog.
+    trained_items: int | None = None
+    #: False for a trained item the newer catalog no longer has: never recommended.
+    available: np.ndarray | None = None
     _item_index: dict[str, int] = field(default_factory=dict, repr=False)
     _user_index: dict[str, int] = field(default_factory=dict, repr=False)
     _als: Any = field(default=None, repr=False)
     _item_norms: np.ndarray | None = field(default=None, repr=False)
+    _categories: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._item_index = {item: i for i, item in enumerate(self.item_ids)}
         self._user_index = {user: i for i, user in enumerate(self.user_ids)}
+        if self.trained_items is None:
+            self.trained_items = len(self.item_ids)
+        if self.available is None:
+            self.available = np.ones(len(self.item_ids), dtype=bool)
+
+    def with_catalog(self, item_ids: list[str], items: list[dict[str, str]], new_embeddings: np.ndarray) -> Recommender:
+        """This model serving a newer catalog (``item_ids`` with their ``items`` cards), without retraining.
+
+        Items it was not trained on join at the end with ``new_embeddings`` (their MiniLM vectors, in catalog
+        order), no ALS factors and no popularity, so the content path serves them; trained items the catalog
+        no longer has are never recommended; every card shows the catalog's current name, picture and link.
+        """
+        new = [item for item in item_ids if item not in self._item_index]
+        if len(new) != len(new_embeddings):
+            raise ValueError(f"{len(new)} new items but {len(new_embeddings)} embeddings.")
+        cards = dict(zip(item_ids, items, strict=True))
+        total = len(self.item_ids) + len(new)
+        available = np.zeros(total, dtype=bool)
+        joined = {item: len(self.item_ids) + i for i, item in enumerate(new)}
+        available[[self._item_index.get(item, joined.get(item, 0)) for item in item_ids]] = True
+        history = sp.csr_matrix((self.history.data, self.history.indices, self.history.indptr),
+                                shape=(len(self.user_ids), total))
+        return Recommender(
+            item_ids=[*self.item_ids, *new], user_ids=self.user_ids,
+            item_factors=np.vstack([self.item_factors, np.zeros((len(new), self.item_factors.shape[1]),
+                                                                dtype=np.float32)]),
+            user_factors=self.user_factors,
+            embeddings=np.vstack([self.embeddings, np.asarray(new_embeddings, dtype=np.float32)
+                                  .reshape(len(new), self.embeddings.shape[1])]),
+            popularity=np.concatenate([self.popularity, np.zeros(len(new), dtype=np.float32)]), history=history,
+            items=[cards.get(item, old) for item, old in zip(self.item_ids, self.items, strict=True)]
+            + [cards[item] for item in new],
+            weight=self.weight, settings=self.settings, trained_items=len(self.item_ids), available=available,
+        )
+
+    def is_new(self, index: int) -> bool:
+        """Whether the item joined from a newer catalog after training (no collaborative signal yet)."""
+        return index >= self.trained_items
 
     # Saving ----------------------------------------------------------------------------------------
 
@@ -182,9 +225,17 @@ class Recommender:
                       weight: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(blend, scaled ALS part, scaled content part) over all items; ``mask`` marks the candidates."""
         weight = self.weight if weight is None else weight
-        als = minmax(self.item_factors @ user_vector, mask)
+        als = minmax(self._unknown_as_average(self.item_factors @ user_vector, mask), mask)
         content = minmax(self.content_scores(items), mask)
         return weight * als + (1 - weight) * content, als, content
+
+    def _unknown_as_average(self, raw: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """ALS knows nothing of an item it was not trained on: it counts as the average candidate, so the
+        content part alone decides where a new item ranks."""
+        if self.trained_items < len(raw):
+            known = mask[:self.trained_items]
+            raw[self.trained_items:] = raw[:self.trained_items][known].mean() if known.any() else 0.0
+        return raw
 
     def short_history_scores(self, items: np.ndarray, mask: np.ndarray) -> np.ndarray:
         content = minmax(self.content_scores(items), mask)
@@ -198,18 +249,19 @@ class Recommender:
             return content, np.zeros_like(content), content
         if self._item_norms is None:
             self._item_norms = np.linalg.norm(self.item_factors, axis=1) + 1e-9
-        als = minmax((self.item_factors @ self.item_factors[item]) / (self._item_norms * self._item_norms[item]),
-                     mask)
+        cosine = (self.item_factors @ self.item_factors[item]) / (self._item_norms * self._item_norms[item])
+        als = minmax(self._unknown_as_average(cosine, mask), mask)
         return 0.5 * als + 0.5 * content, als, content
 
     # Serving ---------------------------------------------------------------------------------------------
 
     def candidates(self, *, exclude: Iterable[int] = (), category: str = "") -> np.ndarray:
-        mask = np.ones(len(self.item_ids), dtype=bool)
+        mask = self.available.copy()
         mask[list(exclude)] = False
         if category:
-            wanted = category.strip().lower()
-            mask &= np.array([item.get("category", "").strip().lower() == wanted for item in self.items])
+            if self._categories is None:  # once per model: a list comprehension per request is ~10 ms at 100k items
+                self._categories = np.array([item.get("category", "").strip().lower() for item in self.items])
+            mask &= self._categories == category.strip().lower()
         return mask
 
     def top(self, scores: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
@@ -238,7 +290,8 @@ class Recommender:
     def _similar_words(self, index: int, other: int) -> str:
         mine, theirs = self.items[index].get("category", ""), self.items[other].get("category", "")
         both = f": both are {mine.lower()}" if mine and mine.lower() == theirs.lower() else ""
-        return f"Similar to {self.title(other)}{both}"
+        lead = "New in the catalog, similar to" if self.is_new(index) else "Similar to"
+        return f"{lead} {self.title(other)}{both}"
 
     def _popular_reason(self, index: int) -> str:
         count = int(self.popularity[index])
@@ -276,7 +329,7 @@ class Recommender:
         cards = []
         user_items = row if user_row is not None else sp.csr_matrix(row)
         for index in best:
-            if self.weight * als[index] >= (1 - self.weight) * content[index]:
+            if not self.is_new(int(index)) and self.weight * als[index] >= (1 - self.weight) * content[index]:
                 _, contributions, weights = self.als.explain(0, user_items, int(index), user_weights=weights, N=1)
                 reason = (f"Because you liked {self.title(int(contributions[0][0]))}" if contributions
                           else self._similar_reason(int(index), history))
@@ -308,7 +361,7 @@ class Recommender:
         scores, als, content = self.item_neighbour_scores(item, mask)
         cards = []
         for index in self.top(scores, mask, k):
-            if als[index] > content[index]:
+            if not self.is_new(int(index)) and als[index] > content[index]:
                 reason = f"Customers who chose {self.title(item)} also chose this"
             else:
                 reason = self._similar_words(int(index), item)

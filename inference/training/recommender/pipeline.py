@@ -33,15 +33,13 @@ from inference.training.checkpoints import latest_checkpoint, remove_checkpoints
 from inference.training.progress import CancelRequested, LeaseLost, ProgressReporter, ShutdownRequested
 from inference.training.recommender import NotRecommendable, evaluation
 from inference.training.recommender.model import ARRAYS_FILE, AlsSettings, Recommender, confidence_matrix, fit_als
-from products.recommendations.data import RecommenderData, recommender_data
+from products.recommendations.data import RecommenderData, item_text, recommender_data
 from products.training.hyperparameters import HyperParameters, recommender_total_steps
 
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "state.json"
 EMBEDDINGS_FILE = "embeddings.npy"
-#: Characters of an item's text embedded (MiniLM reads 256 tokens at most).
-MAX_ITEM_CHARS = 1_000
 
 
 def als_settings(params: HyperParameters) -> AlsSettings:
@@ -97,11 +95,6 @@ class Arrays:
     def matrix(self, positions: np.ndarray):
         return confidence_matrix(self.users[positions], self.items[positions], self.weights[positions],
                                  users=len(self.user_ids), items=len(self.item_ids))
-
-
-def _item_text(item) -> str:
-    parts = [item.title, item.category, item.text]
-    return ". ".join(p for p in parts if p)[:MAX_ITEM_CHARS]
 
 
 def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str, shutdown: threading.Event,
@@ -183,7 +176,7 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
 
     if embeddings is None:
         started = time.monotonic()
-        embeddings = embed([_item_text(item) for item in data.items], threads=1)
+        embeddings = embed([item_text(item) for item in data.items], threads=1)
         advance(0.0)
         services.training_run_log(run_id=run.pk, worker=worker, message=(
             f"Read the descriptions of {len(data.items):,} items with MiniLM in {time.monotonic() - started:.1f} s."))

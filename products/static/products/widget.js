@@ -26,8 +26,8 @@
   const MAX_CONTEXT_TURNS = 10;
 
   const TEXT = {
-    open: "Open chat",
-    close: "Close chat",
+    open: RANK ? "Show recommendations" : "Open chat",
+    close: RANK ? "Hide recommendations" : "Close chat",
     clear: "Clear conversation",
     send: "Send",
     stop: "Stop",

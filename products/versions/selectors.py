@@ -79,29 +79,51 @@ def version_settings_in_words(*, product: Product, config: ProductConfig) -> lis
     rows.append(Setting("Inputs", "; ".join(inputs) or "—"))
     rows.append(Setting("Base model", base_model_label(team=product.team, base_model=config.base_model)))
     artifact = config.fine_tuned_artifact
-    rows.append(Setting("Fine-tuned model", (
-        f"{artifact.get_kind_display()} from training run {artifact.run_id}, {artifact.created_at:%-d %b %Y}"
-        if artifact else "None: the base model alone")))
+    rows.append(
+        Setting(
+            "Fine-tuned model",
+            (
+                f"{artifact.get_kind_display()} from training run {artifact.run_id}, {artifact.created_at:%-d %b %Y}"
+                if artifact
+                else "None: the base model alone"
+            ),
+        )
+    )
     if product.answers_from_knowledge or config.knowledge_version_id:
         rows.append(Setting("Knowledge base", str(config.knowledge_version) if config.knowledge_version else "None"))
-    rows.append(Setting("Engine", (f"{config.remote_engine} (remote), model {config.remote_model}"
-                                   if config.remote_engine else "This studio's own engine")))
+    rows.append(
+        Setting(
+            "Engine",
+            (
+                f"{config.remote_engine} (remote), model {config.remote_model}"
+                if config.remote_engine
+                else "This studio's own engine"
+            ),
+        )
+    )
     rows += _kind_settings(product, config)
     rows += [Setting(label, _words((config.widget or {}).get(name))) for name, label in WIDGET_LABELS.items()]
     return rows
 
 
 def version_detail_get(*, product: Product, version: ProductVersion) -> VersionDetail:
-    previous = (product.versions.filter(number__lt=version.number).select_related("knowledge_version__dataset")
-                .order_by("-number").first())
+    previous = (
+        product.versions.filter(number__lt=version.number)
+        .select_related("knowledge_version__dataset")
+        .order_by("-number")
+        .first()
+    )
     diffs = None
     if previous is not None:
         diffs = [
             text_diff(label="Prompt", old=previous.prompt_template, new=version.prompt_template),
-            text_diff(label="System prompt", old=previous.system_prompt, new=version.system_prompt),
+            text_diff(label="Instructions (system prompt)", old=previous.system_prompt, new=version.system_prompt),
         ]
     return VersionDetail(
-        version=version, previous=previous, is_live=product.live_version_id == version.pk, diffs=diffs,
+        version=version,
+        previous=previous,
+        is_live=product.live_version_id == version.pk,
+        diffs=diffs,
         changes=product_version_diff(previous.config() if previous else None, version.config()),
         settings=version_settings_in_words(product=product, config=version),
         draft_matches=product.config() == version.config(),

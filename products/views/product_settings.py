@@ -19,18 +19,29 @@ DUPLICATE_NAME = "Another product in this team is also called “{name}”: peop
 
 
 class RenameForm(forms.Form):
-    name = forms.CharField(max_length=120, label="Name", error_messages={
-        "required": "Give the product a name.",
-        "max_length": "Keep the name to %(limit_value)d characters (it has %(show_value)d).",
-    })
+    name = forms.CharField(
+        max_length=120,
+        label="Name",
+        error_messages={
+            "required": "Give the product a name.",
+            "max_length": "Keep the name to %(limit_value)d characters (it has %(show_value)d).",
+        },
+    )
 
 
-def _settings_page(request: HttpRequest, membership: Membership, product, form: RenameForm | None = None,
-                   status: int = 200) -> HttpResponse:
-    return render(request, "products/product_settings.html", {
-        "product": product, "rename_form": form or RenameForm(initial={"name": product.name}),
-        "can_delete": membership.can(Role.ADMIN),
-    }, status=status)
+def _settings_page(
+    request: HttpRequest, membership: Membership, product, form: RenameForm | None = None, status: int = 200
+) -> HttpResponse:
+    return render(
+        request,
+        "products/product_settings.html",
+        {
+            "product": product,
+            "rename_form": form or RenameForm(initial={"name": product.name}),
+            "can_delete": membership.can(Role.ADMIN),
+        },
+        status=status,
+    )
 
 
 @require_GET
@@ -62,8 +73,11 @@ def product_rename_view(request: HttpRequest, membership: Membership, product_sl
 @team_view(Role.EDITOR)
 def product_archive_view(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
     product = product_archive(product=product_get(team=membership.team, slug=product_slug))
-    messages.success(request, f"“{product.name}” is archived: unpublished, its widget and API answer no one. "
-                              "Its versions and logs are kept; restore it any time.")
+    messages.success(
+        request,
+        f"“{product.name}” is archived: unpublished, its widget and API answer no one. "
+        "Its versions and logs are kept; restore it any time.",
+    )
     return redirect("product_list", team_slug=membership.team.slug)
 
 
@@ -71,8 +85,11 @@ def product_archive_view(request: HttpRequest, membership: Membership, product_s
 @team_view(Role.EDITOR)
 def product_restore_view(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
     product = product_restore(product=product_get(team=membership.team, slug=product_slug))
-    messages.success(request, f"“{product.name}” is back. Nothing is published: publish a version on the "
-                              "Versions tab to make it answer again.")
+    messages.success(
+        request,
+        f"“{product.name}” is back. Nothing is published: publish a version on the "
+        "Versions tab to make it answer again.",
+    )
     return redirect("versions", team_slug=membership.team.slug, product_slug=product.slug)
 
 
@@ -89,6 +106,12 @@ def product_delete_view(request: HttpRequest, membership: Membership, product_sl
         else:
             messages.success(request, f"“{product.name}” is deleted.")
             return redirect("product_list", team_slug=membership.team.slug)
-    return render(request, "products/product_delete.html", {
-        "product": product, "summary": product_delete_summary(product=product),
-    }, status=400 if request.method == "POST" else 200)
+    return render(
+        request,
+        "products/product_delete.html",
+        {
+            "product": product,
+            "summary": product_delete_summary(product=product),
+        },
+        status=400 if request.method == "POST" else 200,
+    )

@@ -15,13 +15,19 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def product(owner_client):
-    return product_create(team=owner_client.team, user=owner_client.user, kind_id="copywriting",
-                          template_id="ad-headlines", name="Headlines")
+    return product_create(
+        team=owner_client.team,
+        user=owner_client.user,
+        kind_id="copywriting",
+        template_id="ad-headlines",
+        name="Headlines",
+    )
 
 
 def edit(product: Product, *, system_prompt: str | None = None, prompt: str | None = None, **settings) -> None:
     product_draft_update(
-        product=product, system_prompt=product.system_prompt if system_prompt is None else system_prompt,
+        product=product,
+        system_prompt=product.system_prompt if system_prompt is None else system_prompt,
         prompt_template=product.prompt_template if prompt is None else prompt,
         settings={**product.settings, **settings},
     )
@@ -33,8 +39,12 @@ def two_versions(owner_client, product):
     user = owner_client.user
     edit(product, system_prompt="Write short headlines.", prompt="Product: {product}\nAudience: everyone")
     product_version_create(product=product, user=user, note="plain")
-    edit(product, system_prompt="Write short, bold headlines.\nNever use hashtags.",
-         prompt="Product: {product}\nAudience: busy parents\nEnd with a question.", creativity=0.3)
+    edit(
+        product,
+        system_prompt="Write short, bold headlines.\nNever use hashtags.",
+        prompt="Product: {product}\nAudience: busy parents\nEnd with a question.",
+        creativity=0.3,
+    )
     product_version_create(product=product, user=user, note="bolder")
     return product
 
@@ -48,11 +58,20 @@ def page(client, product, number: int) -> str:
 def test_the_line_diff_marks_replaced_added_and_kept_lines_in_order():
     diff = text_diff(label="Prompt", old="a\nb\nc", new="a\nB\nc\nd")
     assert [(line.change, line.text) for line in diff.lines] == [
-        (SAME, "a"), (REMOVED, "b"), (ADDED, "B"), (SAME, "c"), (ADDED, "d"),
+        (SAME, "a"),
+        (REMOVED, "b"),
+        (ADDED, "B"),
+        (SAME, "c"),
+        (ADDED, "d"),
     ]
     assert (diff.added, diff.removed, diff.changed) == (2, 1, True)
-    assert [(line.old_number, line.new_number) for line in diff.lines] == [(1, 1), (2, None), (None, 2), (3, 3),
-                                                                             (None, 4)]
+    assert [(line.old_number, line.new_number) for line in diff.lines] == [
+        (1, 1),
+        (2, None),
+        (None, 2),
+        (3, 3),
+        (None, 4),
+    ]
     assert not text_diff(label="Prompt", old="same", new="same").changed
 
 
@@ -75,9 +94,14 @@ def test_first_version_page_has_no_diff_and_says_so(owner_client, two_versions):
 
 def test_version_page_lists_its_settings_in_words(owner_client, two_versions):
     html = page(owner_client, two_versions, 2)
-    for text in ("Creativity</dt><dd>0.3", "Base model</dt><dd>SmolLM2 135M Instruct (bundled)",
-                 "Fine-tuned model</dt><dd>None: the base model alone", "Engine</dt><dd>This studio&#x27;s own engine",
-                 "Worked examples in the prompt</dt><dd>1", "Inputs</dt><dd>Product"):
+    for text in (
+        "Creativity</dt><dd>0.3",
+        "Base model</dt><dd>SmolLM2 135M Instruct (bundled)",
+        "Fine-tuned model</dt><dd>None: the base model alone",
+        "Engine</dt><dd>This studio&#x27;s own engine",
+        "Worked examples in the prompt</dt><dd>1",
+        "Inputs</dt><dd>Product",
+    ):
         assert text in html, text
     assert "Write short, bold headlines.\nNever use hashtags." in html  # the full system prompt
 

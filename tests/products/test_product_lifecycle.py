@@ -191,3 +191,25 @@ def test_another_team_gets_404_on_the_settings_pages(client, live, make_team, me
         assert response.status_code == 404
     live.refresh_from_db()
     assert (live.name, live.archived_at) == ("Headlines", None)
+
+
+def test_a_model_another_products_version_serves_blocks_the_delete_with_the_reason(owner_client, live):
+    from inference.models import ModelArtifact
+
+    team, owner = owner_client.team, owner_client.user
+    run = TrainingRun.objects.create(team=team, product=live, status="succeeded")
+    artifact = ModelArtifact.objects.create(
+        team=team, run=run, base_model=run.base_model, path="training/x", sha256="0" * 64, size_bytes=1
+    )
+    other = product_create(team=team, user=owner, kind_id="copywriting", template_id="social-post", name="Posts")
+    other.fine_tuned_artifact = artifact
+    other.save()
+    product_version_create(product=other, user=owner)  # Posts v1 serves the model Headlines trained
+    html = owner_client.get(url("product_delete", live)).content.decode()
+    assert "1 training run and the models they trained" in html
+    response = owner_client.post(url("product_delete", live))
+    assert response.status_code == 400
+    assert "“Headlines” cannot be deleted: another product&#x27;s version serves a model it trained." in (
+        response.content.decode()
+    )
+    assert Product.objects.filter(pk=live.pk).exists() and ModelArtifact.objects.filter(pk=artifact.pk).exists()

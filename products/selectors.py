@@ -44,7 +44,8 @@ def product_delete_summary(*, product: Product) -> ProductDeleteSummary:
     if product.knowledge_version_id:
         used.add(product.knowledge_version.dataset_id)
     return ProductDeleteSummary(
-        versions=product.versions.count(), generations=product.generations.count(),
+        versions=product.versions.count(),
+        generations=product.generations.exclude(channel=Generation.Channel.COMPARISON).count(),
         releases=product.releases.count(), comparisons=product.comparisons.count(),
         training_runs=runs.count(), datasets_kept=len(used),
     )

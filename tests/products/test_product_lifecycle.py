@@ -128,9 +128,12 @@ def test_the_widget_and_the_api_refuse_an_archived_product_with_a_clear_message(
 def test_an_archived_product_cannot_be_published_until_restored(owner_client, live):
     product_archive(product=live)
     response = owner_client.post(reverse("version_publish", args=[live.team.slug, live.slug, 1]), follow=True)
-    assert "“Headlines” is archived. Restore it first, then publish a version." in response.content.decode()
+    html = response.content.decode()
+    assert "“Headlines” is archived. Restore it first, then publish a version." in html
+    assert "This product is archived, so no version can be published." in html and "Publish version" not in html
     response = owner_client.post(url("product_restore", live), follow=True)
-    assert "“Headlines” is back. Nothing is published" in response.content.decode()
+    html = response.content.decode()
+    assert "“Headlines” is back. Nothing is published" in html and "Publish version 2" in html
     owner_client.post(reverse("version_publish", args=[live.team.slug, live.slug, 1]))
     live.refresh_from_db()
     assert live.archived_at is None and live.live_version.number == 1

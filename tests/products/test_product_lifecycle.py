@@ -208,6 +208,8 @@ def test_a_model_another_products_version_serves_blocks_the_delete_with_the_reas
     other.fine_tuned_artifact = artifact
     other.save()
     product_version_create(product=other, user=owner)  # Posts v1 serves the model Headlines trained
+    version_page = owner_client.get(reverse("version_detail", args=[team.slug, other.slug, 1])).content.decode()
+    assert f"Fine-tuned model</dt><dd>LoRA adapter from training run {run.pk}," in version_page
     html = owner_client.get(url("product_delete", live)).content.decode()
     assert "1 training run and the models they trained" in html
     response = owner_client.post(url("product_delete", live))

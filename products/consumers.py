@@ -40,6 +40,7 @@ VISITOR_ERRORS = {
     "engine_unavailable": "This chat cannot answer right now. Please try again in a few minutes.",
     "generation_failed": "Something went wrong while answering. Please send your message again.",
     "not_published": "This chat is not open yet: its owner has not published a version of it.",
+    "archived": "This chat has been closed by its owner.",
     "knowledge_not_ready": "This chat cannot answer yet. Please try again in a few minutes.",
 }
 

@@ -37,6 +37,7 @@ from products.services import generation_create
 VersionChoice = Literal["draft", "live"] | int
 
 NOT_PUBLISHED = "“{name}” has no published version yet. Publish a version in the studio first."
+ARCHIVED = "“{name}” is archived: it answers no one. Restore it in the studio and publish a version to use it again."
 #: Earlier turns a chat may send along (oldest dropped first); each turn's text is cut at CONVERSATION_TURN_CHARS.
 CONVERSATION_TURNS = 20
 CONVERSATION_TURN_CHARS = 4000
@@ -208,6 +209,8 @@ def generation_start(
     ``inputs`` fill the rest. ``settings`` override the version's creativity and length; only the
     playground writes several variants side by side.
     """
+    if product.archived_at is not None and channel in (Generation.Channel.WIDGET, Generation.Channel.API):
+        raise GenerationRefused("archived", ARCHIVED.format(name=product.name))  # even a pinned version
     picked = _version(product, version, actor)
     chosen = picked.version
     config = chosen or product

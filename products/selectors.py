@@ -15,6 +15,42 @@ def product_list_for_team(*, team: Team) -> QuerySet[Product]:
     return Product.objects.filter(team=team)
 
 
+def product_name_taken(*, team: Team, name: str, exclude: Product | None = None) -> bool:
+    """Whether another product of the team already has this name (ignoring case): people would mix them up."""
+    others = Product.objects.filter(team=team, name__iexact=name.strip())
+    return (others.exclude(pk=exclude.pk) if exclude is not None else others).exists()
+
+
+@dataclass(frozen=True)
+class ProductDeleteSummary:
+    """What deleting a product takes with it, counted, for the confirmation page."""
+
+    versions: int
+    generations: int
+    releases: int
+    comparisons: int
+    training_runs: int
+    #: Datasets its versions or training runs read, which stay (they belong to the team).
+    datasets_kept: int
+
+
+def product_delete_summary(*, product: Product) -> ProductDeleteSummary:
+    from inference.models import TrainingRun
+
+    runs = TrainingRun.objects.filter(product=product)
+    used = set(runs.exclude(dataset_version=None).values_list("dataset_version__dataset_id", flat=True))
+    used |= set(product.versions.exclude(knowledge_version=None).values_list("knowledge_version__dataset_id",
+                                                                               flat=True))
+    if product.knowledge_version_id:
+        used.add(product.knowledge_version.dataset_id)
+    return ProductDeleteSummary(
+        versions=product.versions.count(),
+        generations=product.generations.exclude(channel=Generation.Channel.COMPARISON).count(),
+        releases=product.releases.count(), comparisons=product.comparisons.count(),
+        training_runs=runs.count(), datasets_kept=len(used),
+    )
+
+
 def dataset_list_for_team(*, team: Team) -> QuerySet[Dataset]:
     """For the dashboard; the datasets' own reads live in products.datasets.selectors."""
     from products.datasets.selectors import dataset_list_for_team as datasets_of_team

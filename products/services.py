@@ -194,6 +194,9 @@ def product_version_publish(
     if version.product_id != product.pk:
         raise ValidationError("That version belongs to another product.")
     Product.objects.select_for_update().filter(pk=product.pk).first()  # one publish or split change at a time
+    product.refresh_from_db(fields=["archived_at"])
+    if product.archived_at is not None:
+        raise ValidationError(f"“{product.name}” is archived. Restore it first, then publish a version.")
     release = Release.objects.filter(product=product, stopped_at__isnull=True).first()
     if release is not None:
         if split not in (SPLIT_STOP, SPLIT_KEEP):
@@ -207,6 +210,60 @@ def product_version_publish(
     product.save(update_fields=["live_version", "updated_at"])
     audit_record(team=product.team, actor=user, action="version.published", summary=f"{product.name} v{version.number}")
     return product
+
+
+@transaction.atomic
+def product_rename(*, product: Product, name: str) -> Product:
+    """Give the product a new name; its address (slug) stays, so links, API calls and widgets keep working."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "Give the product a name."})
+    product.name = name
+    product.full_clean()
+    product.save(update_fields=["name", "updated_at"])
+    return product
+
+
+@transaction.atomic
+def product_archive(*, product: Product) -> Product:
+    """Unpublish the product and set it aside: no live version, no A/B split; its versions and logs stay.
+
+    The widget and the API refuse an archived product (products/generation.py) until it is restored.
+    """
+    product = Product.objects.select_for_update().get(pk=product.pk)
+    if product.archived_at is not None:
+        return product
+    Release.objects.filter(product=product, stopped_at__isnull=True).update(
+        outcome=Release.Outcome.STOPPED, stopped_at=timezone.now())
+    product.live_version = None
+    product.archived_at = timezone.now()
+    product.save(update_fields=["live_version", "archived_at", "updated_at"])
+    return product
+
+
+@transaction.atomic
+def product_restore(*, product: Product) -> Product:
+    """Bring an archived product back to the list, still unpublished: a person publishes a version again."""
+    product = Product.objects.select_for_update().get(pk=product.pk)
+    product.archived_at = None
+    product.save(update_fields=["archived_at", "updated_at"])
+    return product
+
+
+@transaction.atomic
+def product_delete(*, product: Product) -> None:
+    """Delete the product with its versions, logs, splits, comparisons and training runs; datasets stay.
+
+    A model it trained that another product's version still serves blocks it (that version would break).
+    """
+    from django.db.models import RestrictedError
+
+    name = product.name
+    try:
+        product.delete()
+    except RestrictedError:
+        raise ValidationError(f"“{name}” cannot be deleted: another product's version serves a model it trained. "
+                              "Delete that version's product first, or archive this one instead.") from None
 
 
 def product_version_diff(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:

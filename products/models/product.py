@@ -84,6 +84,9 @@ class Product(ProductConfig):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Archived: unpublished and out of the product list's main part, its versions and logs kept; the widget and
+    # the API refuse it (products/generation.py) until it is restored. Null: in use.
+    archived_at = models.DateTimeField(null=True, blank=True)
     # The embed widget (products/embed/): who may show it, and how much it may be used.
     public_key = models.CharField(max_length=40, unique=True, default=new_public_key, editable=False)
     allowed_origins = models.JSONField(

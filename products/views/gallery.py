@@ -9,8 +9,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from products.forms import NewProductForm
 from products.kinds import all_kinds
 from products.knowledge.selectors import knowledge_version_choices, knowledge_version_get
-from products.selectors import product_list_for_team
+from products.selectors import product_list_for_team, product_name_taken
 from products.services import product_create
+from products.views.product_settings import DUPLICATE_NAME
 from studio.access import team_view
 from studio.models import Membership
 from studio.roles import Role
@@ -19,8 +20,11 @@ from studio.roles import Role
 @require_GET
 @team_view()
 def product_list(request: HttpRequest, membership: Membership) -> HttpResponse:
-    products = product_list_for_team(team=membership.team).select_related("live_version")
-    return render(request, "products/product_list.html", {"products": products})
+    products = list(product_list_for_team(team=membership.team).select_related("live_version"))
+    return render(request, "products/product_list.html", {
+        "products": [product for product in products if product.archived_at is None],
+        "archived": [product for product in products if product.archived_at is not None],
+    })
 
 
 @require_http_methods(["GET", "POST"])
@@ -49,6 +53,8 @@ def product_new(request: HttpRequest, membership: Membership) -> HttpResponse:
                                           "question once the status says Ready.")
             else:
                 messages.success(request, f"{product.name} is ready. Fill in the inputs and press Generate.")
+            if product_name_taken(team=membership.team, name=product.name, exclude=product):
+                messages.warning(request, DUPLICATE_NAME.format(name=product.name))
             return redirect("playground", team_slug=membership.team.slug, product_slug=product.slug)
     planned = [kind for kind in all_kinds(include_planned=True) if not kind.available]
     return render(request, "products/gallery.html", {

@@ -20,6 +20,8 @@ from products.services import (
     product_version_diff,
     product_version_publish,
 )
+from products.versions.selectors import version_detail_get
+from products.versions.services import product_draft_load
 from studio.access import team_view
 from studio.models import Membership
 from studio.roles import Role
@@ -38,13 +40,44 @@ def version_list(request: HttpRequest, membership: Membership, product_slug: str
     kind = get_kind(product.kind)
     config_form = (input_form(kind.config_fields, prefix="config", initial=kind.config_initial(product.kind_config))
                    if kind.config_fields else None)
+    live = product.live_version
     return render(request, "products/versions.html", {
         "product": product, "rows": rows, "form": VersionForm(), "config_form": config_form,
         "draft_changed": draft_changes != ["No changes to the settings."] if versions else True,
         "running": release_running(product=product),
         # A recommender whose catalog has a newer version: “Use the new catalog” (None for every other product).
         "newer_catalog": newer_catalog(product=product),
+        # After a roll-back the draft usually still holds the newer version's settings: offer the live ones.
+        "offer_reset": bool(live and versions and live.number < versions[0].number
+                            and product.config() != live.config()),
     })
+
+
+@require_GET
+@team_view()
+def version_detail(request: HttpRequest, membership: Membership, product_slug: str, number: int) -> HttpResponse:
+    """One version's full settings and what its prompt and system prompt changed since the version before."""
+    product = product_get(team=membership.team, slug=product_slug)
+    version = product_version_get(product=product, number=number)
+    return render(request, "products/version_detail.html", {
+        "product": product, "detail": version_detail_get(product=product, version=version),
+    })
+
+
+@require_POST
+@team_view(Role.EDITOR)
+def version_load(request: HttpRequest, membership: Membership, product_slug: str, number: int) -> HttpResponse:
+    """Replace the draft with this version's settings (the roll-back offer posts the live version here)."""
+    product = product_get(team=membership.team, slug=product_slug)
+    version = product_version_get(product=product, number=number)
+    try:
+        product_draft_load(product=product, version=version)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("version_detail", team_slug=membership.team.slug, product_slug=product.slug, number=number)
+    messages.success(request, f"The draft now has version {version.number}'s settings. Try it in the playground; "
+                              "save it as a new version to keep changes.")
+    return redirect("playground", team_slug=membership.team.slug, product_slug=product.slug)
 
 
 @require_POST

@@ -21,7 +21,7 @@ from products.embed.limits import PRODUCT_LIMIT_MESSAGE, VISITOR_LIMIT_MESSAGE
 from products.embed.services import product_embed_update, product_public_key_rotate, product_widget_update
 from products.embed.tokens import feedback_token
 from products.models import Generation, Product
-from products.services import product_version_create, product_version_publish
+from products.services import product_archive, product_version_create, product_version_publish
 from studio.asgi import application
 from tests.embed.conftest import SHOP
 from tests.fakes import fake_worker
@@ -273,6 +273,18 @@ async def test_unpublished_product_tells_the_visitor_it_is_not_open(make_team, m
     await communicator.send_json_to({"action": "generate", "message": "Hello"})
     assert await communicator.receive_json_from(timeout=5) == {
         "event": "error", "code": "not_published", "message": consumers.VISITOR_ERRORS["not_published"]}
+    await communicator.disconnect()
+    assert await _generations() == []
+
+
+async def test_archived_product_tells_the_visitor_it_is_closed(make_team, make_widget_product):
+    team = await database_sync_to_async(make_team)("Acme")
+    product = await database_sync_to_async(make_widget_product)(team)
+    communicator = await _open(product.public_key)
+    await database_sync_to_async(product_archive)(product=product)  # archived while a visitor has it open
+    await communicator.send_json_to({"action": "generate", "message": "Hello"})
+    assert await communicator.receive_json_from(timeout=5) == {
+        "event": "error", "code": "archived", "message": "This chat has been closed by its owner."}
     await communicator.disconnect()
     assert await _generations() == []
 

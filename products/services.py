@@ -120,6 +120,7 @@ def product_kind_config_update(
     kind = get_kind(product.kind)
     product = Product.objects.select_for_update().get(pk=product.pk)
     product.kind_config = kind.clean_config({**(product.kind_config or {}), **changes})
+    kind.check_config(product)
     product.full_clean()
     product.save()
     labels = {field.name: field.label for field in kind.config_fields}

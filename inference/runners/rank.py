@@ -3,7 +3,9 @@
 The artifact (arrays only: inference/training/recommender/model.py) is loaded once per version and kept in
 a small LRU cache; scoring is an exact matrix product over every item, in a worker thread with BLAS pinned
 to one thread, so the event loop keeps relaying other requests' tokens and the engine keeps its cores.
-The result goes back whole in the ``done`` event (no token stream).
+The result goes back whole in the ``done`` event (no token stream). The version's business rules ride in the
+query and are applied by the model after scoring, before top-k; a column rule's items are read from the run's
+catalog once per worker.
 
 Rankers are keyed by the request's ``model``: "recommender" is the trained one here; a test kind can add
 its own with ``@ranker("name")`` instead of a second runner for the task.
@@ -46,15 +48,31 @@ def load(artifact: str):
     return Recommender.load(Path(artifact))
 
 
+@functools.lru_cache(maxsize=64)
+def excluded_where(run_id: int, column: str, value: str) -> tuple[str, ...]:
+    """Ids a column rule leaves out of the catalog run ``run_id`` used, read once per worker (it never changes)."""
+    from products.recommendations.rules import catalog_for_run, catalog_ids_where
+
+    catalog = catalog_for_run(run_id=run_id)
+    if catalog is None:
+        raise ValueError("This version's model names no catalog, so its rule “never recommend where …” cannot be "
+                         "applied; train the recommender again and make a version from the run.")
+    return tuple(catalog_ids_where(catalog=catalog, column=column, value=value))
+
+
 @ranker("recommender")
 def recommend(request: InferenceRequest) -> dict[str, Any]:
     if not request.artifact:
         raise ValueError("This version has no trained recommender; train one and make a version from the run.")
     query = request.query or {}
-    return load(request.artifact).recommend(
-        query, k=int(query.get("k") or 10), exclude_ids=query.get("exclude") or (),
-        category=str(query.get("category") or ""),
-    )
+    model = load(request.artifact)
+    exclude = list(query.get("exclude") or ())
+    where = query.get("exclude_where")
+    if where:
+        exclude += excluded_where(int(where["run"]), str(where["column"]), str(where["value"]))
+    rules = model.rules(exclude_ids=exclude, category=str(query.get("category") or ""),
+                        boost_ids=query.get("boost") or (), pin_ids=query.get("pin") or ())
+    return model.recommend(query, k=int(query.get("k") or 10), rules=rules)
 
 
 @runner(Task.RANK)

@@ -91,6 +91,13 @@ def generation_get(*, team: Team, generation_id: int):
     return get_object_or_404(Generation, team=team, pk=generation_id)
 
 
+def generation_get_for_product(*, product: Product, generation_id: int):
+    """One of the product's generations, or 404 (``product`` comes from product_get, so it is the team's)."""
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(Generation, product=product, pk=generation_id)
+
+
 @dataclass(frozen=True)
 class GettingStartedStep:
     title: str

@@ -121,6 +121,7 @@ def product_kind_config_update(
     product = Product.objects.select_for_update().get(pk=product.pk)
     before = dict(product.kind_config or {})
     product.kind_config = kind.clean_config({**before, **changes})
+    kind.check_config(product)
     product.full_clean()
     product.save()
     labels = {field.name: field.label for field in kind.config_fields}

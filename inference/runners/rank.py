@@ -4,7 +4,9 @@ The artifact (arrays only: inference/training/recommender/model.py) is loaded on
 a small LRU cache; scoring is an exact matrix product over every item, in a worker thread with BLAS pinned
 to one thread, so the event loop keeps relaying other requests' tokens and the engine keeps its cores.
 The result goes back whole in the ``done`` event (no token stream). A version pointing at a newer catalog
-(“Use the new catalog”) gets the same model with that catalog's new items embedded once and cached.
+(“Use the new catalog”) gets the same model with that catalog's new items embedded once and cached. The
+version's business rules ride in the query and are applied by the model after scoring, before top-k; a column
+rule's items are read from the run's catalog once per worker.
 
 Rankers are keyed by the request's ``model``: "recommender" is the trained one here; a test kind can add
 its own with ``@ranker("name")`` instead of a second runner for the task.
@@ -63,6 +65,18 @@ def load_for_catalog(artifact: str, catalog_version: int):
     return model.with_catalog([item.id for item in items], cards, vectors)
 
 
+@functools.lru_cache(maxsize=64)
+def excluded_where(run_id: int, column: str, value: str) -> tuple[str, ...]:
+    """Ids a column rule leaves out of the catalog run ``run_id`` used, read once per worker (it never changes)."""
+    from products.recommendations.rules import catalog_for_run, catalog_ids_where
+
+    catalog = catalog_for_run(run_id=run_id)
+    if catalog is None:
+        raise ValueError("This version's model names no catalog, so its rule “never recommend where …” cannot be "
+                         "applied; train the recommender again and make a version from the run.")
+    return tuple(catalog_ids_where(catalog=catalog, column=column, value=value))
+
+
 @ranker("recommender")
 def recommend(request: InferenceRequest) -> dict[str, Any]:
     if not request.artifact:
@@ -70,10 +84,13 @@ def recommend(request: InferenceRequest) -> dict[str, Any]:
     query = request.query or {}
     catalog = query.get("catalog_version")
     model = load_for_catalog(request.artifact, int(catalog)) if catalog else load(request.artifact)
-    return model.recommend(
-        query, k=int(query.get("k") or 10), exclude_ids=query.get("exclude") or (),
-        category=str(query.get("category") or ""),
-    )
+    exclude = list(query.get("exclude") or ())
+    where = query.get("exclude_where")
+    if where:
+        exclude += excluded_where(int(where["run"]), str(where["column"]), str(where["value"]))
+    rules = model.rules(exclude_ids=exclude, category=str(query.get("category") or ""),
+                        boost_ids=query.get("boost") or (), pin_ids=query.get("pin") or ())
+    return model.recommend(query, k=int(query.get("k") or 10), rules=rules)
 
 
 @runner(Task.RANK)

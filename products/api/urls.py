@@ -12,6 +12,7 @@ from products.api.views.generations import (
     GenerationExportApi,
     GenerationFeedbackApi,
     GenerationListApi,
+    ProductFeedbackApi,
 )
 from products.api.views.products import ProductDetailApi, ProductListApi, VersionDetailApi, VersionListApi
 from products.api.views.training import (
@@ -27,6 +28,7 @@ v1_patterns = [
     path("products/<slug:slug>/versions/", VersionListApi.as_view(), name="api_versions"),
     path("products/<slug:slug>/versions/<int:number>/", VersionDetailApi.as_view(), name="api_version"),
     path("products/<slug:slug>/generate/", ProductGenerateApi.as_view(), name="api_generate"),
+    path("products/<slug:slug>/feedback/", ProductFeedbackApi.as_view(), name="api_product_feedback"),
     path("products/<slug:slug>/generations/", GenerationListApi.as_view(), name="api_generations"),
     path("products/<slug:slug>/generations/export/", GenerationExportApi.as_view(), name="api_generations_export"),
     path("products/<slug:slug>/training-runs/", ProductTrainingRunsApi.as_view(), name="api_product_training_runs"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -45,11 +45,14 @@ class CleanupResult:
     empty: int = 0
     trimmed: int = 0
     formulas: int = 0
+    dropped: int = 0
+    dropped_why: str = ""
     skipped_lines: list[int] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return bool(self.decoded or self.skipped or self.duplicates or self.empty or self.trimmed or self.formulas)
+        return bool(self.decoded or self.skipped or self.duplicates or self.empty or self.trimmed or self.formulas
+                    or self.dropped)
 
     def describe(self) -> str:
         def count(n: int, word: str) -> str:
@@ -69,6 +72,8 @@ class CleanupResult:
             parts.append(f"trimmed {count(self.trimmed, 'value')}")
         if self.formulas:
             parts.append(f"cleaned {count(self.formulas, 'formula cell')}")
+        if self.dropped:
+            parts.append(f"dropped {count(self.dropped, 'row')} {self.dropped_why}".strip())
         return ", ".join(parts)
 
     def skip(self, line: int) -> None:
@@ -78,9 +83,13 @@ class CleanupResult:
 
 
 def clean_file(
-    source: BinaryIO, target: BinaryIO, *, fmt: FileFormat, columns: list[str], actions: Iterable[str]
+    source: BinaryIO, target: BinaryIO, *, fmt: FileFormat, columns: list[str], actions: Iterable[str],
+    drop_lines: Collection[int] = (), drop_why: str = "",
 ) -> CleanupResult:
     """Stream ``source`` into ``target`` (same format, UTF-8; CSV comma-separated) with the actions applied.
+
+    ``drop_lines``: rows to leave out by their line number (a check that needs another file found them),
+    counted in the result as ``dropped`` rows ``drop_why``.
 
     Without READ_AS_WINDOWS_1252 a line that is not UTF-8 is an error (DatasetFileError); without
     SKIP_BAD_ROWS a row that cannot be read is written back as it was, for the next report to show again.
@@ -89,7 +98,8 @@ def clean_file(
     unknown = actions - set(CLEANUPS)
     if unknown:
         raise ValueError(f"Unknown clean-up {sorted(unknown)[0]!r}; choose from {', '.join(CLEANUPS)}.")
-    result = CleanupResult()
+    result = CleanupResult(dropped_why=drop_why)
+    drop_lines = frozenset(drop_lines)
     trim, drop_empty, drop_duplicates, formulas, skip_bad = (
         a in actions for a in (TRIM_WHITESPACE, DROP_EMPTY_ROWS, DROP_DUPLICATES, CLEAN_FORMULAS, SKIP_BAD_ROWS)
     )
@@ -108,6 +118,9 @@ def clean_file(
         return new
 
     def keep(line: int, values: list[str], seen: SeenRows) -> bool:
+        if line in drop_lines:
+            result.dropped += 1
+            return False
         if not any(value.strip() for value in values):
             if drop_empty:
                 result.empty += 1

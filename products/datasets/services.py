@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import PurePath
@@ -278,7 +278,8 @@ def _checked_actions(actions: Iterable[str], allowed: Iterable[str]) -> list[str
 
 @contextmanager
 def _fixed_file(
-    source: StoredDatasetFile, *, actions: list[str], allow_fixable: bool, nothing: str
+    source: StoredDatasetFile, *, actions: list[str], allow_fixable: bool, nothing: str,
+    drop_lines: Collection[int] = (), drop_why: str = "",
 ) -> Iterator[tuple[BinaryIO, FileFormat, CleanupResult, ValidationResult]]:
     """Stream ``source`` through the fixes into a temporary file and validate it; ValidationError when
     nothing changed or the result still cannot be used. Nothing is stored here."""
@@ -287,11 +288,12 @@ def _fixed_file(
     with tempfile.TemporaryFile() as target:
         with source.file.open("rb") as stream:
             try:
-                result = clean_file(_binary(stream), target, fmt=fmt, columns=source.column_names, actions=actions)
+                result = clean_file(_binary(stream), target, fmt=fmt, columns=source.column_names, actions=actions,
+                                    drop_lines=drop_lines, drop_why=drop_why)
             except DatasetFileError as exc:
                 raise ValidationError(f"{exc.issue.detail} Choose “Read it as Windows-1252” first.") from None
         if not result.changed:
-            wanted = " or ".join(CLEANUPS[action].lower().split(" (")[0] for action in actions)
+            wanted = " or ".join(CLEANUPS[action].lower().split(" (")[0] for action in actions) or "drop"
             raise ValidationError(f"{nothing}: there was nothing to {wanted}.")
         validation = validate_file(target, filename=f"fixed.{source.format}", fmt=out_fmt)
         if not validation.usable and not (allow_fixable and validation.fixable):
@@ -340,6 +342,27 @@ def dataset_version_clean(
     actions = _checked_actions(actions, VERSION_CLEANUPS)
     nothing = f"Nothing to clean in v{version.number}"
     fixing = _fixed_file(version, actions=actions, allow_fixable=False, nothing=nothing)
+    return _version_from_fixing(version=version, user=user, fixing=fixing, note=f"Clean-up of v{version.number}")
+
+
+@transaction.atomic
+def dataset_version_create_without_lines(
+    *, version: DatasetVersion, user: AbstractBaseUser | None, lines: Collection[int], why: str
+) -> DatasetVersion:
+    """A new version of ``version``'s rows without those on ``lines`` (found by a check that reads another file).
+
+    ``why`` says what those rows have in common, for the new version's note ("naming items not in the catalog").
+    """
+    if not lines:
+        raise ValidationError(f"Nothing to drop in v{version.number}: no row is {why}.")
+    fixing = _fixed_file(version, actions=[], allow_fixable=False, nothing=f"Nothing to drop in v{version.number}",
+                         drop_lines=lines, drop_why=why)
+    return _version_from_fixing(version=version, user=user, fixing=fixing, note=f"From v{version.number}")
+
+
+def _version_from_fixing(*, version: DatasetVersion, user: AbstractBaseUser | None, fixing, note: str
+                         ) -> DatasetVersion:
+    """Store what ``fixing`` (a ``_fixed_file``) wrote as the next version, with ``version``'s mapping and split."""
     with (
         fixing as (target, out_fmt, result, validation),
         files_deleted_on_failure() as written,
@@ -353,7 +376,7 @@ def dataset_version_clean(
         cleaned = DatasetVersion(
             dataset=dataset,
             number=_next_number(dataset),
-            note=f"Clean-up of v{version.number}: {result.describe()}."[:300],
+            note=f"{note}: {result.describe()}."[:300],
             kind=version.kind,
             shape=version.shape,
             column_mapping=mapping,

@@ -11,9 +11,9 @@ from django.db import transaction
 from products.embed.origins import origin_normalize
 from products.embed.tokens import feedback_token_valid
 from products.kinds import get_kind
-from products.models import Generation, Product
+from products.models import FeedbackEvent, Generation, Product
 from products.models.apikey import new_public_key
-from products.services import generation_feedback_set
+from products.services import generation_feedback_set, generation_item_event_record
 
 MAX_ORIGINS = 50
 LIMIT_RANGE = (1, 1_000_000)
@@ -62,9 +62,8 @@ def product_public_key_rotate(*, product: Product) -> Product:
     return product
 
 
-@transaction.atomic
-def widget_feedback_set(*, product: Product, generation_id: int, token: str, value: int) -> Generation:
-    """A visitor rates an answer the widget gave them; the token proves they received it."""
+def _widget_generation(*, product: Product, generation_id: int, token: str) -> Generation:
+    """The widget generation a visitor holds the token of; PermissionDenied for any other."""
     if not feedback_token_valid(public_key=product.public_key, generation_id=generation_id, token=token):
         raise PermissionDenied("This rating link is not valid for that answer.")
     generation = Generation.objects.filter(
@@ -72,7 +71,23 @@ def widget_feedback_set(*, product: Product, generation_id: int, token: str, val
     ).first()
     if generation is None:
         raise PermissionDenied("This rating link is not valid for that answer.")
+    return generation
+
+
+@transaction.atomic
+def widget_feedback_set(*, product: Product, generation_id: int, token: str, value: int) -> Generation:
+    """A visitor rates an answer the widget gave them; the token proves they received it."""
+    generation = _widget_generation(product=product, generation_id=generation_id, token=token)
     return generation_feedback_set(generation=generation, value=value)
+
+
+@transaction.atomic
+def widget_item_event_record(
+    *, product: Product, generation_id: int, token: str, kind: str, item: str
+) -> FeedbackEvent:
+    """A visitor clicked (or bought) an item of the recommendation cards the widget showed them."""
+    generation = _widget_generation(product=product, generation_id=generation_id, token=token)
+    return generation_item_event_record(generation=generation, kind=kind, item=item, visitor=generation.visitor)
 
 
 #: The most characters of each text the widget shows.

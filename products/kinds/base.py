@@ -209,6 +209,9 @@ class ProductKind:
         """Check a version's kind-specific settings; raise ValidationError naming the bad one."""
         return dict(kind_config or {})
 
+    def check_config(self, config: ProductConfig) -> None:
+        """Check the cleaned settings against what ``config`` serves (its trained model, its data) when saved."""
+
     # Serving -----------------------------------------------------------------------------------
 
     def prepare(self, config: ProductConfig, inputs: dict[str, Any], context: PrepareContext) -> InferenceRequest:

@@ -5,9 +5,10 @@ A recommendation product learns from two datasets, a catalog (items with their t
 (inference/training/recommender/: implicit's ALS, MiniLM embeddings of the catalog text, a hybrid of the
 two with a validated weight, popularity last), and the version made from the run serves its artifact
 through the worker's rank runner (inference/runners/rank.py). A version's business rules (items never
-to recommend, one category only) are its kind_config, and so is ``catalog_version``: a newer catalog the
-version recommends from (“Use the new catalog”, products/recommendations/services.py), whose items the
-model has not seen the worker embeds and serves by their descriptions until the next training.
+to recommend, by id or by a catalog column's value, one category only, items boosted or pinned first) are its
+kind_config (products/recommendations/rules.py), and so is ``catalog_version``: a newer catalog the version
+recommends from (“Use the new catalog”, products/recommendations/services.py), whose items the model has not
+seen the worker embeds and serves by their descriptions until the next training.
 
 The result: ``{"items": [{"id", "title", "score" (0–1), "reason", "image"?, "link"?}], "fallback"?: words}``,
 ``fallback`` saying why the list is not personal (an unknown customer, a short history).
@@ -26,6 +27,7 @@ from products.datasets.shapes import Block, Need, Shape, facts
 from products.kinds.base import InputError, InputField, PrepareContext, PrepareRefused, ProductKind, ProductTemplate
 from products.kinds.inputs import clean_inputs
 from products.kinds.registry import register
+from products.recommendations.rules import catalog_for_run, catalog_ids, where_check, where_parse
 
 if TYPE_CHECKING:
     from products.models.product import ProductConfig
@@ -35,6 +37,10 @@ MAX_K = 50
 #: Items a session may name at most (the widget sends what the visitor viewed).
 MAX_SESSION_ITEMS = 50
 MAX_ID_CHARS = 200
+MAX_PINNED = 5
+MAX_BOOSTED = 50
+#: The id-list rules of a version, with their labels for messages.
+ID_RULES = {"exclude": "Never recommend", "boost": "Boost", "pin": "Pin first"}
 
 NOT_TRAINED = (
     "Train the recommender first: Datasets → upload a catalog (item id, name, description) and interactions "
@@ -85,18 +91,19 @@ def _render_interaction(example: dict[str, Any]) -> list[Block]:
 
 
 #: (kind, path) per artifact id: artifacts never change, and a version cannot lose the one it serves (RESTRICT).
-_ARTIFACTS: dict[int, tuple[str, str]] = {}
+_ARTIFACTS: dict[int, tuple[str, str, int | None]] = {}
 
 
-def _artifact(artifact_id: int | None) -> tuple[str, str] | None:
-    """(kind, path) of a version's model, read once per artifact, so a request after the first costs no query."""
+def _artifact(artifact_id: int | None) -> tuple[str, str, int | None] | None:
+    """(kind, path, run id) of a version's model, read once per artifact, so a request after the first costs no
+    query."""
     if artifact_id is None:
         return None
     found = _ARTIFACTS.get(artifact_id)
     if found is None:
         from inference.models import ModelArtifact
 
-        found = ModelArtifact.objects.filter(pk=artifact_id).values_list("kind", "path").first()
+        found = ModelArtifact.objects.filter(pk=artifact_id).values_list("kind", "path", "run_id").first()
         if found is not None:
             _ARTIFACTS[artifact_id] = found
     return found
@@ -120,9 +127,17 @@ class Recommendation(ProductKind):
     config_fields = (
         InputField("exclude", "Never recommend", required=False, max_length=5_000,
                    help_text="Item ids to leave out (out of stock, discontinued), separated by commas."),
+        InputField("exclude_where", "Never recommend where", required=False, max_length=200,
+                   help_text="A catalog column and the value that leaves an item out, e.g. “in_stock = no”."),
         InputField("category", "Only this category", required=False, max_length=100,
                    help_text="Recommend only items of this category (the catalog's category column); "
                              "empty: every category."),
+        InputField("boost", "Boost", required=False, max_length=2_000,
+                   help_text=f"Item ids to rank higher (up to {MAX_BOOSTED}), separated by commas; their reason "
+                             "says the shop promotes them."),
+        InputField("pin", "Pin first", required=False, max_length=2_000,
+                   help_text=f"Item ids shown first, in this order (up to {MAX_PINNED}), marked “Pinned by the "
+                             "shop”; never one the customer already has or the rules leave out."),
     )
     templates = (
         ProductTemplate(
@@ -210,13 +225,41 @@ class Recommendation(ProductKind):
 
     def clean_config(self, kind_config: dict[str, Any]) -> dict[str, Any]:
         config = dict(kind_config or {})
-        exclude = split_ids(config.get("exclude") or "")
-        if any(len(item) > MAX_ID_CHARS for item in exclude):
-            raise ValidationError({"kind_config": f"An item id to leave out is longer than {MAX_ID_CHARS} characters; "
-                                                  "separate ids with commas."})
-        config["exclude"] = ", ".join(exclude)
+        for name, label in ID_RULES.items():
+            raw = str(config.get(name) or "")
+            ids = split_ids(raw)
+            if raw.strip() and not ids:
+                raise ValidationError({"kind_config": f"“{label}” names no item id: write ids separated by commas, "
+                                                      "or leave it empty."})
+            if any(len(item) > MAX_ID_CHARS for item in ids):
+                raise ValidationError({"kind_config": f"An item id in “{label}” is longer than {MAX_ID_CHARS} "
+                                                      "characters; separate ids with commas."})
+            config[name] = ", ".join(ids)
+        for name, most in (("pin", MAX_PINNED), ("boost", MAX_BOOSTED)):
+            if len(split_ids(config[name])) > most:
+                raise ValidationError({"kind_config": f"“{ID_RULES[name]}” names {len(split_ids(config[name]))} "
+                                                      f"items; a version can have at most {most}."})
+        config["exclude_where"] = str(config.get("exclude_where") or "").strip()
+        where_parse(config["exclude_where"])
         config["category"] = str(config.get("category") or "").strip()[:100]
         return config
+
+    def check_config(self, config: ProductConfig) -> None:
+        """The column rule must name a column of the trained catalog, and pins and boosts items of it."""
+        rules = config.kind_config or {}
+        where_check(artifact=config.fine_tuned_artifact, where=rules.get("exclude_where") or "")
+        named = {name: split_ids(rules.get(name) or "") for name in ("pin", "boost")}
+        if config.fine_tuned_artifact is None or not any(named.values()):
+            return
+        catalog = catalog_for_run(run_id=config.fine_tuned_artifact.run_id)
+        if catalog is None:
+            return
+        known = catalog_ids(catalog=catalog)
+        for name, ids in named.items():
+            unknown = [item for item in ids if item not in known]
+            if unknown:
+                raise ValidationError({"kind_config": f"“{ID_RULES[name]}” names {', '.join(unknown)}, not in the "
+                                                      f"catalog {catalog}: check the ids."})
 
     def prepare(self, config: ProductConfig, inputs: dict[str, Any], context: PrepareContext) -> InferenceRequest:
         artifact = _artifact(config.fine_tuned_artifact_id)
@@ -227,10 +270,14 @@ class Recommendation(ProductKind):
             if inputs.get(name) not in (None, "", []):
                 query[name] = inputs[name]
         rules = config.kind_config or {}
-        query["exclude"] = split_ids(rules.get("exclude") or "")
+        for name in ID_RULES:
+            query[name] = split_ids(rules.get(name) or "")
         query["category"] = str(rules.get("category") or "")
         if rules.get("catalog_version"):  # “Use the new catalog”: the worker adds the items the model has not seen
             query["catalog_version"] = int(rules["catalog_version"])
+        where = where_parse(rules.get("exclude_where") or "")
+        if where is not None:  # the worker reads which items it leaves out from the run's catalog
+            query["exclude_where"] = {"column": where[0], "value": where[1], "run": artifact[2]}
         return InferenceRequest(task=self.task, model="recommender",
                                 artifact=str(Path(settings.MEDIA_ROOT) / artifact[1]), query=query)
 

@@ -176,6 +176,15 @@ def usage_by_day(*, team: Team, product: Product | None = None, version_number: 
             for n in range(days)]
 
 
+def usage_totals(days: list[DayUsage]) -> Totals:
+    """The days of ``usage_by_day`` added up (counts only): a period's generations, clicks and purchases."""
+    total = Totals()
+    for day in days:
+        for name in COUNTS:
+            setattr(total, name, getattr(total, name) + getattr(day.totals, name))
+    return total
+
+
 def usage_by_product(*, team: Team, days: int = 30) -> list[dict]:
     """Generations and tokens per product of the team over the last ``days``, busiest first."""
     first = timezone.now().astimezone(UTC).date() - timedelta(days=days - 1)

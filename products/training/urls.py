@@ -21,4 +21,5 @@ urlpatterns = [
 product_urlpatterns = [
     path("", views.fine_tune, name="fine_tune"),
     path("estimate/", views.fine_tune_estimate, name="fine_tune_estimate"),
+    path("drop-unknown-items/", views.recommender_drop_unknown, name="recommender_drop_unknown"),
 ]

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from inference.registry import BASE_MODELS
@@ -26,6 +27,7 @@ from products.base_models.selectors import fine_tunable
 from products.datasets.selectors import dataset_version_list_for_kind
 from products.kinds import get_kind
 from products.recommendations.data import recommender_data
+from products.recommendations.services import interactions_version_drop_unknown_items
 from products.selectors import product_get
 from products.training.chart import loss_chart
 from products.training.classifier_report import cell_examples, classifier_report, threshold_outcome
@@ -63,12 +65,13 @@ def _recommender_context(product, form: RecommenderTrainForm, membership: Member
             context["estimate_errors"] = [error for errors in form.errors.values() for error in errors]
             return context
         interactions, catalog = form.cleaned_data["dataset_version"], form.cleaned_data["catalog_version"]
-    else:
-        interactions = fields["dataset_version"].queryset.first()
-        catalog = fields["catalog_version"].queryset.first()
+    else:  # the pair the page was asked for (after a fix), else the first of each
+        interactions = form.initial.get("dataset_version") or fields["dataset_version"].queryset.first()
+        catalog = form.initial.get("catalog_version") or fields["catalog_version"].queryset.first()
     if interactions is not None and catalog is not None:
         data = recommender_data(catalog=catalog, interactions=interactions)
         context["preflight"] = data
+        context["preflight_pair"] = (interactions, catalog)
         context["preflight_time"] = duration_words(data.expected_seconds)
         context["estimate_errors"] = data.problems
     return context
@@ -136,10 +139,42 @@ def fine_tune(request: HttpRequest, membership: Membership, product_slug: str) -
                     form, RecommenderTrainForm) else "Fine-tune queued. This page updates as it trains.")
                 return redirect("training_run", team_slug=membership.team.slug, run_id=run.pk)
     elif _form_class(product) is RecommenderTrainForm:
-        form = RecommenderTrainForm(versions=versions)
+        form = RecommenderTrainForm(versions=versions, initial=_chosen_pair(request, versions))
     else:
         form = FineTuneForm(versions=versions, initial={"dataset_version": versions.first()})
     return render(request, T + "fine_tune.html", _fine_tune_context(product, form, membership))
+
+
+def _chosen_pair(request: HttpRequest, versions) -> dict:
+    """``?dataset_version=&catalog_version=`` as the Train tab's first choice, when they are the team's."""
+    chosen = {}
+    for name, shape in (("dataset_version", "interactions"), ("catalog_version", "catalog")):
+        pk = request.GET.get(name, "")
+        version = versions.filter(shape=shape, pk=pk).first() if pk.isdigit() else None
+        if version is not None:
+            chosen[name] = version
+    return chosen
+
+
+@require_POST
+@team_view(Role.EDITOR)
+def recommender_drop_unknown(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
+    """“Drop these N interactions”: a new interactions version without the rows naming unknown items."""
+    product = product_get(team=membership.team, slug=product_slug)
+    form = RecommenderTrainForm(request.POST, versions=_trainable_versions(membership, product))
+    url = reverse("fine_tune", args=[membership.team.slug, product.slug])
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect(url)
+    catalog = form.cleaned_data["catalog_version"]
+    try:
+        version = interactions_version_drop_unknown_items(
+            interactions=form.cleaned_data["dataset_version"], catalog=catalog, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(url)
+    messages.success(request, f"Saved {version}: {version.note} It is chosen below; train on it when ready.")
+    return redirect(f"{url}?dataset_version={version.pk}&catalog_version={catalog.pk}")
 
 
 def _attach_errors(form: FineTuneForm, exc: ValidationError) -> None:

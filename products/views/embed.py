@@ -22,6 +22,7 @@ from products.embed.services import (
     product_public_key_rotate,
     product_widget_update,
     widget_feedback_set,
+    widget_item_event_record,
 )
 from products.kinds import get_kind
 from products.kinds.base import ProductKind
@@ -193,7 +194,8 @@ def _cors(response: HttpResponse, origin: str | None) -> HttpResponse:
 @csrf_exempt  # no cookies are involved: the per-generation token is the authorisation
 @require_http_methods(["POST", "OPTIONS"])
 def widget_feedback(request: HttpRequest, public_key: str) -> HttpResponse:
-    """A visitor's 👍/👎 on one widget answer: public key + generation id + that generation's token."""
+    """A visitor's 👍/👎 on one widget answer, or a click on one of its recommendation cards: public key +
+    generation id + that generation's token."""
     product = product_get_by_public_key(public_key=public_key)
     origin = request.headers.get("Origin")
     allowed = product is not None and (
@@ -206,12 +208,21 @@ def widget_feedback(request: HttpRequest, public_key: str) -> HttpResponse:
         return _cors(HttpResponse(status=204), origin)
     try:
         body = json.loads(request.body or b"{}")
-        generation_id, token, value = int(body["generation"]), str(body["token"]), int(body["value"])
+        generation_id, token = int(body["generation"]), str(body["token"])
+        event = str(body["event"]) if "event" in body else None
+        value = int(body["value"]) if event is None else 0
+        item = str(body.get("item") or "")
     except (ValueError, KeyError, TypeError):
         return _cors(JsonResponse(
-            {"error": 'Send {"generation": <id>, "token": "<feedback_token>", "value": 1, -1 or 0}.'}, status=400
+            {"error": 'Send {"generation": <id>, "token": "<feedback_token>", "value": 1, -1 or 0}, or "event": '
+                      '"click" or "purchase" with the recommended "item" instead of "value".'}, status=400
         ), origin)
     try:
+        if event is not None:
+            recorded = widget_item_event_record(product=product, generation_id=generation_id, token=token,
+                                                kind=event, item=item)
+            return _cors(JsonResponse({"generation": generation_id, "event": recorded.kind,
+                                       "item": recorded.item}), origin)
         generation = widget_feedback_set(product=product, generation_id=generation_id, token=token, value=value)
     except PermissionDenied as exc:
         return _cors(JsonResponse({"error": str(exc)}, status=403), origin)

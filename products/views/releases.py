@@ -9,6 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from inference.protocol import Task
+from products.kinds import get_kind
 from products.releases.chart import usage_charts
 from products.releases.selectors import (
     release_get,
@@ -16,6 +18,7 @@ from products.releases.selectors import (
     release_report,
     release_running,
     usage_by_day,
+    usage_totals,
 )
 from products.releases.services import release_promote, release_start, release_stop
 from products.selectors import product_get, product_version_list
@@ -132,7 +135,10 @@ def usage(request: HttpRequest, membership: Membership, product_slug: str) -> Ht
     days = _int_param(request, "days", 30, PERIODS)
     numbers = list(product_version_list(product=product).values_list("number", flat=True))
     version = _int_param(request, "version", None, numbers)
-    charts = usage_charts(usage_by_day(team=membership.team, product=product, version_number=version, days=days))
+    by_day = usage_by_day(team=membership.team, product=product, version_number=version, days=days)
+    # Recommendations are judged by what people click and buy: their counts head the section.
+    ranks = get_kind(product.kind).task == Task.RANK
     template = "products/usage.html#usage-charts" if request.htmx else "products/usage.html"
-    return render(request, template, {"product": product, "charts": charts, "days": days, "periods": PERIODS,
-                                      "version": version, "numbers": numbers})
+    return render(request, template, {"product": product, "charts": usage_charts(by_day), "days": days,
+                                      "periods": PERIODS, "version": version, "numbers": numbers,
+                                      "item_totals": usage_totals(by_day) if ranks else None})

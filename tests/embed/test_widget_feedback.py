@@ -82,4 +82,6 @@ def test_malformed_ratings_say_what_to_send(client, answered):
         "error": "Feedback is 1 (good), -1 (bad) or 0 (none)."}
     missing = _rate(client, product, {"generation": generation.pk})
     assert missing.status_code == 400
-    assert missing.json() == {"error": 'Send {"generation": <id>, "token": "<feedback_token>", "value": 1, -1 or 0}.'}
+    assert missing.json() == {"error": 'Send {"generation": <id>, "token": "<feedback_token>", "value": 1, -1 or 0}, '
+                                       'or "event": "click" or "purchase" with the recommended "item" instead of '
+                                       '"value".'}

@@ -34,6 +34,20 @@ COLD_USER = ("We have no history for this customer yet, so these are the items m
 SHORT_HISTORY = ("This customer has chosen only {n} item{s} so far, so these are items similar to what they chose, "
                  "mixed with what is popular, until there is more history to learn from.")
 SESSION_UNKNOWN = "None of these items are in the trained catalog, so these are the items most people chose."
+#: What a boosted item gains on the 0–1 scale: enough to climb past most neighbours, not to jump every list.
+BOOST = 0.25
+PINNED = "Pinned by the shop"
+BOOSTED = "promoted by the shop"
+
+
+@dataclass(frozen=True)
+class ServingRules:
+    """A version's business rules as catalog indices: never these, only this category, these higher, these first."""
+
+    exclude: tuple[int, ...] = ()
+    category: str = ""
+    boost: tuple[int, ...] = ()
+    pin: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -255,6 +269,15 @@ class Recommender:
 
     # Serving ---------------------------------------------------------------------------------------------
 
+    def rules(self, *, exclude_ids: Iterable[str] = (), category: str = "", boost_ids: Iterable[str] = (),
+              pin_ids: Iterable[str] = ()) -> ServingRules:
+        """A version's business rules as indices of this catalog (ids it does not know are skipped)."""
+        def known(ids: Iterable[str]) -> tuple[int, ...]:
+            return tuple(dict.fromkeys(i for item in ids if (i := self.item_index(item)) is not None))
+
+        return ServingRules(exclude=known(exclude_ids), category=category, boost=known(boost_ids),
+                            pin=known(pin_ids))
+
     def candidates(self, *, exclude: Iterable[int] = (), category: str = "") -> np.ndarray:
         mask = self.available.copy()
         mask[list(exclude)] = False
@@ -263,6 +286,21 @@ class Recommender:
                 self._categories = np.array([item.get("category", "").strip().lower() for item in self.items])
             mask &= self._categories == category.strip().lower()
         return mask
+
+    def ranked(self, scores: np.ndarray, mask: np.ndarray, k: int, rules: ServingRules) -> tuple[list[int], np.ndarray]:
+        """(pinned items, the rest best first) once the shop's rules are applied to the model's ``scores``.
+
+        Runs after scoring and before top-k: boosted items gain ``BOOST`` (scores stay 0–1), pinned ones come
+        first in the order the shop gave, and neither can bring back an item the rules or the history leave out.
+        """
+        pinned = [index for index in rules.pin if mask[index]][:k]
+        if rules.boost:
+            boost = np.zeros_like(scores)
+            boost[list(rules.boost)] = BOOST
+            scores[:] = np.minimum(scores + boost, 1.0)
+        rest = mask.copy()
+        rest[pinned] = False
+        return pinned, self.top(scores, rest, k - len(pinned))
 
     def top(self, scores: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
         """Indices of the ``k`` best candidates, best first: exact, by a partial sort of every score."""
@@ -276,7 +314,11 @@ class Recommender:
     def title(self, index: int) -> str:
         return self.items[index].get("title") or self.item_ids[index]
 
-    def _card(self, index: int, score: float, reason: str) -> dict[str, Any]:
+    def _card(self, index: int, score: float, reason: str, rules: ServingRules | None = None) -> dict[str, Any]:
+        if rules is not None and index in rules.pin:
+            reason = PINNED
+        elif rules is not None and index in rules.boost:
+            reason = f"{reason} · {BOOSTED}"
         item = self.items[index]
         card = {"id": self.item_ids[index], "title": self.title(index), "score": round(float(score), 3),
                 "reason": reason}
@@ -297,36 +339,35 @@ class Recommender:
         count = int(self.popularity[index])
         return f"Popular: chosen by {count} customer{'' if count == 1 else 's'}" if count else "New in the catalog"
 
-    def recommend(self, query: dict[str, Any], *, k: int = 10, exclude_ids: Iterable[str] = (),
-                  category: str = "") -> dict[str, Any]:
+    def recommend(self, query: dict[str, Any], *, k: int = 10, rules: ServingRules | None = None) -> dict[str, Any]:
         """The result payload for a query {"user"} | {"items"} | {"item"}: ``{items, fallback?}``."""
-        excluded = [i for item in exclude_ids if (i := self.item_index(item)) is not None]
+        rules = rules or ServingRules()
         if query.get("item") not in (None, ""):
-            return self._similar_items(str(query["item"]), k, excluded, category)
+            return self._similar_items(str(query["item"]), k, rules)
         if query.get("user") not in (None, ""):
             user = self.user_index(str(query["user"]))
             if user is None:
-                return self._popular(k, excluded, category, COLD_USER)
+                return self._popular(k, rules, COLD_USER)
             history = self.user_items(user)
             if len(history) < MIN_HISTORY:
-                return self._short_history(history, k, excluded, category)
-            return self._hybrid(self.user_factors[user], self.history[user], history, k, excluded, category)
+                return self._short_history(history, k, rules)
+            return self._hybrid(self.user_factors[user], self.history[user], history, k, rules)
         known = [i for item in query.get("items") or [] if (i := self.item_index(str(item))) is not None]
         history = np.asarray(sorted(set(known)), dtype=np.int64)
         if not len(history):
-            return self._popular(k, excluded, category, SESSION_UNKNOWN if query.get("items") else COLD_USER)
+            return self._popular(k, rules, SESSION_UNKNOWN if query.get("items") else COLD_USER)
         if len(history) < MIN_HISTORY:
-            return self._short_history(history, k, excluded, category)
+            return self._short_history(history, k, rules)
         row = self.session_row(history)
         vector = self.als.recalculate_user(0, row)
-        return self._hybrid(vector, row, history, k, excluded, category, user_row=0)
+        return self._hybrid(vector, row, history, k, rules, user_row=0)
 
-    def _hybrid(self, vector, row, history, k, excluded, category, user_row: int | None = None) -> dict[str, Any]:
-        mask = self.candidates(exclude=[*excluded, *history.tolist()], category=category)
+    def _hybrid(self, vector, row, history, k, rules: ServingRules, user_row: int | None = None) -> dict[str, Any]:
+        mask = self.candidates(exclude=[*rules.exclude, *history.tolist()], category=rules.category)
         scores, als, content = self.hybrid_scores(vector, history, mask)
-        best = self.top(scores, mask, k)
+        pinned, best = self.ranked(scores, mask, k, rules)
         weights = None
-        cards = []
+        cards = [self._card(index, scores[index], PINNED, rules) for index in pinned]
         user_items = row if user_row is not None else sp.csr_matrix(row)
         for index in best:
             if not self.is_new(int(index)) and self.weight * als[index] >= (1 - self.weight) * content[index]:
@@ -335,37 +376,39 @@ class Recommender:
                           else self._similar_reason(int(index), history))
             else:
                 reason = self._similar_reason(int(index), history)
-            cards.append(self._card(int(index), scores[index], reason))
+            cards.append(self._card(int(index), scores[index], reason, rules))
         return {"items": cards}
 
-    def _short_history(self, history, k, excluded, category) -> dict[str, Any]:
-        mask = self.candidates(exclude=[*excluded, *history.tolist()], category=category)
+    def _short_history(self, history, k, rules: ServingRules) -> dict[str, Any]:
+        mask = self.candidates(exclude=[*rules.exclude, *history.tolist()], category=rules.category)
         scores = self.short_history_scores(history, mask)
-        best = self.top(scores, mask, k)
-        cards = [self._card(int(i), scores[i], self._similar_reason(int(i), history)) for i in best]
+        pinned, best = self.ranked(scores, mask, k, rules)
+        cards = [self._card(int(i), scores[i], self._similar_reason(int(i), history), rules) for i in [*pinned, *best]]
         n = len(history)
         return {"items": cards, "fallback": SHORT_HISTORY.format(n=n, s="" if n == 1 else "s")}
 
-    def _popular(self, k, excluded, category, note: str) -> dict[str, Any]:
-        mask = self.candidates(exclude=excluded, category=category)
+    def _popular(self, k, rules: ServingRules, note: str) -> dict[str, Any]:
+        mask = self.candidates(exclude=rules.exclude, category=rules.category)
         scores = minmax(self.popularity_scores(), mask)
-        return {"items": [self._card(int(i), scores[i], self._popular_reason(int(i)))
-                          for i in self.top(scores, mask, k)], "fallback": note}
+        pinned, best = self.ranked(scores, mask, k, rules)
+        return {"items": [self._card(int(i), scores[i], self._popular_reason(int(i)), rules) for i in [*pinned, *best]],
+                "fallback": note}
 
-    def _similar_items(self, item_id: str, k, excluded, category) -> dict[str, Any]:
+    def _similar_items(self, item_id: str, k, rules: ServingRules) -> dict[str, Any]:
         item = self.item_index(item_id)
         if item is None:
-            return self._popular(k, excluded, category, f"“{item_id}” is not in the trained catalog, so these are "
-                                                        "the items most people chose.")
-        mask = self.candidates(exclude=[*excluded, item], category=category)
+            return self._popular(k, rules, f"“{item_id}” is not in the trained catalog, so these are "
+                                           "the items most people chose.")
+        mask = self.candidates(exclude=[*rules.exclude, item], category=rules.category)
         scores, als, content = self.item_neighbour_scores(item, mask)
-        cards = []
-        for index in self.top(scores, mask, k):
+        pinned, best = self.ranked(scores, mask, k, rules)
+        cards = [self._card(index, scores[index], PINNED, rules) for index in pinned]
+        for index in best:
             if not self.is_new(int(index)) and als[index] > content[index]:
                 reason = f"Customers who chose {self.title(item)} also chose this"
             else:
                 reason = self._similar_words(int(index), item)
-            cards.append(self._card(int(index), scores[index], reason))
+            cards.append(self._card(int(index), scores[index], reason, rules))
         result: dict[str, Any] = {"items": cards}
         if self.popularity[item] <= 0:
             result["fallback"] = (f"Nobody has chosen {self.title(item)} yet, so these are the items whose "

@@ -18,7 +18,7 @@ from products.api.serializers import GenerationSerializer
 from products.api.views.base import ApiView
 from products.logs.export import export_filename, export_response
 from products.logs.selectors import DRAFT, LogFilters, generation_log_filter
-from products.selectors import generation_get, product_get
+from products.selectors import generation_get, generation_get_for_product, product_get
 from products.services import generation_feedback_set, generation_item_event_record
 
 
@@ -94,6 +94,39 @@ class GenerationFeedbackApi(ApiView):
         except DjangoValidationError as exc:
             raise ValidationError({"value": exc.messages}) from None
         return Response(self.OutputSerializer(generation).data)
+
+
+class ProductFeedbackApi(ApiView):
+    """A click or purchase of an item one of the product's recommendations listed, reported back by the shop."""
+
+    permission_classes = [CanGenerate]
+
+    @extend_schema_serializer(component_name="ItemFeedback")
+    class InputSerializer(serializers.Serializer):
+        generation = serializers.IntegerField(help_text="The `generation` id the generate call answered with.")
+        event = serializers.ChoiceField(choices=["click", "purchase"])
+        item = serializers.CharField(max_length=200, help_text="The id of the recommended item.")
+
+    @extend_schema_serializer(component_name="ItemFeedbackEvent")
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        generation = serializers.IntegerField(source="generation_id")
+        event = serializers.CharField(source="kind")
+        item = serializers.CharField()
+        created_at = serializers.DateTimeField()
+
+    @extend_schema(operation_id="products_feedback", request=InputSerializer, responses={201: OutputSerializer})
+    def post(self, request, slug: str):
+        product = product_get(team=request.auth.team, slug=slug)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        generation = generation_get_for_product(product=product, generation_id=data["generation"])
+        try:
+            event = generation_item_event_record(generation=generation, kind=data["event"], item=data["item"])
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from None
+        return Response(self.OutputSerializer(event).data, status=201)
 
 
 class _ExportRenderer(BaseRenderer):

@@ -197,6 +197,19 @@
     node.append(rate);
   };
 
+  // A click on a recommendation card (or its link) is reported once per item, so the product's page can count
+  // clicks; keepalive lets the report leave with a link that navigates the page away.
+  const itemClicked = (message, event) => {
+    const item = event.target.closest("[data-item-id]")?.dataset.itemId;
+    if (!item || (message.clicked ||= []).includes(item)) return;
+    message.clicked.push(item);
+    save();
+    fetch(CONFIG.feedbackUrl, {
+      method: "POST", mode: "cors", credentials: "omit", keepalive: true, headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ generation: message.generation, token: message.token, event: "click", item }),
+    }).catch(() => {}); // a lost click must not bother the visitor
+  };
+
   const render = (message, { append = true } = {}) => {
     if (message.role === "notice") {
       const node = el("p", { class: "notice", role: "alert" }, message.text);
@@ -208,6 +221,7 @@
     const text = el("div", { class: "text" });
     if (message.role === "assistant" && message.sources) renderer.sources(text, message.sources);
     if (message.role === "assistant" && message.result) renderer.done(text, message.result);
+    if (RANK && message.generation && message.token) text.addEventListener("click", (e) => itemClicked(message, e));
     else if (message.role === "assistant" && message.sources) renderer.token(text, message.text);
     else text.textContent = message.text;
     node.append(text);

@@ -52,6 +52,7 @@ def _routes(product, generation) -> list[tuple[str, str, dict | None]]:
         ("get", f"/api/v1/training-runs/{run_id}/", None),
         ("post", f"/api/v1/training-runs/{run_id}/cancel/", {}),
         ("post", f"/api/v1/generations/{gid}/feedback/", {"value": -1}),
+        ("post", f"/api/v1/products/{slug}/feedback/", {"generation": gid, "event": "click", "item": "a1"}),
         ("get", f"/v1/models/{slug}", None),
         ("post", "/v1/chat/completions", {"model": slug, "messages": [{"role": "user", "content": "hi"}]}),
         ("post", "/v1/chat/completions", {"model": slug, "stream": True,

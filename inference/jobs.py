@@ -101,6 +101,32 @@ def job_release(model: type[J], *, job_id: int, worker: str, select_related: Seq
     return job
 
 
+def job_finish(
+    model: type[J], *, job_id: int, worker: str, status: str, error: str | None = None,
+    before: Callable[[J], object] | None = None, **fields: Any,
+) -> J | None:
+    """End a job ``worker`` still holds: ``status`` (succeeded / failed), ``error``, finished now, lease cleared.
+
+    ``before(job)`` runs first under the row lock (a failed job's clean-up: delete its partial output); ``fields``
+    are set last, so they may also set ``finished_at``. None, with nothing written, when the lease went elsewhere:
+    whoever holds the job now owns its ending.
+    """
+    with transaction.atomic():
+        job = job_held(model, job_id=job_id, worker=worker)
+        if job is None:
+            return None
+        if before is not None:
+            before(job)
+        job.status, job.finished_at = status, timezone.now()
+        if error is not None:
+            job.error = error
+        job.worker, job.lease_expires_at = "", None
+        for name, value in fields.items():
+            setattr(job, name, value)
+        job.save()
+    return job
+
+
 def jobs_requeue_expired(
     model: type[J], *, max_attempts: int, failure_message: Callable[[J], str],
     on_swept: Callable[[J, Swept], object] | None = None, select_related: Sequence[str] = (),

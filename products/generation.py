@@ -17,6 +17,7 @@ from typing import Any, Literal
 from django.contrib.auth.models import AbstractBaseUser
 
 from inference.protocol import InferenceRequest
+from products.base_models.selectors import base_model_unregistered
 from products.embed.limits import generation_limits_check
 from products.kinds import get_kind
 from products.kinds.base import (
@@ -214,6 +215,8 @@ def generation_start(
     picked = _version(product, version, actor)
     chosen = picked.version
     config = chosen or product
+    if unregistered := base_model_unregistered(team=product.team, base_model=config.base_model):
+        raise GenerationRefused("model_unregistered", unregistered)
     kind = get_kind(product.kind)
     if not kind.available:
         raise GenerationRefused("unavailable", f"{kind.name} products cannot answer yet in this studio.")

@@ -73,14 +73,19 @@ def request_headers(api_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
+def http_timeout(*, read_timeout_s: float | None = None):
+    """The timeouts of a remote-engine request, read from the settings at each request (tests patch them)."""
+    import httpx2 as httpx
+
+    return httpx.Timeout(read_timeout_s or settings.REMOTE_READ_TIMEOUT_S, connect=settings.REMOTE_CONNECT_TIMEOUT_S)
+
+
 def http_client(*, read_timeout_s: float | None = None, sync: bool = False):
     """An httpx client for remote engines: short connect timeout, no redirects, no proxies from the environment."""
     import httpx2 as httpx
 
-    timeout = httpx.Timeout(read_timeout_s or settings.REMOTE_READ_TIMEOUT_S,
-                            connect=settings.REMOTE_CONNECT_TIMEOUT_S)
     kind = httpx.Client if sync else httpx.AsyncClient
-    return kind(timeout=timeout, follow_redirects=False, trust_env=False)
+    return kind(timeout=http_timeout(read_timeout_s=read_timeout_s), follow_redirects=False, trust_env=False)
 
 
 def failure_message(name: str, exc: BaseException) -> str:

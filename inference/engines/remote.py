@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import time
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,6 +24,7 @@ from products.remote_engines import (
     api_key_decrypt,
     failure_message,
     http_client,
+    http_timeout,
     remote_engine_url,
     request_headers,
     status_message,
@@ -31,6 +33,18 @@ from products.remote_engines import (
 #: OpenAI's finish reasons in the studio's words ("stop" is the model ending or a stop string: both end cleanly).
 FINISH_REASONS = {"stop": "eos", "length": "length", "content_filter": "stop", "tool_calls": "eos"}
 _END = object()
+#: One kept-open client per event loop (httpx pools connections per host inside it), never one per request: a new
+#: client builds an SSL context (tens of ms, more on a busy CPU) and a new connection, both before the first token.
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+
+def pooled_client():
+    """This event loop's httpx client for remote engines (an async client belongs to the loop that made it)."""
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
+        client = _clients[loop] = http_client()
+    return client
 
 
 def chat_body(request: InferenceRequest) -> dict[str, Any]:
@@ -129,8 +143,9 @@ async def _next(events: asyncio.Queue, pump: asyncio.Task):
 async def _pump(*, url: str, name: str, body: dict[str, Any], api_key: str, events: asyncio.Queue) -> None:
     """POST the body and put ("token", text), ("finish", reason), ("usage", dict) or ("error", words) items."""
     try:
-        async with http_client() as client, client.stream(
-            "POST", f"{url}/chat/completions", json=body, headers=request_headers(api_key),
+        # Stop cancels this task: leaving the stream unread closes its connection, so the remote ends the request.
+        async with pooled_client().stream(
+            "POST", f"{url}/chat/completions", json=body, headers=request_headers(api_key), timeout=http_timeout(),
         ) as response:
             if response.status_code != 200:
                 raw = (await response.aread()).decode(errors="replace")

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from inference.jobs import job_held, job_release
+from inference.jobs import job_finish, job_held, job_release
 from inference.knowledge.chunking import chunk_text, looks_like_text, minilm_token_counter
 from inference.models import KnowledgeChunk, KnowledgeIndex
 
@@ -162,23 +162,14 @@ def _embed_and_store(index: KnowledgeIndex, *, worker: str, lease_lost: threadin
     if position != total:  # the file changed between the passes: refuse rather than serve a half index
         raise KnowledgeBuildError(f"The dataset file changed while it was indexed ({position} of {total} "
                                   "chunks); ask for the index again.")
-    with transaction.atomic():
-        held = job_held(KnowledgeIndex, job_id=index.pk, worker=worker)
-        if held is None:
-            return
-        now = timezone.now()
-        held.status, held.finished_at, held.built_at = KnowledgeIndex.Status.SUCCEEDED, now, now
-        held.worker, held.lease_expires_at = "", None
-        held.save()
+    now = timezone.now()
+    if job_finish(KnowledgeIndex, job_id=index.pk, worker=worker, status=KnowledgeIndex.Status.SUCCEEDED,
+                  finished_at=now, built_at=now) is None:
+        return
     logger.info("Knowledge index %s built: %s chunks", index.pk, total)
 
 
 def _fail(index: KnowledgeIndex, *, worker: str, message: str) -> None:
-    with transaction.atomic():
-        held = job_held(KnowledgeIndex, job_id=index.pk, worker=worker)
-        if held is None:
-            return
-        KnowledgeChunk.objects.filter(index=held).delete()  # nothing half-indexed
-        held.status, held.error, held.finished_at = KnowledgeIndex.Status.FAILED, message, timezone.now()
-        held.chunks_done, held.worker, held.lease_expires_at = 0, "", None
-        held.save()
+    job_finish(KnowledgeIndex, job_id=index.pk, worker=worker, status=KnowledgeIndex.Status.FAILED, error=message,
+               before=lambda held: KnowledgeChunk.objects.filter(index=held).delete(),  # nothing half-indexed
+               chunks_done=0)

@@ -24,9 +24,8 @@ from typing import Any
 
 import numpy as np
 from django.db import transaction
-from django.utils import timezone
 
-from inference.jobs import job_held, job_release
+from inference.jobs import job_finish, job_held, job_release
 from inference.models import KnowledgeEvaluation, KnowledgeEvaluationResult, KnowledgeIndex
 
 logger = logging.getLogger(__name__)
@@ -126,14 +125,9 @@ def _retrieve_and_store(evaluation: KnowledgeEvaluation, questions, *, worker: s
             held.save(update_fields=["questions_done"])
     results = list(KnowledgeEvaluationResult.objects.filter(evaluation=evaluation))
     summary = evaluation_summary(results, threshold=evaluation.threshold, top_k=evaluation.top_k)
-    with transaction.atomic():
-        held = job_held(KnowledgeEvaluation, job_id=evaluation.pk, worker=worker)
-        if held is None:
-            return
-        held.summary, held.suggested_threshold = summary, summary["suggested"]["threshold"]
-        held.status, held.finished_at = KnowledgeEvaluation.Status.SUCCEEDED, timezone.now()
-        held.worker, held.lease_expires_at = "", None
-        held.save()
+    if job_finish(KnowledgeEvaluation, job_id=evaluation.pk, worker=worker, status=KnowledgeEvaluation.Status.SUCCEEDED,
+                  summary=summary, suggested_threshold=summary["suggested"]["threshold"]) is None:
+        return
     logger.info("Knowledge evaluation %s finished: %s questions", evaluation.pk, len(results))
 
 
@@ -204,11 +198,6 @@ def evaluation_summary(results: list[KnowledgeEvaluationResult], *, threshold: f
 
 
 def _fail(evaluation: KnowledgeEvaluation, *, worker: str, message: str) -> None:
-    with transaction.atomic():
-        held = job_held(KnowledgeEvaluation, job_id=evaluation.pk, worker=worker)
-        if held is None:
-            return
-        KnowledgeEvaluationResult.objects.filter(evaluation=held).delete()  # no half report
-        held.status, held.error, held.finished_at = KnowledgeEvaluation.Status.FAILED, message, timezone.now()
-        held.questions_done, held.worker, held.lease_expires_at = 0, "", None
-        held.save()
+    job_finish(KnowledgeEvaluation, job_id=evaluation.pk, worker=worker, status=KnowledgeEvaluation.Status.FAILED,
+               error=message, before=lambda held: KnowledgeEvaluationResult.objects.filter(evaluation=held).delete(),
+               questions_done=0)  # the clean-up: no half report

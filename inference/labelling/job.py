@@ -21,9 +21,8 @@ from itertools import islice
 
 from django.core.files import File
 from django.db import transaction
-from django.utils import timezone
 
-from inference.jobs import job_held, job_release
+from inference.jobs import job_finish, job_held, job_release
 from inference.models import LabellingJob
 
 logger = logging.getLogger(__name__)
@@ -153,24 +152,16 @@ def _label_and_store(job: LabellingJob, *, artifact: str, has_labels: bool, tota
         text_out.flush()
         text_out.detach()  # the temporary file stays open for storage to read
         out.seek(0)
-        with transaction.atomic():
-            held = job_held(LabellingJob, job_id=job.pk, worker=worker)
-            if held is None:
-                return
-            held.output.save(f"team-{held.team_id}/labelling-job-{held.pk}.csv", File(out), save=False)
-            held.label_counts = dict(counts.most_common())
-            held.compared, held.agreed = compared, agreed
-            held.status, held.finished_at = LabellingJob.Status.SUCCEEDED, timezone.now()
-            held.worker, held.lease_expires_at = "", None
-            held.save()
+        finished = job_finish(
+            LabellingJob, job_id=job.pk, worker=worker, status=LabellingJob.Status.SUCCEEDED,
+            before=lambda held: held.output.save(f"team-{held.team_id}/labelling-job-{held.pk}.csv", File(out),
+                                                 save=False),
+            label_counts=dict(counts.most_common()), compared=compared, agreed=agreed)
+        if finished is None:
+            return
     logger.info("Labelling job %s finished: %s rows", job.pk, total)
 
 
 def _fail(job: LabellingJob, *, worker: str, message: str) -> None:
-    with transaction.atomic():
-        held = job_held(LabellingJob, job_id=job.pk, worker=worker)
-        if held is None:
-            return
-        held.status, held.error, held.finished_at = LabellingJob.Status.FAILED, message, timezone.now()
-        held.rows_done, held.worker, held.lease_expires_at = 0, "", None
-        held.save()
+    job_finish(LabellingJob, job_id=job.pk, worker=worker, status=LabellingJob.Status.FAILED, error=message,
+               rows_done=0)

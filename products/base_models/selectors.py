@@ -8,9 +8,9 @@ from pathlib import Path
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 
-from inference.model_folder import ModelCandidate, model_candidates
+from inference.model_folder import LOCAL_PREFIX, ModelCandidate, is_local, model_candidates
 from inference.registry import BASE_MODELS
-from products.models import RegisteredModel
+from products.models import Product, RegisteredModel, Release
 from studio.models import Team
 
 
@@ -27,6 +27,29 @@ def registered_model_list_for_team(*, team: Team) -> list[RegisteredModel]:
 def registered_model_get(*, team: Team, model_id: int) -> RegisteredModel:
     """The team's registered model; 404 for another team's."""
     return get_object_or_404(RegisteredModel, team=team, pk=model_id)
+
+
+def registered_model_users(*, model: RegisteredModel) -> list[str]:
+    """What would stop answering if ``model`` were unregistered: drafts, live versions and A/B candidates using it."""
+    base_model, team = model.model_id, model.team
+    drafts = Product.objects.filter(team=team, base_model=base_model).order_by("name")
+    uses = [f"the draft of “{p.name}”" for p in drafts]
+    live = (Product.objects.filter(team=team, live_version__base_model=base_model).select_related("live_version")
+            .order_by("name"))
+    uses += [f"“{p.name}” v{p.live_version.number} (live)" for p in live]
+    running = Release.objects.filter(team=team, stopped_at__isnull=True, candidate__base_model=base_model)
+    uses += [f"“{r.product.name}” v{r.candidate.number} (in an A/B split)"
+             for r in running.select_related("product", "candidate").order_by("product__name")]
+    return uses
+
+
+def base_model_unregistered(*, team: Team, base_model: str) -> str:
+    """Why a saved version on ``base_model`` cannot answer for ``team`` any more ("" when it can)."""
+    name = base_model.removeprefix(LOCAL_PREFIX)
+    if not is_local(base_model) or RegisteredModel.objects.filter(team=team, name=name).exists():
+        return ""
+    return (f"This version writes with {name}, which is no longer registered for "
+            "this team: a team admin registers it again on the Models page, or publish a version on another model.")
 
 
 def model_candidate_list(*, team: Team) -> list[CandidateRow]:

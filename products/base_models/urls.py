@@ -9,4 +9,5 @@ from products.base_models import views
 urlpatterns = [
     path("", views.model_list, name="model_list"),
     path("register/", views.model_register, name="model_register"),
+    path("<int:model_id>/unregister/", views.model_unregister, name="model_unregister"),
 ]

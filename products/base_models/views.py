@@ -1,4 +1,4 @@
-"""The team's Models page: what the operator put in the models folder, and registering one (admins)."""
+"""The team's Models page: what the operator put in the models folder, registering and unregistering (admins)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from products.base_models.selectors import model_candidate_list, registered_model_list_for_team
-from products.base_models.services import registered_model_create
+from products.base_models.selectors import model_candidate_list, registered_model_get, registered_model_list_for_team
+from products.base_models.services import registered_model_create, registered_model_delete
 from studio.access import team_view
 from studio.models import Membership
 from studio.roles import Role
@@ -39,4 +39,19 @@ def model_register(request: HttpRequest, membership: Membership) -> HttpResponse
     except ValidationError as exc:
         return _page(request, membership, error=" ".join(exc.messages), status=400)
     messages.success(request, f"“{model.name}” is registered: pick it as the base model on a product's Engine tab.")
+    return redirect("model_list", team_slug=membership.team.slug)
+
+
+@require_POST
+@team_view()
+def model_unregister(request: HttpRequest, membership: Membership, model_id: int) -> HttpResponse:
+    model = registered_model_get(team=membership.team, model_id=model_id)  # another team's: 404
+    if not membership.can(Role.ADMIN):
+        raise PermissionDenied("Only team admins unregister models. Ask a team admin.")
+    try:
+        registered_model_delete(model=model)
+    except ValidationError as exc:
+        return _page(request, membership, error=" ".join(exc.messages), status=400)
+    messages.success(request, f"“{model.name}” is unregistered: this team's products can no longer pick it. "
+                              "Its files stay in the models folder.")
     return redirect("model_list", team_slug=membership.team.slug)

@@ -16,7 +16,13 @@ Figures (targets from issue 18):
    requests delivered exactly the remote's text.
 2. time to first token over the websocket minus the remote server's own TTFT (its Generation row), p50/p95
    over the requests (≤ 40 ms).
-3. Stop after the first token of a long answer: the remote request ends (its row leaves "running",
+3. The fair comparison: TTFT of a direct streaming client (one pooled httpx client, as an OpenAI SDK keeps one)
+   posting the very body this studio sends to the remote's /v1/chat/completions, against TTFT over this studio's
+   websocket pointing at that remote; interleaved (the order alternates), same prompt, p50/p95 of both and of
+   the paired difference; then each against the remote's own TTFT of that request (its prefill varies by
+   hundreds of ms on a busy CPU and would swamp the figure), and what the studio adds over the direct
+   client (≤ 40 ms).
+4. Stop after the first token of a long answer: the remote request ends (its row leaves "running",
    finish reason "cancelled"), and how long after Stop that was.
 """
 
@@ -96,7 +102,34 @@ def setup(remote_url: str):
     product_engine_update(product=stopped, remote_engine="studio2", remote_model=long_served.slug, api_key=key)
     from asgiref.sync import async_to_sync
 
-    return (served, long_served), (ours, stopped), async_to_sync(_session_cookie_for)(owner)
+    return (served, long_served), (ours, stopped), async_to_sync(_session_cookie_for)(owner), key
+
+
+def direct_body(product, *, length: int) -> dict:
+    """The /chat/completions body this studio's remote engine sends for ``product`` (same messages and params)."""
+    from inference.engines.remote import chat_body
+    from products.generation import generation_request
+    from products.kinds import get_kind
+
+    prepared = generation_request(kind=get_kind(product.kind), config=product, inputs={"topic": INPUTS_TOPIC},
+                                  settings={"creativity": 0, "length": length, "variants": 1})
+    return chat_body(prepared.request)
+
+
+async def direct(client, url: str, body: dict, key: str) -> float:
+    """TTFT in ms of a client streaming straight from the remote: request sent → first content delta."""
+    import json
+
+    sent, first = time.perf_counter(), None
+    async with client.stream("POST", f"{url}/chat/completions", json=body,
+                             headers={"Authorization": f"Bearer {key}"}) as response:
+        assert response.status_code == 200, (await response.aread())[:300]
+        async for line in response.aiter_lines():
+            if first is None and line.startswith("data:") and line[5:].strip() != "[DONE]":
+                chunk = json.loads(line[5:])
+                if any((c.get("delta") or {}).get("content") for c in chunk.get("choices") or []):
+                    first = time.perf_counter()
+    return (first - sent) * 1000
 
 
 async def one(product, cookie: str, *, length: int, stop: bool = False) -> dict:
@@ -130,7 +163,7 @@ async def one(product, cookie: str, *, length: int, stop: bool = False) -> dict:
             "generation": frames[0].get("generation"), "stopped_at": stopped_at}
 
 
-async def main_async(args, served_pair, ours_pair, cookie) -> None:
+async def main_async(args, served_pair, ours_pair, cookie, key, remote_url) -> None:
     from channels.db import database_sync_to_async
     from channels.layers import get_channel_layer
     from tokenizers import Tokenizer
@@ -188,11 +221,42 @@ async def main_async(args, served_pair, ours_pair, cookie) -> None:
               f"queue) p50 {percentile(via_http, .5):.0f} ms, p95 {percentile(via_http, .95):.0f} ms; the rest is "
               "the websocket, Redis and this worker")
 
+        import httpx2 as httpx
+
+        body = await database_sync_to_async(direct_body)(ours, length=args.tokens)
+        direct_ms, socket_ms, direct_over, socket_over = [], [], [], []
+        async with httpx.AsyncClient(timeout=120, trust_env=False) as client:
+            await direct(client, f"{remote_url}/v1", body, key)  # its connection, as a long-lived client has one
+            for i in range(args.requests):
+                pair = [("direct", lambda: direct(client, f"{remote_url}/v1", body, key)),
+                        ("socket", lambda: one(ours, cookie, length=args.tokens))]
+                for name, call in pair if i % 2 == 0 else pair[::-1]:  # alternate who goes first
+                    before = await database_sync_to_async(last_pk)()
+                    got = await call()
+                    theirs = await finished_row(before)
+                    ms = got if name == "direct" else got["ttft_s"] * 1000
+                    (direct_ms if name == "direct" else socket_ms).append(ms)
+                    # Against the remote's own clock for that very request: its prefill time, which varies by
+                    # hundreds of ms on a busy CPU, cancels out of the comparison.
+                    (direct_over if name == "direct" else socket_over).append(ms - theirs.time_to_first_token_ms)
+        paired = [s - d for s, d in zip(socket_ms, direct_ms, strict=True)]
+        print(f"[3] TTFT, {args.requests} interleaved pairs, same prompt: direct streaming client to the remote's "
+              f"/v1/chat/completions p50 {percentile(direct_ms, .5):.0f} ms, p95 {percentile(direct_ms, .95):.0f} ms; "
+              f"through this studio's websocket p50 {percentile(socket_ms, .5):.0f} ms, "
+              f"p95 {percentile(socket_ms, .95):.0f} ms; difference of p50s "
+              f"{percentile(socket_ms, .5) - percentile(direct_ms, .5):.0f} ms, paired difference p50 "
+              f"{percentile(paired, .5):.0f} ms, p95 {percentile(paired, .95):.0f} ms")
+        print(f"    each over the remote's own TTFT of the same request: direct client p50 "
+              f"{percentile(direct_over, .5):.0f} ms, p95 {percentile(direct_over, .95):.0f} ms; through the studio "
+              f"p50 {percentile(socket_over, .5):.0f} ms, p95 {percentile(socket_over, .95):.0f} ms; what the studio "
+              f"adds: p50 {percentile(socket_over, .5) - percentile(direct_over, .5):.0f} ms, p95 "
+              f"{percentile(socket_over, .95) - percentile(direct_over, .95):.0f} ms (target <= 40 ms)")
+
         before = await database_sync_to_async(last_pk)()
         got = await one(stopped, cookie, length=1024, stop=True)
         theirs = await finished_row(before)
         ended = time.perf_counter() - got["stopped_at"]
-        print(f"[3] Stop after the first token of a 1024-token answer: ours ended "
+        print(f"[4] Stop after the first token of a 1024-token answer: ours ended "
               f"{got['last'].get('usage', {}).get('finish_reason', got['last'])}; the remote request "
               f"{'ended' if theirs and theirs.status != 'running' else 'was STILL RUNNING'} "
               f"(status {theirs and theirs.status}, finish {theirs and theirs.finish_reason}, "
@@ -220,9 +284,9 @@ def main() -> None:
     call_command("migrate", verbosity=0)  # before the remote studio starts on the same database
 
     with studio_process(REDIS_URL="", STUDIO_REMOTE_ENGINES="") as remote_url:
-        served, ours, cookie = setup(remote_url)
+        served, ours, cookie, key = setup(remote_url)
         print(f"remote studio at {remote_url}; models (its products) {served[0].slug}, {served[1].slug}")
-        asyncio.run(main_async(args, served, ours, cookie))
+        asyncio.run(main_async(args, served, ours, cookie, key, remote_url))
 
 
 if __name__ == "__main__":

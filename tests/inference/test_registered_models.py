@@ -138,3 +138,67 @@ async def test_gemma_3_270m_from_pypi_serves_through_a_product_version_with_llam
     # A one-line template: a newline ("stop"), the end token or the length limit ends it.
     assert result.finish_reason in ("eos", "length", "stop") and 0 < result.usage["completion_tokens"] <= 16
     assert "".join(e.text for e in events if isinstance(e, Token)) == result.text and result.text.strip()
+
+
+@pytest.mark.model
+@pytest.mark.django_db(transaction=True)
+async def test_a_registered_hugging_face_folder_streams_a_playground_answer_with_torch_end_to_end(
+    models_folder, make_team, bundled_models,
+):
+    """Websocket → generation_start → channel layer → InferenceWorker → scheduler → torch → frames, on the real
+    SmolLM2 weights linked into the models folder as a Hugging Face folder the team registered."""
+    import asyncio
+
+    from channels.db import database_sync_to_async
+    from channels.layers import get_channel_layer
+    from django.core.cache import cache
+
+    from inference import runtime
+    from inference.engines.local import LocalEngine
+    from inference.worker import InferenceWorker
+    from products.models import Generation
+    from tests.products.test_generation_stream import _connect, _frames_until_end
+
+    folder = models_folder / "smol-hf"
+    folder.mkdir()
+    for file in bundled_models[DEFAULT_MODEL_ID].iterdir():
+        link_or_copy(file, folder / file.name)
+
+    def make_product():
+        cache.clear()  # playground rate-limit counters
+        team = make_team("Acme")
+        owner = team.memberships.get().user
+        registered_model_create(team=team, name="smol-hf", user=owner)
+        product = product_create(team=team, user=owner, kind_id="copywriting", template_id="ad-headlines")
+        product_base_model_update(product=product, base_model="local:smol-hf")
+        return product, owner
+
+    product, owner = await database_sync_to_async(make_product)()
+    worker = asyncio.create_task(InferenceWorker(get_channel_layer()).run())  # the real runners
+    try:
+        communicator = await _connect(product, owner)
+        await communicator.send_json_to({"action": "generate", "inputs": INPUTS,
+                                         "settings": {"creativity": 0, "length": 12, "variants": 1}})
+        frames = await _frames_until_end(communicator, timeout=120)
+        await communicator.disconnect()
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+        engine = runtime.scheduler_for("local:smol-hf").engine
+        assert isinstance(engine, LocalEngine) and engine.model_dir == folder  # torch, on the registered folder
+        generation = await database_sync_to_async(Generation.objects.get)()
+        request = await database_sync_to_async(
+            lambda: generation_request(kind=get_kind(product.kind), config=product, inputs=INPUTS,
+                                       settings={"creativity": 0, "length": 12, "variants": 1}).request)()
+        # The same weights straight through the torch engine, greedy: the words the socket delivered.
+        alone = list(LocalEngine(bundled_models[DEFAULT_MODEL_ID], device="cpu").stream(GenerationRequest(
+            messages=request.messages, params=GenerationParams(
+                **{k: v for k, v in request.params.items() if k in GenerationParams.__dataclass_fields__}))))
+    finally:
+        worker.cancel()
+        runtime.shutdown_all()
+    events = [f["event"] for f in frames]
+    assert events[0] == "start" and events[-1] == "done" and set(events[1:-1]) == {"token"}, frames
+    text = "".join(f["text"] for f in frames if f["event"] == "token")
+    assert text.strip() and text == frames[-1]["result"]["text"] == generation.output == alone[-1].text
+    assert generation.status == "finished" and 0 < generation.tokens_out <= 12
+    assert frames[-1]["usage"]["finish_reason"] in ("eos", "length", "stop")

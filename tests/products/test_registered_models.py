@@ -141,3 +141,105 @@ def test_editors_see_the_models_but_only_admins_register_or_pick_them(owner_clie
     assert _register(owner_client, owner_client.team, TINY_GGUF).status_code == 403
     assert _use(owner_client, product, "smollm2-135m-instruct").status_code == 403
     assert not RegisteredModel.objects.exists()
+
+
+def _unregister(client, model: RegisteredModel):
+    return client.post(f"/t/{model.team.slug}/models/{model.pk}/unregister/")
+
+
+def test_an_admin_unregisters_an_unused_model_and_its_files_stay_in_the_folder(owner_client, models_folder):
+    _register(owner_client, owner_client.team, TINY_GGUF)
+    model = RegisteredModel.objects.get()
+
+    response = _unregister(owner_client, model)
+
+    assert response.status_code == 302
+    assert not RegisteredModel.objects.exists()
+    page = owner_client.get(_models_url(owner_client.team)).content.decode()
+    assert "“tiny-chat.gguf” is unregistered: this team&#x27;s products can no longer pick it." in page
+    assert "No models registered yet" in page and 'value="tiny-chat.gguf"' in page  # registrable again
+    assert (models_folder / TINY_GGUF).is_file()
+
+
+def test_unregistering_is_refused_while_a_draft_or_a_live_version_writes_with_it_naming_them(
+    owner_client, models_folder, product,
+):
+    _register(owner_client, owner_client.team, TINY_GGUF)
+    model = RegisteredModel.objects.get()
+    _use(owner_client, product, "local:tiny-chat.gguf")
+    product.refresh_from_db()
+    product_version_publish(product=product, version=product_version_create(product=product, user=owner_client.user))
+    _use(owner_client, product, "smollm2-135m-instruct")  # the draft moved on; v1, live, still writes with it
+    other = product_create(team=product.team, user=owner_client.user, kind_id="copywriting",
+                           template_id="ad-headlines", name="Other")
+    _use(owner_client, other, "local:tiny-chat.gguf")
+
+    response = _unregister(owner_client, model)
+
+    assert response.status_code == 400
+    assert (f"“tiny-chat.gguf” is still in use by the draft of “Other”, “{product.name}” v1 (live). Pick another "
+            "base model on their Engine tab (and publish it) first, then unregister it.") in response.content.decode()
+    assert RegisteredModel.objects.filter(pk=model.pk).exists()
+
+
+def test_an_a_b_candidate_on_the_model_also_keeps_it_registered(owner_client, models_folder, product):
+    from products.releases.services import release_start
+
+    _register(owner_client, owner_client.team, TINY_GGUF)
+    model = RegisteredModel.objects.get()
+    product_version_publish(product=product, version=product_version_create(product=product, user=owner_client.user))
+    _use(owner_client, product, "local:tiny-chat.gguf")
+    product.refresh_from_db()
+    candidate = product_version_create(product=product, user=owner_client.user)
+    _use(owner_client, product, "smollm2-135m-instruct")
+    release_start(product=product, candidate=candidate, share_percent=10, user=owner_client.user)
+
+    response = _unregister(owner_client, model)
+
+    assert response.status_code == 400
+    assert f"is still in use by “{product.name}” v2 (in an A/B split)." in response.content.decode()
+    assert RegisteredModel.objects.filter(pk=model.pk).exists()
+
+
+def test_an_older_version_on_an_unregistered_model_is_refused_in_words_instead_of_answering(
+    owner_client, models_folder, product,
+):
+    from products.generation import Actor, GenerationRefused, generation_start
+    from products.models import Generation
+
+    _register(owner_client, owner_client.team, TINY_GGUF)
+    _use(owner_client, product, "local:tiny-chat.gguf")
+    product.refresh_from_db()
+    old = product_version_create(product=product, user=owner_client.user)
+    _use(owner_client, product, "smollm2-135m-instruct")
+    product.refresh_from_db()
+    product_version_publish(product=product, version=product_version_create(product=product, user=owner_client.user))
+    assert _unregister(owner_client, RegisteredModel.objects.get()).status_code == 302
+
+    with pytest.raises(GenerationRefused) as refused:
+        generation_start(product=product, version=old.number, channel=Generation.Channel.API,
+                         actor=Actor(user=owner_client.user), inputs={"product": "A bakery"})
+
+    assert refused.value.code == "model_unregistered"
+    assert refused.value.message == (
+        "This version writes with tiny-chat.gguf, which is no longer registered for this team: a team admin "
+        "registers it again on the Models page, or publish a version on another model.")
+    assert not Generation.objects.exists()
+
+
+def test_another_team_gets_404_and_a_viewer_or_editor_is_refused_unregistering(
+    owner_client, models_folder, make_team, make_member,
+):
+    _register(owner_client, owner_client.team, TINY_GGUF)
+    model = RegisteredModel.objects.get()
+    other_owner = make_team("Globex").memberships.get().user
+    owner_client.force_login(other_owner)
+    assert _unregister(owner_client, model).status_code == 404
+    for role in (Role.VIEWER, Role.EDITOR):
+        owner_client.force_login(make_member(owner_client.team, role).user)
+        page = owner_client.get(_models_url(model.team)).content.decode()
+        assert "Unregister tiny-chat.gguf" not in page
+        response = _unregister(owner_client, model)
+        assert response.status_code == 403
+        assert "Only team admins unregister models. Ask a team admin." in response.content.decode()
+    assert RegisteredModel.objects.filter(pk=model.pk).exists()

@@ -26,6 +26,7 @@ from inference.engines.base import (
     GenerationRequest,
 )
 from inference.engines.sequence import SequenceState, encode_chat
+from inference.engines.turns import TurnLock
 
 logger = logging.getLogger(__name__)
 
@@ -102,30 +103,6 @@ def _load(model_dir: Path, device: str) -> LoadedModel:
         num_kv_heads=getattr(config, "num_key_value_heads", None) or heads,
         head_dim=getattr(config, "head_dim", None) or config.hidden_size // heads,
     )
-
-
-class TurnLock:
-    """A lock granted in arrival order, so versions decoding on one model alternate steps.
-
-    A plain Lock lets the thread that just released it take it again before a waiting one wakes.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._next_ticket = 0
-        self._serving = 0
-
-    def __enter__(self) -> None:
-        with self._cond:
-            ticket = self._next_ticket
-            self._next_ticket += 1
-            while ticket != self._serving:
-                self._cond.wait()
-
-    def __exit__(self, *exc: object) -> None:
-        with self._cond:
-            self._serving += 1
-            self._cond.notify_all()
 
 
 class SharedModel:
@@ -272,7 +249,7 @@ class LocalEngine:
             request,
             self.encode(request),
             tokenizer=self.loaded.tokenizer,
-            eos_token_ids=self.loaded.eos_token_ids,
+            eos_token_ids=self.eos_token_ids,
             cancel=cancel,
             started_at=started_at,
         )

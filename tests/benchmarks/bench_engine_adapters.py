@@ -59,8 +59,10 @@ def main() -> None:
         ]
         for version in versions:
             version.loaded  # noqa: B018 - load the base and attach both adapters before timing
-        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32 CPU; "
-              f"adapters on the shared base: {shared_model(base_dir, 'cpu').adapter_count}")
+        print(
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32 CPU; "
+            f"adapters on the shared base: {shared_model(base_dir, 'cpu').adapter_count}"
+        )
         base, one, two = (Scheduler(v, max_batch_size=4) for v in versions)
         try:
             stream_together([base, one, two], req)  # warm-up
@@ -77,12 +79,18 @@ def main() -> None:
                 s.shutdown()
     med = {k: statistics.median(v) for k, v in rates.items()}
     print(f"median of {args.rounds} interleaved rounds, {args.max_new_tokens} greedy tokens each:")
-    print(f"  base alone {med['base']:.1f} tok/s; one fine-tuned version alone {med['alone']:.1f} tok/s "
-          f"(fine-tuned / base {med['alone'] / med['base']:.2f}, target >= 0.9)")
-    print(f"  two versions with different adapters at once: {med['shared']:.1f} tok/s each, "
-          f"{med['aggregate']:.1f} aggregate")
-    print(f"  each / alone {med['shared'] / med['alone']:.2f}; aggregate / alone {med['aggregate'] / med['alone']:.2f} "
-          "(steps alternate between the two adapters)")
+    print(
+        f"  base alone {med['base']:.1f} tok/s; one fine-tuned version alone {med['alone']:.1f} tok/s "
+        f"(fine-tuned / base {med['alone'] / med['base']:.2f}, target >= 0.9)"
+    )
+    print(
+        f"  two versions with different adapters at once: {med['shared']:.1f} tok/s each, "
+        f"{med['aggregate']:.1f} aggregate"
+    )
+    print(
+        f"  each / alone {med['shared'] / med['alone']:.2f}; aggregate / alone {med['aggregate'] / med['alone']:.2f} "
+        "(steps alternate between the two adapters)"
+    )
 
 
 if __name__ == "__main__":

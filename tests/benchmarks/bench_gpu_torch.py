@@ -42,8 +42,14 @@ from inference.engines.base import GenerationResult  # noqa: E402
 from tests.benchmarks.bench_engine_llamacpp import PROMPTS, decode_rate, request  # noqa: E402 - no llama.cpp needed
 
 DEFAULT_MODEL_DIR = REPO_ROOT / "var" / "models" / "smollm2-135m-instruct"
-SMALL_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
-               "chat_template.jinja", "special_tokens_map.json")
+SMALL_FILES = (
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "chat_template.jinja",
+    "special_tokens_map.json",
+)
 
 
 def pack(model_dir: Path, out: Path) -> None:
@@ -91,7 +97,10 @@ class Generate:
         ).to(self.loaded.device)
         with torch.inference_mode():
             out = self.loaded.model.generate(
-                **enc, max_new_tokens=max_new_tokens, min_new_tokens=max_new_tokens, do_sample=False,
+                **enc,
+                max_new_tokens=max_new_tokens,
+                min_new_tokens=max_new_tokens,
+                do_sample=False,
                 pad_token_id=self.tokenizer.pad_token_id,
             )
         new = out[:, enc["input_ids"].shape[1] :].tolist()
@@ -135,21 +144,31 @@ def main() -> None:
         loaded = engine.loaded
         peer = Generate(engine)
         where = torch.cuda.get_device_name(loaded.device) if loaded.device.type == "cuda" else "CPU"
-        print(f"{where}: torch {torch.__version__}, transformers {transformers.__version__}, {loaded.dtype}, "
-              f"{'random' if args.random_weights else 'real'} weights from {args.model_dir}")
+        print(
+            f"{where}: torch {torch.__version__}, transformers {transformers.__version__}, {loaded.dtype}, "
+            f"{'random' if args.random_weights else 'real'} weights from {args.model_dir}"
+        )
         single = Scheduler(engine, max_batch_size=1)
         crowd = Scheduler(engine, max_batch_size=args.streams)
         n, texts = args.max_new_tokens, [PROMPTS[i % len(PROMPTS)] for i in range(args.streams)]
-        figures: dict[str, list[float]] = {k: [] for k in (
-            "engine_ttft_s", "generate_ttft_s", "engine_tok_s", "generate_tok_s", "engine_agg_tok_s",
-            "generate_agg_tok_s")}
+        figures: dict[str, list[float]] = {
+            k: []
+            for k in (
+                "engine_ttft_s",
+                "generate_ttft_s",
+                "engine_tok_s",
+                "generate_tok_s",
+                "engine_agg_tok_s",
+                "generate_agg_tok_s",
+            )
+        }
         same_prefix: list[int] = []
         try:
             engine_run(crowd, texts[:2], 4)  # warm-up: CUDA context, kernels, allocator
             peer.run(texts[:2], 4)
             for rnd in range(args.rounds):
                 # Alternating order, so neither side always runs on what the other left warm.
-                for side in (("engine", "generate") if rnd % 2 == 0 else ("generate", "engine")):
+                for side in ("engine", "generate") if rnd % 2 == 0 else ("generate", "engine"):
                     if side == "engine":
                         _, (first,) = engine_run(single, texts[:1], 1)
                         figures["engine_ttft_s"].append(first.time_to_first_token_s)
@@ -169,17 +188,30 @@ def main() -> None:
             single.shutdown()
             crowd.shutdown()
     med = {k: statistics.median(v) for k, v in figures.items()}
-    report = {"device": where, "dtype": str(loaded.dtype), "streams": args.streams, "max_new_tokens": n,
-              "rounds": args.rounds, "random_weights": args.random_weights, **{k: round(v, 4) for k, v in med.items()},
-              "greedy_tokens_equal_prefix": min(same_prefix)}
+    report = {
+        "device": where,
+        "dtype": str(loaded.dtype),
+        "streams": args.streams,
+        "max_new_tokens": n,
+        "rounds": args.rounds,
+        "random_weights": args.random_weights,
+        **{k: round(v, 4) for k, v in med.items()},
+        "greedy_tokens_equal_prefix": min(same_prefix),
+    }
     print(f"median of {args.rounds} interleaved rounds, {n} greedy tokens per stream:")
     print(f"  TTFT: engine {med['engine_ttft_s'] * 1000:.1f} ms, generate {med['generate_ttft_s'] * 1000:.1f} ms")
-    print(f"  single stream: engine {med['engine_tok_s']:.1f} tok/s, generate {med['generate_tok_s']:.1f} tok/s, "
-          f"ratio {med['engine_tok_s'] / med['generate_tok_s']:.2f}")
-    print(f"  {args.streams} streams: engine {med['engine_agg_tok_s']:.1f} tok/s aggregate, batched generate "
-          f"{med['generate_agg_tok_s']:.1f}, ratio {med['engine_agg_tok_s'] / med['generate_agg_tok_s']:.2f}")
-    print(f"  single-stream greedy tokens equal for the first {min(same_prefix)} of {n} "
-          "(bf16 is not exact; fp32 on the CPU is)")
+    print(
+        f"  single stream: engine {med['engine_tok_s']:.1f} tok/s, generate {med['generate_tok_s']:.1f} tok/s, "
+        f"ratio {med['engine_tok_s'] / med['generate_tok_s']:.2f}"
+    )
+    print(
+        f"  {args.streams} streams: engine {med['engine_agg_tok_s']:.1f} tok/s aggregate, batched generate "
+        f"{med['generate_agg_tok_s']:.1f}, ratio {med['engine_agg_tok_s'] / med['generate_agg_tok_s']:.2f}"
+    )
+    print(
+        f"  single-stream greedy tokens equal for the first {min(same_prefix)} of {n} "
+        "(bf16 is not exact; fp32 on the CPU is)"
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2))

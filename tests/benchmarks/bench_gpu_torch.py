@@ -22,6 +22,10 @@ A GPU machine that reaches no network cannot fetch the model, and the 135M model
 tokenizer; `--model-dir DIR --random-weights` (there) builds the same architecture with random
 weights, which decodes exactly as fast (same shapes, same kernels); the greedy text is noise.
 On the CPU, `--device cpu --streams 4` is the smoke check that the script works.
+
+For the device machine: `--pack var/gpu-model` here, then there (carry `var/gpu-model`, plus wheels
+of transformers/tokenizers/safetensors if it lacks them):
+`python tests/benchmarks/bench_gpu_torch.py --model-dir var/gpu-model --random-weights --json $OUT/gpu.json`
 """
 
 from __future__ import annotations

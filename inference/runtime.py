@@ -4,9 +4,11 @@
 imports and decodes one token in a child process, else with torch (one log line says why); on a
 GPU auto means torch. `llamacpp` insists (a broken install is an error), `torch` never tries it.
 
-With llama.cpp every version of a base model shares one copy of its weights: a fine-tuned
-version is the base GGUF plus its LoRA adapter in GGUF, applied to its own context, and the
-contexts of one model decode in turn, one step each (inference/engines/llamacpp.py).
+Every version of a base model shares one copy of its weights, on both backends. With llama.cpp a
+fine-tuned version is the base GGUF plus its LoRA adapter in GGUF, applied to its own context, and
+the contexts of one model decode in turn, one step each (inference/engines/llamacpp.py). With torch
+the adapter is attached to the one base model by name (PEFT) and the versions' forward passes take
+turns, each with its own adapter active (inference/engines/local.py).
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from typing import Any
 
 from inference.engines.base import GenerationParams, GenerationRequest, PromptTooLong
 from inference.engines.sequence import SequenceState, encode_chat
+from inference.engines.turns import TurnLock
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class _Model:
     path: str
     handle: Any
     n_vocab: int
-    decode_lock: threading.Lock = field(default_factory=threading.Lock)
+    decode_lock: TurnLock = field(default_factory=TurnLock)  # contexts' steps in arrival order
     adapters: dict[str, Any] = field(default_factory=dict)
 
     def adapter(self, gguf_path: str | Path) -> Any:

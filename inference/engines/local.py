@@ -1,5 +1,11 @@
-"""The local transformers engine: loads a model directory (plus an optional LoRA adapter) once
-per process and generates with a KV cache, one request per `stream()` call.
+"""The local transformers engine: loads a model directory once per process and generates with a
+KV cache, one request per `stream()` call.
+
+One base model in memory for every version of it: a fine-tuned version's LoRA adapter is attached
+to the shared base by name (PEFT `load_adapter`), not merged into a copy of its own. Each version
+keeps its own scheduler and batch; their forward passes take turns on the shared model (first
+come, first served), each one with its own adapter active or, for the base, adapters disabled. So
+N versions decoding at once share the model's steps about equally, one adapter per step.
 
 The continuous-batching scheduler drives the same pieces (`prepare`, `prefill`,
 `new_batch`) for many requests at once.
@@ -20,10 +26,11 @@ from inference.engines.base import (
     GenerationRequest,
 )
 from inference.engines.sequence import SequenceState, encode_chat
+from inference.engines.turns import TurnLock
 
 logger = logging.getLogger(__name__)
 
-_CACHE: dict[tuple[str, str, str | None], LoadedModel] = {}
+_CACHE: dict[tuple[str, str], SharedModel] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -51,27 +58,28 @@ def resolve_device(device: str = "auto") -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def load_model(
-    model_dir: str | Path, device: str = "auto", adapter_dir: str | Path | None = None
-) -> LoadedModel:
-    """Load (once per process) a causal LM directory, optionally with a LoRA adapter merged in."""
+def shared_model(model_dir: str | Path, device: str = "auto") -> SharedModel:
+    """The one copy (per process and device) of a base model, shared by all its versions."""
     device = resolve_device(device)
-    key = (str(Path(model_dir).resolve()), device, adapter_dir and str(Path(adapter_dir).resolve()))
+    key = (str(Path(model_dir).resolve()), device)
     with _CACHE_LOCK:
         # Loading under the lock: two requests for a cold model must not load it twice.
         if key not in _CACHE:
-            _CACHE[key] = _load(Path(model_dir), device, adapter_dir and Path(adapter_dir))
+            _CACHE[key] = SharedModel(_load(Path(model_dir), device))
         return _CACHE[key]
 
 
-def _load(model_dir: Path, device: str, adapter_dir: Path | None) -> LoadedModel:
+def load_model(model_dir: str | Path, device: str = "auto") -> LoadedModel:
+    """Load (once per process) a causal LM directory; adapters attach to it by name (SharedModel)."""
+    return shared_model(model_dir, device).loaded
+
+
+def _load(model_dir: Path, device: str) -> LoadedModel:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if not (model_dir / "config.json").is_file():
-        raise FileNotFoundError(
-            f"No model in {model_dir}; run `python -m studio` or `manage.py install_models`."
-        )
+        raise FileNotFoundError(f"No model in {model_dir}; run `python -m studio` or `manage.py install_models`.")
     if device.startswith("cuda"):
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     else:
@@ -81,8 +89,6 @@ def _load(model_dir: Path, device: str, adapter_dir: Path | None) -> LoadedModel
     model = AutoModelForCausalLM.from_pretrained(
         model_dir, dtype=dtype, attn_implementation="sdpa", use_safetensors=True
     )
-    if adapter_dir is not None:
-        model = _merge_adapter(model, adapter_dir)
     model.to(device).eval()
     config = model.config.get_text_config(decoder=True)
     heads = config.num_attention_heads
@@ -99,19 +105,84 @@ def _load(model_dir: Path, device: str, adapter_dir: Path | None) -> LoadedModel
     )
 
 
-def _merge_adapter(model: Any, adapter_dir: Path) -> Any:
-    # peft falls back to torch.load for adapter_model.bin, which can run code from a
-    # user-supplied file: accept safetensors adapters only.
-    if not (adapter_dir / "adapter_model.safetensors").is_file():
-        raise FileNotFoundError(
-            f"No adapter_model.safetensors in {adapter_dir}; adapters are loaded from "
-            "safetensors only. Re-export the adapter with `save_pretrained(safe_serialization=True)`."
-        )
-    from peft import PeftModel
+class SharedModel:
+    """A base model plus the LoRA adapters attached to it by name; forward passes take turns."""
 
-    peft_model = PeftModel.from_pretrained(model, adapter_dir, use_safetensors=True)
-    # Merged weights decode as fast as the base model; this copy of the base is ours alone.
-    return peft_model.merge_and_unload()
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+        self.turns = TurnLock()
+        self._peft: Any = None  # the PeftModel wrapping `loaded.model`, once an adapter is attached
+        self._names: dict[str, str] = {}  # resolved adapter folder -> adapter name
+        self._active: str | None = None  # the adapter the next forward uses; None: the base alone
+        self._layers: list[Any] = []  # the LoRA layers, found once per attach
+        self._wrapped_modules = False  # an adapter also replaces whole modules (modules_to_save)
+
+    def attach(self, adapter_dir: str | Path) -> str:
+        """Load a PEFT LoRA adapter folder once; return the name forward() knows it by."""
+        adapter_dir = Path(adapter_dir)
+        key = str(adapter_dir.resolve())
+        # peft falls back to torch.load for adapter_model.bin, which can run code from a
+        # user-supplied file: accept safetensors adapters only.
+        if not (adapter_dir / "adapter_model.safetensors").is_file():
+            raise FileNotFoundError(
+                f"No adapter_model.safetensors in {adapter_dir}; adapters are loaded from "
+                "safetensors only. Re-export the adapter with `save_pretrained(safe_serialization=True)`."
+            )
+        with self.turns:  # injecting LoRA layers while another version decodes would corrupt its step
+            if key not in self._names:
+                name = f"version_{len(self._names)}"
+                if self._peft is None:
+                    from peft import PeftModel
+
+                    self._peft = PeftModel.from_pretrained(
+                        self.loaded.model, adapter_dir, adapter_name=name, use_safetensors=True
+                    )
+                else:
+                    self._peft.load_adapter(adapter_dir, adapter_name=name, use_safetensors=True)
+                self._peft.to(self.loaded.device).eval()
+                self._names[key] = name
+                self._index_layers(name)
+                # PEFT just activated an adapter of its own choice: back to the base until a step asks.
+                self._peft.base_model.disable_adapter_layers()
+                self._active = None
+            return self._names[key]
+
+    def _index_layers(self, name: str) -> None:
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        self._layers = [m for m in self.loaded.model.modules() if isinstance(m, BaseTunerLayer)]
+        config = self._peft.peft_config[name]
+        if getattr(config, "modules_to_save", None) or getattr(config, "trainable_token_indices", None):
+            self._wrapped_modules = True
+
+    def _switch(self, adapter: str | None) -> None:
+        if self._wrapped_modules:
+            # Whole-module copies switch only through PEFT's own walk of the model.
+            lora = self._peft.base_model
+            if adapter is None:
+                lora.disable_adapter_layers()
+            else:
+                lora.enable_adapter_layers()
+                lora.set_adapter(adapter, inference_mode=True)
+            return
+        # PEFT's set_adapter walks every module and every adapter's parameters (0.1-0.2 s measured
+        # on this machine, longer than a decode step): set the two fields its LoRA layers read.
+        for layer in self._layers:
+            layer._disable_adapters = adapter is None
+            if adapter is not None:
+                layer._active_adapter = adapter
+
+    @property
+    def adapter_count(self) -> int:
+        return len(self._names)
+
+    def forward(self, adapter: str | None, **inputs: Any) -> Any:
+        """One forward pass of the base model with `adapter` active (None: every adapter off)."""
+        with self.turns:
+            if self._peft is not None and adapter != self._active:
+                self._switch(adapter)
+                self._active = adapter
+            return self.loaded.model(**inputs)
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
@@ -143,6 +214,8 @@ class LocalEngine:
         self.device = device
         self.adapter_dir = Path(adapter_dir) if adapter_dir else None
         self._loaded: LoadedModel | None = None
+        self._shared: SharedModel | None = None
+        self._adapter_name: str | None = None
         self._encoder: Any = None
         self._encoder_lock = threading.Lock()
         self._load_lock = threading.Lock()
@@ -153,8 +226,16 @@ class LocalEngine:
         if self._loaded is None:
             with self._load_lock:
                 if self._loaded is None:
-                    self._loaded = load_model(self.model_dir, self.device, self.adapter_dir)
+                    shared = shared_model(self.model_dir, self.device)
+                    if self.adapter_dir is not None:
+                        self._adapter_name = shared.attach(self.adapter_dir)
+                    self._shared, self._loaded = shared, shared.loaded
         return self._loaded
+
+    def forward(self, **inputs: Any) -> Any:
+        """The model's forward pass for this version: the shared base with this engine's adapter."""
+        self.loaded  # noqa: B018 - loads the base and attaches the adapter on first use
+        return self._shared.forward(self._adapter_name, **inputs)
 
     backend = "torch"
 
@@ -191,7 +272,7 @@ class LocalEngine:
             request,
             self.encode(request),
             tokenizer=self.loaded.tokenizer,
-            eos_token_ids=self.loaded.eos_token_ids,
+            eos_token_ids=self.eos_token_ids,
             cancel=cancel,
             started_at=started_at,
         )
@@ -210,9 +291,7 @@ class LocalEngine:
         with torch.inference_mode():
             cache = DynamicCache(config=loaded.model.config)
             input_ids = torch.tensor([prompt_ids], dtype=torch.long, device=loaded.device)
-            out = loaded.model(
-                input_ids=input_ids, past_key_values=cache, use_cache=True, logits_to_keep=1
-            )
+            out = self.forward(input_ids=input_ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
             kv = [(layer.keys, layer.values) for layer in cache.layers]
             return kv, out.logits[0, -1, :]
 
@@ -231,9 +310,7 @@ class LocalEngine:
         )
         return TorchBatch(self, rows)
 
-    def stream(
-        self, request: GenerationRequest, cancel: threading.Event | None = None
-    ) -> Iterator[GenerationEvent]:
+    def stream(self, request: GenerationRequest, cancel: threading.Event | None = None) -> Iterator[GenerationEvent]:
         """Generate for one request: token events, then one GenerationResult."""
         from inference.engines.sequence import stream_alone
 
@@ -263,4 +340,4 @@ class TorchBatch:
         self.rows.remove(item)
 
     def step(self, token_ids: Sequence[int]) -> Any:
-        return self.rows.step(self.engine.loaded.model, token_ids)
+        return self.rows.step(self.engine.forward, token_ids)

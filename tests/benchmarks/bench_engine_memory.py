@@ -4,7 +4,10 @@
 
 Each step runs in this process and prints VmRSS: the engine loaded, one 16-slot batch (context)
 for the base model, then one for each of two fine-tuned versions (random rank-16 LoRA adapters
-on every linear layer), each after a short generation. Run once per backend.
+on every linear layer), each after a short generation. Run once per backend. On both backends the
+fine-tuned versions share the base model's weights (torch attaches each adapter to the one base by
+name; before, it loaded a merged full copy per version: run this script on an older checkout to
+see the difference).
 """
 
 from __future__ import annotations

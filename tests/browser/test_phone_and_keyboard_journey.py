@@ -36,6 +36,11 @@ def shop(make_team):
     return team, owner, product
 
 
+UNLABELLED = """() => [...document.querySelectorAll("input:not([type=hidden]), select, textarea")]
+  .filter((n) => !n.labels?.length && !n.getAttribute("aria-label") && !n.getAttribute("aria-labelledby"))
+  .map((n) => n.name || n.id)"""
+
+
 def _scrolls_sideways(page) -> int:
     """How many pixels the page is wider than the window (0: it never scrolls sideways)."""
     return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
@@ -51,16 +56,21 @@ def test_on_a_phone_no_page_scrolls_sideways_and_the_menu_leads_to_keys_and_runs
     page = log_in(context.new_page(), live_server_url, owner)
     try:
         base = f"{live_server_url}/t/{team.slug}"
-        sideways, header = {}, {}
-        for path in ("/", f"/products/{product.slug}/", f"/products/{product.slug}/embed/"):
+        sideways, header, unlabelled = {}, {}, {}
+        pages = ("/", f"/products/{product.slug}/", f"/products/{product.slug}/embed/",
+                 f"/products/{product.slug}/logs/", "/datasets/upload/", "/training/")
+        for path in pages:
             page.goto(base + path)
             assert page.evaluate("window.innerWidth") == PHONE["width"]
             sideways[path] = _scrolls_sideways(page)
             header[path] = page.locator("header.topbar").bounding_box()["height"]
+            unlabelled[path] = page.evaluate(UNLABELLED)
         assert sideways == dict.fromkeys(sideways, 0), "pixels each page scrolls sideways at 390 px"
         assert max(header.values()) <= PHONE["height"] / 5, f"the header's height on each page: {header}"
+        assert unlabelled == dict.fromkeys(pages, []), "inputs without a label, by page"
 
         # The product's tabs scroll inside their bar: the last one is reachable, not cut off.
+        page.goto(f"{base}/products/{product.slug}/embed/")
         tabs = page.get_by_role("navigation", name="Product")
         assert tabs.evaluate("n => n.scrollWidth > n.clientWidth && getComputedStyle(n).overflowX === 'auto'")
         last = tabs.get_by_role("link", name="Fine-tune")
@@ -92,6 +102,11 @@ def test_the_playground_works_with_the_keyboard_alone(logged_in_page, live_serve
 
     # From the top of the page, Tab until the first input has the focus, as a keyboard user would.
     page.locator("body").focus()
+    page.keyboard.press("Tab")  # the first stop skips the menu
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Enter")
     name = page.get_by_label("Product name")
     for _ in range(40):
         page.keyboard.press("Tab")

@@ -57,8 +57,14 @@ def test_on_a_phone_no_page_scrolls_sideways_and_the_menu_leads_to_keys_and_runs
     try:
         base = f"{live_server_url}/t/{team.slug}"
         sideways, header, unlabelled = {}, {}, {}
-        pages = ("/", f"/products/{product.slug}/", f"/products/{product.slug}/embed/",
-                 f"/products/{product.slug}/logs/", "/datasets/upload/", "/training/")
+        pages = (
+            "/",
+            f"/products/{product.slug}/",
+            f"/products/{product.slug}/embed/",
+            f"/products/{product.slug}/logs/",
+            "/datasets/upload/",
+            "/training/",
+        )
         for path in pages:
             page.goto(base + path)
             assert page.evaluate("window.innerWidth") == PHONE["width"]

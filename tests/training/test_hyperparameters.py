@@ -28,7 +28,7 @@ def test_a_gpu_gets_bigger_batches_and_more_report_samples_and_both_read_the_one
     cpu = defaults_for(train_examples=5_000, device="cpu")
     assert (gpu.batch_size, gpu.max_length, gpu.eval_samples) == (16, 1024, 16)
     assert (cpu.batch_size, cpu.max_length, cpu.eval_samples) == (4, 1024, 3)
-    assert LONG_TEXT_TOKENS == gpu.max_length  # the dataset report warns at the limit the fine-tune cuts at
+    assert gpu.max_length == LONG_TEXT_TOKENS  # the dataset report warns at the limit the fine-tune cuts at
 
 
 def test_overrides_replace_defaults_and_blank_values_keep_them():

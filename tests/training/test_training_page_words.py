@@ -31,15 +31,30 @@ def owner_client(client, shop):
 def _trained(run: TrainingRun, validation: list[tuple[int, float]]) -> TrainingRun:
     """A run the worker took through 8 steps, recording ``validation`` as (step, loss) held-out points."""
     worker.training_run_claim(worker="w", lease_seconds=600)
-    worker.training_run_prepared(run_id=run.pk, worker="w", train_examples=11, validation_examples=1,
-                                 total_steps=8, device="cpu", resumed_from_step=None, message="Training.")
+    worker.training_run_prepared(
+        run_id=run.pk,
+        worker="w",
+        train_examples=11,
+        validation_examples=1,
+        total_steps=8,
+        device="cpu",
+        resumed_from_step=None,
+        message="Training.",
+    )
     held_out = dict(validation)
     for step in range(1, 9):
         points = [("train", step, 3.0 - 0.3 * step)]
         if step in held_out:
             points.append(("validation", step, held_out[step]))
-        worker.training_run_progress_record(run_id=run.pk, worker="w", step=step, train_loss=points[0][2],
-                                            tokens_seen=80 * step, seconds_per_step=1.0, points=points)
+        worker.training_run_progress_record(
+            run_id=run.pk,
+            worker="w",
+            step=step,
+            train_loss=points[0][2],
+            tokens_seen=80 * step,
+            seconds_per_step=1.0,
+            points=points,
+        )
     return TrainingRun.objects.get(pk=run.pk)
 
 
@@ -52,8 +67,9 @@ def test_a_validation_loss_that_rose_at_the_end_says_after_which_step_it_stopped
     assert f"{ROSE} 4." in page
     assert "The validation loss was lowest there (2.100) and rose to 2.500 by step 8" in page
     # The chart fragment the page fetches again as points arrive says the same.
-    fragment = owner_client.get(reverse("training_run_chart", args=[team.slug, run.pk]),
-                                HTTP_HX_REQUEST="true").content.decode()
+    fragment = owner_client.get(
+        reverse("training_run_chart", args=[team.slug, run.pk]), HTTP_HX_REQUEST="true"
+    ).content.decode()
     assert f"{ROSE} 4." in fragment
 
 
@@ -63,11 +79,19 @@ def test_a_validation_loss_that_kept_falling_or_only_wobbled_is_not_flagged(owne
     page = owner_client.get(reverse("training_run", args=[team.slug, falling.pk])).content.decode()
     assert ROSE not in page
     # A rise under 2 % of the lowest loss is the noise of a few held-out rows, not over-fitting.
-    assert validation_rise([{"split": "validation", "step": 2, "loss": 2.0},
-                            {"split": "validation", "step": 4, "loss": 2.03}]) is None
-    rose = validation_rise([{"split": "validation", "step": 2, "loss": 2.0},
-                            {"split": "validation", "step": 4, "loss": 2.1},
-                            {"split": "train", "step": 4, "loss": 0.5}])
+    assert (
+        validation_rise(
+            [{"split": "validation", "step": 2, "loss": 2.0}, {"split": "validation", "step": 4, "loss": 2.03}]
+        )
+        is None
+    )
+    rose = validation_rise(
+        [
+            {"split": "validation", "step": 2, "loss": 2.0},
+            {"split": "validation", "step": 4, "loss": 2.1},
+            {"split": "train", "step": 4, "loss": 0.5},
+        ]
+    )
     assert (rose.best_step, rose.last_step, rose.last_loss) == (2, 4, 2.1)
 
 
@@ -94,12 +118,12 @@ def test_with_only_too_small_versions_the_form_asks_for_a_choice_and_preselects_
     assert "Choose a dataset version to see how long it will take." in page
 
 
-def test_the_queued_notice_is_tagged_for_removal_once_a_worker_takes_the_run(owner_client, shop,
-                                                                             make_dataset_version):
+def test_the_queued_notice_is_tagged_for_removal_once_a_worker_takes_the_run(owner_client, shop, make_dataset_version):
     team, _, product = shop
     version = make_dataset_version()
-    response = owner_client.post(reverse("fine_tune", args=[team.slug, product.slug]),
-                                 {"dataset_version": version.pk}, follow=True)
+    response = owner_client.post(
+        reverse("fine_tune", args=[team.slug, product.slug]), {"dataset_version": version.pk}, follow=True
+    )
     page = response.content.decode()
     assert '<p class="flash run-queued success">Fine-tune queued. This page updates as it trains.</p>' in page
     script = (Path(settings.BASE_DIR) / "products/static/products/training_run.js").read_text()

@@ -214,19 +214,21 @@ def product_version_publish(
 
 
 @transaction.atomic
-def product_rename(*, product: Product, name: str) -> Product:
+def product_rename(*, product: Product, name: str, user: AbstractBaseUser | None = None) -> Product:
     """Give the product a new name; its address (slug) stays, so links, API calls and widgets keep working."""
     name = name.strip()
     if not name:
         raise ValidationError({"name": "Give the product a name."})
-    product.name = name
+    old, product.name = product.name, name
     product.full_clean()
     product.save(update_fields=["name", "updated_at"])
+    if old != name:
+        audit_record(team=product.team, actor=user, action="product.renamed", summary=f"{old} → {name}"[:300])
     return product
 
 
 @transaction.atomic
-def product_archive(*, product: Product) -> Product:
+def product_archive(*, product: Product, user: AbstractBaseUser | None = None) -> Product:
     """Unpublish the product and set it aside: no live version, no A/B split; its versions and logs stay.
 
     The widget and the API refuse an archived product (products/generation.py) until it is restored.
@@ -239,32 +241,37 @@ def product_archive(*, product: Product) -> Product:
     product.live_version = None
     product.archived_at = timezone.now()
     product.save(update_fields=["live_version", "archived_at", "updated_at"])
+    audit_record(team=product.team, actor=user, action="product.archived", summary=product.name)
     return product
 
 
 @transaction.atomic
-def product_restore(*, product: Product) -> Product:
+def product_restore(*, product: Product, user: AbstractBaseUser | None = None) -> Product:
     """Bring an archived product back to the list, still unpublished: a person publishes a version again."""
     product = Product.objects.select_for_update().get(pk=product.pk)
+    if product.archived_at is not None:
+        audit_record(team=product.team, actor=user, action="product.restored", summary=product.name)
     product.archived_at = None
     product.save(update_fields=["archived_at", "updated_at"])
     return product
 
 
 @transaction.atomic
-def product_delete(*, product: Product) -> None:
+def product_delete(*, product: Product, user: AbstractBaseUser | None = None) -> None:
     """Delete the product with its versions, logs, splits, comparisons and training runs; datasets stay.
 
     A model it trained that another product's version still serves blocks it (that version would break).
     """
     from django.db.models import RestrictedError
 
-    name = product.name
+    name, team = product.name, product.team
     try:
-        product.delete()
+        with transaction.atomic():  # a refused delete must not take the audit row's transaction with it
+            product.delete()
     except RestrictedError:
         raise ValidationError(f"“{name}” cannot be deleted: another product's version serves a model it trained. "
                               "Delete that version's product first, or archive this one instead.") from None
+    audit_record(team=team, actor=user, action="product.deleted", summary=name)
 
 
 def product_version_diff(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:

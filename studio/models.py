@@ -90,6 +90,11 @@ class AuditEvent(models.Model):
         API_KEY_REVOKED = "api_key.revoked", "Revoked an API key"
         ROLE_CHANGED = "member.role_changed", "Changed a member's role"
         VERSION_PUBLISHED = "version.published", "Published a version"
+        VERSION_LOADED = "version.loaded", "Loaded a version into the draft"
+        PRODUCT_RENAMED = "product.renamed", "Renamed a product"
+        PRODUCT_ARCHIVED = "product.archived", "Archived a product"
+        PRODUCT_RESTORED = "product.restored", "Restored a product"
+        PRODUCT_DELETED = "product.deleted", "Deleted a product"
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="audit_events")
     actor = models.ForeignKey(

@@ -33,9 +33,20 @@ def user_signup(*, email: str, password: str, name: str = "") -> AbstractUser:
     user = get_user_model()(username=email, email=email, first_name=name.strip()[:150])
     validate_password(password, user)
     user.set_password(password)
-    user.full_clean()
+    _user_clean(user)
     user.save()
     return user
+
+
+def _user_clean(user: AbstractUser) -> None:
+    """full_clean, speaking of the email: the username is the email, and Django's username rules
+    (letters, digits and @.+-_ only, 150 characters) would refuse valid addresses such as o'brien@… and
+    name a field nobody sees."""
+    limit = user._meta.get_field("username").max_length
+    if len(user.email) > limit:
+        raise ValidationError({"email": f"Use an email address of at most {limit} characters; this one has "
+                                        f"{len(user.email)}."})
+    user.full_clean(exclude=["username"])
 
 
 def _unique_team_slug(name: str) -> str:
@@ -147,7 +158,7 @@ def _account_take_invited_email(*, invitation: Invitation, user: AbstractUser, a
             f"and make {email} its email, or log out and sign up as {email}."
         )
     user.email = user.username = email  # the studio logs in by email, kept in both fields
-    user.full_clean()
+    _user_clean(user)
     user.save(update_fields=["email", "username"])
 
 

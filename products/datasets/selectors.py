@@ -180,8 +180,8 @@ def dataset_version_examples(
     """
     if kind is not None and kind != version.kind:
         raise ValueError(
-            f"{version} is mapped for {version.kind}, not {kind}. Re-map it on its dataset page "
-            "(“Use for another product kind”)."
+            f"{version} is mapped for {_kind_words(version.kind)}, not {_kind_words(kind)}. Re-map it on its "
+            "dataset page (“Use for another product kind”)."
         )
     shape = shape_get(version.kind, version.shape)
     yield from examples_from_rows(
@@ -237,3 +237,13 @@ def dataset_examples_preview(
                 if len(rendered) == limit:
                     break
     return rendered
+
+
+def _kind_words(kind_id: str) -> str:
+    """A kind in words (“Marketing copy”), as people read it; its id only if it is no longer installed."""
+    from products.kinds import get_kind  # kinds read datasets' shapes: imported here, not at the top
+
+    try:
+        return f"“{get_kind(kind_id).name}”"
+    except KeyError:
+        return kind_id

@@ -13,11 +13,13 @@ from collections.abc import Callable
 
 from django.conf import settings
 
+from products.training.hyperparameters import FINE_TUNE_MAX_TOKENS
+
 logger = logging.getLogger(__name__)
 
 TOKENIZER_MODEL = "smollm2-135m-instruct"
 #: The longest example a fine-tune uses; longer rows are cut. Rows above it get a warning.
-LONG_TEXT_TOKENS = 1024
+LONG_TEXT_TOKENS = FINE_TUNE_MAX_TOKENS
 CHARS_PER_TOKEN_GUESS = 4.0
 CALIBRATION_ROWS = 500
 MAX_EXACT_LONG_ROWS = 200

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from products.training.loss_trend import ValidationRise, validation_rise
+
 WIDTH, HEIGHT, PAD = 640, 240, 36
 
 
@@ -23,6 +25,7 @@ class LossChart:
     y_min: str
     x_max: int
     empty: bool
+    rise: ValidationRise | None = None  # the validation loss climbed after its lowest point (over-fitting)
 
     @property
     def right(self) -> int:
@@ -51,4 +54,7 @@ def loss_chart(points: list[dict[str, Any]], *, total_steps: int) -> LossChart:
     def line(split: str) -> str:
         return " ".join(xy(p) for p in sorted(points, key=lambda p: p["step"]) if p["split"] == split)
 
-    return LossChart(WIDTH, HEIGHT, PAD, line("train"), line("validation"), f"{high:.2f}", f"{low:.2f}", x_max, False)
+    return LossChart(
+        WIDTH, HEIGHT, PAD, line("train"), line("validation"), f"{high:.2f}", f"{low:.2f}", x_max, False,
+        validation_rise(points),
+    )

@@ -3,8 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.db.models import F, QuerySet
 
-from products.training.hyperparameters import HyperParameters
+from products.training.hyperparameters import MIN_TRAIN_EXAMPLES, HyperParameters
 
 #: The settings a person may change under "Advanced settings"; empty means "choose for me".
 ADVANCED = ("epochs", "learning_rate", "batch_size", "max_length", "lora_rank", "checkpoint_every")
@@ -12,10 +13,21 @@ HELP = {
     "epochs": "Passes over the training examples. More learns the style more closely, and can over-fit.",
     "learning_rate": "How big each adjustment is. Lower is slower and safer.",
     "batch_size": "Examples per step. Smaller uses less memory (try it if a run runs out of memory).",
-    "max_length": "Longest example, in tokens; longer ones lose the end of their text.",
+    "max_length": "Longer examples lose the end of their text. Left empty, the limit the estimate states is used.",
     "lora_rank": "Size of the adapter. Bigger can learn more, and takes longer.",
     "checkpoint_every": "Steps between saved checkpoints; an interrupted run resumes from the last one.",
 }
+
+
+def big_enough_versions(versions: QuerySet) -> QuerySet:
+    """The versions with enough training rows (those not held out) to fine-tune on."""
+    return versions.filter(row_count__gte=F("validation_count") + MIN_TRAIN_EXAMPLES)
+
+
+def _version_label(version) -> str:
+    label = f"{version.dataset.name} v{version.number} · {version.train_count} to train on, " \
+            f"{version.validation_count} held out"
+    return label if version.train_count >= MIN_TRAIN_EXAMPLES else f"{label} (too few to train on)"
 
 
 class FineTuneForm(forms.Form):
@@ -26,10 +38,12 @@ class FineTuneForm(forms.Form):
 
     def __init__(self, *args: Any, versions, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["dataset_version"].queryset = versions
-        self.fields["dataset_version"].label_from_instance = (
-            lambda v: f"{v.dataset.name} v{v.number} · {v.train_count} to train on, {v.validation_count} held out"
-        )
+        field = self.fields["dataset_version"]
+        field.queryset = versions
+        field.label_from_instance = _version_label
+        if not self.is_bound and self.initial.get("dataset_version") is None:
+            # No version is big enough: a prompt instead of a preselected one that would be refused.
+            field.empty_label = "Choose a dataset version"
         for name in ADVANCED:
             low, high, label = HyperParameters.LIMITS[name]
             field_class = forms.FloatField if name == "learning_rate" else forms.IntegerField

@@ -13,6 +13,10 @@ from django.core.exceptions import ValidationError
 
 #: Fewer training examples than this teach a model nothing reliable.
 MIN_TRAIN_EXAMPLES = 10
+#: The longest example a fine-tune reads, in tokens, on every device: the one limit the dataset report, the
+#: form and the run page state (batches group rows of similar length and pad to
+#: their longest only, so a higher limit costs nothing on short rows).
+FINE_TUNE_MAX_TOKENS = 1024
 
 
 def too_few_examples_message(count: int) -> str:
@@ -29,7 +33,7 @@ class HyperParameters:
     epochs: int
     learning_rate: float
     batch_size: int
-    max_length: int = 512  # tokens per example; longer examples lose the end of their reply
+    max_length: int = FINE_TUNE_MAX_TOKENS  # tokens per example; longer examples lose the end of their reply
     lora_rank: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.0  # 0 keeps a resumed run exactly on the path it would have taken
@@ -44,7 +48,7 @@ class HyperParameters:
         "epochs": (1, 50, "Epochs"),
         "learning_rate": (1e-6, 1e-2, "Learning rate"),
         "batch_size": (1, 256, "Batch size"),
-        "max_length": (32, 8192, "Maximum length"),
+        "max_length": (32, 8192, "Longest example (tokens)"),
         "lora_rank": (1, 256, "LoRA rank"),
         "lora_alpha": (1, 512, "LoRA alpha"),
         "lora_dropout": (0.0, 0.5, "LoRA dropout"),
@@ -115,7 +119,7 @@ def defaults_for(*, train_examples: int, device: str) -> HyperParameters:
         epochs=epochs,
         learning_rate=learning_rate,
         batch_size=batch_size,
-        max_length=1024 if gpu else 512,
+        max_length=FINE_TUNE_MAX_TOKENS,
         checkpoint_every=min(max(10, steps // 10), 500),
         eval_samples=16 if gpu else 3,
         sample_tokens=128 if gpu else 48,

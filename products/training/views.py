@@ -33,7 +33,7 @@ from products.training.chart import loss_chart
 from products.training.classifier_report import cell_examples, classifier_report, threshold_outcome
 from products.training.estimate import duration_words
 from products.training.events import run_state
-from products.training.forms import FineTuneForm, RecommenderTrainForm
+from products.training.forms import FineTuneForm, RecommenderTrainForm, big_enough_versions
 from products.training.hyperparameters import MIN_TRAIN_EXAMPLES
 from products.training.recommender_report import recommender_report
 from products.training.services import (
@@ -82,7 +82,7 @@ def _fine_tune_context(product, form: FineTuneForm, membership: Membership) -> d
         return _recommender_context(product, form, membership)
     version = None
     if not form.is_bound:
-        version = form.fields["dataset_version"].queryset.first()
+        version = form.initial.get("dataset_version")
     elif form.is_valid():
         version = form.cleaned_data["dataset_version"]
     context = {
@@ -135,13 +135,16 @@ def fine_tune(request: HttpRequest, membership: Membership, product_slug: str) -
             except ValidationError as exc:
                 _attach_errors(form, exc)
             else:
+                # Tagged so the run page removes it once the run leaves the queue (training_run.js).
                 messages.success(request, "Training queued. This page updates as it trains." if isinstance(
-                    form, RecommenderTrainForm) else "Fine-tune queued. This page updates as it trains.")
+                    form, RecommenderTrainForm) else "Fine-tune queued. This page updates as it trains.",
+                    extra_tags="run-queued")
                 return redirect("training_run", team_slug=membership.team.slug, run_id=run.pk)
     elif _form_class(product) is RecommenderTrainForm:
         form = RecommenderTrainForm(versions=versions, initial=_chosen_pair(request, versions))
     else:
-        form = FineTuneForm(versions=versions, initial={"dataset_version": versions.first()})
+        # Never preselect a version too small to train on: the person would start a run that is refused.
+        form = FineTuneForm(versions=versions, initial={"dataset_version": big_enough_versions(versions).first()})
     return render(request, T + "fine_tune.html", _fine_tune_context(product, form, membership))
 
 

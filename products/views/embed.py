@@ -130,11 +130,11 @@ def widget_allowed(request: HttpRequest, public_key: str) -> HttpResponse:
 
     The script tag's own request carries no Origin, so the widget asks here first, with a CORS request
     the browser sends with the page's real Origin. Any website may read the answer (it names no secret);
-    no Origin, an unknown key or another website: no.
+    no Origin, an unknown key, another website or an archived product (its chat is closed): no.
     """
     product = product_get_by_public_key(public_key=public_key)
     origin = request.headers.get("Origin")
-    allowed = product is not None and (
+    allowed = product is not None and product.archived_at is None and (
         origin_allowed(origin, product.allowed_origins)
         or same_origin(origin, request.get_host(), secure=request.is_secure())  # the Embed tab's preview
     )

@@ -59,7 +59,7 @@ def product_rename_view(request: HttpRequest, membership: Membership, product_sl
         messages.error(request, " ".join(form.errors["name"]))
         return _settings_page(request, membership, product, form, status=400)
     try:
-        product_rename(product=product, name=form.cleaned_data["name"])
+        product_rename(product=product, name=form.cleaned_data["name"], user=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return _settings_page(request, membership, product, form, status=400)
@@ -72,7 +72,7 @@ def product_rename_view(request: HttpRequest, membership: Membership, product_sl
 @require_POST
 @team_view(Role.EDITOR)
 def product_archive_view(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
-    product = product_archive(product=product_get(team=membership.team, slug=product_slug))
+    product = product_archive(product=product_get(team=membership.team, slug=product_slug), user=request.user)
     messages.success(
         request,
         f"“{product.name}” is archived: unpublished, its widget and API answer no one. "
@@ -84,7 +84,7 @@ def product_archive_view(request: HttpRequest, membership: Membership, product_s
 @require_POST
 @team_view(Role.EDITOR)
 def product_restore_view(request: HttpRequest, membership: Membership, product_slug: str) -> HttpResponse:
-    product = product_restore(product=product_get(team=membership.team, slug=product_slug))
+    product = product_restore(product=product_get(team=membership.team, slug=product_slug), user=request.user)
     messages.success(
         request,
         f"“{product.name}” is back. Nothing is published: publish a version on the "
@@ -100,7 +100,7 @@ def product_delete_view(request: HttpRequest, membership: Membership, product_sl
     product = product_get(team=membership.team, slug=product_slug)
     if request.method == "POST":
         try:
-            product_delete(product=product)
+            product_delete(product=product, user=request.user)
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:

@@ -71,7 +71,7 @@ def version_load(request: HttpRequest, membership: Membership, product_slug: str
     product = product_get(team=membership.team, slug=product_slug)
     version = product_version_get(product=product, number=number)
     try:
-        product_draft_load(product=product, version=version)
+        product_draft_load(product=product, version=version, user=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("version_detail", team_slug=membership.team.slug, product_slug=product.slug, number=number)

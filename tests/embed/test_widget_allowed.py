@@ -60,3 +60,13 @@ def test_an_unknown_or_rotated_key_hears_no(client, make_team, make_widget_produ
         response = _ask(client, key, SHOP)
         assert (response.status_code, response.json()) == (404, {"allowed": False})
     assert _ask(client, product.public_key, SHOP).json() == {"allowed": True}
+
+
+def test_an_archived_product_draws_no_button_even_on_an_allowed_website(client, make_team, make_widget_product):
+    from products.services import product_archive, product_restore
+
+    product = make_widget_product(make_team("Acme"))
+    product_archive(product=product)
+    assert _ask(client, product.public_key, SHOP).json() == {"allowed": False}
+    product_restore(product=product)
+    assert _ask(client, product.public_key, SHOP).json() == {"allowed": True}

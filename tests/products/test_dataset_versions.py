@@ -201,7 +201,8 @@ def test_examples_refuse_a_kind_the_version_is_not_mapped_for(make_version):
     with pytest.raises(ValueError) as caught:
         next(dataset_version_examples(version, kind="classification"))
     assert str(caught.value) == (
-        "FAQ v1 is mapped for qa, not classification. Re-map it on its dataset page (“Use for another product kind”)."
+        "FAQ v1 is mapped for “Q&A assistant”, not “Classification”. Re-map it on its dataset page (“Use for another "
+        "product kind”)."
     )
 
 

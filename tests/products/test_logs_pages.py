@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
@@ -116,7 +118,9 @@ def test_detail_shows_one_answer_in_full_with_its_feedback_history(client, headl
     html = client.get(reverse("log_detail", args=[headlines.team.slug, headlines.slug, generation.pk])).content.decode()
     assert long_answer.strip() in html  # in full, not cut short as in the list
     assert "12 read, 7 written" in html and "80 ms" in html and "400 ms" in html and "Finished" in html
-    assert "rated 👎" in html and owner.email in html
+    # The thumb is an inline SVG (no emoji font needed), with the word beside it.
+    assert re.search(r'rated\s*<svg class="icon icon-thumb-down"[^>]*aria-hidden="true".*?</svg>\s*bad', html)
+    assert owner.email in html
 
 
 def test_editor_corrects_an_answer_and_the_row_shows_it(client, headlines, seeded, make_member):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from products.models import ApiKey
+from products.models import ApiKey, Product
 from products.services import product_create, product_version_create
 from studio.models import AuditEvent
 from studio.roles import Role
@@ -57,3 +57,25 @@ def test_another_teams_log_is_not_found(owner_client, make_team):
     AuditEvent.objects.create(team=other, action=AuditEvent.Action.VERSION_PUBLISHED, summary="secret v1")
     assert owner_client.get(reverse("audit_log", args=[other.slug])).status_code == 404
     assert _rows(owner_client, owner_client.team) == []
+
+
+def test_loading_a_version_renaming_archiving_restoring_and_deleting_a_product_are_logged(owner_client):
+    team, owner = owner_client.team, owner_client.user
+    product = product_create(team=team, user=owner, kind_id="copywriting", template_id="ad-headlines", name="Ads")
+    version = product_version_create(product=product, user=owner)
+    args = [team.slug, product.slug]
+    owner_client.post(reverse("version_load", args=[*args, version.number]))
+    owner_client.post(reverse("product_rename", args=args), {"name": "Spring ads"})
+    owner_client.post(reverse("product_rename", args=args), {"name": "Spring ads"})  # unchanged: not logged
+    owner_client.post(reverse("product_archive", args=args))
+    owner_client.post(reverse("product_restore", args=args))
+    owner_client.post(reverse("product_delete", args=args), {"confirm": "Spring ads"})
+
+    assert not Product.objects.filter(pk=product.pk).exists()
+    assert _rows(owner_client, team) == [
+        (owner.email, "Deleted a product", "Spring ads"),
+        (owner.email, "Restored a product", "Spring ads"),
+        (owner.email, "Archived a product", "Spring ads"),
+        (owner.email, "Renamed a product", "Ads → Spring ads"),
+        (owner.email, "Loaded a version into the draft", "Ads v1"),
+    ]

@@ -36,6 +36,33 @@ def test_signup_rejects_weak_password_with_the_reason(client):
     assert not get_user_model().objects.exists()
 
 
+def test_signup_accepts_an_email_with_an_apostrophe_and_logs_in_with_it(client):
+    # Django's username rules refuse "'", and the 500 that followed named a "username" nobody sees.
+    response = client.post(reverse("signup"), {"email": "o'brien@example.com", "password": PASSWORD})
+    assert response.status_code == 302
+    assert get_user_model().objects.get().username == "o'brien@example.com"
+    client.post(reverse("logout"))
+    again = client.post(reverse("login"), {"username": "o'brien@example.com", "password": PASSWORD}, follow=True)
+    assert again.context["user"].is_authenticated
+
+
+def test_signup_with_a_too_long_email_names_the_email_never_a_username(client):
+    email = "a" * 140 + "@example.com"
+    response = client.post(reverse("signup"), {"email": email, "password": PASSWORD})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Use an email address of at most 150 characters; this one has 152." in page
+    assert "username" not in page.lower().replace('autocomplete="username"', "")
+    assert not get_user_model().objects.exists()
+
+
+def test_a_password_like_the_email_is_refused_in_words_about_the_email(client):
+    response = client.post(reverse("signup"), {"email": "grace.hopper@example.com",
+                                               "password": "grace.hopper@example"})
+    page = response.content.decode()
+    assert "The password is too similar to the email address." in page and "username" not in page.lower()
+
+
 def test_login_with_email_then_logout(client, make_user):
     make_user("carol@example.com")
     response = client.post(

@@ -84,3 +84,38 @@ def test_knowledge_tab_without_documents_says_how_to_add_them(owner_client):
     html = owner_client.get(reverse("knowledge_settings", args=[team.slug, assistant.slug])).content.decode()
     assert "No documents to answer from yet" in html
     assert f'href="{reverse("dataset_upload", args=[team.slug])}">Upload documents' in html
+
+
+def _main_menu(html: str) -> list[str]:
+    menu = re.search(r'<nav class="topnav" aria-label="Main">(.*?)</nav>', html, flags=re.S).group(1)
+    return re.findall(r">([^<]+)</a>", menu)
+
+
+@pytest.mark.parametrize(("role", "menu", "new_product"), [
+    (Role.OWNER, ["Dashboard", "Datasets", "Products", "Training runs", "API keys", "Members"], True),
+    (Role.ADMIN, ["Dashboard", "Datasets", "Products", "Training runs", "API keys", "Members"], True),
+    (Role.EDITOR, ["Dashboard", "Datasets", "Products", "Training runs", "Members"], True),
+    (Role.VIEWER, ["Dashboard", "Datasets", "Products", "Training runs", "Members"], False),
+])
+def test_the_main_menu_leads_to_training_runs_and_for_admins_to_api_keys_and_the_dashboard_offers_a_new_product(
+    client, make_team, make_member, role, menu, new_product
+):
+    team = make_team("Acme")
+    user = team.memberships.get().user if role == Role.OWNER else make_member(team, role).user
+    client.force_login(user)
+    html = client.get(reverse("dashboard", args=[team.slug])).content.decode()
+    assert _main_menu(html) == menu
+    button = f'<a class="button" href="{reverse("product_new", args=[team.slug])}" data-testid="new-product">'
+    assert (button in html) is new_product
+    # Each link opens for whoever sees it (API keys are for admins: a viewer would get 403).
+    for name in ("training_runs", "api_keys") if "API keys" in menu else ("training_runs",):
+        page = client.get(reverse(name, args=[team.slug])).content.decode()
+        assert 'aria-current="page">' + ("Training runs" if name == "training_runs" else "API keys") in page
+
+
+def test_a_products_kind_reads_in_words_on_the_dashboard_and_the_products_page(owner_client):
+    team = owner_client.team
+    product_create(team=team, user=owner_client.user, kind_id="copywriting", template_id="ad-headlines")
+    for name in ("dashboard", "product_list"):
+        html = owner_client.get(reverse(name, args=[team.slug])).content.decode()
+        assert '<span class="tag">Marketing copy</span>' in html and ">copywriting<" not in html

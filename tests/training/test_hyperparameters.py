@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
+from products.datasets.tokens import LONG_TEXT_TOKENS
 from products.training.hyperparameters import (
     HyperParameters,
     defaults_for,
@@ -22,11 +23,12 @@ def test_small_datasets_get_more_epochs_and_a_bolder_rate_than_big_ones():
     assert total_steps(36, small) == 36 and small.checkpoint_every == 10
 
 
-def test_a_gpu_gets_bigger_batches_longer_examples_and_more_report_samples():
+def test_a_gpu_gets_bigger_batches_and_more_report_samples_and_both_read_the_one_token_limit():
     gpu = defaults_for(train_examples=5_000, device="cuda")
     cpu = defaults_for(train_examples=5_000, device="cpu")
     assert (gpu.batch_size, gpu.max_length, gpu.eval_samples) == (16, 1024, 16)
-    assert (cpu.batch_size, cpu.max_length, cpu.eval_samples) == (4, 512, 3)
+    assert (cpu.batch_size, cpu.max_length, cpu.eval_samples) == (4, 1024, 3)
+    assert gpu.max_length == LONG_TEXT_TOKENS  # the dataset report warns at the limit the fine-tune cuts at
 
 
 def test_overrides_replace_defaults_and_blank_values_keep_them():

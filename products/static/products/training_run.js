@@ -69,6 +69,8 @@
     const error = $("run-error");
     error.textContent = frame.error || "";
     error.hidden = !frame.error;
+    // The "queued" notice of the redirect from the form is stale once a worker has taken the run.
+    if (frame.status !== "queued") document.querySelectorAll(".flash.run-queued").forEach((n) => n.remove());
     const cancel = $("cancel-button");
     if (cancel && frame.cancel_requested) { cancel.disabled = true; cancel.textContent = "Stopping…"; }
     if (["succeeded", "failed", "cancelled"].includes(frame.status)) {

@@ -52,7 +52,9 @@
     .root { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; font: 15px/1.45 system-ui, -apple-system,
       "Segoe UI", Roboto, sans-serif; color: #1f2330; }
     button { font: inherit; cursor: pointer; }
-    button:focus-visible, textarea:focus-visible { outline: 3px solid #9db4ff; outline-offset: 2px; }
+    button:focus-visible, textarea:focus-visible { outline: 3px solid #3451d1; outline-offset: 2px; }
+    header button:focus-visible { outline-color: #fff; }
+    .icon { display: block; }
     .launcher { width: 56px; height: 56px; border-radius: 50%; border: none; background: #3451d1; color: #fff;
       font-size: 26px; box-shadow: 0 6px 20px rgba(0,0,0,.25); display: grid; place-items: center; margin-left: auto; }
     .launcher:hover { background: #2a41a8; }
@@ -80,7 +82,7 @@
     .notice { align-self: stretch; background: #fff4e5; border: 1px solid #f1c27d; color: #6b4300; border-radius: 8px;
       padding: 8px 12px; font-size: 14px; }
     .rate { display: flex; gap: 4px; margin-top: 6px; }
-    .rate button { border: 1px solid #dde1ec; background: #fff; border-radius: 6px; padding: 0 6px; font-size: 15px; }
+    .rate button { border: 1px solid #8a94a6; background: #fff; color: #1f2330; border-radius: 6px; padding: 3px 6px; font-size: 15px; }
     .rate button[aria-pressed="true"] { background: #e3e8ff; border-color: #3451d1; }
     .typing { padding: 0 14px 6px; font-size: 13px; color: #5b6275; background: #f6f7fb; min-height: 1.5em; }
     form { display: flex; gap: 8px; padding: 10px; border-top: 1px solid #dde1ec; background: #fff; }
@@ -142,6 +144,34 @@
     return node;
   };
 
+  // Icons as inline SVG, not emoji: a visitor's machine without an emoji font drew 👍 and 💬 as boxes.
+  // Decorative (aria-hidden): each button carries its name in aria-label.
+  const ICONS = {
+    good: "M7 10v11H3V10h4zm2 11h8.2a2 2 0 0 0 2-1.6l1.5-7A2 2 0 0 0 18.7 10H14l.9-4.4a1.6 1.6 0 0 0-2.8-1.3L9 9v12z",
+    bad: "M17 14V3h4v11h-4zM15 3H6.8a2 2 0 0 0-2 1.6l-1.5 7A2 2 0 0 0 5.3 14H10l-.9 4.4a1.6 1.6 0 0 0 2.8 1.3L15 15V3z",
+    chat: "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z",
+    close: "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6 10.6 12 5 6.4z",
+  };
+  const icon = (name) => {
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "1.2em");
+    svg.setAttribute("height", "1.2em");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    svg.setAttribute("class", `icon icon-${name}`);
+    const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    path.setAttribute("d", ICONS[name]);
+    path.setAttribute("fill", "currentColor");
+    svg.append(path);
+    return svg;
+  };
+  const iconButton = (attrs, name) => {
+    const button = el("button", attrs);
+    button.append(icon(name));
+    return button;
+  };
+
   // A custom element, not a <div>: the site's rules for div, section, button... cannot match the host,
   // and its inline !important reset beats even a site's `* { ... !important }`.
   const host = el("ai-studio-chat", { id: HOST_ID });
@@ -160,7 +190,7 @@
   header.append(el("h2", {}, RANK ? TEXT.recommended : CONFIG.title));
   const clearButton = el("button", { type: "button", class: "clear" }, "Clear");
   clearButton.setAttribute("aria-label", TEXT.clear);
-  const closeButton = el("button", { type: "button", class: "close", "aria-label": TEXT.close }, "✕");
+  const closeButton = iconButton({ type: "button", class: "close", "aria-label": TEXT.close }, "close");
   header.append(clearButton, closeButton);
   const log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": "Conversation",
     tabindex: "0" });
@@ -174,8 +204,8 @@
   stopButton.hidden = true;
   form.append(label, input, sendButton, stopButton);
   panel.append(header, log, typing, ...(RANK ? [] : [form]));
-  const launcher = el("button", { type: "button", class: "launcher", "aria-label": TEXT.open,
-    "aria-expanded": "false", "aria-controls": panelId }, "💬");
+  const launcher = iconButton({ type: "button", class: "launcher", "aria-label": TEXT.open,
+    "aria-expanded": "false", "aria-controls": panelId }, "chat");
   root.append(panel, launcher);
   shadow.append(...(sheets ? [] : [style]), root);
 
@@ -188,9 +218,9 @@
   const rateButtons = (message, node) => {
     if (!message.generation || !message.token) return;
     const rate = el("div", { class: "rate", role: "group", "aria-label": "Rate this answer" });
-    [[1, "👍", TEXT.good], [-1, "👎", TEXT.bad]].forEach(([value, icon, name]) => {
-      const button = el("button", { type: "button", "aria-label": name,
-        "aria-pressed": String(message.feedback === value) }, icon);
+    [[1, "good", TEXT.good], [-1, "bad", TEXT.bad]].forEach(([value, shape, name]) => {
+      const button = iconButton({ type: "button", "aria-label": name,
+        "aria-pressed": String(message.feedback === value) }, shape);
       button.addEventListener("click", () => sendFeedback(message, value, rate));
       rate.append(button);
     });
@@ -387,7 +417,7 @@
     panel.hidden = !open;
     launcher.setAttribute("aria-expanded", String(open));
     launcher.setAttribute("aria-label", open ? TEXT.close : TEXT.open);
-    launcher.textContent = open ? "✕" : "💬";
+    launcher.replaceChildren(icon(open ? "close" : "chat"));
     save();
     if (open && focus) input.focus();
     if (!open && focus) launcher.focus();

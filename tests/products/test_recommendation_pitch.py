@@ -63,3 +63,14 @@ def test_the_versions_page_offers_the_pitch_off_by_default_and_saves_it_as_a_new
     refused = client.post(url, {"config-pitch": "Maybe"}, follow=True).content.decode()
     assert "Write a one-sentence pitch per item must be one of: No, Yes." in refused
     assert product.versions.count() == 1
+
+
+def test_saving_the_rules_with_the_pitch_left_off_does_not_name_the_pitch_as_a_change(client, shop_reco):
+    team, owner, product = shop_reco
+    client.force_login(owner)
+    url = reverse("version_kind_config", args=[team.slug, product.slug])
+    response = client.post(url, {"config-exclude": "CA001", "config-category": "", "config-pitch": "No"},
+                           follow=True).content.decode()
+    assert "Saved version 1: Never recommend set to CA001" in response and "pitch" not in response.split(
+        "Saved version 1:")[1].split("Publish")[0]
+    assert product.versions.get().kind_config["pitch"] == "No"

@@ -27,6 +27,7 @@ SYSTEM = ("You write one short, friendly sentence that makes a shopper want an i
 PARAMS = {"max_new_tokens": 40, "temperature": 0.0, "stop": ["\n"], "end_on_sentence": True, "max_seconds": 20.0}
 FACT_CHARS = 400
 FAILED = "The pitches could not be written ({error}); the recommendations are complete without them."
+NO_FACTS = "The items' descriptions could not be read ({error}), so the pitches were written from their names."
 
 
 @functools.lru_cache(maxsize=8)
@@ -58,7 +59,7 @@ async def pitches(request: InferenceRequest, payload: dict[str, Any], context: R
         catalog = spec.get("catalog")
         facts = await asyncio.to_thread(catalog_facts, int(catalog)) if catalog else {}
     except Exception as exc:  # a deleted catalog: the names alone still make a sentence
-        facts, result["pitch_error"] = {}, FAILED.format(error=exc)
+        facts, result["pitch_error"] = {}, NO_FACTS.format(error=exc)
     for n, item in enumerate(items[: int(spec.get("count") or 3)]):
         if context.cancelled:
             break

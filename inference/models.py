@@ -447,6 +447,8 @@ class KnowledgeEvaluationResult(models.Model):
     found_rank = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="1-based rank of the first retrieved passage matching the expected text.")
     retrieved = models.JSONField(default=list, help_text='[{"title", "text", "score", "source_row"}] in fused order.')
+    earlier = models.TextField(
+        blank=True, help_text="The user's earlier turns of a follow-up question, one per line (empty: asked alone).")
 
     class Meta:
         ordering = ["evaluation", "row"]

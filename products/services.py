@@ -125,8 +125,10 @@ def product_kind_config_update(
     product.full_clean()
     product.save()
     labels = {field.name: field.label for field in kind.config_fields}
-    changed = {name: product.kind_config.get(name) for name in changes
-               if product.kind_config.get(name) != before.get(name)} or changes  # the form posts every field
+    # A setting never saved before had its default: a form posting it unchanged changed nothing.
+    defaults = {field.name: field.default for field in kind.config_fields}
+    changed = {name: product.kind_config.get(name) for name in changes  # the form posts every field
+               if product.kind_config.get(name) != before.get(name, defaults.get(name))} or changes
     described = ", ".join(f"{labels.get(name, name)} set to {_described(value)}" for name, value in changed.items())
     return product_version_create(product=product, user=user, note=f"{described[:1].upper()}{described[1:]}.")
 

@@ -1,9 +1,10 @@
 """Running a knowledge evaluation: each test question through the answer runner's retrieval, then the figures.
 
 Per question, exactly what the answer runner does before it writes (inference/runners/answer.py): the
-question embedded with MiniLM, the hybrid search of the index (``LoadedIndex.search``: dense + BM25 fused by
-rank), and abstention when the best dense cosine over the whole index is below the threshold. No answer is
-written: this measures retrieval, which is what a person fixes by editing documents or the threshold.
+question embedded with MiniLM (alone, and with its earlier turns when the row is a follow-up), the hybrid
+search of the index (``LoadedIndex.search``: dense + BM25 fused by rank), and abstention when the best dense
+cosine over the whole index is below the threshold. No answer is written: this
+measures retrieval, which is what a person fixes by editing documents or the threshold.
 
 Results are written ``BATCH`` questions at a time while this worker holds the lease (the job row is locked
 for the write), so a worker lost half-way leaves whole batches, and whoever claims the job next continues
@@ -79,8 +80,7 @@ def knowledge_evaluation_run(*, evaluation: KnowledgeEvaluation, worker: str, le
 
 def _retrieve_and_store(evaluation: KnowledgeEvaluation, questions, *, worker: str, lease_lost: threading.Event,
                         shutdown: threading.Event) -> None:
-    from inference.knowledge.embedder import embed
-    from inference.knowledge.search import index_cache, query_texts
+    from inference.knowledge.search import index_cache, search_many
 
     stored = set(KnowledgeEvaluationResult.objects.filter(evaluation=evaluation).values_list("row", flat=True))
     with transaction.atomic():
@@ -100,19 +100,19 @@ def _retrieve_and_store(evaluation: KnowledgeEvaluation, questions, *, worker: s
             job_release(KnowledgeEvaluation, job_id=evaluation.pk, worker=worker)
             logger.info("Knowledge evaluation %s given back at question %s (shutting down)", evaluation.pk, done)
             return
-        # The answer runner's own query: the question alone (no conversation), embedded, then the hybrid search.
-        queries = [query_texts(q.question, []) for q in batch]
-        vectors = embed([texts[0] for texts, _ in queries])
+        # The answer runner's own query: the question with its earlier turns (a follow-up reads them as a chat
+        # does), embedded, then the hybrid search.
+        found_all = search_many(loaded, [(q.question, list(q.earlier)) for q in batch],
+                                top_k=max(KnowledgeEvaluation.RETRIEVED, evaluation.top_k))
         rows = []
-        for q, (_, lexical), vector in zip(batch, queries, vectors, strict=True):
-            found = loaded.search(vector[None, :], lexical, top_k=max(KnowledgeEvaluation.RETRIEVED, evaluation.top_k))
+        for q, found in zip(batch, found_all, strict=True):
             # The answer runner's abstention rule, on the version's threshold.
             abstained = found.best_score < evaluation.threshold or not found.hits
             rows.append(KnowledgeEvaluationResult(
                 evaluation_id=evaluation.pk, row=q.row, question=q.question, expected=q.expected,
                 should_answer=q.should_answer, best_score=round(found.best_score, 4), abstained=abstained,
                 found_rank=found_rank(q.expected, found.hits) if q.expected else None,
-                retrieved=_retrieved(found.hits[:KnowledgeEvaluation.RETRIEVED])))
+                retrieved=_retrieved(found.hits[:KnowledgeEvaluation.RETRIEVED]), earlier="\n".join(q.earlier)))
         with transaction.atomic():
             # The row lock orders this write against a sweep and a new claim: once the job is someone else's,
             # nothing of this attempt is written any more.
@@ -185,6 +185,7 @@ def evaluation_summary(results: list[KnowledgeEvaluationResult], *, threshold: f
     current_right = handled_right(answerable=answerable, found=used, scores=scores, threshold=threshold)
     return {
         "questions": len(results), "answerable": n_answerable, "unanswerable": n_unanswerable,
+        "follow_ups": sum(1 for r in results if r.earlier),
         "top_k": top_k, "threshold": threshold,
         "found_at": found_at, "recall": {k: _share(v, n_answerable) for k, v in found_at.items()},
         "abstained_answerable": int(np.sum(abstained & answerable)),

@@ -113,6 +113,27 @@ def answer_prompt(*, system_prompt: str, turns: list[dict[str, str]], question: 
     return AnswerPrompt(messages, given, len(passages) - len(given), len(turns) - len(history), tokens)
 
 
+def leading_system(messages: list[dict[str, str]]) -> str:
+    """The system prompt a product's messages start with ("" when they start with a turn)."""
+    return messages[0]["content"] if messages and messages[0].get("role") == "system" else ""
+
+
+def answer_prompt_for(messages: list[dict[str, str]], *, passages: list[Passage], budget_tokens: int,
+                      count: TokenCounter, question: str = "") -> AnswerPrompt:
+    """``answer_prompt`` on a product's chat messages (its system prompt, earlier turns, the question last).
+
+    The one way a grounded prompt is built: the answer runner calls it at serving time and the Q&A fine-tune
+    (inference/training/passages.py) on each training question, so the tuned model learns the prompt it is asked.
+    ``question`` stands in when the messages do not end with the user's turn.
+    """
+    has_system = bool(messages) and messages[0].get("role") == "system"
+    turns = [m for m in messages[int(has_system):-1] if m.get("role") in ("user", "assistant")]
+    if messages and messages[-1]["role"] == "user":
+        question = messages[-1]["content"]
+    return answer_prompt(system_prompt=leading_system(messages), turns=turns, question=question, passages=passages,
+                         budget_tokens=budget_tokens, count=count)
+
+
 # Citations ----------------------------------------------------------------------------------------------
 
 _MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")

@@ -224,6 +224,22 @@ def query_texts(question: str, history: list[str]) -> tuple[list[str], str]:
     return [question, together], together
 
 
+def search_many(loaded: LoadedIndex, queries: list[tuple[str, list[str]]], *, top_k: int) -> list[Retrieval]:
+    """``loaded.search`` for many (question, earlier user turns) at once, each exactly as ``retrieve`` queries it
+    (``query_texts``); the texts are embedded in one call. For the evaluation and the fine-tune's prompts."""
+    from inference.knowledge.embedder import embed
+
+    if not len(loaded):
+        return [Retrieval([], 0.0) for _ in queries]
+    built = [query_texts(question, history) for question, history in queries]
+    vectors = embed([text for texts, _ in built for text in texts])
+    found, start = [], 0
+    for texts, lexical in built:
+        found.append(loaded.search(vectors[start:start + len(texts)], lexical, top_k=top_k))
+        start += len(texts)
+    return found
+
+
 def retrieve(index, *, question: str, history: list[str] | None = None, top_k: int = 4) -> Retrieval:
     """The ``top_k`` passages of a ready ``index`` for ``question`` (and the conversation before it). Blocks."""
     from inference.knowledge.embedder import embed

@@ -40,8 +40,9 @@ from django.conf import settings
 from inference.knowledge.prompt import (
     OutputGuard,
     Passage,
-    answer_prompt,
+    answer_prompt_for,
     cited_numbers,
+    leading_system,
     protected_text,
     quoted_numbers,
 )
@@ -187,16 +188,11 @@ async def answer(request: InferenceRequest, context: RunContext) -> AsyncIterato
         yield Result("stop", {"text": text, "citations": [], "abstained": True, **summary}, usage)
         return
 
-    has_system = bool(messages) and messages[0].get("role") == "system"
-    system = messages[0]["content"] if has_system else ""
-    turns = [m for m in messages[int(has_system):-1] if m.get("role") in ("user", "assistant")]
-    question = messages[-1]["content"] if messages and messages[-1]["role"] == "user" else spec.question
+    system = leading_system(messages)
     params = generation_params(request)
     count = await asyncio.to_thread(_prompt_counter, str(settings.MODELS_DIR), request.model)
-    prompt = answer_prompt(
-        system_prompt=system, turns=turns, question=question, budget_tokens=prompt_budget(params), count=count,
-        passages=[Passage(hit.id, hit.title, hit.text) for hit in found.hits],
-    )
+    prompt = answer_prompt_for(messages, question=spec.question, budget_tokens=prompt_budget(params), count=count,
+                               passages=[Passage(hit.id, hit.title, hit.text) for hit in found.hits])
     given = found.hits[:len(prompt.passages)]
     yield Sources(source_items(given))
 

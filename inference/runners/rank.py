@@ -3,10 +3,12 @@
 The artifact (arrays only: inference/training/recommender/model.py) is loaded once per version and kept in
 a small LRU cache; scoring is an exact matrix product over every item, in a worker thread with BLAS pinned
 to one thread, so the event loop keeps relaying other requests' tokens and the engine keeps its cores.
-The result goes back whole in the ``done`` event (no token stream). A version pointing at a newer catalog
-(“Use the new catalog”) gets the same model with that catalog's new items embedded once and cached. The
-version's business rules ride in the query and are applied by the model after scoring, before top-k; a column
-rule's items are read from the run's catalog once per worker.
+The result goes back whole in the ``done`` event (no token stream), unless the version has pitches on: then the
+items go out first as a ``sources`` event and the language model's sentences stream after them
+(inference/runners/pitch.py). A version pointing at a newer catalog (“Use the new catalog”) gets the same model
+with that catalog's new items embedded once and cached. The version's business rules ride in the query and are
+applied by the model after scoring, before top-k; a column rule's items are read from the run's catalog once
+per worker.
 
 Rankers are keyed by the request's ``model``: "recommender" is the trained one here; a test kind can add
 its own with ``@ranker("name")`` instead of a second runner for the task.
@@ -24,7 +26,8 @@ from typing import Any
 from django.conf import settings
 
 from inference.protocol import InferenceRequest, Task
-from inference.runners import Result, RunContext, RunnerEvent, empty_usage, runner
+from inference.runners import Result, RunContext, RunnerEvent, Sources, empty_usage, runner
+from inference.runners.pitch import pitches
 
 Ranker = Callable[[InferenceRequest], dict[str, Any]]
 _RANKERS: dict[str, Ranker] = {}
@@ -105,4 +108,9 @@ async def rank(request: InferenceRequest, context: RunContext) -> AsyncIterator[
         yield Result("error", {"items": []}, empty_usage(duration_s=time.monotonic() - started,
                                                          finish_reason="error"), error=str(exc))
         return
-    yield Result("stop", payload, empty_usage(duration_s=time.monotonic() - started, finish_reason="stop"))
+    if not (request.query or {}).get("pitch") or not payload.get("items"):
+        yield Result("stop", payload, empty_usage(duration_s=time.monotonic() - started, finish_reason="stop"))
+        return
+    yield Sources(payload["items"])  # the list is drawn now: the ranking never waits for the language model
+    async for event in pitches(request, payload, context, started):
+        yield event

@@ -71,7 +71,7 @@ def evaluate(
         "scores": {"base": base_scores, "tuned": tuned_scores,
                    "samples": len(sampled), "reply_tokens": tokens},
         "samples": [
-            {"prompt": _prompt_text(c), "base": base, "tuned": tuned, "reference": c.reply}
+            {"prompt": _prompt_text(c), "base": base, "tuned": tuned, "reference": c.reply, "passages": c.passages}
             for c, base, tuned in zip(sampled, base_texts, tuned_texts, strict=True)
         ],
     }

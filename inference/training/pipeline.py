@@ -25,6 +25,7 @@ from inference.training.checkpoints import latest_checkpoint, remove_checkpoints
 from inference.training.classifier.data import NotClassifiable
 from inference.training.conversations import dataset_version_conversations
 from inference.training.examples import TokenizedSplit, tokenize_all
+from inference.training.passages import Tally, grounded, run_grounding, tally_message
 from inference.training.progress import (
     CancelRequested,
     LeaseLost,
@@ -123,16 +124,27 @@ def _trainer_for(method: str):
 class _Data:
     train: TokenizedSplit
     validation: TokenizedSplit
+    passages_note: str = ""  # the run page's line on retrieved passages ("" for a product without knowledge)
 
 
 def _load_data(run: TrainingRun, tokenizer, params: HyperParameters) -> _Data:
     version, kind = run.dataset_version, run.product.kind
+    grounding, note = run_grounding(run.team_id, run.prompt_config or {})
+    tallies = {"train": Tally(), "validation": Tally()}
+
+    def count(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def split(name: str, keep: bool) -> TokenizedSplit:
         items = dataset_version_conversations(version, kind_id=kind, prompt_config=run.prompt_config, split=name)
+        if grounding is not None:
+            items = grounded(items, grounding, count=count, max_length=params.max_length, tally=tallies[name])
         return tokenize_all(tokenizer, items, max_length=params.max_length, keep_conversations=keep)
 
-    data = _Data(split("train", False), split("validation", True))
+    data = _Data(split("train", False), split("validation", True), note)
+    if grounding is not None:
+        data.passages_note = tally_message(tallies["train"], tallies["validation"],
+                                           knowledge=str(grounding.index.dataset_version))
     if len(data.train.examples) < MIN_TRAIN_EXAMPLES:
         raise TooFewExamples(too_few_examples_message(len(data.train.examples)))
     return data
@@ -169,6 +181,8 @@ def _train_and_evaluate(
             f"Training on the {device.upper()}: {len(data.train.examples)} examples{skipped}, "
             f"{trainer.total_steps} steps, {padding_fraction(plan, lengths):.0%} padding."
         )
+    if data.passages_note:
+        services.training_run_log(run_id=run.pk, worker=worker, message=data.passages_note)
     reporter = ProgressReporter.started_run(
         run_id=run.pk, worker=worker, train_examples=len(data.train.examples),
         validation_examples=len(data.validation.examples),

@@ -56,6 +56,8 @@ class TrainingConversation:
 
     messages: list[dict[str, str]]
     reply: str
+    #: Knowledge passages put in the prompt (a Q&A fine-tune retrieves them, inference/training/passages.py).
+    passages: int = 0
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,10 @@ class ProductKind:
         self, *, example: dict[str, Any], rendered: list[Any], prompt_config: dict[str, Any]
     ) -> TrainingConversation | None:
         """Turn one dataset example into a fine-tuning conversation, or None when it teaches no reply."""
+        return None
+
+    def training_knowledge(self, config: ProductConfig) -> dict[str, Any] | None:
+        """What a fine-tune retrieves its prompts' passages from (stored in the run's prompt_config), or None."""
         return None
 
 

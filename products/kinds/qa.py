@@ -4,7 +4,8 @@ The web half of the kind: templates, the settings a person edits (how many passa
 ``prepare``, which names the knowledge index the worker retrieves from (QA_CONTRACT.md "The answer
 request"). Retrieval, abstention and citing happen in the worker's answer runner; its ``sources`` event
 and ``{text, citations, abstained, best_score, threshold}`` result are drawn by renderers/answer.js.
-A Q&A product fine-tunes like copy does (question → answer pairs, the LoRA trainer).
+A Q&A product fine-tunes like copy does (question → answer pairs, the LoRA trainer); with a knowledge base,
+each training question is given the passages the answer runner would retrieve for it (``training_knowledge``).
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ def _render_test_question(example: dict[str, Any]) -> list[Block]:
         blocks.append(Block("Expected answer or passage", example["expected"]))
     if example.get("should_answer"):
         blocks.append(Block("Should answer", example["should_answer"]))
+    if example.get("earlier"):
+        blocks.insert(0, Block("Earlier turns", example["earlier"]))
     return blocks
 
 
@@ -144,7 +147,8 @@ class QuestionAnswering(TextGenerationKind):
             "qa", TEST_QUESTIONS_SHAPE, "Q&A: test questions",
             "Each row is a question to try the assistant's retrieval with, and the answer or passage it should "
             "find; an optional yes/no column marks questions your documents cannot answer (it should say "
-            "“I don't know”). The Evaluation tab measures on them.",
+            "“I don't know”), and an optional “earlier turns” column makes a row a follow-up question. The "
+            "Evaluation tab measures on them.",
             (
                 Need("question", "Question", "The test question, as a customer would ask it.",
                      synonyms=("question", "questions", "q", "query", "testquestion")),
@@ -158,6 +162,13 @@ class QuestionAnswering(TextGenerationKind):
                      "Optional: “no” on questions your documents cannot answer; blank means yes.",
                      required=False,
                      synonyms=("shouldanswer", "answerable", "shouldanswerit", "inscope", "canbeanswered")),
+                Need("earlier", "Earlier turns",
+                     "Optional, for follow-up questions: what the customer asked before, e.g. “How long does "
+                     "shipping take?” before “And how much is express?”; several earlier questions on separate "
+                     "lines, oldest first. Retrieval then reads them as the chat does.",
+                     required=False,
+                     synonyms=("earlier", "earlierturns", "earlierquestion", "previous", "previousquestion",
+                               "conversation", "history", "followupto")),
             ),
             _render_test_question,
         ),
@@ -238,6 +249,15 @@ class QuestionAnswering(TextGenerationKind):
                 "handoff": settings["handoff"] or "",
             },
         )
+
+    def training_knowledge(self, config: ProductConfig) -> dict[str, Any] | None:
+        """The knowledge base and retrieval settings a fine-tune builds its prompts with, as the answer runner
+        would (inference/training/passages.py); None without a knowledge base (plain question → answer)."""
+        if config.knowledge_version_id is None:
+            return None
+        settings = self.retrieval_settings(config)
+        return {"version": config.knowledge_version_id, "top_k": settings["top_k"],
+                "threshold": settings["threshold"]}
 
     def result_text(self, result: dict[str, Any]) -> str:
         return str(result.get("text", ""))

@@ -8,10 +8,13 @@ through the worker's rank runner (inference/runners/rank.py). A version's busine
 to recommend, by id or by a catalog column's value, one category only, items boosted or pinned first) are its
 kind_config (products/recommendations/rules.py), and so is ``catalog_version``: a newer catalog the version
 recommends from (“Use the new catalog”, products/recommendations/services.py), whose items the model has not
-seen the worker embeds and serves by their descriptions until the next training.
+seen the worker embeds and serves by their descriptions until the next training. ``pitch``
+(“Write a one-sentence pitch per item”, off by default) has the worker's rank runner write one sentence for
+each of the top PITCH_ITEMS items with the version's base model, streamed after the list itself.
 
-The result: ``{"items": [{"id", "title", "score" (0–1), "reason", "image"?, "link"?}], "fallback"?: words}``,
-``fallback`` saying why the list is not personal (an unknown customer, a short history).
+The result: ``{"items": [{"id", "title", "score" (0–1), "reason", "image"?, "link"?, "pitch"?}], "fallback"?:
+words, "pitch_error"?: words}``, ``fallback`` saying why the list is not personal (an unknown customer, a short
+history), ``pitch_error`` why the pitches stopped (the items still come).
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ MAX_PINNED = 5
 MAX_BOOSTED = 50
 #: The id-list rules of a version, with their labels for messages.
 ID_RULES = {"exclude": "Never recommend", "boost": "Boost", "pin": "Pin first"}
+#: Items the language model writes a pitch for (the top ones): each is a few dozen tokens of a CPU model.
+PITCH_ITEMS = 3
+PITCH_CHOICES = ("No", "Yes")
 
 NOT_TRAINED = (
     "Train the recommender first: Datasets → upload a catalog (item id, name, description) and interactions "
@@ -109,6 +115,20 @@ def _artifact(artifact_id: int | None) -> tuple[str, str, int | None] | None:
     return found
 
 
+#: The catalog version each artifact learnt from (None: a model that names none), read once per artifact.
+_CATALOGS: dict[int, int | None] = {}
+
+
+def _trained_catalog(artifact_id: int) -> int | None:
+    if artifact_id not in _CATALOGS:
+        from inference.models import TrainingRunInput
+
+        _CATALOGS[artifact_id] = (TrainingRunInput.objects.filter(run__artifact__pk=artifact_id,
+                                                                  role=TrainingRunInput.Role.CATALOG)
+                                  .values_list("dataset_version_id", flat=True).first())
+    return _CATALOGS[artifact_id]
+
+
 @register
 class Recommendation(ProductKind):
     id = "recommendation"
@@ -138,6 +158,11 @@ class Recommendation(ProductKind):
         InputField("pin", "Pin first", required=False, max_length=2_000,
                    help_text=f"Item ids shown first, in this order (up to {MAX_PINNED}), marked “Pinned by the "
                              "shop”; never one the customer already has or the rules leave out."),
+        InputField("pitch", "Write a one-sentence pitch per item", type="choice", choices=PITCH_CHOICES,
+                   default="No", required=False,
+                   help_text=f"The base language model writes one sentence for each of the top {PITCH_ITEMS} items "
+                             "from its name and description, shown under its card as it is written. The list "
+                             "itself never waits for it."),
     )
     templates = (
         ProductTemplate(
@@ -242,6 +267,7 @@ class Recommendation(ProductKind):
         config["exclude_where"] = str(config.get("exclude_where") or "").strip()
         where_parse(config["exclude_where"])
         config["category"] = str(config.get("category") or "").strip()[:100]
+        config["pitch"] = "Yes" if config.get("pitch") in ("Yes", True) else "No"
         return config
 
     def check_config(self, config: ProductConfig) -> None:
@@ -278,8 +304,12 @@ class Recommendation(ProductKind):
         where = where_parse(rules.get("exclude_where") or "")
         if where is not None:  # the worker reads which items it leaves out from the run's catalog
             query["exclude_where"] = {"column": where[0], "value": where[1], "run": artifact[2]}
+        if rules.get("pitch") == "Yes":  # the worker reads the items' descriptions from this catalog version
+            catalog = query.get("catalog_version") or _trained_catalog(config.fine_tuned_artifact_id)
+            query["pitch"] = {"model": config.base_model, "count": PITCH_ITEMS, "catalog": catalog}
         return InferenceRequest(task=self.task, model="recommender",
-                                artifact=str(Path(settings.MEDIA_ROOT) / artifact[1]), query=query)
+                                artifact=str(Path(settings.MEDIA_ROOT) / artifact[1]), query=query,
+                                remote=config.remote_request() if "pitch" in query else None)
 
     def result_text(self, result: dict[str, Any]) -> str:
         return ", ".join(str(item.get("title", "")) for item in result.get("items", []))

@@ -2,8 +2,9 @@
 
 Rows only: the evaluation worker (inference/knowledge/evaluation.py, a thread of the index worker) retrieves
 and scores. A test set is a dataset version of shape “Q&A: test questions”: a question, the expected answer
-or passage (its title or its text) and an optional yes/no “should answer” column; “no” marks a question the
-documents cannot answer, which needs no expected text.
+or passage (its title or its text), an optional yes/no “should answer” column (“no” marks a question the
+documents cannot answer, which needs no expected text) and optional “earlier turns”: the questions asked
+before a follow-up, one per line, which retrieval reads with it as the answer runner reads a chat's turns.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class TestQuestion:
     question: str
     expected: str
     should_answer: bool
+    earlier: tuple[str, ...] = ()  # the user's earlier turns, oldest first: a follow-up question when any
 
 
 def _normal(text: str) -> str:
@@ -92,7 +94,8 @@ def test_questions(version: DatasetVersion) -> Iterator[TestQuestion]:
                 "or the title of the passage that answers it, or mark the row “no” in the should-answer column if "
                 "your documents cannot answer it."
             )})
-        yield TestQuestion(number, example["question"], expected, should)
+        earlier = tuple(line.strip() for line in example.get("earlier", "").splitlines() if line.strip())
+        yield TestQuestion(number, example["question"], expected, should, earlier)
 
 
 def evaluation_test_set_check(*, product: Product, test_version: DatasetVersion) -> int:

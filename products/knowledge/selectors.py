@@ -117,6 +117,7 @@ class Miss:
     problem: str
     best_score: float
     retrieved: list[dict]
+    earlier: list[str]  # the earlier turns of a follow-up question ([] when it was asked alone)
 
 
 def evaluation_misses(*, evaluation: KnowledgeEvaluation) -> list[Miss]:
@@ -141,7 +142,7 @@ def evaluation_misses(*, evaluation: KnowledgeEvaluation) -> list[Miss]:
         else:
             continue
         misses.append((order, Miss(result.row, result.question, result.expected, problem, result.best_score,
-                                   result.retrieved)))
+                                   result.retrieved, result.earlier.splitlines())))
     return [miss for _, miss in sorted(misses, key=lambda pair: (pair[0], pair[1].row))]
 
 
@@ -175,6 +176,10 @@ def evaluation_figures(*, evaluation: KnowledgeEvaluation) -> list[Figure]:
         figures.append(Figure("Answered though it should not", _percent(summary["answered_unanswerable_share"]),
                               f"{summary['answered_unanswerable']} of {unanswerable} marked “no”",
                               "answered-unanswerable"))
+    if summary.get("follow_ups"):
+        figures.append(Figure("Follow-up questions", str(summary["follow_ups"]),
+                              f"of {summary['questions']}, searched with their earlier turns as a chat is",
+                              "follow-ups"))
     return figures
 
 

@@ -114,7 +114,7 @@ def training_run_create(
         team_id=product.team_id, product=product, dataset_version=dataset_version, base_model=base_model,
         method=method, queue=TrainingRun.SHORT if method == TrainingRun.Method.CLASSIFIER else TrainingRun.LONG,
         hyperparameters=params.to_dict(), created_by=user,
-        prompt_config={name: getattr(product, name) for name in PROMPT_FIELDS},
+        prompt_config=_prompt_config(product, kind),
         train_examples=dataset_version.train_count, validation_examples=dataset_version.validation_count,
         publish_on_success=publish_on_success, total_steps=total_steps(dataset_version.train_count, params),
     )
@@ -128,6 +128,15 @@ def training_run_create(
     publish_run_status(run, entry)
     publish_team_event(run.team_id, {"event": "training.queued", "run": run.pk, "product": product.name})
     return run
+
+
+def _prompt_config(product: Product, kind) -> dict[str, Any]:
+    """The product's prompt as the run learns it, and its knowledge base when the kind retrieves passages."""
+    config: dict[str, Any] = {name: getattr(product, name) for name in PROMPT_FIELDS}
+    knowledge = kind.training_knowledge(product)
+    if knowledge is not None:
+        config["knowledge"] = knowledge
+    return config
 
 
 def recommender_inputs_check(*, product: Product, interactions: DatasetVersion,

@@ -10,19 +10,28 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 import inference.knowledge.embedder as embedder
 from inference.jobs import job_claim
 from inference.knowledge import evaluation as evaluation_job
 from inference.knowledge.evaluation import knowledge_evaluation_run, suggest_threshold
-from inference.knowledge.search import index_cache
+from inference.knowledge.search import index_cache, retrieve
 from inference.knowledge.worker import EvaluationWorker
 from inference.models import KnowledgeEvaluation, KnowledgeEvaluationResult
 from products.knowledge.evaluation import knowledge_evaluation_create, knowledge_evaluation_threshold_use
 from products.knowledge.selectors import evaluation_misses
 from products.services import product_create
-from tests.inference.knowledge import STORE_FAQ_TESTS, built_index, store_faq_tests_version, store_faq_version
+from tests.inference.knowledge import (
+    HELP_CENTRE,
+    STORE_FAQ_TESTS,
+    built_index,
+    csv_bytes,
+    knowledge_version,
+    store_faq_tests_version,
+    store_faq_version,
+)
 from tests.processes import manage_command, processes_stop, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -145,6 +154,57 @@ def test_manage_py_index_worker_runs_evaluations_on_its_second_thread_and_stops_
     assert job.worker == "" and KnowledgeEvaluationResult.objects.filter(evaluation=job).count() == len(STORE_FAQ_TESTS)
     assert "started for indexes" in output and "started for evaluations" in output and "queues: evaluate" in output
     assert output.rstrip().endswith("Index worker stopped.") and worker.returncode == 0
+
+
+#: The help centre with a delivery article whose title does not say "express": asked alone, "And how much is
+#: express?" could mean express delivery, checkout or repair, and dense search prefers "Express checkout".
+DELIVERY = ("Delivery times", "Standard parcels take three to five working days and cost 4.95 €; orders over 50 € "
+                              "ship free. Express parcels arrive the next working day for 9.95 €.")
+#: The same follow-up twice, with and without the question before it.
+FOLLOW_UPS = [
+    ("How long does shipping take?", "Delivery times", ""),
+    ("And how much is express?", "Delivery times", "How long does shipping take?"),
+    ("And how much is express?", "Delivery times", ""),
+    ("And on Sundays?", "row 99", "When does customer service answer?"),  # a follow-up that misses
+]
+
+
+def test_a_follow_up_test_question_is_searched_with_its_earlier_turn_and_the_report_marks_it(make_team, client):
+    index_cache().clear()
+    team = make_team("Shop")
+    owner = team.memberships.get().user
+    documents = knowledge_version(team, owner, data=csv_bytes(["title", "text"], [DELIVERY, *HELP_CENTRE[1:]]))
+    product = product_create(team=team, user=owner, kind_id="qa", template_id="help-centre", name="Help desk",
+                             knowledge_version=documents)
+    assert built_index(documents).status == "succeeded"
+    tests = knowledge_version(team, owner, data=csv_bytes(["question", "expected", "earlier question"], FOLLOW_UPS),
+                              shape="tests", name="Follow-ups", filename="follow-ups.csv",
+                              mapping={"question": ["question"], "expected": ["expected"],
+                                       "earlier": ["earlier question"]})
+    job = knowledge_evaluation_create(product=product, test_version=tests, user=owner)
+    assert EvaluationWorker(poll_seconds=1).run_once() is True
+    job.refresh_from_db()
+    assert job.status == "succeeded" and job.summary["follow_ups"] == 2
+
+    by_row = {r.row: r for r in KnowledgeEvaluationResult.objects.filter(evaluation=job)}
+    assert by_row[2].earlier == "How long does shipping take?" and by_row[3].earlier == ""
+    # With the earlier turn the delivery passage (express parcels, 9.95 €) comes first, as in the chat; asked
+    # alone, "express" finds the express checkout first.
+    assert by_row[2].retrieved[0]["title"] == "Delivery times" and by_row[2].found_rank == 1
+    assert by_row[3].retrieved[0]["title"] == "Express checkout" and by_row[3].found_rank == 2
+    assert job.summary["found_at"]["1"] == 2  # rows 1 and 2; the follow-up asked alone is not found first
+    # The same retrieval the answer runner does for that chat turn.
+    chat = retrieve(job.index, question="And how much is express?",
+                    history=["How long does shipping take?"], top_k=5)
+    assert [h.title for h in chat.hits] == [hit["title"] for hit in by_row[2].retrieved]
+
+    client.force_login(owner)
+    page = client.get(reverse("evaluation_report", args=[team.slug, product.slug, job.pk])).content.decode()
+    assert 'data-testid="follow-ups"' in page
+    misses = evaluation_misses(evaluation=job)
+    assert [(m.row, m.earlier) for m in misses if m.row == 4] == [(4, ["When does customer service answer?"])]
+    assert page.count('data-testid="follow-up"') == sum(1 for m in misses if m.earlier) >= 1
+    assert "after “When does customer service answer?”" in page
 
 
 def test_the_suggested_threshold_handles_the_most_questions_right_and_prefers_the_widest_gap():

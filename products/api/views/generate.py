@@ -131,14 +131,16 @@ class ProductGenerateApi(ApiView):
         version = serializers.IntegerField()
         result = serializers.JSONField(
             help_text="The kind's result: {text} for copywriting; {text, citations: [{n, id, title, via}], abstained, "
-                      "best_score, threshold} for Q&A."
+                      "best_score, threshold} for Q&A; {items: [{id, title, score, reason, pitch?}], fallback?, "
+                      "pitch_error?} for recommendations (pitch: a top item's sentence, when the version writes them)."
         )
         text = serializers.CharField(help_text="The result as plain text.")
         usage = UsageSerializer()
         sources = serializers.ListField(
             child=serializers.DictField(), required=False,
-            help_text="Q&A only: the passages found for the question, [{n, id, title, text, score, source_row}]; "
-                      "the answer cites them by n (result.citations).",
+            help_text="Q&A: the passages found for the question, [{n, id, title, text, score, source_row}]; "
+                      "the answer cites them by n (result.citations). Recommendations that write pitches: the ranked "
+                      "items as they were sent before the pitches.",
         )
 
     @extend_schema(

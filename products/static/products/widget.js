@@ -104,6 +104,7 @@
     .reco-card { background: #fff; border: 1px solid #dde1ec; border-radius: 10px; padding: 8px; white-space: normal; }
     .reco-card img { width: 100%; height: 110px; object-fit: cover; border-radius: 6px; display: block; }
     .reco-card a { color: #3451d1; } .reco-reason { margin: 2px 0; font-size: 13px; color: #5b6275; }
+    .reco-pitch { margin: 4px 0 0; font-size: 13px; font-style: italic; }
     .reco-score { font-size: 12px; color: #5b6275; } .reco-fallback { font-size: 13px; color: #6b4300; margin: 0 0 6px; }
     .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
   `;

@@ -34,9 +34,17 @@ UNSURE = "unsure"
 MAX_BATCH_TEXTS = 128
 
 
+def serving_precision() -> str:
+    """The ``CLASSIFY_PRECISION`` setting (auto, fp32, bf16 or int8)."""
+    return getattr(settings, "CLASSIFY_PRECISION", "auto")
+
+
 @functools.lru_cache(maxsize=getattr(settings, "CLASSIFY_CACHE_SIZE", 4))
-def load(artifact: str, precision: str = "fp32"):
-    """(model, tokenizer, meta, device) of an artifact folder in a serving precision, loaded once per worker (LRU)."""
+def load(artifact: str, precision: str):
+    """(model, tokenizer, meta, device) of an artifact folder in a serving precision, loaded once per worker (LRU).
+
+    Call it positionally, as ``score`` does, so every caller shares one cache entry per (artifact, precision).
+    """
     from inference.engines.local import resolve_device
     from inference.training.classifier.model import for_serving, load_classifier, resolve_precision
 
@@ -54,7 +62,7 @@ def score(artifact: str, texts: list[str], *, precision: str | None = None) -> t
 
     from inference.training.classifier.model import encode, logits_of
 
-    model, tokenizer, meta, device = load(artifact, precision or getattr(settings, "CLASSIFY_PRECISION", "auto"))
+    model, tokenizer, meta, device = load(artifact, precision or serving_precision())
     ids = encode(tokenizer, texts, max_length=meta.max_length)
     logits = logits_of(model, ids, batch_size=MAX_BATCH_TEXTS, pad_id=tokenizer.pad_token_id or 0,
                        device=device).double().numpy() / meta.temperature

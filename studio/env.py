@@ -114,6 +114,11 @@ LABEL_LEASE_SECONDS: int = _int("STUDIO_LABEL_LEASE_S", 30)
 COMPARISON_ITEM_TIMEOUT_S: float = float(_str("STUDIO_COMPARISON_ITEM_TIMEOUT_S", "240"))
 # Megabytes of knowledge indexes (vectors, texts, BM25) an inference worker holds; least recently used go first.
 KNOWLEDGE_CACHE_MB: int = _int("STUDIO_KNOWLEDGE_CACHE_MB", 512)
+# Precision the classify runner serves trained classifiers in: auto (bf16 where the CPU has AVX512-BF16/AMX
+# or on a GPU, else fp32), fp32, bf16 or int8 (CPU only). Measured in tests/benchmarks/bench_classifier.py.
+CLASSIFY_PRECISION: str = _str("STUDIO_CLASSIFY_PRECISION", "auto")
+if CLASSIFY_PRECISION not in ("auto", "fp32", "bf16", "int8"):
+    raise RuntimeError(f"STUDIO_CLASSIFY_PRECISION must be auto, fp32, bf16 or int8, got {CLASSIFY_PRECISION!r}.")
 # Most sequences one inference worker decodes together (continuous batching).
 INFERENCE_MAX_BATCH: int = _int("STUDIO_INFERENCE_MAX_BATCH", 16)
 # Seconds a generation waits for an inference worker to take it before the person reads "not answering".

@@ -162,9 +162,10 @@ INFERENCE_RUNNER_MODULES = [
     "inference.runners.generate", "inference.runners.answer", "inference.runners.classify", "inference.runners.rank",
 ]
 # The classify runner scores requests that arrive within this many seconds in one forward pass, and keeps
-# this many trained classifiers loaded.
+# this many trained classifiers loaded, in this precision (studio/env.py).
 CLASSIFY_BATCH_WINDOW_S = 0.004
 CLASSIFY_CACHE_SIZE = 4
+CLASSIFY_PRECISION = env.CLASSIFY_PRECISION
 
 MEDIA_ROOT = env.MEDIA_ROOT
 MEDIA_URL = "media/"

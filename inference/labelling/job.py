@@ -109,10 +109,10 @@ def _csv_rows(batch: list[Text], results: list[dict], *, has_labels: bool) -> It
 
 def _label_and_store(job: LabellingJob, *, artifact: str, has_labels: bool, total: int, worker: str,
                      lease_lost: threading.Event, shutdown: threading.Event) -> None:
-    from inference.runners.classify import label_result, load, score
+    from inference.runners.classify import label_result, load, score, serving_precision
     from products.datasets.export import neutralise
 
-    labels = load(artifact)[2].labels
+    labels = load(artifact, serving_precision())[2].labels  # the model ``score`` then serves with
     unsure_below = float((job.version.kind_config or {}).get("unsure_below") or 0.0)
     columns = _columns(labels, has_labels=has_labels)
     counts: Counter[str] = Counter()

@@ -3,7 +3,8 @@
 Requests for the same artifact that arrive within ``CLASSIFY_BATCH_WINDOW_S`` (a few milliseconds) are
 scored together in one padded forward pass, in a worker thread, so the event loop keeps relaying other
 requests' tokens meanwhile; requests that arrive during a pass form the next batch. Loaded classifiers
-are kept in a small LRU cache (``CLASSIFY_CACHE_SIZE`` artifacts).
+are kept in a small LRU cache (``CLASSIFY_CACHE_SIZE`` artifacts), in the serving precision
+``CLASSIFY_PRECISION`` (bf16 where the machine runs it natively: tests/benchmarks/bench_classifier.py).
 
 The result: ``{"label", "top_label", "probabilities": {label: p}, "unsure"}``, probabilities calibrated by
 the run's temperature and summing to 1, most likely first. Below the version's ``unsure_below`` the
@@ -33,24 +34,35 @@ UNSURE = "unsure"
 MAX_BATCH_TEXTS = 128
 
 
+def serving_precision() -> str:
+    """The ``CLASSIFY_PRECISION`` setting (auto, fp32, bf16 or int8)."""
+    return getattr(settings, "CLASSIFY_PRECISION", "auto")
+
+
 @functools.lru_cache(maxsize=getattr(settings, "CLASSIFY_CACHE_SIZE", 4))
-def load(artifact: str):
-    """(model, tokenizer, meta) of an artifact folder, loaded once per worker (LRU)."""
+def load(artifact: str, precision: str):
+    """(model, tokenizer, meta, device) of an artifact folder in a serving precision, loaded once per worker (LRU).
+
+    Call it positionally, as ``score`` does, so every caller shares one cache entry per (artifact, precision).
+    """
     from inference.engines.local import resolve_device
-    from inference.training.classifier.model import load_classifier
+    from inference.training.classifier.model import for_serving, load_classifier, resolve_precision
 
     device = resolve_device(settings.INFERENCE_DEVICE)
     model, tokenizer, meta = load_classifier(Path(artifact), device=device)
-    return model, tokenizer, meta, device
+    return for_serving(model, resolve_precision(precision, device=device)), tokenizer, meta, device
 
 
-def score(artifact: str, texts: list[str]) -> tuple[list[str], list[list[float]]]:
-    """(labels in head order, calibrated probabilities of each text): one forward pass, off the event loop."""
+def score(artifact: str, texts: list[str], *, precision: str | None = None) -> tuple[list[str], list[list[float]]]:
+    """(labels in head order, calibrated probabilities of each text): one forward pass, off the event loop.
+
+    ``precision`` defaults to the ``CLASSIFY_PRECISION`` setting (the benchmark names one to compare).
+    """
     import numpy as np
 
     from inference.training.classifier.model import encode, logits_of
 
-    model, tokenizer, meta, device = load(artifact)
+    model, tokenizer, meta, device = load(artifact, precision or serving_precision())
     ids = encode(tokenizer, texts, max_length=meta.max_length)
     logits = logits_of(model, ids, batch_size=MAX_BATCH_TEXTS, pad_id=tokenizer.pad_token_id or 0,
                        device=device).double().numpy() / meta.temperature

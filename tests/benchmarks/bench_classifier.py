@@ -13,9 +13,17 @@
    Each fold holds out 20 % stratified by label (products/datasets/split.py, seed = fold), keeps 15 %
    of the rest for early stopping as the worker does, and trains with the worker's own blocks
    (inference/training/classifier/: model, trainer, report) and the studio's defaults for the size.
-2. Training speed: tokens/s and seconds per epoch of the trainer on this device.
+   The fast serving precisions (bf16, int8) are scored on the same held-out rows as fp32: their
+   label agreement with fp32 and their accuracy, side by side.
+2. Training speed: tokens/s and seconds per epoch of the trainer on this device, the share of padded
+   tokens in its batches, and what one epoch of 10k such texts would take at that rate.
 3. Serving speed: texts/s of the classify runner's scoring function one text at a time and in
-   batches (what the micro-batcher does when requests arrive together), and p50/p95 of one text.
+   batches (what the micro-batcher does when requests arrive together), and p50/p95 of one text, for
+   fp32 and each fast precision, interleaved round by round so a busy shared machine slows all alike;
+   the ratios to fp32 are the figures to trust, the absolute ones move with the machine's load.
+   Not measured here: p95 of one text through the REST API. That needs a live server (tests/live.py)
+   with a published classifier version and an API key on a database; the API adds its own queue hop
+   (web → Redis → inference worker) on top of the scoring time measured here.
 """
 
 from __future__ import annotations
@@ -101,6 +109,7 @@ def run_fold(rows, *, seed: int, device: str, epochs: int | None, model_dir: Pat
     if best is not None:
         model.load_state_dict(best)
     logits = logits_of(model, ids["held"], batch_size=64, pad_id=0, device=device).numpy()
+    fast = fast_paths(model, logits, ids["held"], ys["held"], device=device)
     probabilities, temperature, _ = report.cross_fitted_probabilities(logits, ys["held"], seed=seed)
     tuned = report.classification_metrics(ys["held"], probabilities, labels)
     epochs_run = (step_index + 1) / trainer.steps_per_epoch
@@ -108,12 +117,50 @@ def run_fold(rows, *, seed: int, device: str, epochs: int | None, model_dir: Pat
         "base": base, "tuned": tuned, "temperature": temperature,
         "ece": report.calibration(ys["held"], probabilities)["ece"],
         "train_seconds": seconds, "epochs": epochs_run, "tokens_per_second": trainer.tokens_seen / seconds,
-        "held": len(held), "train": len(train), "dev": len(dev), "params": params,
+        "held": len(held), "train": len(train), "dev": len(dev), "params": params, "fast": fast,
+        "padding_share": padding_share(trainer), "mean_tokens": statistics.mean(len(row) for row in ids["train"]),
     }
 
 
-def speed(model_dir: Path, texts: list[str], device: str, tmp: Path) -> dict[str, float]:
-    """Serving speed of the runner's scoring function on an artifact saved by the trainer's code."""
+def fast_paths(model, logits, ids, y, *, device: str) -> dict[str, dict[str, float]]:
+    """Accuracy (argmax; temperature does not move it) of fp32 and of each fast precision on the same rows,
+    and how often the fast one picks fp32's label."""
+    import copy
+
+    from inference.training.classifier.model import for_serving, logits_of, resolve_precision
+
+    reference = logits.argmax(axis=1)
+    figures = {"fp32": {"accuracy": float((reference == y).mean()), "agreement": 1.0}}
+    for precision in ("bf16", "int8"):
+        try:
+            fast = for_serving(copy.deepcopy(model).eval(), resolve_precision(precision, device=device))
+        except ValueError as exc:  # int8 on a GPU
+            print(f"  {precision}: {exc}")
+            continue
+        predicted = logits_of(fast, ids, batch_size=64, pad_id=0, device=device).numpy().argmax(axis=1)
+        figures[precision] = {"accuracy": float((predicted == y).mean()),
+                              "agreement": float((predicted == reference).mean())}
+    return figures
+
+
+def padding_share(trainer) -> float:
+    """Share of the tokens in the first epoch's padded batches that are padding (dynamic padding per batch)."""
+    real = padded = 0
+    for step_index in range(trainer.steps_per_epoch):
+        lengths = [len(trainer.ids[i]) for i in trainer.batch(step_index)]
+        real, padded = real + sum(lengths), padded + max(lengths) * len(lengths)
+    return 1 - real / padded
+
+
+PRECISIONS = ("fp32", "bf16", "int8")
+
+
+def speed(model_dir: Path, texts: list[str], device: str, tmp: Path, *, rounds: int) -> dict[str, dict[str, float]]:
+    """Serving speed of the runner's scoring function on an artifact saved by the trainer's code, per precision.
+
+    Each round times every precision once (a batched pass over ``texts`` in 64s, then 16 single texts),
+    so load on the shared machine lands on all of them alike.
+    """
     from inference.runners import classify
     from inference.training.classifier.model import ClassifierMeta, new_classifier, save_classifier
 
@@ -121,19 +168,28 @@ def speed(model_dir: Path, texts: list[str], device: str, tmp: Path) -> dict[str
     folder.mkdir(parents=True, exist_ok=True)
     meta = ClassifierMeta(labels=list("abcde"), temperature=1.0, max_length=64, encoder="all-minilm-l6-v2")
     save_classifier(new_classifier(model_dir, 5, seed=0), folder=folder, model_dir=model_dir, meta=meta)
-    classify.score(str(folder), texts[:8])  # load and warm up
-    singles = []
-    for text in texts[:64]:
-        started = time.perf_counter()
-        classify.score(str(folder), [text])
-        singles.append(time.perf_counter() - started)
-    started = time.perf_counter()
-    for start in range(0, len(texts), 64):
-        classify.score(str(folder), texts[start:start + 64])
-    batched = len(texts) / (time.perf_counter() - started)
-    singles.sort()
-    return {"single_texts_per_s": 1 / statistics.mean(singles), "batched_texts_per_s": batched,
-            "p50_ms": 1000 * singles[len(singles) // 2], "p95_ms": 1000 * singles[int(len(singles) * 0.95)]}
+    precisions = [p for p in PRECISIONS if not (p == "int8" and not device.startswith("cpu"))]
+    singles: dict[str, list[float]] = {p: [] for p in precisions}
+    batched: dict[str, float] = dict.fromkeys(precisions, 0.0)
+    for precision in precisions:
+        classify.score(str(folder), texts[:8], precision=precision)  # load and warm up
+    for round_index in range(rounds):
+        for precision in precisions:
+            started = time.perf_counter()
+            for start in range(0, len(texts), 64):
+                classify.score(str(folder), texts[start:start + 64], precision=precision)
+            batched[precision] += time.perf_counter() - started
+            for text in texts[round_index * 16:(round_index + 1) * 16]:
+                started = time.perf_counter()
+                classify.score(str(folder), [text], precision=precision)
+                singles[precision].append(time.perf_counter() - started)
+    figures = {}
+    for precision in precisions:
+        times = sorted(singles[precision])
+        figures[precision] = {"single_texts_per_s": 1 / statistics.mean(times),
+                              "batched_texts_per_s": rounds * len(texts) / batched[precision],
+                              "p50_ms": 1000 * times[len(times) // 2], "p95_ms": 1000 * times[int(len(times) * 0.95)]}
+    return figures
 
 
 def main() -> None:
@@ -142,6 +198,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=0, help="0: the studio's default (3, early stopping)")
     parser.add_argument("--folds", type=int, default=1)
     parser.add_argument("--speed-texts", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved speed rounds (16 single texts each)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads (0: torch's default). On a busy 2-core machine 1 is several times faster: "
                              "OpenMP's spinning threads wait on the core another process holds")
@@ -184,6 +241,13 @@ def main() -> None:
         print(f"  baseline  accuracy {result['base']['accuracy']:.3f}  macro-F1 {result['base']['macro_f1']:.3f}")
         print(f"  fine-tuned accuracy {result['tuned']['accuracy']:.3f}  macro-F1 {result['tuned']['macro_f1']:.3f}"
               f"  (T = {result['temperature']:.3f}, ECE {result['ece']:.3f})")
+        for precision, scored in result["fast"].items():
+            print(f"  served in {precision}: accuracy {scored['accuracy']:.3f} on the same {result['held']} held-out "
+                  f"rows, label agreement with fp32 {scored['agreement']:.3f}")
+        per_text = result["mean_tokens"] * result["epochs"] / result["tokens_per_second"]
+        print(f"  training: {result['padding_share']:.0%} of batch tokens are padding; "
+              f"{result['mean_tokens']:.1f} tokens per text; one epoch of 10k such texts ≈ "
+              f"{10_000 * per_text / result['epochs'] / 60:.1f} min at this rate")
     if len(results) > 1:
         for name in ("base", "tuned"):
             accuracy = statistics.mean(r[name]["accuracy"] for r in results)
@@ -191,10 +255,20 @@ def main() -> None:
             print(f"mean over {len(results)} folds, {name}: accuracy {accuracy:.3f}, macro-F1 {f1:.3f}")
     texts = [text for text, _ in rows] * (1 + args.speed_texts // len(rows))
     with tempfile.TemporaryDirectory() as tmp:
-        figures = speed(model_dir, texts[: args.speed_texts], args.device, Path(tmp))
-    print(f"serving on {args.device}: one text at a time {figures['single_texts_per_s']:.0f} texts/s "
-          f"(p50 {figures['p50_ms']:.1f} ms, p95 {figures['p95_ms']:.1f} ms); batches of 64: "
-          f"{figures['batched_texts_per_s']:.0f} texts/s")
+        figures = speed(model_dir, texts[: args.speed_texts], args.device, Path(tmp), rounds=args.rounds)
+    reference = figures["fp32"]
+    for precision, row in figures.items():
+        ratio = row["batched_texts_per_s"] / reference["batched_texts_per_s"]
+        print(f"serving on {args.device} in {precision}: one text at a time {row['single_texts_per_s']:.0f} texts/s "
+              f"(p50 {row['p50_ms']:.1f} ms, p95 {row['p95_ms']:.1f} ms); batches of 64: "
+              f"{row['batched_texts_per_s']:.0f} texts/s; vs fp32 ×{ratio:.2f}"
+              f" batched, ×{row['single_texts_per_s'] / reference['single_texts_per_s']:.2f} single")
+    from django.conf import settings as live
+
+    from inference.training.classifier.model import resolve_precision
+
+    print(f"the runner's default (CLASSIFY_PRECISION={live.CLASSIFY_PRECISION}) serves here in "
+          f"{resolve_precision(live.CLASSIFY_PRECISION, device=args.device)}")
 
 
 if __name__ == "__main__":

@@ -204,3 +204,34 @@ def test_a_binary_baseline_becomes_a_two_row_head_that_gives_the_same_probabilit
     from sklearn.metrics import roc_auc_score
 
     assert metrics["roc_auc"] == pytest.approx(roc_auc_score(y, baseline.predict_proba(x)[:, 1]))
+
+
+def test_length_bucketed_batches_cover_every_row_once_an_epoch_repeat_on_resume_and_pad_less(settings):
+    from pathlib import Path
+
+    from inference.registry import EMBEDDING_MODEL_ID, model_path
+    from inference.training.classifier.model import new_classifier
+    from inference.training.classifier.trainer import ClassifierTrainer
+    from products.training.hyperparameters import classifier_defaults_for
+
+    rng = np.random.default_rng(0)
+    ids = [[101] + [7] * int(n) + [102] for n in rng.integers(1, 60, size=900)]  # 900 rows of mixed lengths
+    params = classifier_defaults_for(train_examples=len(ids), device="cpu")
+    model = new_classifier(model_path(Path(settings.MODELS_DIR), EMBEDDING_MODEL_ID), 2, seed=0)
+
+    def trainer():
+        return ClassifierTrainer(model, ids, [i % 2 for i in range(len(ids))], num_labels=2, params=params,
+                                 device="cpu", pad_id=0)
+
+    first, resumed = trainer(), trainer()
+    epoch = [first.batch(step) for step in range(first.steps_per_epoch)]
+    assert sorted(i for batch in epoch for i in batch) == list(range(len(ids)))
+    assert resumed.batch(first.steps_per_epoch + 3) == first.batch(first.steps_per_epoch + 3)  # a pure function
+    assert first.batch(0) != first.batch(first.steps_per_epoch)  # each epoch its own order
+
+    def padded(batches):
+        return sum(max(len(ids[i]) for i in batch) * len(batch) for batch in batches)
+
+    unsorted = np.random.default_rng(0).permutation(len(ids)).tolist()
+    random_batches = [unsorted[i:i + params.batch_size] for i in range(0, len(ids), params.batch_size)]
+    assert padded(epoch) < 0.7 * padded(random_batches)

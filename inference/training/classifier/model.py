@@ -103,7 +103,7 @@ def collate(ids: list[list[int]], *, pad_id: int, device: str) -> tuple[torch.Te
     return input_ids.to(device), mask.to(device)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def batched(fn, model: MeanPoolClassifier, ids: list[list[int]], *, batch_size: int, pad_id: int,
             device: str) -> torch.Tensor:
     """``fn(model, input_ids, mask)`` over ``ids`` in batches (sorted by length to pad little), in input order."""
@@ -138,6 +138,43 @@ def save_classifier(model: MeanPoolClassifier, *, folder: Path, model_dir: Path,
         if (model_dir / name).is_file():
             shutil.copy2(model_dir / name, folder / name)
     (folder / META_FILE).write_text(json.dumps(meta.to_dict(), indent=1))
+
+
+#: Serving precisions: fp32 as trained; bf16 weights and activations (fast where the CPU has AVX512-BF16/AMX,
+#: or on a GPU); int8 dynamic quantisation of the encoder's Linear layers (CPU only). Head stays as trained.
+PRECISIONS = ("fp32", "bf16", "int8")
+
+
+def bf16_is_fast(device: str) -> bool:
+    """Whether bf16 matmuls run natively here (a GPU, or a CPU with AVX512-BF16/AMX); emulated bf16 is slower."""
+    if device.startswith("cuda"):
+        return True
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch without oneDNN: assume not
+        return False
+
+
+def resolve_precision(precision: str, *, device: str) -> str:
+    """``auto`` → bf16 where it is native, else fp32; a named precision as is (int8 needs the CPU)."""
+    if precision == "auto":
+        return "bf16" if bf16_is_fast(device) else "fp32"
+    if precision not in PRECISIONS:
+        raise ValueError(f"Unknown classifier precision {precision!r}; choose auto, {', '.join(PRECISIONS)}.")
+    if precision == "int8" and not device.startswith("cpu"):
+        raise ValueError("int8 classifier serving runs on the CPU only; choose bf16 or fp32 on a GPU.")
+    return precision
+
+
+def for_serving(model: MeanPoolClassifier, precision: str) -> MeanPoolClassifier:
+    """The model in a resolved serving precision (the weights on disk stay fp32 safetensors)."""
+    if precision == "bf16":
+        return model.to(torch.bfloat16)
+    if precision == "int8":
+        from torch.ao.quantization import quantize_dynamic
+
+        model.encoder = quantize_dynamic(model.encoder, {nn.Linear}, dtype=torch.qint8)
+    return model
 
 
 def load_classifier(folder: Path, *, device: str) -> tuple[MeanPoolClassifier, Any, ClassifierMeta]:

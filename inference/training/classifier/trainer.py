@@ -27,6 +27,11 @@ OPTIMIZER_FILE = "optimizer.safetensors"
 STATE_FILE = "trainer_state.json"
 #: The head learns this many times faster than the encoder: it is small and starts from the baseline.
 HEAD_LR_FACTOR = 10.0
+#: Length bucketing: each epoch's shuffled rows are cut into pools of this many batches, each pool sorted by
+#: length and cut into batches, then the batches shuffled. Texts of like length share a batch, so dynamic
+#: padding pads little (30 % of batch tokens were padding on the support sample without it), while every
+#: batch still draws from a random slice of the data.
+BUCKET_BATCHES = 50
 WEIGHT_DECAY = 0.01
 
 
@@ -63,6 +68,7 @@ class ClassifierTrainer:
             [{"params": encoder}, {"params": head}], lr=params.learning_rate, weight_decay=WEIGHT_DECAY
         )
         self.tokens_seen = 0
+        self._epoch_batches: tuple[int, list[list[int]]] | None = None
 
     @property
     def total_steps(self) -> int:
@@ -74,8 +80,20 @@ class ClassifierTrainer:
 
     def batch(self, step_index: int) -> list[int]:
         epoch, k = divmod(step_index, self.steps_per_epoch)
-        order = np.random.default_rng([self.params.seed, epoch]).permutation(len(self.ids))
-        return order[k * self.params.batch_size:(k + 1) * self.params.batch_size].tolist()
+        if self._epoch_batches is None or self._epoch_batches[0] != epoch:
+            self._epoch_batches = (epoch, self.bucketed_batches(epoch))
+        return self._epoch_batches[1][k]
+
+    def bucketed_batches(self, epoch: int) -> list[list[int]]:
+        """The epoch's batches, length-bucketed (see ``BUCKET_BATCHES``); a pure function of (seed, epoch)."""
+        rng = np.random.default_rng([self.params.seed, epoch])
+        order = rng.permutation(len(self.ids)).tolist()
+        size, pool = self.params.batch_size, self.params.batch_size * BUCKET_BATCHES
+        batches = []
+        for start in range(0, len(order), pool):
+            rows = sorted(order[start:start + pool], key=lambda i: len(self.ids[i]))
+            batches += [rows[i:i + size] for i in range(0, len(rows), size)]
+        return [batches[i] for i in rng.permutation(len(batches))]
 
     def train_step(self, step_index: int) -> StepResult:
         started = time.perf_counter()

@@ -12,7 +12,7 @@ from inference.engines.base import GenerationParams
 def apply_repetition_penalty(
     logits: torch.Tensor, token_ids: Collection[int], penalty: float
 ) -> torch.Tensor:
-    """Make already-seen tokens less likely (CTRL paper; same rule as transformers)."""
+    """Make already-seen tokens less likely (CTRL paper; same rule as transformers, over the ids given)."""
     if penalty == 1.0 or not token_ids:
         return logits
     unique = token_ids if isinstance(token_ids, set | frozenset) else set(token_ids)

@@ -44,9 +44,11 @@ class SequenceState:
         self.clock = clock
         self.started_at = clock() if started_at is None else started_at
         self.generated: list[int] = []
-        # Repetition penalty looks at prompt and output; a set keeps that lookup O(1) per token.
+        # The repetition penalty counts only what the model has written: the prompt holds the facts
+        # the copy must repeat, and counting it pushed the model off them (transformers counts the
+        # prompt too; the divide/multiply rule is the same). A set keeps the lookup O(1) per token.
         self._track_seen = params.repetition_penalty != 1.0
-        self.seen: set[int] = set(self.prompt_ids) if self._track_seen else set()
+        self.seen: set[int] = set()
         self.finish_reason: FinishReason | None = None
         self.result: GenerationResult | None = None
         self._eos = eos_token_ids

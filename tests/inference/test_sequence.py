@@ -139,3 +139,22 @@ def test_copy_ending_on_sentences_keeps_a_text_that_has_no_sentence_end_at_all()
 
     texts = "".join(e.text for e in events if isinstance(e, TokenEvent))
     assert (events[-1].finish_reason, events[-1].text, texts) == (FinishReason.LENGTH, "Made of 20 c", "Made of 20 c")
+
+
+def test_repetition_penalty_lets_the_model_use_a_prompt_word_but_not_repeat_its_own():
+    # Copy must repeat the facts it was given, so the penalty counts only the tokens written so far.
+    import torch
+
+    from inference.engines.sampling import Sampler
+
+    seq, tokenizer = make_sequence(repetition_penalty=2.0)  # the prompt is b"prompt"
+    sampler = Sampler(seq.request.params)
+    p, x = tokenizer.encode("p")[0], tokenizer.encode("x")[0]
+    logits = torch.full((257,), -10.0)
+    logits[p], logits[x] = 3.0, 2.0  # "p" (in the prompt) is the model's first choice, "x" a close second
+
+    first = sampler(logits, seq.seen)
+    seq.add_token(first)
+    second = sampler(logits, seq.seen)
+
+    assert (first, second) == (p, x)  # the prompt's "p" is allowed once; after writing it, it is penalised

@@ -48,7 +48,7 @@ from inference.knowledge.prompt import (
 )
 from inference.protocol import InferenceRequest, Task
 from inference.runners import Result, RunContext, RunnerEvent, Sources, Token, empty_usage, runner
-from inference.runners.generate import generation_params, written
+from inference.runners.text import generation_params, written
 
 SOURCE_TEXT_CHARS = 600
 MAX_TOP_K = 8

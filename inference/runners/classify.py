@@ -145,7 +145,7 @@ def zero_shot_label(reply: str, labels: list[str]) -> str | None:
 
 async def zero_shot(request: InferenceRequest, context: RunContext) -> AsyncIterator[RunnerEvent]:
     """The base model picks a label (a baseline, no probabilities): its tokens are not streamed, only the label."""
-    from inference.runners.generate import written
+    from inference.runners.text import written
 
     labels = [str(label) for label in (request.query or {}).get("zero_shot_labels") or []]
     async for event in written(request, context):

@@ -19,7 +19,7 @@ from typing import Any
 
 from inference.protocol import InferenceRequest, Task
 from inference.runners import Queued, Result, RunContext, RunnerEvent, Token
-from inference.runners.generate import written
+from inference.runners.text import written
 
 SYSTEM = ("You write one short, friendly sentence that makes a shopper want an item. Use only the facts given. "
           "No lists, no quotes.")

@@ -91,7 +91,7 @@ class ScriptedScheduler:
 def scripted(monkeypatch):
     def use(tokens) -> ScriptedScheduler:
         scheduler = ScriptedScheduler(tokens)
-        monkeypatch.setattr("inference.runners.generate.scheduler_for", lambda model, adapter: scheduler)
+        monkeypatch.setattr("inference.runners.text.scheduler_for", lambda model, adapter: scheduler)
         return scheduler
 
     return use
@@ -207,7 +207,7 @@ async def test_a_poisoned_passage_cannot_make_the_reply_repeat_the_system_prompt
 @pytest.mark.model
 async def test_the_real_model_answers_from_the_passages_with_valid_citations_and_no_leak(shop, scheduler,
                                                                                          monkeypatch):
-    monkeypatch.setattr("inference.runners.generate.scheduler_for", lambda model, adapter: scheduler)
+    monkeypatch.setattr("inference.runners.text.scheduler_for", lambda model, adapter: scheduler)
     index = await database_sync_to_async(_poisoned_index)(shop)
 
     events = await _events(_request(index, question="What does express delivery cost?", max_new_tokens=60))

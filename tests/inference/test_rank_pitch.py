@@ -61,7 +61,7 @@ class ScriptedScheduler:
 @pytest.fixture
 def scheduler(monkeypatch):
     scheduler = ScriptedScheduler(0.05)
-    monkeypatch.setattr("inference.runners.generate.scheduler_for", lambda model, adapter: scheduler)
+    monkeypatch.setattr("inference.runners.text.scheduler_for", lambda model, adapter: scheduler)
     return scheduler
 
 
@@ -133,7 +133,7 @@ async def test_a_model_that_fails_leaves_the_items_and_says_why_the_pitches_stop
     def broken(model, adapter):
         raise RuntimeError("the model file is missing")
 
-    monkeypatch.setattr("inference.runners.generate.scheduler_for", broken)
+    monkeypatch.setattr("inference.runners.text.scheduler_for", broken)
     sources, result = [event async for event in rank(_request(), RunContext("broken"))]
     assert isinstance(sources, Sources) and result.finish_reason == "stop"
     assert result.payload == {"items": sources.items,

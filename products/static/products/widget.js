@@ -252,9 +252,9 @@
     const text = el("div", { class: "text" });
     if (message.role === "assistant" && message.sources) renderer.sources(text, message.sources);
     if (message.role === "assistant" && message.result) renderer.done(text, message.result);
-    if (RANK && message.generation && message.token) text.addEventListener("click", (e) => itemClicked(message, e));
     else if (message.role === "assistant" && message.sources) renderer.token(text, message.text);
     else text.textContent = message.text;
+    if (RANK && message.generation && message.token) text.addEventListener("click", (e) => itemClicked(message, e));
     node.append(text);
     if (message.status === "stopped") node.append(el("div", { class: "note" }, TEXT.stopped));
     if (message.role === "assistant" && message.status !== "writing" && message.text) rateButtons(message, node);

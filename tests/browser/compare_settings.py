@@ -7,7 +7,7 @@ journey can vote for one version on purpose and read the tally it expects; no mo
 from tests.settings import *  # noqa: F403
 from tests.settings import INFERENCE_RUNNER_MODULES
 
-# The answer runner is left out too: it imports the real generate runner, which would register itself beside this one.
+# The answer runner is left out too: this journey needs no Q&A, and without it no model or index loads.
 INFERENCE_RUNNER_MODULES = [
     *(module for module in INFERENCE_RUNNER_MODULES
       if module not in ("inference.runners.generate", "inference.runners.answer")),

@@ -4,8 +4,7 @@ from tests.settings import *  # noqa: F403
 from tests.settings import INFERENCE_RUNNER_MODULES
 
 # The real model writes at whatever speed the loaded machine allows, so "stop one variant while the other is
-# still writing" would be a race. The answer runner goes too: it imports the generate runner's module, which
-# would register the real one again.
+# still writing" would be a race. The answer runner goes too: this journey needs no Q&A.
 INFERENCE_RUNNER_MODULES = [
     *(
         module

@@ -153,7 +153,8 @@ def _check_the_finished_run_and_its_adapter(run: TrainingRun, owner, product: Pr
     assert not checkpoint_root(run.pk).exists()  # checkpoints go once the artifact is safe
     report = run.evaluation
     assert report.examples == 1 and report.tuned_loss < report.base_loss
-    assert [set(sample) for sample in report.samples] == [{"prompt", "base", "tuned", "reference"}]
+    assert [set(sample) for sample in report.samples] == [{"prompt", "base", "tuned", "reference", "passages"}]
+    assert report.samples[0]["passages"] == 0  # a copy product has no knowledge base to put in the prompt
 
     version = product_version_create_from_run(run=run, user=owner)
     product = Product.objects.get(pk=product.pk)

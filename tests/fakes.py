@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from channels.layers import get_channel_layer
 
+from inference.engines.base import FinishReason, GenerationResult, TokenEvent
 from inference.protocol import InferenceRequest, Task
 from inference.runners import Queued, Result, RunContext, RunnerEvent, Sources, Token, empty_usage
 from inference.worker import InferenceWorker
@@ -96,3 +97,26 @@ async def fake_worker(runner=None, task: Task = Task.GENERATE):
     finally:
         worker.cancel()
         await asyncio.gather(worker, return_exceptions=True)
+
+
+class ScriptedHandle:
+    """What Scheduler.submit returns, writing ``tokens`` ``delay_s`` apart (a model that does what the test says);
+    ``request`` is kept for the test to read what was submitted."""
+
+    def __init__(self, tokens, *, delay_s: float = 0.0, prompt_tokens: int = 50, request=None):
+        self.tokens, self.delay_s, self.prompt_tokens, self.request = tokens, delay_s, prompt_tokens, request
+        self.cancelled = False
+
+    def cancel(self):
+        self.cancelled = True
+
+    async def __aiter__(self):
+        written = []
+        for token in self.tokens:
+            if self.cancelled:
+                break
+            written.append(token)
+            yield TokenEvent(token, ())
+            await asyncio.sleep(self.delay_s)
+        reason = FinishReason.CANCELLED if self.cancelled else FinishReason.EOS
+        yield GenerationResult(reason, "".join(written), self.prompt_tokens, len(written), 0.01, 0.02)

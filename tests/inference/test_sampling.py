@@ -85,3 +85,14 @@ def test_sample_batch_uses_one_argmax_for_greedy_rows_and_samples_the_others():
 
     assert sample_batch(logits, [greedy, greedy], [set(), set()]) == [1, 0]
     assert sample_batch(logits, [greedy, forced], [set(), set()]) == [1, 0]
+
+
+def test_greedy_picks_the_first_of_tied_largest_logits_on_every_path_like_torch():
+    rows = torch.tensor([[1.0, 5.0, 5.0, 0.0], [7.0, 7.0, 7.0, 7.0], [0.0, -1.0, 2.0, 2.0]])
+    greedy = Sampler(GenerationParams(temperature=0.0))
+
+    expected = rows.argmax(dim=-1).tolist()
+    assert expected == [1, 0, 2]
+    assert sample_batch(rows, [greedy] * 3, [set()] * 3) == expected  # numpy over the tensor's memory
+    assert sample_batch(rows.double(), [greedy] * 3, [set()] * 3) == expected  # torch's own argmax
+    assert [greedy(row, set()) for row in rows] == expected

@@ -421,10 +421,9 @@ class Recommender:
         pinned, best = self.ranked(scores, mask, k, rules)
         weights = None
         cards = [self._card(index, scores[index], PINNED, rules) for index in pinned]
-        user_items = row
         for index in best:
             if not self.is_new(int(index)) and self.weight * als[index] >= (1 - self.weight) * content[index]:
-                _, contributions, weights = self.als.explain(0, user_items, int(index), user_weights=weights, N=1)
+                _, contributions, weights = self.als.explain(0, row, int(index), user_weights=weights, N=1)
                 reason = (f"Because you liked {self.title(int(contributions[0][0]))}" if contributions
                           else self._similar_reason(int(index), history))
             else:

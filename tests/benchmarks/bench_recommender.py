@@ -2,6 +2,8 @@
 
     .venv/bin/python tests/benchmarks/bench_recommender.py quality
     .venv/bin/python tests/benchmarks/bench_recommender.py speed [--items 100000] [--interactions 1000000]
+    .venv/bin/python tests/benchmarks/bench_recommender.py speed --serving-only --against /tmp/old-checkout
+    .venv/bin/python tests/benchmarks/bench_recommender.py api [--items 100000] [--requests 300] [--redis URL]
 
 1. quality: NDCG@10 and recall@10 on a time-ordered hold-out (each user's latest interactions, up to 10),
    with the hybrid's weight chosen on a validation slice carved out before the hold-out, exactly as the
@@ -20,6 +22,11 @@
    plus sessions of 5 viewed items and users under business rules (1,000 left out, 50 boosted, 5 pinned).
    Item embeddings are random unit vectors here: embedding 100k item
    texts with MiniLM takes ~7 minutes on two cores and changes nothing in the serving cost.
+   Next to each figure: one pass of a profile over the item embeddings alone (``embeddings @ p``, the floor
+   any exact content score pays: 100k × 384 float32 is 150 MB read per request). With ``--against`` a
+   checkout of an older commit (``git worktree add /tmp/old <commit>``), its ``Recommender`` serves the same
+   arrays interleaved query by query with this one (so background load hits both alike), the answers are
+   compared (same items, reasons and scores to the 3 decimals shown) and the ratio of the p50s printed.
 """
 
 from __future__ import annotations
@@ -151,7 +158,25 @@ def synthetic(items: int, interactions: int, seed: int = 7):
     return RecommenderData(catalog, rows), embeddings
 
 
-def speed(items: int, interactions: int, *, serving_only: bool = False) -> None:
+def baseline_class(checkout: Path):
+    """The ``Recommender`` class of an older checkout's inference/training/recommender/model.py."""
+    import importlib.util
+
+    path = checkout / "inference" / "training" / "recommender" / "model.py"
+    spec = importlib.util.spec_from_file_location("baseline_recommender_model", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def percentiles(times: list[float]) -> tuple[float, float]:
+    times = sorted(times)
+    return statistics.median(times), times[max(int(0.95 * len(times)) - 1, 0)]
+
+
+def speed(items: int, interactions: int, *, serving_only: bool = False, against: Path | None = None,
+          new_catalog_figures: bool = True) -> None:
     setup_django()
     import numpy as np
 
@@ -184,25 +209,50 @@ def speed(items: int, interactions: int, *, serving_only: bool = False) -> None:
     rng = np.random.default_rng(1)
     users = rng.choice(len(model.user_ids), size=300, replace=False)
     model.recommend({"user": model.user_ids[int(users[0])]}, k=10)  # first call builds YtY and norms
+    old = None
+    if against is not None:
+        module = baseline_class(against)
+        old = module.Recommender(item_ids=model.item_ids, user_ids=model.user_ids, item_factors=model.item_factors,
+                                 user_factors=model.user_factors, embeddings=model.embeddings,
+                                 popularity=model.popularity, history=model.history, items=model.items,
+                                 weight=model.weight, settings=module.AlsSettings(**model.settings.__dict__))
+        old.recommend({"user": model.user_ids[int(users[0])]}, k=10)
     # A version's business rules as the rank runner passes them: 1,000 items left out, 50 boosted, 5 pinned.
     picked = [model.item_ids[int(i)] for i in rng.choice(items, 1_055, replace=False)]
-    rules = model.rules(exclude_ids=picked[:1_000], boost_ids=picked[1_000:1_050], pin_ids=picked[1_050:])
+    rule_ids = {"exclude_ids": picked[:1_000], "boost_ids": picked[1_000:1_050], "pin_ids": picked[1_050:]}
+    profile = model.embeddings[:5].mean(axis=0)
     for name, queries, ruled in (
         ("user", [{"user": model.user_ids[int(u)]} for u in users], None),
         ("session of 5 items", [{"items": [model.item_ids[int(i)] for i in rng.choice(items, 5)]}
                                 for _ in range(300)], None),
-        ("user with business rules", [{"user": model.user_ids[int(u)]} for u in users], rules),
+        ("user with business rules", [{"user": model.user_ids[int(u)]} for u in users], rule_ids),
     ):
-        times = []
-        for query in queries:
+        times, old_times, floor, differ = [], [], [], 0
+        for n, query in enumerate(queries):
+            runs = [("new", model)] + ([("old", old)] if old is not None else [])
+            results = {}
+            for which, served in runs if n % 2 else runs[::-1]:  # alternate who goes first
+                t = time.perf_counter()
+                results[which] = served.recommend(query, k=10, rules=served.rules(**ruled) if ruled else None)
+                (times if which == "new" else old_times).append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
-            result = model.recommend(query, k=10, rules=ruled)
-            times.append((time.perf_counter() - t) * 1000)
+            model.embeddings @ profile
+            floor.append((time.perf_counter() - t) * 1000)
+            result = results["new"]
             assert len(result["items"]) == 10 and all(item["reason"] for item in result["items"])
-        times.sort()
-        print(f"Top-10 with reasons, one {name}: p50 {statistics.median(times):.1f} ms, "
-              f"p95 {times[int(0.95 * len(times)) - 1]:.1f} ms (in process, as in the worker's thread)")
-    new_catalog(model, users)
+            if old is not None:
+                differ += [(i["id"], i["reason"], i["score"]) for i in result["items"]] != [
+                    (i["id"], i["reason"], i["score"]) for i in results["old"]["items"]]
+        (p50, p95), (floor50, floor95) = percentiles(times), percentiles(floor)
+        print(f"Top-10 with reasons, one {name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms (in process, as in the "
+              f"worker's thread; the embeddings pass alone: p50 {floor50:.1f} ms, p95 {floor95:.1f} ms)")
+        if old is not None:
+            old50, old95 = percentiles(old_times)
+            print(f"    {against}'s Recommender, interleaved: p50 {old50:.1f} ms, p95 {old95:.1f} ms; "
+                  f"p50 ratio new/old {p50 / old50:.2f}, p95 ratio {p95 / old95:.2f}; "
+                  f"{differ} of {len(queries)} answers differ")
+    if new_catalog_figures:
+        new_catalog(model, users)
 
 
 def new_catalog(model, users, new: int = 1_000) -> None:
@@ -211,10 +261,15 @@ def new_catalog(model, users, new: int = 1_000) -> None:
     import numpy as np
 
     from inference.knowledge.embedder import embed
+    from inference.registry import ModelNotInstalled
 
     texts = [f"New item {i}: a lightweight waterproof jacket for trail running, size {i % 7}" for i in range(new)]
     started = time.perf_counter()
-    vectors = embed(texts, threads=1)
+    try:
+        vectors = embed(texts, threads=1)
+    except ModelNotInstalled as exc:
+        print(f"New catalog: skipped ({exc})")
+        return
     embedded = time.perf_counter() - started
     ids = [*model.item_ids, *(f"new-{i}" for i in range(new))]
     cards = [*model.items, *({"title": f"New item {i}"} for i in range(new))]
@@ -240,17 +295,151 @@ def new_catalog(model, users, new: int = 1_000) -> None:
               f"p95 {times[int(0.95 * len(times)) - 1]:.1f} ms")
 
 
+def api(items: int, interactions: int, requests: int, redis_url: str | None, database_url: str | None) -> None:
+    """3. api: top-10 for one user end to end, ``POST /api/v1/products/<slug>/generate/`` with an API key against a
+    live studio (studio.server; its embedded inference worker, or ``manage.py inference_worker`` over Redis with
+    ``--redis``; a temporary SQLite file, or the PostgreSQL database of ``--database-url``), p50 / p95 over
+    ``requests`` users, interleaved with the same model's ``recommend`` in this process, and the rank runner's
+    own time as the worker recorded it. The product is trained by the real training worker on the shipped
+    sample (MiniLM installed from its package), then its artifact folder is overwritten with a synthetic model
+    of ``items`` items saved the same way (arrays in .npz, float16 embeddings), which the worker loads on the
+    first request."""
+    import http.client
+    import json
+    import shutil
+    import tempfile
+
+    import numpy as np
+
+    from tests.benchmarks.bench_websocket import configure_django, free_port, start_processes
+
+    var_dir = Path(tempfile.mkdtemp(prefix="bench-reco-api-"))
+    env = configure_django(var_dir, redis_url, database_url) | {"STUDIO_API_PER_MINUTE": "1000000",
+                                                   "STUDIO_TEAM_API_PER_MINUTE": "1000000"}
+    from django.conf import settings
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.management import call_command
+
+    from inference.install import install_bundled_models
+    from inference.models import ModelArtifact
+    from inference.training.recommender.model import AlsSettings, Recommender, fit_als, pin_blas_threads
+    from inference.training.recommender.pipeline import Arrays
+    from inference.training.worker import TrainingWorker
+    from products.api.services import api_key_create
+    from products.datasets.services import dataset_upload_create, dataset_version_create
+    from products.services import product_create, product_version_publish
+    from products.training.services import product_version_create_from_run, training_run_create
+    from studio.services import team_create, user_signup
+    from tests.training.recommender_fixtures import CATALOG_MAPPING, INTERACTIONS_MAPPING
+
+    call_command("migrate", verbosity=0)
+    install_bundled_models(settings.MODELS_DIR)
+    run_name = var_dir.name  # a database may hold an earlier run's rows
+    user = user_signup(email=f"{run_name}@example.com", password="bench-password-123")
+    team = team_create(name=f"Bench {run_name}", owner=user)
+    product = product_create(team=team, user=user, kind_id="recommendation", template_id="picked-for-you",
+                             name="Recommender")
+    versions = {}
+    for shape, name, mapping in (("catalog", "shop_catalog.csv", CATALOG_MAPPING),
+                                 ("interactions", "shop_interactions.csv", INTERACTIONS_MAPPING)):
+        upload = dataset_upload_create(team=team, user=user, name=f"Shop {shape}",
+                                       file=SimpleUploadedFile(name, (SAMPLES / name).read_bytes(),
+                                                               content_type="text/csv"))
+        versions[shape] = dataset_version_create(source=upload, user=user, kind="recommendation", shape=shape,
+                                                 column_mapping=mapping)
+    run = training_run_create(product=product, dataset_version=versions["interactions"],
+                              catalog_version=versions["catalog"], user=user)
+    TrainingWorker(poll_seconds=1).run_once()
+    run.refresh_from_db()
+    if run.status != "succeeded":
+        raise SystemExit(f"The sample training failed: {run.error}")
+    product_version_publish(product=product, version=product_version_create_from_run(run=run, user=user))
+    secret = api_key_create(team=team, user=user, name="Bench", scope="generate").secret
+
+    pin_blas_threads()
+    data, embeddings = synthetic(items, interactions)
+    arrays = Arrays(data)
+    als = AlsSettings(factors=64)
+    matrix = arrays.matrix(np.arange(len(arrays.users)))
+    fitted = fit_als(matrix, als)
+    folder = ModelArtifact.objects.get(run=run).directory
+    shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    Recommender(item_ids=arrays.item_ids, user_ids=arrays.user_ids, item_factors=fitted.item_factors,
+                user_factors=fitted.user_factors, embeddings=embeddings,
+                popularity=np.bincount(arrays.items, minlength=items).astype(np.float32), history=matrix,
+                items=[{"title": i.title} for i in data.items], weight=0.5, settings=als).save(folder)
+    model = Recommender.load(folder)  # what the worker serves: the saved arrays, float16 embeddings
+    rng = np.random.default_rng(1)
+    users = [model.user_ids[int(u)] for u in rng.choice(len(model.user_ids), size=requests + 1, replace=False)]
+
+    port = free_port()
+    processes = start_processes(env, port, separate_worker=bool(redis_url))
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+
+    def over_api(user_id: str) -> dict:
+        connection.request("POST", f"/api/v1/products/{product.slug}/generate/",
+                           json.dumps({"inputs": {"user": user_id, "k": 10}}), headers)
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise SystemExit(f"The API answered {response.status}: {body[:300]!r}")
+        return json.loads(body)["result"]
+
+    try:
+        started = time.perf_counter()
+        over_api(users[0])  # the worker loads the 100k-item artifact
+        loaded = time.perf_counter() - started
+        model.recommend({"user": users[0]}, k=10)
+        through_api, in_process, same = [], [], 0
+        for user_id in users[1:]:
+            t = time.perf_counter()
+            result = over_api(user_id)
+            through_api.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            local = model.recommend({"user": user_id}, k=10)
+            in_process.append((time.perf_counter() - t) * 1000)
+            same += [i["id"] for i in result["items"]] == [i["id"] for i in local["items"]]
+    finally:
+        connection.close()
+        for process in processes:
+            process.terminate()
+    from products.models import Generation
+
+    # The rank runner's own time, as the worker recorded it (the first request, which loaded the model, left out).
+    worker = percentiles([float(ms) for ms in Generation.objects.filter(product=product).order_by("created_at", "id")
+                          .values_list("duration_ms", flat=True)[1:]])
+    shutil.rmtree(var_dir, ignore_errors=True)
+    (api50, api95), (local50, local95) = percentiles(through_api), percentiles(in_process)
+    mode = "separate inference worker over Redis" if redis_url else "the server's embedded inference worker"
+    print(f"API end to end ({mode}), {items:,} items, {requests} users, first request {loaded:.1f} s (loads "
+          f"the artifact): top-10 with reasons p50 {api50:.1f} ms, p95 {api95:.1f} ms; the same model in this "
+          f"process, interleaved: p50 {local50:.1f} ms, p95 {local95:.1f} ms; API − in-process p50 "
+          f"{api50 - local50:.1f} ms; same items both ways for {same} of {requests} users")
+    print(f"    the worker's rank runner (Generation.duration_ms, whole ms): p50 {worker[0]:.0f} ms, "
+          f"p95 {worker[1]:.0f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("quality", "speed"))
+    parser.add_argument("what", choices=("quality", "speed", "api"))
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--interactions", type=int, default=1_000_000)
     parser.add_argument("--serving-only", action="store_true", help="one ALS fit, then the latencies")
+    parser.add_argument("--against", type=Path, help="an older checkout whose Recommender to interleave with")
+    parser.add_argument("--requests", type=int, default=300, help="api: users asked for, one request each")
+    parser.add_argument("--redis", help="api: serve through a separate inference worker over this Redis URL")
+    parser.add_argument("--database-url", help="api: this PostgreSQL database instead of a temporary SQLite file")
+    parser.add_argument("--skip-new-catalog", action="store_true", help="leave out the “new catalog” figures")
     args = parser.parse_args()
     if args.what == "quality":
         quality()
+    elif args.what == "api":
+        api(args.items, args.interactions, args.requests, args.redis, args.database_url)
     else:
-        speed(args.items, args.interactions, serving_only=args.serving_only)
+        speed(args.items, args.interactions, serving_only=args.serving_only, against=args.against,
+              new_catalog_figures=not args.skip_new_catalog)
 
 
 if __name__ == "__main__":

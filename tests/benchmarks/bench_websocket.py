@@ -45,11 +45,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def configure_django(var_dir: Path, redis_url: str | None) -> dict[str, str]:
+def configure_django(var_dir: Path, redis_url: str | None, database_url: str | None = None) -> dict[str, str]:
     env = {
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "STUDIO_VAR_DIR": str(var_dir),
-        "DATABASE_URL": f"sqlite:///{var_dir / 'bench.sqlite3'}",
+        "DATABASE_URL": database_url or f"sqlite:///{var_dir / 'bench.sqlite3'}",
         "MODELS_DIR": os.environ.get("MODELS_DIR") or str(REPO_ROOT / "var" / "models"),
     }
     os.environ.update(env)

@@ -101,11 +101,38 @@ def fit_als(matrix: sp.csr_matrix, settings: AlsSettings, callback=None):
 
 def minmax(scores: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     """Scores scaled to 0–1 over the candidates (``mask`` True), so two kinds of score can be blended."""
-    values = scores[mask] if mask is not None and mask.any() else scores
-    low, high = float(values.min()), float(values.max())
+    low, high = candidate_bounds(scores, mask)
     if high - low < 1e-12:
         return np.zeros_like(scores, dtype=np.float32)
     return ((scores - low) / (high - low)).astype(np.float32)
+
+
+def _scaled(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``minmax(scores, mask)`` written into ``scores`` itself when it is float32 (the same values, no copies)."""
+    if scores.dtype != np.float32:
+        return minmax(scores, mask)
+    low, high = candidate_bounds(scores, mask)
+    if high - low < 1e-12:
+        scores[:] = 0.0
+        return scores
+    scores -= low
+    scores /= high - low
+    return scores
+
+
+def candidate_bounds(scores: np.ndarray, mask: np.ndarray | None = None) -> tuple[float, float]:
+    """(lowest, highest) score among the candidates (all scores when there are none), as ``minmax`` scales them.
+
+    The extremes of every score are found first (two passes, no copy); only when one of them belongs to an
+    item the request leaves out (its history, a rule) is the candidates' subset copied and searched.
+    """
+    if mask is None:
+        return float(scores.min()), float(scores.max())
+    low, high = int(scores.argmin()), int(scores.argmax())
+    if mask[low] and mask[high]:
+        return float(scores[low]), float(scores[high])
+    values = scores[mask] if mask.any() else scores
+    return float(values.min()), float(values.max())
 
 
 @dataclass
@@ -129,6 +156,9 @@ class Recommender:
     _als: Any = field(default=None, repr=False)
     _item_norms: np.ndarray | None = field(default=None, repr=False)
     _categories: np.ndarray | None = field(default=None, repr=False)
+    #: Items a request may recommend before its exclusions, per category rule ("" for none): made once per model.
+    _base_masks: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _popularity_scores: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._item_index = {item: i for i, item in enumerate(self.item_ids)}
@@ -233,15 +263,20 @@ class Recommender:
         return self.embeddings @ (profile / norm if norm else profile)
 
     def popularity_scores(self) -> np.ndarray:
-        return np.log1p(self.popularity).astype(np.float32)
+        """log1p(interactions) per item, computed once per model (callers must not write to it)."""
+        if self._popularity_scores is None:
+            self._popularity_scores = np.log1p(self.popularity).astype(np.float32)
+        return self._popularity_scores
 
     def hybrid_scores(self, user_vector: np.ndarray, items: np.ndarray, mask: np.ndarray,
                       weight: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(blend, scaled ALS part, scaled content part) over all items; ``mask`` marks the candidates."""
         weight = self.weight if weight is None else weight
-        als = minmax(self._unknown_as_average(self.item_factors @ user_vector, mask), mask)
-        content = minmax(self.content_scores(items), mask)
-        return weight * als + (1 - weight) * content, als, content
+        als = _scaled(self._unknown_as_average(self.item_factors @ user_vector, mask), mask)
+        content = _scaled(self.content_scores(items), mask)
+        blend = als * weight
+        blend += content * (1 - weight)
+        return blend, als, content
 
     def _unknown_as_average(self, raw: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """ALS knows nothing of an item it was not trained on: it counts as the average candidate, so the
@@ -252,20 +287,24 @@ class Recommender:
         return raw
 
     def short_history_scores(self, items: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        content = minmax(self.content_scores(items), mask)
-        return (1 - SHORT_HISTORY_POPULARITY) * content + SHORT_HISTORY_POPULARITY * minmax(
-            self.popularity_scores(), mask)
+        blend = _scaled(self.content_scores(items), mask)
+        blend *= 1 - SHORT_HISTORY_POPULARITY
+        blend += SHORT_HISTORY_POPULARITY * minmax(self.popularity_scores(), mask)
+        return blend
 
     def item_neighbour_scores(self, item: int, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(blend, ALS item-item cosine, content cosine) for "similar items"; ALS only counts for a chosen item."""
-        content = minmax(self.embeddings @ self.embeddings[item], mask)
+        content = _scaled(self.embeddings @ self.embeddings[item], mask)
         if self.popularity[item] <= 0:
             return content, np.zeros_like(content), content
         if self._item_norms is None:
             self._item_norms = np.linalg.norm(self.item_factors, axis=1) + 1e-9
-        cosine = (self.item_factors @ self.item_factors[item]) / (self._item_norms * self._item_norms[item])
-        als = minmax(self._unknown_as_average(cosine, mask), mask)
-        return 0.5 * als + 0.5 * content, als, content
+        cosine = self.item_factors @ self.item_factors[item]
+        cosine /= self._item_norms * self._item_norms[item]
+        als = _scaled(self._unknown_as_average(cosine, mask), mask)
+        blend = als * 0.5
+        blend += content * 0.5
+        return blend, als, content
 
     # Serving ---------------------------------------------------------------------------------------------
 
@@ -279,12 +318,23 @@ class Recommender:
                             pin=known(pin_ids))
 
     def candidates(self, *, exclude: Iterable[int] = (), category: str = "") -> np.ndarray:
-        mask = self.available.copy()
+        mask = self._base_mask(category.strip().lower() if category else "").copy()
         mask[list(exclude)] = False
-        if category:
-            if self._categories is None:  # once per model: a list comprehension per request is ~10 ms at 100k items
-                self._categories = np.array([item.get("category", "").strip().lower() for item in self.items])
-            mask &= self._categories == category.strip().lower()
+        return mask
+
+    def _base_mask(self, category: str) -> np.ndarray:
+        """The items a category rule allows (all available ones for ""), once per model and category: comparing
+        100k category strings is ~2 ms, a list comprehension over the cards ~10 ms."""
+        mask = self._base_masks.get(category)
+        if mask is None:
+            mask = self.available.copy()
+            if category:
+                if self._categories is None:
+                    self._categories = np.array([item.get("category", "").strip().lower() for item in self.items])
+                mask &= self._categories == category
+            if len(self._base_masks) >= 32:  # a version has one category rule; a playground may try a few
+                self._base_masks.clear()
+            self._base_masks[category] = mask
         return mask
 
     def ranked(self, scores: np.ndarray, mask: np.ndarray, k: int, rules: ServingRules) -> tuple[list[int], np.ndarray]:
@@ -294,10 +344,10 @@ class Recommender:
         first in the order the shop gave, and neither can bring back an item the rules or the history leave out.
         """
         pinned = [index for index in rules.pin if mask[index]][:k]
-        if rules.boost:
-            boost = np.zeros_like(scores)
-            boost[list(rules.boost)] = BOOST
-            scores[:] = np.minimum(scores + boost, 1.0)
+        if rules.boost:  # the boosted few gain BOOST; every score stays at most 1 (as a blend's rounding may pass it)
+            boosted = list(rules.boost)
+            scores[boosted] += BOOST
+            np.minimum(scores, 1.0, out=scores)
         rest = mask.copy()
         rest[pinned] = False
         return pinned, self.top(scores, rest, k - len(pinned))
@@ -351,7 +401,10 @@ class Recommender:
             history = self.user_items(user)
             if len(history) < MIN_HISTORY:
                 return self._short_history(history, k, rules)
-            return self._hybrid(self.user_factors[user], self.history[user], history, k, rules)
+            start, end = self.history.indptr[user], self.history.indptr[user + 1]
+            row = sp.csr_matrix((self.history.data[start:end], history, [0, end - start]),
+                                shape=(1, len(self.item_ids)))
+            return self._hybrid(self.user_factors[user], row, history, k, rules)
         known = [i for item in query.get("items") or [] if (i := self.item_index(str(item))) is not None]
         history = np.asarray(sorted(set(known)), dtype=np.int64)
         if not len(history):
@@ -360,18 +413,17 @@ class Recommender:
             return self._short_history(history, k, rules)
         row = self.session_row(history)
         vector = self.als.recalculate_user(0, row)
-        return self._hybrid(vector, row, history, k, rules, user_row=0)
+        return self._hybrid(vector, row, history, k, rules)
 
-    def _hybrid(self, vector, row, history, k, rules: ServingRules, user_row: int | None = None) -> dict[str, Any]:
+    def _hybrid(self, vector, row, history, k, rules: ServingRules) -> dict[str, Any]:
         mask = self.candidates(exclude=[*rules.exclude, *history.tolist()], category=rules.category)
         scores, als, content = self.hybrid_scores(vector, history, mask)
         pinned, best = self.ranked(scores, mask, k, rules)
         weights = None
         cards = [self._card(index, scores[index], PINNED, rules) for index in pinned]
-        user_items = row if user_row is not None else sp.csr_matrix(row)
         for index in best:
             if not self.is_new(int(index)) and self.weight * als[index] >= (1 - self.weight) * content[index]:
-                _, contributions, weights = self.als.explain(0, user_items, int(index), user_weights=weights, N=1)
+                _, contributions, weights = self.als.explain(0, row, int(index), user_weights=weights, N=1)
                 reason = (f"Because you liked {self.title(int(contributions[0][0]))}" if contributions
                           else self._similar_reason(int(index), history))
             else:

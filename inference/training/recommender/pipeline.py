@@ -5,7 +5,9 @@ errors end the row the same way). Steps: 1 for embedding the catalog, then ``ite
 (each iteration's training loss is a point on the run's curve), then 1 for the report:
 
 1. validation fit: trained without the hold-out and without each user's latest training interactions,
-   which then choose the hybrid's weight (the hold-out is never looked at to choose anything);
+   which then choose ALS's settings (factors, regularisation, alpha: a small grid, on logs up to
+   ``evaluation.MAX_INTERACTIONS_TO_SEARCH`` interactions) and the hybrid's weight (the hold-out is never
+   looked at to choose anything);
 2. evaluation fit: trained without the hold-out; hybrid, ALS, content and popularity scored on it;
 3. final fit: on every interaction, with the chosen weight: the artifact the product serves.
 
@@ -164,10 +166,10 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
         checkpoint_step[0] = at
         save(stage_step=at)
 
-    def model_from(fitted, matrix, weight: float) -> Recommender:
+    def model_from(fitted, matrix, weight: float, settings: AlsSettings | None = None) -> Recommender:
         return Recommender(item_ids=arrays.item_ids, user_ids=arrays.user_ids, item_factors=fitted.item_factors,
                            user_factors=fitted.user_factors, embeddings=embeddings, popularity=popularity,
-                           history=matrix, items=items_meta, weight=weight, settings=als)
+                           history=matrix, items=items_meta, weight=weight, settings=settings or als)
 
     def fit(positions: np.ndarray):
         matrix = arrays.matrix(positions)
@@ -181,6 +183,20 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
         services.training_run_log(run_id=run.pk, worker=worker, message=(
             f"Read the descriptions of {len(data.items):,} items with MiniLM in {time.monotonic() - started:.1f} s."))
         stage_done(step)
+
+    if "settings" not in state and "weight" in state:  # a checkpoint from before settings were searched
+        state |= {"settings": als.__dict__, "settings_grid": []}
+    if "settings" not in state:
+        searched = arrays.matrix(validation.train)
+        chosen, grid = evaluation.choose_settings(
+            lambda settings: model_from(fit_als(searched, settings), searched, 0.5, settings), als,
+            validation.held_out, interactions=len(arrays.users))
+        state |= {"settings": chosen.__dict__, "settings_grid": grid}
+        if grid:
+            services.training_run_log(run_id=run.pk, worker=worker, message=(
+                f"ALS settings chosen on the validation slice ({len(grid)} tried): {chosen.factors} factors, "
+                f"regularization {chosen.regularization}, alpha {chosen.alpha}."))
+    als = AlsSettings(**state["settings"])
 
     if "weight" not in state:
         fitted, matrix = fit(validation.train)
@@ -214,6 +230,7 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
     if state["metrics"]:
         report = {"examples": state["metrics"]["held_out_users"], "metrics": state["metrics"] | {
             "weights": state["weights"], "validation_users": state["validation_users"], "weight": state["weight"],
+            "settings": state["settings"], "settings_grid": state["settings_grid"],
             "warnings": data.warnings, "unknown_item_lines": data.unknown_item_lines[:50]}}
     advance(0.0)
     if lease_lost.is_set() or services.training_run_succeed(

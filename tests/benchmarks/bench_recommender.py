@@ -1,19 +1,21 @@
 """Recommender benchmarks (a script, not a test: it prints figures and asserts nothing timed).
 
-    .venv/bin/python tests/benchmarks/bench_recommender.py quality
+    .venv/bin/python tests/benchmarks/bench_recommender.py quality [--data goodbooks] [--seeds 5]
     .venv/bin/python tests/benchmarks/bench_recommender.py speed [--items 100000] [--interactions 1000000]
 
-1. quality: NDCG@10 and recall@10 on a time-ordered hold-out (each user's latest interactions, up to 10),
-   with the hybrid's weight chosen on a validation slice carved out before the hold-out, exactly as the
-   training worker does (inference/training/recommender/: the same split, fits, weight choice and
-   report): the hybrid against popularity, content similarity alone, the studio's ALS alone and plain
-   implicit ALS with its default settings; then cold users (history cut to their latest two).
-   The data: NO public interaction log could be installed here (only PyPI, npm and Debian are
-   reachable; recommender packages such as cornac and recsys-slates-dataset download their data at run
-   time and carry none), so this runs on the studio's own shipped sample, products/datasets/samples/
-   shop_catalog.csv + shop_purchases (shop_interactions.csv): 63 items, 1,120 purchases by 140
-   customers, generated for the studio with category preferences and "next item" habits. Its figures
-   show the pipeline works; they are not a public benchmark (goodbooks-10k, CC BY-SA 4.0, would be).
+1. quality: NDCG@10 and recall@10 on a time-ordered hold-out, with ALS's settings and the hybrid's weight
+   chosen on a validation slice carved out before the hold-out, exactly as the training worker does
+   (inference/training/recommender/: the same split, fits, choices and report): the hybrid against
+   popularity, content similarity alone, the studio's ALS alone and plain implicit ALS with its default
+   settings (factors 100, regularization 0.01, alpha 1, 15 iterations, on the same training matrix); then
+   cold users (training history cut to their latest 1 or 2 interactions). ``--seeds`` averages over ALS
+   seeds (min-max shown): a few hundred users make single figures noisy.
+   ``--data goodbooks`` (the public benchmark): the goodbooks-10k sample in tests/benchmarks/data/goodbooks
+   (CC BY-SA 4.0; README there: the first 10,259 ratings of the time-sorted ratings.csv, of which the 4,662
+   of books 1-519 have a title; 256 users), each user's last 10 held out (users with 20 or more: 106).
+   ``--data shop`` (default): the studio's own generated sample, products/datasets/samples/shop_catalog.csv +
+   shop_interactions.csv (63 items, 1,120 purchases, 140 customers) with the worker's own hold-out
+   (min(10, a quarter) per user): it shows the pipeline works; it is not a public benchmark.
 2. speed: synthetic data (random users with a few "tastes" over a catalog): the time of one ALS fit and
    of a whole training (three fits and the evaluation), peak RSS, and the latency of top-10 with
    reasons for one user (the rank runner's own ``Recommender.recommend``), p50 and p95 over 300 users,

@@ -97,15 +97,15 @@ def train_and_report(data, embeddings, *, settings=None, last=None):
     als = settings or AlsSettings()
     split = evaluation.holdout_split(arrays.users, arrays.items, arrays.order, last=last)
     validation = evaluation.holdout_split(arrays.users, arrays.items, arrays.order, keep=split.train)
-    popularity = np.bincount(arrays.items, minlength=len(arrays.item_ids)).astype(np.float32)
     meta = [{"title": i.title, "category": i.category, "image": i.image, "link": i.link} for i in data.items]
 
     def model(positions, weight, settings=None):
         matrix = arrays.matrix(positions)
         fitted = fit_als(matrix, settings or als)
         return Recommender(item_ids=arrays.item_ids, user_ids=arrays.user_ids, item_factors=fitted.item_factors,
-                           user_factors=fitted.user_factors, embeddings=embeddings, popularity=popularity,
-                           history=matrix, items=meta, weight=weight, settings=settings or als)
+                           user_factors=fitted.user_factors, embeddings=embeddings,
+                           popularity=arrays.popularity(positions), history=matrix, items=meta, weight=weight,
+                           settings=settings or als)
 
     # ALS's settings, then the hybrid's weight, chosen on the validation slice (the worker's choose_settings).
     als, grid = evaluation.choose_settings(lambda settings: model(validation.train, 0.5, settings), als,
@@ -211,13 +211,11 @@ def quality(source: str = "shop", seeds: int = 1) -> None:
 
 def _model_for_cold(data, embeddings, arrays, split, settings, weight):
     """The evaluation fit's model (trained without the hold-out), for scoring truncated histories."""
-    import numpy as np
-
     from inference.training.recommender.model import Recommender, fit_als
 
     matrix = arrays.matrix(split.train)
     fitted = fit_als(matrix, settings)
-    popularity = np.bincount(arrays.items, minlength=len(arrays.item_ids)).astype(np.float32)
+    popularity = arrays.popularity(split.train)  # as the worker's evaluation fit counts it
     return Recommender(item_ids=arrays.item_ids, user_ids=arrays.user_ids, item_factors=fitted.item_factors,
                        user_factors=fitted.user_factors, embeddings=embeddings, popularity=popularity,
                        history=matrix, items=[{"title": i.title} for i in data.items], weight=weight,

@@ -94,6 +94,10 @@ class Arrays:
         times = np.where(fallback, np.nanmax(times) if (~fallback).any() else 0.0, times)
         self.order = np.lexsort((lines, times)).argsort().astype(np.int64)
 
+    def popularity(self, positions: np.ndarray) -> np.ndarray:
+        """Interactions per item among ``positions``: a fit's popularity never counts what it is scored on."""
+        return np.bincount(self.items[positions], minlength=len(self.item_ids)).astype(np.float32)
+
     def matrix(self, positions: np.ndarray):
         return confidence_matrix(self.users[positions], self.items[positions], self.weights[positions],
                                  users=len(self.user_ids), items=len(self.item_ids))
@@ -118,7 +122,6 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
 
     split = evaluation.holdout_split(arrays.users, arrays.items, arrays.order)
     validation = evaluation.holdout_split(arrays.users, arrays.items, arrays.order, keep=split.train)
-    popularity = np.bincount(arrays.items, minlength=len(arrays.item_ids)).astype(np.float32)
     items_meta = [{"title": i.title, "category": i.category, "image": i.image, "link": i.link} for i in data.items]
     if start:
         message = f"Resumed from the checkpoint at step {start} of {total}: the finished stages are not redone."
@@ -166,9 +169,11 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
         checkpoint_step[0] = at
         save(stage_step=at)
 
-    def model_from(fitted, matrix, weight: float, settings: AlsSettings | None = None) -> Recommender:
+    def model_from(fitted, matrix, weight: float, positions: np.ndarray,
+                   settings: AlsSettings | None = None) -> Recommender:
         return Recommender(item_ids=arrays.item_ids, user_ids=arrays.user_ids, item_factors=fitted.item_factors,
-                           user_factors=fitted.user_factors, embeddings=embeddings, popularity=popularity,
+                           user_factors=fitted.user_factors, embeddings=embeddings,
+                           popularity=arrays.popularity(positions),
                            history=matrix, items=items_meta, weight=weight, settings=settings or als)
 
     def fit(positions: np.ndarray):
@@ -189,7 +194,7 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
     if "settings" not in state:
         searched = arrays.matrix(validation.train)
         chosen, grid = evaluation.choose_settings(
-            lambda settings: model_from(fit_als(searched, settings), searched, 0.5, settings), als,
+            lambda settings: model_from(fit_als(searched, settings), searched, 0.5, validation.train, settings), als,
             validation.held_out, interactions=len(arrays.users))
         state |= {"settings": chosen.__dict__, "settings_grid": grid}
         if grid:
@@ -200,7 +205,8 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
 
     if "weight" not in state:
         fitted, matrix = fit(validation.train)
-        weight, table = evaluation.choose_weight(model_from(fitted, matrix, 0.5), validation.held_out)
+        weight, table = evaluation.choose_weight(model_from(fitted, matrix, 0.5, validation.train),
+                                                 validation.held_out)
         state |= {"weight": weight, "weights": table, "validation_users": len(validation.held_out)}
         line = (f"Hybrid weight {weight:.1f} (collaborative filtering) : {1 - weight:.1f} (content), the best "
                 f"NDCG@10 on a validation slice of {len(validation.held_out)} users carved out before the hold-out."
@@ -210,7 +216,7 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
 
     if "metrics" not in state:
         fitted, matrix = fit(split.train)
-        state["metrics"] = _report(model_from(fitted, matrix, state["weight"]), split, arrays)
+        state["metrics"] = _report(model_from(fitted, matrix, state["weight"], split.train), split, arrays)
         if state["metrics"]:
             hybrid, popular = state["metrics"]["methods"]["hybrid"], state["metrics"]["methods"]["popularity"]
             services.training_run_log(run_id=run.pk, worker=worker, message=(
@@ -218,8 +224,9 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
                 f"for popularity; recall@10 {hybrid['recall_at_10']:.3f} and {popular['recall_at_10']:.3f}."))
         stage_done(step)
 
-    fitted, matrix = fit(np.arange(len(arrays.users)))
-    final = model_from(fitted, matrix, state["weight"])
+    everything = np.arange(len(arrays.users))
+    fitted, matrix = fit(everything)
+    final = model_from(fitted, matrix, state["weight"], everything)
     cancel, lost = services.training_run_should_stop(run_id=run.pk, worker=worker)
     if lost or lease_lost.is_set():
         raise LeaseLost

@@ -149,3 +149,49 @@ def _file(content: bytes):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile("interactions.csv", content, content_type="text/csv")
+
+def test_the_benchmarks_last_10_hold_out_takes_exactly_ten_from_users_with_twenty_or_more():
+    users = np.array([0] * 20 + [1] * 19)
+    items = np.arange(39)
+    order = np.arange(39)
+    split = holdout_split(users, items, order, last=10)
+    assert split.held_out == {0: pytest.approx(np.arange(10, 20))}  # user 0's ten latest
+    assert sorted(split.train.tolist()) == [*range(10), *range(20, 39)]  # user 1 (19 rows) keeps all
+
+
+def test_als_settings_are_chosen_on_the_validation_slice_from_the_grid_and_kept_for_a_big_log():
+    """Real implicit on a small log of two tastes: the grid is tried, the best validation NDCG wins."""
+    import scipy.sparse as sp
+
+    from inference.training.recommender.evaluation import choose_settings
+    from inference.training.recommender.model import AlsSettings, Recommender, fit_als
+
+    rng = np.random.default_rng(3)
+    rows, cols = [], []
+    for user in range(60):
+        taste = np.arange(10) if user % 2 else np.arange(10, 20)
+        picked = rng.choice(taste, size=6, replace=False)
+        rows += [user] * 6
+        cols += picked.tolist()
+    matrix = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(60, 20))
+    held_out = {user: np.setdiff1d(np.arange(10) if user % 2 else np.arange(10, 20), matrix[user].indices)[:2]
+                for user in range(60)}
+    embeddings = np.eye(20, 8, dtype=np.float32) + 0.01
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+
+    def fitted(settings):
+        model = fit_als(matrix, settings)
+        return Recommender(item_ids=[str(i) for i in range(20)], user_ids=[str(u) for u in range(60)],
+                           item_factors=model.item_factors, user_factors=model.user_factors, embeddings=embeddings,
+                           popularity=np.asarray(matrix.sum(axis=0)).ravel(), history=matrix, items=[],
+                           weight=0.5, settings=settings)
+
+    base = AlsSettings(iterations=5, seed=7)
+    chosen, grid = choose_settings(fitted, base, held_out, interactions=matrix.nnz)
+    assert len(grid) == 18
+    best = max(grid, key=lambda row: row["ndcg"])
+    assert (chosen.factors, chosen.regularization, chosen.alpha) == (best["factors"], best["regularization"],
+                                                                     best["alpha"])
+    assert (chosen.iterations, chosen.seed) == (5, 7)  # the run's own
+    assert choose_settings(fitted, base, held_out, interactions=10_000_000) == (base, [])
+    assert choose_settings(fitted, base, {}, interactions=matrix.nnz) == (base, [])

@@ -5,7 +5,9 @@ errors end the row the same way). Steps: 1 for embedding the catalog, then ``ite
 (each iteration's training loss is a point on the run's curve), then 1 for the report:
 
 1. validation fit: trained without the hold-out and without each user's latest training interactions,
-   which then choose the hybrid's weight (the hold-out is never looked at to choose anything);
+   which then choose ALS's settings (factors, regularisation, alpha: a small grid, on logs up to
+   ``evaluation.MAX_INTERACTIONS_TO_SEARCH`` interactions) and the hybrid's weight (the hold-out is never
+   looked at to choose anything);
 2. evaluation fit: trained without the hold-out; hybrid, ALS, content and popularity scored on it;
 3. final fit: on every interaction, with the chosen weight: the artifact the product serves.
 
@@ -92,6 +94,10 @@ class Arrays:
         times = np.where(fallback, np.nanmax(times) if (~fallback).any() else 0.0, times)
         self.order = np.lexsort((lines, times)).argsort().astype(np.int64)
 
+    def popularity(self, positions: np.ndarray) -> np.ndarray:
+        """Interactions per item among ``positions``: a fit's popularity never counts what it is scored on."""
+        return np.bincount(self.items[positions], minlength=len(self.item_ids)).astype(np.float32)
+
     def matrix(self, positions: np.ndarray):
         return confidence_matrix(self.users[positions], self.items[positions], self.weights[positions],
                                  users=len(self.user_ids), items=len(self.item_ids))
@@ -116,7 +122,6 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
 
     split = evaluation.holdout_split(arrays.users, arrays.items, arrays.order)
     validation = evaluation.holdout_split(arrays.users, arrays.items, arrays.order, keep=split.train)
-    popularity = np.bincount(arrays.items, minlength=len(arrays.item_ids)).astype(np.float32)
     items_meta = [{"title": i.title, "category": i.category, "image": i.image, "link": i.link} for i in data.items]
     if start:
         message = f"Resumed from the checkpoint at step {start} of {total}: the finished stages are not redone."
@@ -164,10 +169,12 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
         checkpoint_step[0] = at
         save(stage_step=at)
 
-    def model_from(fitted, matrix, weight: float) -> Recommender:
+    def model_from(fitted, matrix, weight: float, positions: np.ndarray,
+                   settings: AlsSettings | None = None) -> Recommender:
         return Recommender(item_ids=arrays.item_ids, user_ids=arrays.user_ids, item_factors=fitted.item_factors,
-                           user_factors=fitted.user_factors, embeddings=embeddings, popularity=popularity,
-                           history=matrix, items=items_meta, weight=weight, settings=als)
+                           user_factors=fitted.user_factors, embeddings=embeddings,
+                           popularity=arrays.popularity(positions),
+                           history=matrix, items=items_meta, weight=weight, settings=settings or als)
 
     def fit(positions: np.ndarray):
         matrix = arrays.matrix(positions)
@@ -182,9 +189,24 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
             f"Read the descriptions of {len(data.items):,} items with MiniLM in {time.monotonic() - started:.1f} s."))
         stage_done(step)
 
+    if "settings" not in state and "weight" in state:  # a checkpoint from before settings were searched
+        state |= {"settings": als.__dict__, "settings_grid": []}
+    if "settings" not in state:
+        searched = arrays.matrix(validation.train)
+        chosen, grid = evaluation.choose_settings(
+            lambda settings: model_from(fit_als(searched, settings), searched, 0.5, validation.train, settings), als,
+            validation.held_out, interactions=len(arrays.users))
+        state |= {"settings": chosen.__dict__, "settings_grid": grid}
+        if grid:
+            services.training_run_log(run_id=run.pk, worker=worker, message=(
+                f"ALS settings chosen on the validation slice ({len(grid)} tried): {chosen.factors} factors, "
+                f"regularization {chosen.regularization}, alpha {chosen.alpha}."))
+    als = AlsSettings(**state["settings"])
+
     if "weight" not in state:
         fitted, matrix = fit(validation.train)
-        weight, table = evaluation.choose_weight(model_from(fitted, matrix, 0.5), validation.held_out)
+        weight, table = evaluation.choose_weight(model_from(fitted, matrix, 0.5, validation.train),
+                                                 validation.held_out)
         state |= {"weight": weight, "weights": table, "validation_users": len(validation.held_out)}
         line = (f"Hybrid weight {weight:.1f} (collaborative filtering) : {1 - weight:.1f} (content), the best "
                 f"NDCG@10 on a validation slice of {len(validation.held_out)} users carved out before the hold-out."
@@ -194,7 +216,7 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
 
     if "metrics" not in state:
         fitted, matrix = fit(split.train)
-        state["metrics"] = _report(model_from(fitted, matrix, state["weight"]), split, arrays)
+        state["metrics"] = _report(model_from(fitted, matrix, state["weight"], split.train), split, arrays)
         if state["metrics"]:
             hybrid, popular = state["metrics"]["methods"]["hybrid"], state["metrics"]["methods"]["popularity"]
             services.training_run_log(run_id=run.pk, worker=worker, message=(
@@ -202,8 +224,9 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
                 f"for popularity; recall@10 {hybrid['recall_at_10']:.3f} and {popular['recall_at_10']:.3f}."))
         stage_done(step)
 
-    fitted, matrix = fit(np.arange(len(arrays.users)))
-    final = model_from(fitted, matrix, state["weight"])
+    everything = np.arange(len(arrays.users))
+    fitted, matrix = fit(everything)
+    final = model_from(fitted, matrix, state["weight"], everything)
     cancel, lost = services.training_run_should_stop(run_id=run.pk, worker=worker)
     if lost or lease_lost.is_set():
         raise LeaseLost
@@ -214,6 +237,7 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
     if state["metrics"]:
         report = {"examples": state["metrics"]["held_out_users"], "metrics": state["metrics"] | {
             "weights": state["weights"], "validation_users": state["validation_users"], "weight": state["weight"],
+            "settings": state["settings"], "settings_grid": state["settings_grid"],
             "warnings": data.warnings, "unknown_item_lines": data.unknown_item_lines[:50]}}
     advance(0.0)
     if lease_lost.is_set() or services.training_run_succeed(

@@ -60,6 +60,9 @@ def test_editor_starts_a_fine_tune_sees_the_chart_grow_and_the_report_and_makes_
     expect(chart).to_have_attribute("points", re.compile(r"\d+\.\d,\d+\.\d"), timeout=TRAINING_S)  # live points
     expect(page.get_by_test_id("run-status")).to_have_text("Succeeded", timeout=TRAINING_S)
     expect(page.get_by_test_id("run-step")).to_have_text("3")
+    # The redirect's "queued" notice went once a worker took the run: the page never says it still waits.
+    expect(page.get_by_text("Fine-tune queued.")).to_have_count(0)
+    expect(page.locator("#run-eta")).not_to_have_text("waiting for a worker")
     report = page.get_by_test_id("run-report")
     expect(report).to_contain_text("the tuned model's loss is")
     expect(report).to_contain_text("Side by side")

@@ -16,7 +16,7 @@ Run on demand (pytest does not collect tests/benchmarks); about three minutes on
   from this machine (only PyPI is, and no PyPI package ships one), so none is measured here: these figures
   are on the shipped samples, labelled as such.
 * ``--squad``: recall and abstention on the SQuAD 2.0 *train* sample shipped in tests/benchmarks/data/squad2/
-  (CC BY-SA 4.0, see its README: 4 articles, 39 paragraphs, far below the issue's 1,000) instead of the rest:
+  (CC BY-SA 4.0, see its README: 10 articles, 116 paragraphs, below the issue's 1,000) instead of the rest:
   paragraph recall@1/3/5 for dense, BM25 and fused, built and searched with the studio's own chunking, Chunk
   embedding text, MiniLM, LoadedIndex and fusion; off-topic abstention by leaving each article out of the
   knowledge base in turn and asking its questions; abstention on the set's own adversarial unanswerables; at
@@ -272,6 +272,35 @@ def squad_rankings(index, vectors: np.ndarray, questions: list[str]):
     return out
 
 
+def squad_fusion_variants(index, vectors: np.ndarray, questions) -> None:
+    """Fused recall@3 had the product's RRF k and BM25 weight been others (the studio's ``rrf``), and where the
+    product's misses are: in paragraphs the chunker split, or not."""
+    from collections import Counter
+
+    from inference.knowledge.search import BM25_WEIGHT, CANDIDATES, DENSE_WEIGHT, RRF_K, _top, rrf
+
+    orders = []
+    for vector, (row, question, impossible, _) in zip(vectors, questions, strict=True):
+        if impossible:
+            continue
+        lexical = index.bm25_scores(question)
+        orders.append((row, [int(i) for i in _top(index.dense_scores(vector), CANDIDATES)],
+                       [int(i) for i in _top(lexical, CANDIDATES) if lexical[i] > 0]))
+
+    def recall3(k: int, weight: float) -> float:
+        return float(np.mean([row in paragraph_order(index, rrf([d, b], weights=[DENSE_WEIGHT, weight], k=k))[:3]
+                              for row, d, b in orders]))
+
+    for k in (RRF_K, 10, 60):
+        print(f"  fused recall@3 with RRF k={k}: " + ", ".join(
+            f"BM25 weight {w}: {recall3(k, w):.3f}" for w in (BM25_WEIGHT, 0.35, 0.5, 1.0)))
+    pieces = Counter(index.source_rows)
+    misses = [row for row, d, b in orders
+              if row not in paragraph_order(index, rrf([d, b], weights=[DENSE_WEIGHT, BM25_WEIGHT]))[:3]]
+    print(f"  product fusion misses at 3: {len(misses)}, {sum(pieces[r] > 1 for r in misses)} of them in paragraphs "
+          f"split into several chunks ({sum(v > 1 for v in pieces.values())} of {len(pieces)} paragraphs are)")
+
+
 def bench_squad() -> None:
     from inference.knowledge.embedder import embed
     from inference.knowledge.evaluation import suggest_threshold
@@ -299,6 +328,7 @@ def bench_squad() -> None:
                         if not impossible) for k in (1, 3, 5)]
             n = int(answerable.sum())
             print(f"  {name:5} paragraph recall@1 {hits[0] / n:.3f}  @3 {hits[1] / n:.3f}  @5 {hits[2] / n:.3f}")
+        squad_fusion_variants(full, vectors, questions)
         best = np.array([score for _, score in ranked])
         used = np.array([row in order["fused"][:4] for (row, _, _, _), (order, _) in zip(questions, ranked,
                                                                                           strict=True)])

@@ -84,9 +84,8 @@ def publish_trained_version(*, product, user, dataset_version, artifact: Path, m
     return version
 
 
-@pytest.fixture(scope="session")
-def classifier_artifact(tmp_path_factory) -> Path:
-    """A real MiniLM classifier folder (the frozen encoder and a logistic-regression head), built once a session."""
+def build_classifier_artifact(folder: Path) -> Path:
+    """A real MiniLM classifier in ``folder`` (the frozen encoder and a logistic-regression head on 60 tickets)."""
     import numpy as np
     from django.conf import settings
     from sklearn.linear_model import LogisticRegression
@@ -113,7 +112,12 @@ def classifier_artifact(tmp_path_factory) -> Path:
     y = np.array([labels.index(label) for _, label in rows])
     weight, bias = head_from_baseline(LogisticRegression(C=10, max_iter=2000).fit(x, y), len(labels), x.shape[1])
     init_head(model, weight, bias)
-    folder = tmp_path_factory.mktemp("classifier")
     save_classifier(model, folder=folder, model_dir=encoder_dir,
                     meta=ClassifierMeta(labels=labels, temperature=1.0, max_length=64, encoder=EMBEDDING_MODEL_ID))
     return folder
+
+
+@pytest.fixture(scope="session")
+def classifier_artifact(tmp_path_factory) -> Path:
+    """``build_classifier_artifact``, built once a session."""
+    return build_classifier_artifact(tmp_path_factory.mktemp("classifier"))

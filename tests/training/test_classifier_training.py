@@ -159,6 +159,9 @@ def test_classifier_defaults_read_short_texts_for_at_most_three_epochs_with_a_ch
     assert (cpu.epochs, cpu.max_length, cpu.batch_size, cpu.checkpoint_every) == (3, 64, 16, 17)
     assert (gpu.max_length, gpu.batch_size) == (128, 32)
     assert classifier_defaults_for(train_examples=20_000, device="cpu").learning_rate < cpu.learning_rate
+    # From 2,000 examples a CPU takes batches of 32 (more tokens per second; enough steps left per epoch).
+    assert classifier_defaults_for(train_examples=1_999, device="cpu").batch_size == 16
+    assert classifier_defaults_for(train_examples=2_000, device="cpu").batch_size == 32
 
 
 def test_the_train_page_offers_train_classifier_with_an_estimate_at_the_classifiers_speed(
@@ -235,3 +238,28 @@ def test_length_bucketed_batches_cover_every_row_once_an_epoch_repeat_on_resume_
     unsorted = np.random.default_rng(0).permutation(len(ids)).tolist()
     random_batches = [unsorted[i:i + params.batch_size] for i in range(0, len(ids), params.batch_size)]
     assert padded(epoch) < 0.7 * padded(random_batches)
+
+
+def test_a_training_step_leaves_the_word_embeddings_as_loaded_and_moves_the_layers_and_the_head(settings):
+    from pathlib import Path
+
+    import torch
+
+    from inference.registry import EMBEDDING_MODEL_ID, model_path
+    from inference.training.classifier.model import new_classifier
+    from inference.training.classifier.trainer import ClassifierTrainer
+    from products.training.hyperparameters import classifier_defaults_for
+
+    model = new_classifier(model_path(Path(settings.MODELS_DIR), EMBEDDING_MODEL_ID), 2, seed=0)
+    words = model.encoder.get_input_embeddings().weight.detach().clone()
+    layer = model.encoder.encoder.layer[0].attention.self.query.weight.detach().clone()
+    head = model.head.weight.detach().clone()
+    ids = [[101, 2023 + i, 2003, 102] for i in range(16)]
+    trainer = ClassifierTrainer(model, ids, [i % 2 for i in range(16)], num_labels=2, device="cpu", pad_id=0,
+                                params=classifier_defaults_for(train_examples=16, device="cpu"))
+    trainer.train_step(0)
+    trainer.train_step(1)
+
+    assert torch.equal(model.encoder.get_input_embeddings().weight, words)
+    assert not torch.equal(model.encoder.encoder.layer[0].attention.self.query.weight, layer)
+    assert not torch.equal(model.head.weight, head)

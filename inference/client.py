@@ -21,6 +21,7 @@ from django.conf import settings
 
 from inference import protocol
 from products.services import generation_finish
+from studio import timeline
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class GenerationStream:
         await layer.send(protocol.REQUEST_CHANNEL, protocol.request_message(
             request_id=self.request_id, generation_id=self.generation_id, reply_channel=reply, request=self.request,
         ))
+        timeline.mark(self.request_id, "request.sent")
         finished = False
         text: list[str] = []  # what the person has read, kept if the worker goes silent mid-answer
         try:
@@ -113,6 +115,7 @@ class GenerationStream:
         if kind == "generation.sources":
             return {"event": "sources", "items": message["items"]}
         if kind == "generation.token":
+            timeline.mark(self.request_id, "client.token")
             return {"event": "token", "text": message["text"]}
         if kind == "generation.done":
             return {"event": "done", "result": message["result"], "usage": message["usage"],

@@ -15,6 +15,7 @@ from dataclasses import replace
 from inference.engines.base import GenerationParams, GenerationRequest, GenerationResult, QueuedEvent, TokenEvent
 from inference.protocol import InferenceRequest
 from inference.runners import Queued, Result, RunContext, RunnerEvent, Token, empty_usage
+from studio import timeline
 
 PARAM_NAMES = set(GenerationParams.__dataclass_fields__)
 
@@ -40,6 +41,7 @@ async def scheduled(request: InferenceRequest, context: RunContext,
         handle = scheduler.submit(GenerationRequest(messages=messages if messages is not None else
                                                     (request.messages or []), params=params,
                                                     request_id=context.request_id))
+        timeline.mark(context.request_id, "runner.submit")
     except Exception as exc:  # a bad model id or a broken install must reach the person as words
         yield Result("error", {"text": ""}, empty_usage(duration_s=time.monotonic() - started,
                                                         finish_reason="error"), error=str(exc))

@@ -58,10 +58,10 @@ class GenerationStream:
         # The layer's default prefix on purpose: channels-redis serves all of a process's "specific"
         # channels behind one receive lock, and a second prefix would starve behind it.
         reply = await layer.new_channel()
+        timeline.mark(self.request_id, "request.send")
         await layer.send(protocol.REQUEST_CHANNEL, protocol.request_message(
             request_id=self.request_id, generation_id=self.generation_id, reply_channel=reply, request=self.request,
         ))
-        timeline.mark(self.request_id, "request.sent")
         finished = False
         text: list[str] = []  # what the person has read, kept if the worker goes silent mid-answer
         try:

@@ -150,12 +150,11 @@ class TokenFrames:
             text = "".join(self.buffer)
             self.buffer.clear()
             if text:
-                first = not self.last_sent
+                if not self.last_sent:
+                    timeline.mark(self.request_id, "worker.token_send")
                 self.last_sent = time.monotonic()
                 await self.layer.send(self.reply, {"type": "generation.token", "request_id": self.request_id,
                                                    "text": text})
-                if first:
-                    timeline.mark(self.request_id, "worker.token_sent")
 
     async def close(self) -> None:
         if self.timer is not None:

@@ -7,9 +7,11 @@ for every process on the machine, so steps written by different processes subtra
 attribute test. Imports only the standard library: the web tier, the worker and the scheduler thread use it.
 
 Steps, in the order a generation meets them (STEPS): the socket frame received, generation_start done
-(rows, limits), the request sent on the channel layer, the worker's receive, the runner's hand-off (to the
-scheduler, or the remote engine's HTTP request), the first token computed (scheduler) or read off the HTTP
-stream (remote), its frame sent by the worker, received by the client, and sent on the websocket.
+(rows, limits), the request handed to the channel layer, the worker's receive, its start frame sent, the
+runner's hand-off (to the scheduler, or the remote engine's HTTP request), the first token computed
+(scheduler) or read off the HTTP stream (remote), its frame handed to the channel layer by the worker,
+received by the client, and sent on the websocket. A hop's mark is made before its send, so the hop's
+time lands on the step after it.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from collections.abc import Iterable
 from studio import env
 
 STEPS = (
-    "ws.receive", "start.done", "request.sent", "worker.receive", "worker.start_sent", "runner.submit",
+    "ws.receive", "start.done", "request.send", "worker.receive", "worker.start_sent", "runner.submit",
     "scheduler.prepared", "scheduler.admit", "remote.http_sent", "remote.headers", "first_token",
-    "worker.token_sent", "client.token", "ws.token_sent",
+    "worker.token_send", "client.token", "ws.token_sent",
 )
 
 _fd: int | None = None
@@ -38,6 +40,15 @@ def enable(path: str) -> None:
     global _fd
     with _lock:
         _fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+
+def disable() -> None:
+    """Stop appending marks (a test that enabled them)."""
+    global _fd
+    with _lock:
+        if _fd is not None:
+            os.close(_fd)
+        _fd = None
 
 
 def mark(request_id: str, step: str, at: float | None = None) -> None:

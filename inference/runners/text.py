@@ -26,6 +26,19 @@ def scheduler_for(model: str, adapter: str | None):
     return shared(model, adapter)
 
 
+async def running_scheduler(model: str, adapter: str | None):
+    """The model's shared scheduler; only the first request of a model waits in a thread while it loads.
+
+    Every later one takes it straight from the event loop: a trip through a thread, before the first token,
+    waits to be scheduled on a busy machine.
+    """
+    from inference.runtime import scheduler_running
+
+    if scheduler_running(model, adapter) is not None:
+        return scheduler_for(model, adapter)  # made already: a dictionary lookup
+    return await asyncio.to_thread(scheduler_for, model, adapter)
+
+
 def generation_params(request: InferenceRequest) -> GenerationParams:
     return GenerationParams(**{k: v for k, v in (request.params or {}).items() if k in PARAM_NAMES})
 
@@ -37,7 +50,7 @@ async def scheduled(request: InferenceRequest, context: RunContext,
     started = time.monotonic()
     try:
         params = generation_params(request)
-        scheduler = await asyncio.to_thread(scheduler_for, request.model, request.adapter)
+        scheduler = await running_scheduler(request.model, request.adapter)
         handle = scheduler.submit(GenerationRequest(messages=messages if messages is not None else
                                                     (request.messages or []), params=params,
                                                     request_id=context.request_id))

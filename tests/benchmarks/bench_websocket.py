@@ -114,8 +114,9 @@ async def over_websocket(url: str, origin: str, cookie: str, message: dict) -> t
     """Send one `generate`; return (time to first token frame, time to done, tokens, text)."""
     from websockets.asyncio.client import connect
 
+    # No keepalive pings: the server's first request loads the model, which can hold its loop past a ping's timeout.
     async with connect(url, origin=origin, additional_headers={"Cookie": f"sessionid={cookie}"},
-                       max_size=None) as socket_:
+                       max_size=None, ping_interval=None) as socket_:
         started = time.perf_counter()
         await socket_.send(json.dumps(message))
         first_token, parts = None, []
@@ -185,7 +186,7 @@ def main() -> None:
         if not args.ttft_only:
             in_process(engine, request)  # this process loads it too
         peer.single(prompt_ids, 2)
-        trace.unlink(missing_ok=True)  # the steps of the timed runs only
+        trace.write_text("")  # the timed runs' steps only; emptied, not removed: the server keeps it open
         socket_runs, local_runs, llama_ttfts = [], [], []
         for _ in range(args.repeats):  # interleaved, so background load hits both alike
             socket_runs.append(asyncio.run(over_websocket(url, f"http://127.0.0.1:{port}", cookie, message)))

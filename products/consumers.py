@@ -158,7 +158,7 @@ class BaseGenerationConsumer(AsyncJsonWebsocketConsumer):
         for variant, generation in enumerate(started.generations):
             stream = GenerationStream(request=started.request, generation_id=generation.pk,
                                       channel_layer=self.channel_layer)
-            timeline.mark(stream.request_id, "ws.receive", at=self.received_at)
+            timeline.mark(stream.request_id, "ws.receive", at=getattr(self, "received_at", None))
             timeline.mark(stream.request_id, "start.done")
             self.streams[variant] = stream
             relay = asyncio.create_task(self._relay(variant, stream))

@@ -21,6 +21,7 @@ from django.conf import settings
 
 from inference import protocol
 from products.services import generation_finish
+from studio import timeline
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class GenerationStream:
         # The layer's default prefix on purpose: channels-redis serves all of a process's "specific"
         # channels behind one receive lock, and a second prefix would starve behind it.
         reply = await layer.new_channel()
+        timeline.mark(self.request_id, "request.send")
         await layer.send(protocol.REQUEST_CHANNEL, protocol.request_message(
             request_id=self.request_id, generation_id=self.generation_id, reply_channel=reply, request=self.request,
         ))
@@ -113,6 +115,7 @@ class GenerationStream:
         if kind == "generation.sources":
             return {"event": "sources", "items": message["items"]}
         if kind == "generation.token":
+            timeline.mark(self.request_id, "client.token")
             return {"event": "token", "text": message["text"]}
         if kind == "generation.done":
             return {"event": "done", "result": message["result"], "usage": message["usage"],

@@ -154,6 +154,12 @@ def scheduler_for(model_id: str, adapter: str | None = None) -> Scheduler:
         return _schedulers[key]
 
 
+def scheduler_running(model_id: str, adapter: str | None = None) -> Scheduler | None:
+    """The model's scheduler if it is already made (quick, never loads anything: fine on an event loop)."""
+    with _lock:
+        return _schedulers.get((model_id, adapter))
+
+
 def engine_status() -> dict[str, Any]:
     """One line's worth for admins: backend, threads, slots in use, queue depth, recent tokens/s."""
     with _lock:

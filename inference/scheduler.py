@@ -35,6 +35,7 @@ from inference.engines.base import (
     QueuedEvent,
 )
 from inference.engines.sequence import SequenceState, failed_result
+from studio import timeline
 
 logger = logging.getLogger(__name__)
 
@@ -248,6 +249,7 @@ class Scheduler:
                 except Exception as exc:
                     logger.exception("Preparing generation %s failed", request.request_id)
                     failure = failed_result(request, f"Generation failed: {exc}")
+            timeline.mark(request.request_id, "scheduler.prepared")
             with self._wake:
                 entry.seq, entry.failure, entry.ready = seq, failure, True
                 self._wake.notify()
@@ -336,6 +338,7 @@ class Scheduler:
         if reason := seq.interrupted():
             self._send(handle, seq.finish(reason))
             return
+        timeline.mark(request.request_id, "scheduler.admit")
         live = _Live(handle, seq, self.engine.sampler(request.params))
         joined = False
         try:
@@ -344,6 +347,7 @@ class Scheduler:
             logits = self._batch.add(live, seq.prompt_ids)
             joined = True
             live.next_token = live.sampler(logits, seq.seen)
+            timeline.mark(request.request_id, "first_token")
             self._count(1)
             self._send(handle, seq.add_token(live.next_token))
         except Exception as exc:

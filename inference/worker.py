@@ -18,6 +18,7 @@ from inference.protocol import COALESCE_S, REQUEST_CHANNEL, InferenceRequest, Ta
 from inference.runners import Queued, Result, RunContext, Runner, Sources, Token, empty_usage, get_runner
 from inference.status import engine_status_loop
 from products.services import generation_finish
+from studio import timeline
 
 logger = logging.getLogger(__name__)
 FAILED = "The model failed while writing. Try again."
@@ -53,6 +54,7 @@ class InferenceWorker:
             message = await self.layer.receive(channel)
             kind = message.get("type")
             if kind == "generation.request":
+                timeline.mark(message["request_id"], "worker.receive")
                 task = asyncio.create_task(self.generate(message))
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
@@ -66,25 +68,31 @@ class InferenceWorker:
 
     async def generate(self, message: dict[str, Any]) -> None:
         request_id, reply = message["request_id"], message["reply_channel"]
-        await self.layer.send(reply, {"type": "generation.start", "request_id": request_id,
-                                      "worker_channel": self.channel_name})
+        # The start frame goes out while the runner gets going (scheduler hand-off, the remote engine's HTTP
+        # request), not before it: a channel-layer hop less in the time to first token. Every later frame
+        # waits for it (_relay), so the client still hears start first.
+        start = asyncio.ensure_future(self.layer.send(reply, {"type": "generation.start", "request_id": request_id,
+                                                              "worker_channel": self.channel_name}))
+        start.add_done_callback(lambda _: timeline.mark(request_id, "worker.start_sent"))
         context = RunContext(request_id)
         self.contexts[request_id] = context
         started = time.monotonic()
         try:
             request = InferenceRequest.from_dict(message["request"])
-            result = await self._relay(self._runner(request.task)(request, context), reply, request_id)
+            result = await self._relay(self._runner(request.task)(request, context), reply, request_id, start)
         except Exception as exc:  # a bad request or a broken runner must reach the person as words
             logger.exception("Generation %s failed", request_id)
             result = Result("error", {"text": ""}, empty_usage(duration_s=time.monotonic() - started,
                                                                finish_reason="error"), error=str(exc))
         finally:
             self.contexts.pop(request_id, None)
+        await start  # sent before the last frame even when the runner failed at once (raises if it could not be)
         await self._finish(message, result)
 
-    async def _relay(self, events, reply: str, request_id: str) -> Result:
+    async def _relay(self, events, reply: str, request_id: str, start: asyncio.Future) -> Result:
         frames = TokenFrames(self.layer, reply, request_id)
         async for event in events:
+            await start  # the start frame first, always (at once once it is sent)
             if isinstance(event, Token):
                 await frames.add(event.text)
             elif isinstance(event, Queued):
@@ -142,6 +150,8 @@ class TokenFrames:
             text = "".join(self.buffer)
             self.buffer.clear()
             if text:
+                if not self.last_sent:
+                    timeline.mark(self.request_id, "worker.token_send")
                 self.last_sent = time.monotonic()
                 await self.layer.send(self.reply, {"type": "generation.token", "request_id": self.request_id,
                                                    "text": text})

@@ -10,6 +10,7 @@ write several variants side by side. A refusal (inputs, limits) is one ``error``
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -30,7 +31,7 @@ from products.generation import (
     visitor_id_clean,
 )
 from products.models import Generation, Product
-from studio import jsonsafe
+from studio import jsonsafe, timeline
 from studio.models import Membership
 from studio.roles import Role
 
@@ -59,8 +60,11 @@ class BaseGenerationConsumer(AsyncJsonWebsocketConsumer):
         """The product this socket generates with, or None to refuse the connection (code 4403)."""
         raise NotImplementedError("Subclasses return the product, or None to refuse, from `authorize()`.")
 
-    async def current_product(self) -> Product:
-        """The product as it is now (a publish or a changed allow-list applies to open sockets too)."""
+    def current_product(self) -> Product:
+        """The product as it is now (a publish or a changed allow-list applies to open sockets too).
+
+        Runs in the database thread, in the same trip as generation_start: one hop before the request leaves.
+        """
         return self.product
 
     def start_arguments(self, content: dict[str, Any]) -> dict[str, Any]:
@@ -97,6 +101,7 @@ class BaseGenerationConsumer(AsyncJsonWebsocketConsumer):
             relay.cancel()  # the stream cancels its work on the worker as it closes
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
+        self.received_at = time.monotonic()  # where a generation's time to first token starts (studio/timeline.py)
         # A frame that is not JSON text gets the same answer as a wrong action, not a dropped connection;
         # so does one nested too deep for json.loads (RecursionError closed the socket with 1011).
         try:
@@ -134,11 +139,7 @@ class BaseGenerationConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error("busy", "Still writing the previous answer. Press Stop first, or wait.")
             return
         try:
-            product = await self.current_product()
-            started = await database_sync_to_async(generation_start)(
-                product=product, version=self.version, channel=self.channel, actor=self.actor(content),
-                **self.start_arguments(content),
-            )
+            started = await database_sync_to_async(self._start)(content)
         except GenerationRefused as refused:
             extra = {"fields": refused.fields} if refused.fields else {}
             if refused.retry_after_s is not None:
@@ -147,19 +148,31 @@ class BaseGenerationConsumer(AsyncJsonWebsocketConsumer):
             return
         self._relay_all(started)
 
+    def _start(self, content: dict[str, Any]) -> StartedGeneration:
+        # One trip to the database thread for the product as it is now and the start path, not one each: on a
+        # busy machine every trip waits to be scheduled, before the first token.
+        return generation_start(product=self.current_product(), version=self.version, channel=self.channel,
+                                actor=self.actor(content), **self.start_arguments(content))
+
     def _relay_all(self, started: StartedGeneration) -> None:
         for variant, generation in enumerate(started.generations):
             stream = GenerationStream(request=started.request, generation_id=generation.pk,
                                       channel_layer=self.channel_layer)
+            timeline.mark(stream.request_id, "ws.receive", at=getattr(self, "received_at", None))
+            timeline.mark(stream.request_id, "start.done")
             self.streams[variant] = stream
             relay = asyncio.create_task(self._relay(variant, stream))
             self.relays.add(relay)
             relay.add_done_callback(self.relays.discard)
 
     async def _relay(self, variant: int, stream: GenerationStream) -> None:
+        first_token = True
         try:
             async for event in stream.events():
                 await self.send_event(event, variant)
+                if first_token and event["event"] == "token":
+                    first_token = False
+                    timeline.mark(stream.request_id, "ws.token_sent")
         finally:
             self.streams.pop(variant, None)
 
@@ -194,9 +207,9 @@ class GenerationConsumer(BaseGenerationConsumer):
         kwargs = self.scope["url_route"]["kwargs"]
         return await _product_for(self.scope.get("user"), kwargs["team_slug"], kwargs["product_slug"])
 
-    async def current_product(self) -> Product:
+    def current_product(self) -> Product:
         # The draft as saved now: a person may save new settings while the socket stays open.
-        return await Product.objects.select_related("live_version").aget(pk=self.product.pk)
+        return Product.objects.select_related("live_version").get(pk=self.product.pk)
 
     def actor(self, content: dict[str, Any]) -> Actor:
         return Actor(user=self.scope["user"])
@@ -244,9 +257,9 @@ class WidgetConsumer(BaseGenerationConsumer):
     def _origin_ok(self, product: Product) -> bool:
         return origin_allowed(self.origin, product.allowed_origins) or _same_origin(self.scope, self.origin)
 
-    async def current_product(self) -> Product:
+    def current_product(self) -> Product:
         # Fresh each time: a publish, a key rotation or a changed allow-list applies to open chats too.
-        product = await database_sync_to_async(product_get_by_public_key)(public_key=self.public_key)
+        product = product_get_by_public_key(public_key=self.public_key)
         if product is None or not self._origin_ok(product):
             raise GenerationRefused("unavailable", WIDGET_GONE)
         self.product = product

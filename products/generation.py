@@ -215,7 +215,7 @@ def generation_start(
     picked = _version(product, version, actor)
     chosen = picked.version
     config = chosen or product
-    if unregistered := base_model_unregistered(team=product.team, base_model=config.base_model):
+    if unregistered := base_model_unregistered(team_id=product.team_id, base_model=config.base_model):
         raise GenerationRefused("model_unregistered", unregistered)
     kind = get_kind(product.kind)
     if not kind.available:

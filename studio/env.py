@@ -136,6 +136,9 @@ ENGINE_THREADS: int = _int("STUDIO_ENGINE_THREADS", 1)
 ENGINE_SLOT_CONTEXT: int = _int("STUDIO_ENGINE_SLOT_CONTEXT", 2048)
 # llama.cpp KV cache type: q8_0 (half the memory of f16) or f16.
 ENGINE_KV_TYPE: str = _str("STUDIO_ENGINE_KV_TYPE", "q8_0")
+# A file to append one JSON line to at each step of a generation's way to its first token (studio/timeline.py),
+# from every process on the path; empty (the default) records nothing. For tests/benchmarks/ scripts.
+TTFT_TRACE: str = _str("STUDIO_TTFT_TRACE", "")
 # Seconds a request may wait for a free batch slot before it ends with "try again in a moment".
 QUEUE_WAIT_SECONDS: int = _int("STUDIO_QUEUE_WAIT_S", 120)
 # Playground generations one person may start per minute.

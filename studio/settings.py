@@ -100,7 +100,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 if env.REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "studio.channel_layer.RedisChannelLayer",  # channels-redis, sending in one round trip
             # channels-redis blocks 5 s per receive; redis-py 8 also times reads out at 5 s by default.
             "CONFIG": {"hosts": [{"address": env.REDIS_URL, "socket_timeout": 30}], "capacity": 1500, "expiry": 30},
         }

@@ -29,6 +29,7 @@ from products.remote_engines import (
     request_headers,
     status_message,
 )
+from studio import timeline
 
 #: OpenAI's finish reasons in the studio's words ("stop" is the model ending or a stop string: both end cleanly).
 FINISH_REASONS = {"stop": "eos", "length": "length", "content_filter": "stop", "tool_calls": "eos"}
@@ -80,7 +81,8 @@ async def remote_generate(request: InferenceRequest, context: RunContext) -> Asy
         return
     max_seconds = float(request.params.get("max_seconds") or 90.0)
     events: asyncio.Queue = asyncio.Queue()
-    pump = asyncio.create_task(_pump(url=url, name=name, body=chat_body(request), api_key=api_key, events=events))
+    pump = asyncio.create_task(_pump(url=url, name=name, body=chat_body(request), api_key=api_key, events=events,
+                                     request_id=context.request_id))
     context.on_cancel(pump.cancel)  # Stop: cancelling the task closes the HTTP stream
     text: list[str] = []
     usage: dict[str, Any] = {}
@@ -102,6 +104,7 @@ async def remote_generate(request: InferenceRequest, context: RunContext) -> Asy
             if kind == "token":
                 if first_token_at is None:
                     first_token_at = time.monotonic()
+                    timeline.mark(context.request_id, "first_token", at=first_token_at)
                 text.append(value)
                 yield Token(value)
             elif kind == "finish":
@@ -140,13 +143,16 @@ async def _next(events: asyncio.Queue, pump: asyncio.Task):
     return events.get_nowait() if not events.empty() else _END
 
 
-async def _pump(*, url: str, name: str, body: dict[str, Any], api_key: str, events: asyncio.Queue) -> None:
+async def _pump(*, url: str, name: str, body: dict[str, Any], api_key: str, events: asyncio.Queue,
+                request_id: str = "") -> None:
     """POST the body and put ("token", text), ("finish", reason), ("usage", dict) or ("error", words) items."""
     try:
+        timeline.mark(request_id, "remote.http_sent")
         # Stop cancels this task: leaving the stream unread closes its connection, so the remote ends the request.
         async with pooled_client().stream(
             "POST", f"{url}/chat/completions", json=body, headers=request_headers(api_key), timeout=http_timeout(),
         ) as response:
+            timeline.mark(request_id, "remote.headers")
             if response.status_code != 200:
                 raw = (await response.aread()).decode(errors="replace")
                 try:

@@ -15,6 +15,7 @@ from dataclasses import replace
 from inference.engines.base import GenerationParams, GenerationRequest, GenerationResult, QueuedEvent, TokenEvent
 from inference.protocol import InferenceRequest
 from inference.runners import Queued, Result, RunContext, RunnerEvent, Token, empty_usage
+from studio import timeline
 
 PARAM_NAMES = set(GenerationParams.__dataclass_fields__)
 
@@ -23,6 +24,19 @@ def scheduler_for(model: str, adapter: str | None):
     from inference.runtime import scheduler_for as shared  # loads the engine module on first use only
 
     return shared(model, adapter)
+
+
+async def running_scheduler(model: str, adapter: str | None):
+    """The model's shared scheduler; only the first request of a model waits in a thread while it loads.
+
+    Every later one takes it straight from the event loop: a trip through a thread, before the first token,
+    waits to be scheduled on a busy machine.
+    """
+    from inference.runtime import scheduler_running
+
+    if scheduler_running(model, adapter) is not None:
+        return scheduler_for(model, adapter)  # made already: a dictionary lookup
+    return await asyncio.to_thread(scheduler_for, model, adapter)
 
 
 def generation_params(request: InferenceRequest) -> GenerationParams:
@@ -36,10 +50,11 @@ async def scheduled(request: InferenceRequest, context: RunContext,
     started = time.monotonic()
     try:
         params = generation_params(request)
-        scheduler = await asyncio.to_thread(scheduler_for, request.model, request.adapter)
+        scheduler = await running_scheduler(request.model, request.adapter)
         handle = scheduler.submit(GenerationRequest(messages=messages if messages is not None else
                                                     (request.messages or []), params=params,
                                                     request_id=context.request_id))
+        timeline.mark(context.request_id, "runner.submit")
     except Exception as exc:  # a bad model id or a broken install must reach the person as words
         yield Result("error", {"text": ""}, empty_usage(duration_s=time.monotonic() - started,
                                                         finish_reason="error"), error=str(exc))

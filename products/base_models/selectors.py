@@ -43,10 +43,14 @@ def registered_model_users(*, model: RegisteredModel) -> list[str]:
     return uses
 
 
-def base_model_unregistered(*, team: Team, base_model: str) -> str:
-    """Why a saved version on ``base_model`` cannot answer for ``team`` any more ("" when it can)."""
+def base_model_unregistered(*, team_id: int, base_model: str) -> str:
+    """Why a saved version on ``base_model`` cannot answer for team ``team_id`` any more ("" when it can).
+
+    The team's id, not the team: every generation asks, and loading the team would cost a query before its first
+    token (bundled models, the usual case, need no query at all).
+    """
     name = base_model.removeprefix(LOCAL_PREFIX)
-    if not is_local(base_model) or RegisteredModel.objects.filter(team=team, name=name).exists():
+    if not is_local(base_model) or RegisteredModel.objects.filter(team_id=team_id, name=name).exists():
         return ""
     return (f"This version writes with {name}, which is no longer registered for "
             "this team: a team admin registers it again on the Models page, or publish a version on another model.")

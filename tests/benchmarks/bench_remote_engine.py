@@ -21,7 +21,8 @@ Figures (targets from issue 18):
    websocket pointing at that remote; interleaved (the order alternates), same prompt, p50/p95 of both and of
    the paired difference; then each against the remote's own TTFT of that request (its prefill varies by
    hundreds of ms on a busy CPU and would swamp the figure), and what the studio adds over the direct
-   client (≤ 40 ms).
+   client (≤ 40 ms). Then where the websocket's time to first token goes, step by step (studio/timeline.py
+   marks of this studio's consumer, channel layer, worker and remote-engine client, median and p95 per step).
 4. Stop after the first token of a long answer: the remote request ends (its row leaves "running",
    finish reason "cancelled"), and how long after Stop that was.
 """
@@ -224,6 +225,12 @@ async def main_async(args, served_pair, ours_pair, cookie, key, remote_url) -> N
         import httpx2 as httpx
 
         body = await database_sync_to_async(direct_body)(ours, length=args.tokens)
+        import tempfile
+
+        from studio import timeline
+
+        trace = Path(tempfile.mkdtemp(prefix="bench-remote-")) / "ttft-trace.jsonl"
+        timeline.enable(str(trace))  # the websocket requests of [3] only
         direct_ms, socket_ms, direct_over, socket_over = [], [], [], []
         async with httpx.AsyncClient(timeout=120, trust_env=False) as client:
             await direct(client, f"{remote_url}/v1", body, key)  # its connection, as a long-lived client has one
@@ -251,6 +258,9 @@ async def main_async(args, served_pair, ours_pair, cookie, key, remote_url) -> N
               f"p50 {percentile(socket_over, .5):.0f} ms, p95 {percentile(socket_over, .95):.0f} ms; what the studio "
               f"adds: p50 {percentile(socket_over, .5) - percentile(direct_over, .5):.0f} ms, p95 "
               f"{percentile(socket_over, .95) - percentile(direct_over, .95):.0f} ms (target <= 40 ms)")
+        print("    where the websocket's time to first token goes (median and p95 of each step):")
+        for line in timeline.breakdown_lines(timeline.read(str(trace)).values()):
+            print(line)
 
         before = await database_sync_to_async(last_pk)()
         got = await one(stopped, cookie, length=1024, stop=True)

@@ -11,6 +11,12 @@
       and to its result.
     Ratios: delivered tokens/s over the websocket ÷ engine in-process (target >= 0.95), and time to
     first token over the websocket ÷ in-process prefill (target <= 1.2).
+(1) Issue 12's overhead figure: time to first token over the websocket minus llama.cpp's own in-process
+    time to first token (`Llama.generate` on the same GGUF, threads and KV cache type, the very prompt
+    tokens the server's engine prefills, about 200 of them), interleaved with the runs above (target
+    <= 40 ms); and where the websocket's time goes, step by step (studio/timeline.py marks written by the
+    server and the worker to a trace file: socket receive → generation_start → channel layer → worker →
+    scheduler → first token → frames back → socket send).
 
 The server runs on a throwaway SQLite database in a temporary directory; nothing of yours is touched.
 """
@@ -37,6 +43,11 @@ PRODUCT_FACTS = {
     "features": "Waterproof mesh, grippy soles, 240 g, recycled laces",
     "audience": "weekend runners",
 }
+# Facts long enough that the prompt the engine prefills is about 200 tokens (issue 12's "~200-token prompt").
+LONG_FEATURES = ("Waterproof mesh upper that breathes on hot days, grippy lugged soles for wet rock and mud, "
+                 "240 g per shoe, recycled laces, a padded heel collar, a rock plate under the forefoot, "
+                 "reflective details for early mornings, a gusseted tongue that keeps grit out, and a "
+                 "six millimetre drop for a natural stride on long trail runs")
 
 
 def free_port() -> int:
@@ -74,8 +85,8 @@ def seed_product():
     user = user_signup(email="bench@example.com", password="bench-password-123")
     team = team_create(name="Bench", owner=user)
     product = product_create(team=team, user=user, kind_id="copywriting", template_id="product-description")
-    inputs = {field["name"]: PRODUCT_FACTS.get(field["name"], field.get("default") or "x")
-              for field in product.input_schema}
+    facts = {**PRODUCT_FACTS, "features": LONG_FEATURES}
+    inputs = {field["name"]: facts.get(field["name"], field.get("default") or "x") for field in product.input_schema}
     client = Client()
     client.force_login(user)
     return product, client.cookies["sessionid"].value, inputs
@@ -103,8 +114,9 @@ async def over_websocket(url: str, origin: str, cookie: str, message: dict) -> t
     """Send one `generate`; return (time to first token frame, time to done, tokens, text)."""
     from websockets.asyncio.client import connect
 
+    # No keepalive pings: the server's first request loads the model, which can hold its loop past a ping's timeout.
     async with connect(url, origin=origin, additional_headers={"Cookie": f"sessionid={cookie}"},
-                       max_size=None) as socket_:
+                       max_size=None, ping_interval=None) as socket_:
         started = time.perf_counter()
         await socket_.send(json.dumps(message))
         first_token, parts = None, []
@@ -139,6 +151,8 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--redis", help="serve through a separate inference worker over this Redis URL")
+    parser.add_argument("--ttft-only", action="store_true",
+                        help="only figure (1): leave out the torch engine in-process (slow on a busy CPU) and (2)")
     args = parser.parse_args()
 
     var_dir = Path(tempfile.mkdtemp(prefix="bench-ws-"))
@@ -158,23 +172,66 @@ def main() -> None:
     greedy = {"creativity": 0, "length": args.max_new_tokens, "variants": 1}
     prepared = generation_request(kind=get_kind(product.kind), config=product, inputs=inputs, settings=greedy).request
     request = GenerationRequest(messages=prepared.messages, params=GenerationParams(**prepared.params))
-    engine = LocalEngine(model_path(settings.MODELS_DIR, prepared.model), device="cpu")
+    engine = None if args.ttft_only else LocalEngine(model_path(settings.MODELS_DIR, prepared.model), device="cpu")
+    peer, prompt_ids = llama_peer(prepared.model, request)
 
+    trace = var_dir / "ttft-trace.jsonl"
+    env["STUDIO_TTFT_TRACE"] = str(trace)
     port = free_port()
     processes = start_processes(env, port, separate_worker=bool(args.redis))
     url = f"ws://127.0.0.1:{port}/ws/t/{product.team.slug}/products/{product.slug}/generate/"
     message = {"action": "generate", "inputs": inputs, "settings": greedy}
     try:
         asyncio.run(over_websocket(url, f"http://127.0.0.1:{port}", cookie, message))  # server loads the model
-        in_process(engine, request)  # this process loads it too
-        socket_runs, local_runs = [], []
+        if not args.ttft_only:
+            in_process(engine, request)  # this process loads it too
+        peer.single(prompt_ids, 2)
+        trace.write_text("")  # the timed runs' steps only; emptied, not removed: the server keeps it open
+        socket_runs, local_runs, llama_ttfts = [], [], []
         for _ in range(args.repeats):  # interleaved, so background load hits both alike
             socket_runs.append(asyncio.run(over_websocket(url, f"http://127.0.0.1:{port}", cookie, message)))
-            local_runs.append(in_process(engine, request))
+            if not args.ttft_only:
+                local_runs.append(in_process(engine, request))
+            llama_ttfts.append(peer.single(prompt_ids, 2)[1])
     finally:
         for process in processes:
             process.terminate()
-    report(socket_runs, local_runs, "separate worker over Redis" if args.redis else "embedded worker")
+    mode = "separate worker over Redis" if args.redis else "embedded worker"
+    if not args.ttft_only:
+        report(socket_runs, local_runs, mode)
+    report_overhead(socket_runs, llama_ttfts, len(prompt_ids), mode, trace)
+
+
+def llama_peer(model_id: str, request):
+    """llama.cpp's own `Llama` on the server's GGUF and settings, and the prompt tokens the server's engine prefills."""
+    import threading
+
+    from django.conf import settings
+
+    from inference.install import bundled_gguf
+    from inference.runtime import build_engine
+    from tests.benchmarks.bench_engine_llamacpp import Peer
+
+    engine = build_engine(model_id, None, "llamacpp")
+    prompt_ids = list(engine.prepare(request, threading.Event()).prompt_ids)
+    peer = Peer(bundled_gguf(model_id), settings.INFERENCE_ENGINE_THREADS, settings.INFERENCE_KV_TYPE,
+                settings.INFERENCE_SLOT_CONTEXT)
+    return peer, prompt_ids
+
+
+def report_overhead(socket_runs: list, llama_ttfts: list[float], prompt_tokens: int, mode: str, trace: Path) -> None:
+    from studio import timeline
+
+    ws = [first * 1000 for first, _, _, _ in socket_runs]
+    own = [first * 1000 for first in llama_ttfts]
+    paired = sorted(s - o for s, o in zip(ws, own, strict=True))
+    print(f"[1] time to first token, {prompt_tokens}-token prompt ({mode}), {len(ws)} interleaved runs: websocket "
+          f"median {statistics.median(ws):.1f} ms, llama.cpp in-process median {statistics.median(own):.1f} ms; "
+          f"overhead (paired) median {statistics.median(paired):.1f} ms, max {paired[-1]:.1f} ms (target <= 40 ms)")
+    if trace.exists():
+        print("    where the websocket's time to first token goes (median and p95 of each step):")
+        for line in timeline.breakdown_lines(timeline.read(str(trace)).values()):
+            print(line)
 
 
 def report(socket_runs: list, local_runs: list, mode: str) -> None:

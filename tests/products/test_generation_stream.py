@@ -354,3 +354,26 @@ def test_a_late_worker_result_does_not_overwrite_the_failure_the_person_was_show
     generation_finish(generation_id=generation.pk, output="Late text", finish_reason="eos", **ending)
     generation.refresh_from_db()
     assert (generation.status, generation.output, generation.error) == ("failed", "", ENGINE_UNAVAILABLE)
+
+
+async def test_a_traced_generation_marks_every_step_to_its_first_token_in_order(product, tmp_path):
+    from studio import timeline
+
+    product, owner = product
+    trace = tmp_path / "trace.jsonl"
+    timeline.enable(str(trace))
+    try:
+        async with fake_worker():
+            communicator = await _connect(product, owner)
+            await communicator.send_json_to({"action": "generate", "inputs": INPUTS, "settings": GREEDY})
+            frames = await _frames_until_end(communicator)
+            await communicator.disconnect()
+    finally:
+        timeline.disable()
+    [steps] = timeline.read(str(trace)).values()  # one request, marked by the consumer, the client and the worker
+    assert frames[-1]["event"] == "done"
+    assert sorted(steps, key=steps.get) == [
+        "ws.receive", "start.done", "request.send", "worker.receive", "worker.start_sent", "worker.token_send",
+        "client.token", "ws.token_sent",
+    ]
+    assert [name for name, _, _ in timeline.breakdown([steps])][0] == "ws.receive -> start.done"

@@ -77,6 +77,41 @@ def test_a_feature_counts_as_used_when_its_numbers_and_names_appear_and_most_of_
     assert not copy_checks.mentions(place, "Proudly made in France.")
 
 
+def test_a_feature_said_in_another_inflection_or_with_its_hyphen_dropped_still_counts():
+    inputs = {"features": "Folds flat\nCarry strap included\nHand-oiled finish\nCuts heating bills by up to 20%"}
+    folds, strap, finish, bills = copy_checks.required_facts("product-description", inputs)
+    assert copy_checks.mentions(folds, "The headphones fold flat into the case.")
+    assert copy_checks.mentions(strap, "A carrying strap is included.")
+    assert copy_checks.mentions(finish, "Its hand oiled finish glows.")
+    assert copy_checks.mentions(bills, "It cuts your heating bills by up to 20 percent.")
+    assert not copy_checks.mentions(bills, "It cuts your heating bills by up to 25%.")
+
+
+def test_numbers_and_acronyms_must_appear_as_whole_words_and_a_longer_word_is_no_stem_match():
+    inputs = {"features": "Available in 5 colours\nUSB-C charging\nWaterproof\nSizes XS to XL"}
+    colours, charging, waterproof, sizes = copy_checks.required_facts("product-description", inputs)
+    assert copy_checks.mentions(colours, "Available in 5 colours.")
+    assert not copy_checks.mentions(colours, "It weighs 250 g and comes in many colours.")  # "5" is not "250"
+    assert charging.names == ("USB-C",) and not copy_checks.mentions(charging, "Fast charging.")
+    assert copy_checks.mentions(charging, "It charges over usb-c.")
+    assert not copy_checks.mentions(waterproof, "A water filter comes with it.")
+    assert copy_checks.mentions(waterproof, "It is fully waterproofed.")
+    assert not copy_checks.mentions(sizes, "Sizes S to L.") and copy_checks.mentions(sizes, "In sizes XS to XL.")
+
+
+def test_every_shipped_worked_example_uses_every_fact_it_was_given_and_invents_nothing():
+    """The model copies its examples: an example that paraphrases a fact away teaches it to drop facts."""
+    for template in KIND.templates:
+        examples = template.kind_config["examples"]
+        assert examples, template.id
+        for example in examples:
+            facts = copy_checks.required_facts(template.id, example["inputs"])
+            missing = [fact.text for fact in facts if not copy_checks.mentions(fact, example["output"])]
+            assert facts and missing == [], (template.id, missing)
+            assert copy_checks.invented(example["output"], example["inputs"]) == []
+            assert copy_checks.ends_cleanly(example["output"], short=template.kind_config.get("one_line", False))
+
+
 def test_a_headline_must_carry_the_product_and_the_benefit():
     facts = copy_checks.required_facts("ad-headlines", {"product": "Trail shoes", "benefit": "dry feet"})
     assert all(copy_checks.mentions(f, "Trail shoes for dry feet") for f in facts)

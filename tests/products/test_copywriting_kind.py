@@ -27,25 +27,41 @@ def _prepare(product: Product, inputs: dict):
     return KIND.prepare(product, KIND.clean_inputs(product, inputs), PrepareContext(settings=template.settings))
 
 
-def test_a_description_is_asked_for_after_a_worked_example_written_through_the_same_prompt():
+def test_a_description_is_asked_for_after_worked_examples_written_through_the_same_prompt():
     request = _prepare(_product("product-description"), {"product": "Oak table", "features": "Solid oak\nMade in Lyon"})
 
-    system, example, answer, asked = request.messages
+    system, *examples, asked = request.messages
     assert system["role"] == "system" and "invent nothing" in system["content"]
-    assert example == {"role": "user", "content": (
-        "Product: Hiking backpack\nFacts:\n30 litres\nWaterproof zips\nPadded hip belt\nMade in Italy\n\nWrite a "
-        "friendly product description for hikers: one sentence for each fact, in the same order, then one closing "
-        "sentence.")}
-    assert answer["role"] == "assistant" and answer["content"].startswith("Our hiking backpack holds 30 litres")
-    assert asked["content"].startswith("Product: Oak table\nFacts:\nSolid oak\nMade in Lyon\n\nWrite a friendly")
+    assert [m["role"] for m in examples] == ["user", "assistant"] * 3
+    assert examples[0] == {"role": "user", "content": (
+        "Product: Office chair\nFacts:\nMesh back\nAdjustable armrests\nSeat height 42 to 52 cm\nFive-year warranty"
+        "\n\nWrite a professional product description for home workers: one opening sentence, then one sentence "
+        "that starts with each fact, in the same order, then one short closing sentence.")}
+    assert examples[1]["content"].startswith("Introducing the office chair. Mesh back keeps you cool")
+    assert asked == {"role": "user", "content": (
+        "Product: Oak table\nFacts:\nSolid oak\nMade in Lyon\n\nWrite a friendly product description for everyone: "
+        "one opening sentence, then one sentence that starts with each fact, in the same order, then one short "
+        "closing sentence.")}
+    # Greedy, with the loop-breaking penalty that greedy would otherwise go without, ending on a sentence.
+    assert request.params["temperature"] == 0.0 and request.params["repetition_penalty"] == 1.1
     assert request.params["end_on_sentence"] is True and "stop" not in request.params
+
+
+def test_each_worked_description_starts_a_sentence_with_each_of_its_facts_in_order():
+    """What the prompt asks for, shown: the model copies the pattern of its examples more than their words."""
+    for example in KIND.template("product-description").kind_config["examples"]:
+        sentences = example["output"].split(". ")
+        facts = example["inputs"]["features"].splitlines()
+        starts = [next(i for i, sentence in enumerate(sentences) if sentence.lower().startswith(
+            fact.lower().split()[0])) for fact in facts]
+        assert starts == sorted(starts) and len(sentences) == len(facts) + 2, example["inputs"]["product"]
 
 
 def test_an_edited_prompt_that_uses_an_input_the_example_lacks_sends_no_example():
     product = _product("product-description", prompt_template="Describe {product} for {audience}. {features}",
                        input_schema=[*_product("product-description").input_schema])
-    assert [m["role"] for m in _prepare(product, {"features": "Solid oak"}).messages] == ["system", "user", "assistant",
-                                                                                         "user"]
+    assert [m["role"] for m in _prepare(product, {"features": "Solid oak"}).messages] == [
+        "system", *["user", "assistant"] * 3, "user"]
     product.prompt_template = "Describe {product} in {colour}. {features}"
     product.input_schema = [*product.input_schema, {"name": "colour", "label": "Colour", "required": False}]
     assert [m["role"] for m in _prepare(product, {"features": "Solid oak"}).messages] == ["system", "user"]

@@ -94,8 +94,8 @@ class Copywriting(TextGenerationKind):
                                 "line), and I will write its shop description."},
             # Each sentence of an example starts with one fact as given (copy_checks must find every one):
             # a 135M model copies how its examples treat facts, and one that paraphrases a fact away
-            # teaches it to drop facts. Three tones and closings, so none is copied onto every product; the
-            # last (the one copied most) has no fact a product could wrongly borrow, like a warranty.
+            # teaches it to drop facts. The last example is the one copied most: it has no fact another
+            # product could wrongly borrow (a place, a "set of 2", a warranty) and a closing that fits any.
             kind_config={"examples": [
                 _example(
                     {"product": "Office chair",
@@ -114,12 +114,10 @@ class Copywriting(TextGenerationKind):
                     "Made in Italy, it is built to last. Pack it and go.",
                 ),
                 _example(
-                    {"product": "Ceramic coffee mug",
-                     "features": "Holds 350 ml\nDishwasher safe\nHand-glazed in Stoke\nSet of 2",
+                    {"product": "Ceramic coffee mug", "features": "Holds 350 ml\nDishwasher safe\nHand-glazed",
                      "audience": "coffee lovers", "tone": "playful"},
                     "Say hello to the ceramic coffee mug. Holds 350 ml, enough for a proper morning cup. Dishwasher "
-                    "safe, so cleaning up takes no time. Hand-glazed in Stoke, so no two look the same. Set of 2, "
-                    "one for you and one for a friend. Your coffee deserves it.",
+                    "safe, so cleaning up takes no time. Hand-glazed, so no two look the same. Order yours today.",
                 ),
             ]},
         ),

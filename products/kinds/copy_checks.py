@@ -4,11 +4,14 @@ One source for the playground's "facts used" line and for tests/benchmarks/bench
 What a *required fact* is depends on the template: every line of a product's key features; the product
 and its main benefit for a headline (which cannot carry every feature); the announcement's facts for a
 post; for a subject line, the email's subject. A fact is *mentioned* when its numbers and names appear
-verbatim and at least half of its other words appear by stem (so "waterproof" matches "waterproofed").
+verbatim (as whole words: "5" is not found in "250") and at least half of its other words appear by stem
+(so "folds" matches "fold", "carries" "carrying" and "hand-oiled" "hand oiled"). A name is a capitalised
+word after a line's first, or an acronym anywhere ("USB-C", "RFID", "XL").
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -50,18 +53,58 @@ class Fact:
     share: float = 0.5  # of the stems that must appear
 
 
+SUFFIXES = ("ing", "ed", "es", "s")
+PERCENT = re.compile(r"(\d)\s*(?:%|per\s?cent\b)", re.IGNORECASE)
+STEM_LENGTH = 6  # "waterproof" and "waterproofed" agree, "water" and "waterproof" do not
+
+
 def stem(word: str) -> str:
-    """A crude stem (a word's first five letters) that matches "refill"/"refills" and "waterproof(ed)"."""
-    return word.lower().strip("'’-")[:5]
+    """A light stem: the word's inflection removed, then its first six letters.
+
+    "folds"/"fold", "carries"/"carried"/"carrying"/"carry", "padded"/"pad", "refills"/"refill" and
+    "adjustable"/"adjusts" each share a stem. Plain English inflection only: no dictionary, so no word
+    is ever matched by meaning.
+    """
+    word = word.lower().strip("'’-")
+    if word.endswith(("'s", "’s")):
+        word = word[:-2]
+    if len(word) > 4 and word.endswith("ies"):
+        word = word[:-3] + "y"
+    else:
+        for suffix in SUFFIXES:
+            # "ss"/"us"/"is" are not plurals ("glass", "bonus"); a stem keeps three letters ("bed", "ring").
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not (
+                suffix == "s" and word.endswith(("ss", "us", "is"))
+            ):
+                word = word[: -len(suffix)]
+                if suffix in ("ing", "ed") and len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiou":
+                    word = word[:-1]  # "padded" -> "pad", "cutting" -> "cut"
+                if suffix in ("ing", "ed", "es") and word.endswith("i"):
+                    word = word[:-1] + "y"  # "carried" -> "carry"
+                break
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]  # "size"/"sized", "charge"/"charging"
+    return word[:STEM_LENGTH]
+
+
+def _is_name(word: str, position: int) -> bool:
+    """A capitalised word after the first (the first is capitalised anyway), or an acronym anywhere."""
+    if sum(c.isupper() for c in word) >= 2:
+        return True
+    return position > 0 and word[:1].isupper() and word.lower() not in STOPWORDS
+
+
+def _stem_words(words: list[str]) -> list[str]:
+    """The words to match by stem: hyphenated ones count part by part ("Hand-oiled" is "hand" and "oiled")."""
+    parts = [part for word in words for part in re.split(r"[-‐–]", word) if part]
+    return [part for part in parts if part.lower() not in STOPWORDS and len(part) > 2]
 
 
 def fact_from(text: str, *, share: float = 0.5) -> Fact:
     words = WORD.findall(text)
     numbers = tuple(w for w in words if NUMBER.fullmatch(w.rstrip("%")))
-    names = tuple(w for i, w in enumerate(words) if i > 0 and w[:1].isupper() and w.lower() not in STOPWORDS)
-    stems = tuple(dict.fromkeys(
-        stem(w) for w in words if w not in numbers and w not in names and w.lower() not in STOPWORDS and len(w) > 2
-    ))
+    names = tuple(w for i, w in enumerate(words) if w not in numbers and _is_name(w, i))
+    stems = tuple(dict.fromkeys(stem(w) for w in _stem_words([w for w in words if w not in numbers + names])))
     return Fact(text=text.strip(), numbers=numbers, names=names, stems=stems, share=share)
 
 
@@ -89,16 +132,16 @@ def required_facts(template_id: str, inputs: dict[str, Any]) -> list[Fact]:
 
 def mentions(fact: Fact, text: str) -> bool:
     """Whether ``text`` carries ``fact``: its numbers and names verbatim, enough of its other words by stem."""
-    found = WORD.findall(text)
+    found = WORD.findall(PERCENT.sub(r"\1%", text))  # "20 %" and "20 percent" are "20%"
     lower = {w.lower() for w in found}
-    stems = {stem(w) for w in found}
-    if any(number not in text for number in fact.numbers):
+    if any(number.lower() not in lower for number in fact.numbers):
         return False
     if any(name.lower() not in lower for name in fact.names):
         return False
     if not fact.stems:
         return True
-    return sum(s in stems for s in fact.stems) >= max(1, round(fact.share * len(fact.stems)))
+    stems = {stem(w) for w in _stem_words(found)} | {stem(w) for w in found}
+    return sum(s in stems for s in fact.stems) >= max(1, math.ceil(fact.share * len(fact.stems)))
 
 
 def ends_cleanly(text: str, *, short: bool = False) -> bool:

@@ -81,22 +81,45 @@ class Copywriting(TextGenerationKind):
             system_prompt=SYSTEM,
             prompt_template=(
                 "Product: {product}\nFacts:\n{features}\n\n"
-                "Write a {tone} product description for {audience}: one sentence for each fact, in the same "
-                "order, then one closing sentence."
+                "Write a {tone} product description for {audience}: one opening sentence, then one sentence that "
+                "starts with each fact, in the same order, then one short closing sentence."
             ),
-            settings=GenerationSettings(creativity=0.2, length=140, variants=1),
+            # Greedy: sampling is what made a 135M model drop facts; 180 tokens leave room for five or six
+            # facts before the sentence-ending wind-down (at 70 % of the length) starts.
+            settings=GenerationSettings(creativity=0.0, length=180, variants=1),
             # A shop's visitor describes what they sell: the message is the facts.
             message_input="features",
             widget={"placeholder": "Your product's facts…",
                     "greeting": "Tell me what you sell: a few facts about it, one per line (Shift+Enter for a new "
                                 "line), and I will write its shop description."},
-            kind_config={"examples": [_example(
-                {"product": "Hiking backpack", "features": "30 litres\nWaterproof zips\nPadded hip belt\nMade in Italy",
-                 "audience": "hikers", "tone": "friendly"},
-                "Our hiking backpack holds 30 litres, room for everything a day out needs. Waterproof zips keep "
-                "your kit dry when the weather turns. A padded hip belt takes the weight off your shoulders on "
-                "long climbs. It is made in Italy with care. Pack it up and head for the hills.",
-            )]},
+            # Each sentence of an example starts with one fact as given (copy_checks must find every one):
+            # a 135M model copies how its examples treat facts, and one that paraphrases a fact away
+            # teaches it to drop facts. The last example is the one copied most: it has no fact another
+            # product could wrongly borrow (a place, a "set of 2", a warranty) and a closing that fits any.
+            kind_config={"examples": [
+                _example(
+                    {"product": "Office chair",
+                     "features": "Mesh back\nAdjustable armrests\nSeat height 42 to 52 cm\nFive-year warranty",
+                     "audience": "home workers", "tone": "professional"},
+                    "Introducing the office chair. Mesh back keeps you cool through a long day. Adjustable armrests "
+                    "hold your arms at the right height. Seat height 42 to 52 cm suits any desk. Five-year warranty "
+                    "comes with every chair. Work in comfort.",
+                ),
+                _example(
+                    {"product": "Hiking backpack",
+                     "features": "30 litres\nWaterproof zips\nPadded hip belt\nMade in Italy",
+                     "audience": "hikers", "tone": "friendly"},
+                    "Meet the hiking backpack. 30 litres of room hold everything a day out needs. Waterproof zips "
+                    "keep your kit dry when the weather turns. Padded hip belt takes the weight off your shoulders. "
+                    "Made in Italy, it is built to last. Pack it and go.",
+                ),
+                _example(
+                    {"product": "Ceramic coffee mug", "features": "Holds 350 ml\nDishwasher safe\nHand-glazed",
+                     "audience": "coffee lovers", "tone": "playful"},
+                    "Say hello to the ceramic coffee mug. Holds 350 ml, enough for a proper morning cup. Dishwasher "
+                    "safe, so cleaning up takes no time. Hand-glazed, so no two look the same. Order yours today.",
+                ),
+            ]},
         ),
         ProductTemplate(
             id="ad-headlines",
@@ -204,6 +227,9 @@ class Copywriting(TextGenerationKind):
             params["stop"] = ["\n"]  # a headline or subject line is one line; the next line is a second try
         else:
             params["end_on_sentence"] = True
+            # Greedy prose from a 135M model falls into loops ("Bamboo toothbrush. Bamboo toothbrush.");
+            # the penalty counts generated tokens only, so repeating a fact from the prompt costs nothing.
+            params["repetition_penalty"] = max(params["repetition_penalty"], 1.1)
         return params
 
     def prepare(self, config: ProductConfig, inputs: dict[str, Any], context: PrepareContext) -> InferenceRequest:

@@ -123,7 +123,8 @@ def main() -> None:
             result = handle.result()
             text = result.text
             facts = copy_checks.required_facts(template_id, inputs)
-            all_facts = all(copy_checks.mentions(fact, text) for fact in facts)
+            missing = [fact.text for fact in facts if not copy_checks.mentions(fact, text)]
+            all_facts = not missing
             short = template_id in SHORT
             clean = copy_checks.ends_cleanly(text, short=short) and not (short and result.finish_reason == "length")
             made_up = copy_checks.invented(text, inputs)
@@ -133,7 +134,7 @@ def main() -> None:
             counts["invented"] += bool(made_up)
             counts["tokens"] += result.completion_tokens
             if shown < args.show:
-                print(f"  [{template_id}] facts={all_facts} clean={clean} invented={made_up} "
+                print(f"  [{template_id}] missing={missing} clean={clean} invented={made_up} "
                       f"finish={result.finish_reason}\n    {text!r}")
         n = counts["n"]
         print(f"{template_id:22s} n={n:3d}  facts {counts['facts'] / n:5.0%}  clean {counts['clean'] / n:5.0%}  "

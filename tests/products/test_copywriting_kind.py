@@ -27,25 +27,41 @@ def _prepare(product: Product, inputs: dict):
     return KIND.prepare(product, KIND.clean_inputs(product, inputs), PrepareContext(settings=template.settings))
 
 
-def test_a_description_is_asked_for_after_a_worked_example_written_through_the_same_prompt():
+def test_a_description_is_asked_for_after_worked_examples_written_through_the_same_prompt():
     request = _prepare(_product("product-description"), {"product": "Oak table", "features": "Solid oak\nMade in Lyon"})
 
-    system, example, answer, asked = request.messages
+    system, *examples, asked = request.messages
     assert system["role"] == "system" and "invent nothing" in system["content"]
-    assert example == {"role": "user", "content": (
-        "Product: Hiking backpack\nFacts:\n30 litres\nWaterproof zips\nPadded hip belt\nMade in Italy\n\nWrite a "
-        "friendly product description for hikers: one sentence for each fact, in the same order, then one closing "
-        "sentence.")}
-    assert answer["role"] == "assistant" and answer["content"].startswith("Our hiking backpack holds 30 litres")
-    assert asked["content"].startswith("Product: Oak table\nFacts:\nSolid oak\nMade in Lyon\n\nWrite a friendly")
+    assert [m["role"] for m in examples] == ["user", "assistant"] * 3
+    assert examples[0] == {"role": "user", "content": (
+        "Product: Office chair\nFacts:\nMesh back\nAdjustable armrests\nSeat height 42 to 52 cm\nFive-year warranty"
+        "\n\nWrite a professional product description for home workers: one opening sentence, then one sentence "
+        "that starts with each fact, in the same order, then one short closing sentence.")}
+    assert examples[1]["content"].startswith("Introducing the office chair. Mesh back keeps you cool")
+    assert asked == {"role": "user", "content": (
+        "Product: Oak table\nFacts:\nSolid oak\nMade in Lyon\n\nWrite a friendly product description for everyone: "
+        "one opening sentence, then one sentence that starts with each fact, in the same order, then one short "
+        "closing sentence.")}
+    # Greedy, with the loop-breaking penalty that greedy would otherwise go without, ending on a sentence.
+    assert request.params["temperature"] == 0.0 and request.params["repetition_penalty"] == 1.1
     assert request.params["end_on_sentence"] is True and "stop" not in request.params
+
+
+def test_each_worked_description_starts_a_sentence_with_each_of_its_facts_in_order():
+    """What the prompt asks for, shown: the model copies the pattern of its examples more than their words."""
+    for example in KIND.template("product-description").kind_config["examples"]:
+        sentences = example["output"].split(". ")
+        facts = example["inputs"]["features"].splitlines()
+        starts = [next(i for i, sentence in enumerate(sentences) if sentence.lower().startswith(
+            fact.lower().split()[0])) for fact in facts]
+        assert starts == sorted(starts) and len(sentences) == len(facts) + 2, example["inputs"]["product"]
 
 
 def test_an_edited_prompt_that_uses_an_input_the_example_lacks_sends_no_example():
     product = _product("product-description", prompt_template="Describe {product} for {audience}. {features}",
                        input_schema=[*_product("product-description").input_schema])
-    assert [m["role"] for m in _prepare(product, {"features": "Solid oak"}).messages] == ["system", "user", "assistant",
-                                                                                         "user"]
+    assert [m["role"] for m in _prepare(product, {"features": "Solid oak"}).messages] == [
+        "system", *["user", "assistant"] * 3, "user"]
     product.prompt_template = "Describe {product} in {colour}. {features}"
     product.input_schema = [*product.input_schema, {"name": "colour", "label": "Colour", "required": False}]
     assert [m["role"] for m in _prepare(product, {"features": "Solid oak"}).messages] == ["system", "user"]
@@ -75,6 +91,41 @@ def test_a_feature_counts_as_used_when_its_numbers_and_names_appear_and_most_of_
     assert not copy_checks.mentions(weight, "It weighs only 300 g.")
     assert copy_checks.mentions(place, "Proudly made in Lyon.")
     assert not copy_checks.mentions(place, "Proudly made in France.")
+
+
+def test_a_feature_said_in_another_inflection_or_with_its_hyphen_dropped_still_counts():
+    inputs = {"features": "Folds flat\nCarry strap included\nHand-oiled finish\nCuts heating bills by up to 20%"}
+    folds, strap, finish, bills = copy_checks.required_facts("product-description", inputs)
+    assert copy_checks.mentions(folds, "The headphones fold flat into the case.")
+    assert copy_checks.mentions(strap, "A carrying strap is included.")
+    assert copy_checks.mentions(finish, "Its hand oiled finish glows.")
+    assert copy_checks.mentions(bills, "It cuts your heating bills by up to 20 percent.")
+    assert not copy_checks.mentions(bills, "It cuts your heating bills by up to 25%.")
+
+
+def test_numbers_and_acronyms_must_appear_as_whole_words_and_a_longer_word_is_no_stem_match():
+    inputs = {"features": "Available in 5 colours\nUSB-C charging\nWaterproof\nSizes XS to XL"}
+    colours, charging, waterproof, sizes = copy_checks.required_facts("product-description", inputs)
+    assert copy_checks.mentions(colours, "Available in 5 colours.")
+    assert not copy_checks.mentions(colours, "It weighs 250 g and comes in many colours.")  # "5" is not "250"
+    assert charging.names == ("USB-C",) and not copy_checks.mentions(charging, "Fast charging.")
+    assert copy_checks.mentions(charging, "It charges over usb-c.")
+    assert not copy_checks.mentions(waterproof, "A water filter comes with it.")
+    assert copy_checks.mentions(waterproof, "It is fully waterproofed.")
+    assert not copy_checks.mentions(sizes, "Sizes S to L.") and copy_checks.mentions(sizes, "In sizes XS to XL.")
+
+
+def test_every_shipped_worked_example_uses_every_fact_it_was_given_and_invents_nothing():
+    """The model copies its examples: an example that paraphrases a fact away teaches it to drop facts."""
+    for template in KIND.templates:
+        examples = template.kind_config["examples"]
+        assert examples, template.id
+        for example in examples:
+            facts = copy_checks.required_facts(template.id, example["inputs"])
+            missing = [fact.text for fact in facts if not copy_checks.mentions(fact, example["output"])]
+            assert facts and missing == [], (template.id, missing)
+            assert copy_checks.invented(example["output"], example["inputs"]) == []
+            assert copy_checks.ends_cleanly(example["output"], short=template.kind_config.get("one_line", False))
 
 
 def test_a_headline_must_carry_the_product_and_the_benefit():

@@ -127,8 +127,8 @@ def test_prepare_is_pure_and_names_its_task_model_messages_and_params():
     assert request == InferenceRequest(
         task=Task.GENERATE, model="smollm2-135m-instruct", adapter=None,
         messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "About cats"}],
-        params={"max_new_tokens": 12, "temperature": 0, "top_p": 0.95, "repetition_penalty": 1.0,
-                "max_seconds": 90.0, "end_on_sentence": True},
+        params={"max_new_tokens": 12, "temperature": 0, "top_p": 0.95, "repetition_penalty": 1.1,
+                "max_seconds": 90.0, "end_on_sentence": True},  # copy's greedy prose keeps the loop penalty
     )
     assert InferenceRequest.from_dict(request.to_dict()) == request  # it crosses the channel layer as a dict
 

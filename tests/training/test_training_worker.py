@@ -20,7 +20,9 @@ from django.db import connection
 from inference.engines.base import GenerationParams, GenerationRequest, GenerationResult
 from inference.engines.local import LocalEngine
 from inference.models import ModelArtifact, TrainingRun
+from inference.protocol import InferenceRequest
 from inference.registry import DEFAULT_MODEL_ID, model_path
+from inference.runners.text import generation_params
 from inference.training.artifacts import sha256_of
 from inference.training.checkpoints import latest_checkpoint
 from inference.training.pipeline import checkpoint_root
@@ -49,12 +51,13 @@ def _greedy_text(engine: LocalEngine, messages: list[dict]) -> str:
     return next(event for event in engine.stream(request) if isinstance(event, GenerationResult)).text
 
 
-def _served_greedy_text(model_id: str, adapter: str | None, messages: list[dict]) -> str:
-    """Greedy text from the engine the studio serves with (llama.cpp by default), as the worker would get it."""
+def _served_greedy_text(prepared: InferenceRequest, adapter: str | None) -> str:
+    """Text from the engine the studio serves with (llama.cpp by default), with the request's own generation
+    params (the playground's: the kind may add a repetition penalty or a sentence ending), as the worker gets it."""
     from inference.runtime import scheduler_for
 
-    request = GenerationRequest(messages=messages, params=GenerationParams(max_new_tokens=12, temperature=0))
-    return scheduler_for(model_id, adapter).submit(request).result().text
+    request = GenerationRequest(messages=prepared.messages, params=generation_params(prepared))
+    return scheduler_for(prepared.model, adapter).submit(request).result().text
 
 
 def _run_one_job(worker: TrainingWorker) -> bool:
@@ -132,7 +135,7 @@ async def test_a_run_goes_live_from_queued_to_succeeded_and_its_adapter_changes_
         inference.cancel()
         await asyncio.gather(inference, return_exceptions=True)
     assert [streamed[0]["event"], streamed[-1]["event"]] == ["start", "done"], streamed
-    text = "".join(frame["text"] for frame in streamed if frame["event"] == "token")
+    text = streamed[-1]["result"]["text"]  # the final text (a sentence cut by the length limit is dropped)
     assert text.strip() == tuned_text.strip() and text.strip() != base_text.strip(), (text, base_text)
     generation = await database_sync_to_async(Generation.objects.get)(pk=streamed[0]["generation"])
     assert (generation.channel, generation.output) == ("playground", text)
@@ -160,7 +163,7 @@ def _check_the_finished_run_and_its_adapter(run: TrainingRun, owner, product: Pr
     product = Product.objects.get(pk=product.pk)
     assert version.fine_tuned_artifact_id == product.fine_tuned_artifact_id == artifact.pk
     prepared = generation_request(kind=get_kind(product.kind), config=product, inputs=INPUTS,
-                                  settings={"creativity": 0}).request
+                                  settings={"creativity": 0, "length": 12}).request
     assert prepared.adapter == str(artifact.directory)
     base_dir = model_path(Path(settings.MODELS_DIR), DEFAULT_MODEL_ID)
     base_text = _greedy_text(LocalEngine(base_dir, device="cpu"), prepared.messages)
@@ -168,8 +171,8 @@ def _check_the_finished_run_and_its_adapter(run: TrainingRun, owner, product: Pr
     assert tuned_text != base_text, tuned_text  # the adapter changes what torch writes
     # What the playground must stream: the served engine's own base and tuned outputs (llama.cpp reads the GGUF
     # export of the adapter, so its text is not torch's; the adapter must change it all the same).
-    served_base = _served_greedy_text(prepared.model, None, prepared.messages)
-    served_tuned = _served_greedy_text(prepared.model, prepared.adapter, prepared.messages)
+    served_base = _served_greedy_text(prepared, None)
+    served_tuned = _served_greedy_text(prepared, prepared.adapter)
     assert served_tuned != served_base, served_tuned
     return served_base, served_tuned
 

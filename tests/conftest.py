@@ -10,12 +10,15 @@ from django.contrib.auth import get_user_model
 
 from studio.models import Membership, Team
 from studio.roles import Role
+from tests import flush_guard
 from tests.live import (  # noqa: F401 - fixtures for every test folder
     live_media_root,
     live_server_url,
     live_studio,
     live_studio_env,
 )
+
+flush_guard.install()
 
 
 def pytest_collection_modifyitems(config, items):

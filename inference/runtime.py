@@ -31,7 +31,8 @@ logger = logging.getLogger(__name__)
 BACKENDS = ("auto", "llamacpp", "torch")
 
 _schedulers: dict[tuple[str, str | None], Scheduler] = {}
-_lock = threading.Lock()
+_lock = threading.Lock()  # held only for dictionary work, never across a model load
+_loading: dict[tuple[str, str | None], threading.Lock] = {}
 _choice: EngineChoice | None = None
 
 
@@ -141,21 +142,36 @@ def adapter_gguf(adapter_dir: Path, base_dir: Path) -> Path:
 
 
 def scheduler_for(model_id: str, adapter: str | None = None) -> Scheduler:
-    """The shared scheduler for a model; requests for the same model share one running batch."""
+    """The shared scheduler for a model; requests for the same model share one running batch.
+
+    A model loads under its own lock, never under ``_lock``: the event loop takes ``_lock`` (scheduler_running,
+    engine_status), and a load holding it froze the whole worker for as long as the load took — a second request
+    arriving meanwhile could not even send its start frame, and the person read "no inference worker is running".
+    """
     backend = engine_choice().backend
     key = (model_id, adapter)
     with _lock:
-        if key not in _schedulers:
-            _schedulers[key] = Scheduler(
+        made = _schedulers.get(key)
+        if made is not None:
+            return made
+        loading = _loading.setdefault(key, threading.Lock())
+    with loading:  # one load per model; other requests for it wait here, in their own threads
+        with _lock:
+            made = _schedulers.get(key)
+        if made is None:
+            made = Scheduler(
                 build_engine(model_id, adapter, backend),
                 max_batch_size=settings.INFERENCE_MAX_BATCH,
                 queue_wait_s=settings.INFERENCE_QUEUE_WAIT_SECONDS,
             )
-        return _schedulers[key]
+            with _lock:
+                _schedulers[key] = made
+                _loading.pop(key, None)
+    return made
 
 
 def scheduler_running(model_id: str, adapter: str | None = None) -> Scheduler | None:
-    """The model's scheduler if it is already made (quick, never loads anything: fine on an event loop)."""
+    """The model's scheduler if it is already made (quick, never waits for a load: fine on an event loop)."""
     with _lock:
         return _schedulers.get((model_id, adapter))
 

@@ -389,7 +389,8 @@ def new_catalog(model, users, new: int = 1_000) -> None:
               f"p95 {times[int(0.95 * len(times)) - 1]:.1f} ms")
 
 
-def api(items: int, interactions: int, requests: int, redis_url: str | None, database_url: str | None) -> None:
+def api(items: int, interactions: int, requests: int, redis_url: str | None, database_url: str | None,
+        close_connections: bool = False) -> None:
     """3. api: top-10 for one user end to end, ``POST /api/v1/products/<slug>/generate/`` with an API key against a
     live studio (studio.server; its embedded inference worker, or ``manage.py inference_worker`` over Redis with
     ``--redis``; a temporary SQLite file, or the PostgreSQL database of ``--database-url``), p50 / p95 over
@@ -397,7 +398,8 @@ def api(items: int, interactions: int, requests: int, redis_url: str | None, dat
     own time as the worker recorded it. The product is trained by the real training worker on the shipped
     sample (MiniLM installed from its package), then its artifact folder is overwritten with a synthetic model
     of ``items`` items saved the same way (arrays in .npz, float16 embeddings), which the worker loads on the
-    first request."""
+    first request. The server and worker run with tests/benchmarks/live_settings.py (database connections kept
+    between requests, as in production) unless ``close_connections`` (the test settings: a connect per request)."""
     import http.client
     import json
     import shutil
@@ -410,6 +412,8 @@ def api(items: int, interactions: int, requests: int, redis_url: str | None, dat
     var_dir = Path(tempfile.mkdtemp(prefix="bench-reco-api-"))
     env = configure_django(var_dir, redis_url, database_url) | {"STUDIO_API_PER_MINUTE": "1000000",
                                                    "STUDIO_TEAM_API_PER_MINUTE": "1000000"}
+    if not close_connections:  # the live processes keep their connections, as a deployed studio does
+        env["DJANGO_SETTINGS_MODULE"] = "tests.benchmarks.live_settings"
     from django.conf import settings
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.core.management import call_command
@@ -525,6 +529,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300, help="api: users asked for, one request each")
     parser.add_argument("--redis", help="api: serve through a separate inference worker over this Redis URL")
     parser.add_argument("--database-url", help="api: this PostgreSQL database instead of a temporary SQLite file")
+    parser.add_argument("--close-connections", action="store_true",
+                        help="api: the live processes close their database connection after each request "
+                             "(tests/settings.py), not keep it as production does")
     parser.add_argument("--skip-new-catalog", action="store_true", help="leave out the “new catalog” figures")
     parser.add_argument("--data", choices=("shop", "goodbooks"), default="shop",
                         help="quality: the studio's shipped shop sample, or the goodbooks-10k sample")
@@ -533,7 +540,7 @@ def main() -> None:
     if args.what == "quality":
         quality(args.data, args.seeds)
     elif args.what == "api":
-        api(args.items, args.interactions, args.requests, args.redis, args.database_url)
+        api(args.items, args.interactions, args.requests, args.redis, args.database_url, args.close_connections)
     else:
         speed(args.items, args.interactions, serving_only=args.serving_only, against=args.against,
               new_catalog_figures=not args.skip_new_catalog)

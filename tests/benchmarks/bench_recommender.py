@@ -24,8 +24,9 @@
    plus sessions of 5 viewed items and users under business rules (1,000 left out, 50 boosted, 5 pinned).
    Item embeddings are random unit vectors here: embedding 100k item
    texts with MiniLM takes ~7 minutes on two cores and changes nothing in the serving cost.
-   Next to each figure: one pass of a profile over the item embeddings alone (``embeddings @ p``, the floor
-   any exact content score pays: 100k × 384 float32 is 150 MB read per request). With ``--against`` a
+   Next to each figure: one pass of a profile over the item embeddings alone (``embeddings @ p``: 100k × 384
+   float32 is 150 MB read per request), and over the int8 copy a catalog of 20k items or more is served from
+   (38 MB; the model.py docstring of ``QuantizedEmbeddings``). With ``--against`` a
    checkout of an older commit (``git worktree add /tmp/old <commit>``), its ``Recommender`` serves the same
    arrays interleaved query by query with this one (so background load hits both alike), the answers are
    compared (same items, reasons and scores to the 3 decimals shown) and the ratio of the p50s printed.
@@ -321,7 +322,7 @@ def speed(items: int, interactions: int, *, serving_only: bool = False, against:
                                 for _ in range(300)], None),
         ("user with business rules", [{"user": model.user_ids[int(u)]} for u in users], rule_ids),
     ):
-        times, old_times, floor, differ = [], [], [], 0
+        times, old_times, floor, int8_floor, differ = [], [], [], [], 0
         for n, query in enumerate(queries):
             runs = [("new", model)] + ([("old", old)] if old is not None else [])
             results = {}
@@ -332,6 +333,10 @@ def speed(items: int, interactions: int, *, serving_only: bool = False, against:
             t = time.perf_counter()
             model.embeddings @ profile
             floor.append((time.perf_counter() - t) * 1000)
+            if model.quantized() is not None:
+                t = time.perf_counter()
+                model.quantized().scores(profile)
+                int8_floor.append((time.perf_counter() - t) * 1000)
             result = results["new"]
             assert len(result["items"]) == 10 and all(item["reason"] for item in result["items"])
             if old is not None:
@@ -340,6 +345,9 @@ def speed(items: int, interactions: int, *, serving_only: bool = False, against:
         (p50, p95), (floor50, floor95) = percentiles(times), percentiles(floor)
         print(f"Top-10 with reasons, one {name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms (in process, as in the "
               f"worker's thread; the embeddings pass alone: p50 {floor50:.1f} ms, p95 {floor95:.1f} ms)")
+        if int8_floor:
+            int8_50, int8_95 = percentiles(int8_floor)
+            print(f"    the int8 embeddings pass it serves from: p50 {int8_50:.1f} ms, p95 {int8_95:.1f} ms")
         if old is not None:
             old50, old95 = percentiles(old_times)
             print(f"    {against}'s Recommender, interleaved: p50 {old50:.1f} ms, p95 {old95:.1f} ms; "

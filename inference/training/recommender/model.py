@@ -8,6 +8,10 @@ and the hybrid is ``weight × ALS + (1 − weight) × content``, the weight chos
 Paths, in the order tried: a user (or session) with at least ``MIN_HISTORY`` known items gets the hybrid
 with reasons from ALS's ``explain`` ("Because you liked X") or the nearest item it chose ("Similar to Y");
 one or two items get content similarity blended with popularity, saying so; nobody known gets popularity.
+
+A catalog of ``QUANTIZED_FROM`` items or more reads its content scores off an int8 copy of the embeddings with a
+bound per item on the error, and scores again in float32 the few items that can be shown (or be the lowest or
+highest score, which the 0–1 scaling needs): the answers are the float32 ones for a quarter of the bytes.
 """
 
 from __future__ import annotations

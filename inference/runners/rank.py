@@ -1,8 +1,9 @@
 """The rank task: top-k items for a user, a session or an item, each with its reason, from a trained recommender.
 
 The artifact (arrays only: inference/training/recommender/model.py) is loaded once per version and kept in
-a small LRU cache; scoring is an exact matrix product over every item, in a worker thread with BLAS pinned
-to one thread, so the event loop keeps relaying other requests' tokens and the engine keeps its cores.
+a small LRU cache; scoring is exact (a big catalog's first pass reads int8 embeddings with an error bound and
+rescores in float32 the items that can be shown: model.py), in a worker thread with BLAS pinned to one
+thread, so the event loop keeps relaying other requests' tokens and the engine keeps its cores.
 The result goes back whole in the ``done`` event (no token stream), unless the version has pitches on: then the
 items go out first as a ``sources`` event and the language model's sentences stream after them
 (inference/runners/pitch.py). A version pointing at a newer catalog (“Use the new catalog”) gets the same model

@@ -24,8 +24,9 @@
    plus sessions of 5 viewed items and users under business rules (1,000 left out, 50 boosted, 5 pinned).
    Item embeddings are random unit vectors here: embedding 100k item
    texts with MiniLM takes ~7 minutes on two cores and changes nothing in the serving cost.
-   Next to each figure: one pass of a profile over the item embeddings alone (``embeddings @ p``, the floor
-   any exact content score pays: 100k × 384 float32 is 150 MB read per request). With ``--against`` a
+   Next to each figure: one pass of a profile over the item embeddings alone (``embeddings @ p``: 100k × 384
+   float32 is 150 MB read per request), and over the int8 copy a catalog of 20k items or more is served from
+   (38 MB; the model.py docstring of ``QuantizedEmbeddings``). With ``--against`` a
    checkout of an older commit (``git worktree add /tmp/old <commit>``), its ``Recommender`` serves the same
    arrays interleaved query by query with this one (so background load hits both alike), the answers are
    compared (same items, reasons and scores to the 3 decimals shown) and the ratio of the p50s printed.
@@ -321,7 +322,7 @@ def speed(items: int, interactions: int, *, serving_only: bool = False, against:
                                 for _ in range(300)], None),
         ("user with business rules", [{"user": model.user_ids[int(u)]} for u in users], rule_ids),
     ):
-        times, old_times, floor, differ = [], [], [], 0
+        times, old_times, floor, int8_floor, differ = [], [], [], [], 0
         for n, query in enumerate(queries):
             runs = [("new", model)] + ([("old", old)] if old is not None else [])
             results = {}
@@ -332,6 +333,10 @@ def speed(items: int, interactions: int, *, serving_only: bool = False, against:
             t = time.perf_counter()
             model.embeddings @ profile
             floor.append((time.perf_counter() - t) * 1000)
+            if model.quantized() is not None:
+                t = time.perf_counter()
+                model.quantized().scores(profile)
+                int8_floor.append((time.perf_counter() - t) * 1000)
             result = results["new"]
             assert len(result["items"]) == 10 and all(item["reason"] for item in result["items"])
             if old is not None:
@@ -340,6 +345,9 @@ def speed(items: int, interactions: int, *, serving_only: bool = False, against:
         (p50, p95), (floor50, floor95) = percentiles(times), percentiles(floor)
         print(f"Top-10 with reasons, one {name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms (in process, as in the "
               f"worker's thread; the embeddings pass alone: p50 {floor50:.1f} ms, p95 {floor95:.1f} ms)")
+        if int8_floor:
+            int8_50, int8_95 = percentiles(int8_floor)
+            print(f"    the int8 embeddings pass it serves from: p50 {int8_50:.1f} ms, p95 {int8_95:.1f} ms")
         if old is not None:
             old50, old95 = percentiles(old_times)
             print(f"    {against}'s Recommender, interleaved: p50 {old50:.1f} ms, p95 {old95:.1f} ms; "
@@ -389,7 +397,8 @@ def new_catalog(model, users, new: int = 1_000) -> None:
               f"p95 {times[int(0.95 * len(times)) - 1]:.1f} ms")
 
 
-def api(items: int, interactions: int, requests: int, redis_url: str | None, database_url: str | None) -> None:
+def api(items: int, interactions: int, requests: int, redis_url: str | None, database_url: str | None,
+        close_connections: bool = False) -> None:
     """3. api: top-10 for one user end to end, ``POST /api/v1/products/<slug>/generate/`` with an API key against a
     live studio (studio.server; its embedded inference worker, or ``manage.py inference_worker`` over Redis with
     ``--redis``; a temporary SQLite file, or the PostgreSQL database of ``--database-url``), p50 / p95 over
@@ -397,7 +406,8 @@ def api(items: int, interactions: int, requests: int, redis_url: str | None, dat
     own time as the worker recorded it. The product is trained by the real training worker on the shipped
     sample (MiniLM installed from its package), then its artifact folder is overwritten with a synthetic model
     of ``items`` items saved the same way (arrays in .npz, float16 embeddings), which the worker loads on the
-    first request."""
+    first request. The server and worker run with tests/benchmarks/live_settings.py (database connections kept
+    between requests, as in production) unless ``close_connections`` (the test settings: a connect per request)."""
     import http.client
     import json
     import shutil
@@ -410,6 +420,8 @@ def api(items: int, interactions: int, requests: int, redis_url: str | None, dat
     var_dir = Path(tempfile.mkdtemp(prefix="bench-reco-api-"))
     env = configure_django(var_dir, redis_url, database_url) | {"STUDIO_API_PER_MINUTE": "1000000",
                                                    "STUDIO_TEAM_API_PER_MINUTE": "1000000"}
+    if not close_connections:  # the live processes keep their connections, as a deployed studio does
+        env["DJANGO_SETTINGS_MODULE"] = "tests.benchmarks.live_settings"
     from django.conf import settings
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.core.management import call_command
@@ -525,6 +537,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300, help="api: users asked for, one request each")
     parser.add_argument("--redis", help="api: serve through a separate inference worker over this Redis URL")
     parser.add_argument("--database-url", help="api: this PostgreSQL database instead of a temporary SQLite file")
+    parser.add_argument("--close-connections", action="store_true",
+                        help="api: the live processes close their database connection after each request "
+                             "(tests/settings.py), not keep it as production does")
     parser.add_argument("--skip-new-catalog", action="store_true", help="leave out the “new catalog” figures")
     parser.add_argument("--data", choices=("shop", "goodbooks"), default="shop",
                         help="quality: the studio's shipped shop sample, or the goodbooks-10k sample")
@@ -533,7 +548,7 @@ def main() -> None:
     if args.what == "quality":
         quality(args.data, args.seeds)
     elif args.what == "api":
-        api(args.items, args.interactions, args.requests, args.redis, args.database_url)
+        api(args.items, args.interactions, args.requests, args.redis, args.database_url, args.close_connections)
     else:
         speed(args.items, args.interactions, serving_only=args.serving_only, against=args.against,
               new_catalog_figures=not args.skip_new_catalog)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from inference.training.recommender.model import AlsSettings, Recommender
+from inference.training.recommender.model import QUANTIZED_FROM, AlsSettings, Recommender
 
 CATEGORIES = ("Tents", "Boots", "Stoves", "")
 
@@ -124,3 +124,60 @@ def test_a_users_own_items_and_excluded_items_never_come_back_and_a_second_call_
     ids = [item["id"] for item in first["items"]]
     assert len(ids) == 50 and not history & set(ids) and not {"sku-5", "sku-17", "sku-230"} & set(ids)
     assert first == second  # the per-model caches (masks, popularity) are not changed by a request
+
+
+def large_model() -> Recommender:
+    """A catalog of QUANTIZED_FROM items, so requests read the int8 embeddings first; a tenth of the items are
+    copies of another's embedding (content ties) and every title is its id, so answers compare by value."""
+    rng = np.random.default_rng(7)
+    items, users, factors, dims = QUANTIZED_FROM, 40, 8, 64
+    embeddings = rng.standard_normal((items, dims)).astype(np.float32)
+    copies = rng.choice(items, items // 10, replace=False)
+    embeddings[copies] = embeddings[rng.choice(items, len(copies))]
+    embeddings = (embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)).astype(np.float16).astype(np.float32)
+    rows, cols = [], []
+    for user in range(users):
+        chosen = rng.choice(items, int(rng.integers(1, 13)), replace=False)
+        rows += [user] * len(chosen)
+        cols += chosen.tolist()
+    history = sp.csr_matrix((np.full(len(rows), np.log1p(1.0), np.float32), (rows, cols)), shape=(users, items))
+    history.sort_indices()
+    return Recommender(item_ids=[f"sku-{i}" for i in range(items)], user_ids=[f"c{u}" for u in range(users)],
+                       item_factors=rng.standard_normal((items, factors)).astype(np.float32),
+                       user_factors=rng.standard_normal((users, factors)).astype(np.float32), embeddings=embeddings,
+                       popularity=np.bincount(cols, minlength=items).astype(np.float32), history=history,
+                       items=[{"title": f"Item {i}", "category": CATEGORIES[i % 4]} for i in range(items)],
+                       weight=0.4, settings=AlsSettings(factors=factors))
+
+
+def exhaustive(model: Recommender, user: str, k: int, rules) -> tuple[list[str], np.ndarray, list[int]]:
+    """(pinned ids, every item's float32 score after boosts, the best others) from the model's own full scoring."""
+    index = model.user_index(user)
+    history = model.user_items(index)
+    mask = model.candidates(exclude=[*rules.exclude, *history.tolist()], category=rules.category)
+    if len(history) >= 3:
+        scores = model.hybrid_scores(model.user_factors[index], history, mask)[0]
+    else:
+        scores = model.short_history_scores(history, mask)
+    pinned, best = model.ranked(scores, mask, k, rules)
+    return [model.item_ids[i] for i in pinned], scores, best.tolist()
+
+
+@pytest.mark.parametrize("rules", [{}, {"category": "tents"},
+                                   {"exclude_ids": [f"sku-{i}" for i in range(0, 20_000, 7)],
+                                    "boost_ids": [f"sku-{i}" for i in range(3, 20_000, 97)],
+                                    "pin_ids": ["sku-11", "sku-12"]}], ids=["none", "category", "rules"])
+def test_a_large_catalog_ranks_as_the_float32_scores_of_every_item_do(rules):
+    """The same pinned items, then items whose float32 scores are the best ones, in order, as the cards say them;
+    items with exactly the same score (boosted ones capped at 1) may come in either order."""
+    model = large_model()
+    assert model.quantized() is not None
+
+    for user in model.user_ids:
+        served = model.recommend({"user": user}, k=10, rules=model.rules(**rules))["items"]
+        pinned, scores, best = exhaustive(model, user, 10, model.rules(**rules))
+        ids = [item["id"] for item in served]
+        assert ids[:len(pinned)] == pinned
+        rest = [model.item_index(i) for i in ids[len(pinned):]]
+        assert scores[rest].tolist() == scores[best].tolist() and len(set(ids)) == len(ids)
+        assert [item["score"] for item in served[len(pinned):]] == [round(float(scores[i]), 3) for i in best]

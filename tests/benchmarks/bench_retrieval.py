@@ -464,6 +464,11 @@ def bench_sources(label: str, index, questions: list[str]) -> None:
             search.append((time.perf_counter() - t1) * 1000)
         return runner, encode, search
 
+    from django.conf import settings
+
+    # As served: studio/settings.py keeps database connections for 60 s; tests.settings closes them after each use,
+    # which made the runner's index-row read a fresh PostgreSQL connection (~15 ms on a busy host) every question.
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 60
     runner, encode, search = asyncio.run(timed())
     print(f"question -> sources at {index.chunks_total:>7,} {label}: runner p50 {pct(runner, 50):.1f} ms "
           f"p95 {pct(runner, 95):.1f} ms; of which encode p50 {pct(encode, 50):.1f} p95 {pct(encode, 95):.1f}, "

@@ -8,6 +8,8 @@ different threads; a lock keeps encodes one at a time (a 22M-parameter model: ea
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -49,17 +51,24 @@ def embed(texts: list[str], *, models_dir: str | Path | None = None, batch_size:
         return np.zeros((0, DIMENSIONS), dtype=np.float32)
     with _lock:
         model = _load(str(models_dir))
-        import torch
-
-        before = torch.get_num_threads()
-        if threads:
-            torch.set_num_threads(threads)
-        try:
+        with torch_threads(threads):
             vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
                                    show_progress_bar=False)
-        finally:
-            torch.set_num_threads(before)
     return np.asarray(vectors, dtype=np.float32)
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """torch's CPU threads capped at ``threads`` (None: unchanged) for the block, in the calling thread only."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def to_bytes(vector: np.ndarray) -> bytes:
@@ -67,8 +76,8 @@ def to_bytes(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype="<f2").tobytes()
 
 
-def from_bytes(blobs: list[bytes]) -> np.ndarray:
-    """Stored embeddings back as a float32 matrix, one row per blob."""
+def from_bytes(blobs: list[bytes], dtype: np.dtype | type = np.float32) -> np.ndarray:
+    """Stored embeddings back as a (writable) matrix of ``dtype``, one row per blob; float16 is them as stored."""
     if not blobs:
-        return np.zeros((0, DIMENSIONS), dtype=np.float32)
-    return np.frombuffer(b"".join(bytes(b) for b in blobs), dtype="<f2").reshape(len(blobs), -1).astype(np.float32)
+        return np.zeros((0, DIMENSIONS), dtype=dtype)
+    return np.frombuffer(b"".join(bytes(b) for b in blobs), dtype="<f2").reshape(len(blobs), -1).astype(dtype)

@@ -1,9 +1,14 @@
 """Hybrid retrieval over a knowledge index held in memory: exact dense cosine + BM25, fused by rank.
 
-* **Dense**: the chunks' float16 embeddings, loaded once into a float32 matrix; a question is one matrix-vector
-  product (exact search). At 100k chunks × 384 dims that is ~150 MB and a few milliseconds
-  (tests/benchmarks/bench_retrieval.py), so no ANN index is needed at our sizes; faiss/usearch would come in
-  above a few hundred thousand chunks.
+* **Dense**: the chunks' float16 embeddings, held as stored (one contiguous float16 matrix: 77 MB at 100k chunks
+  × 384 dims); a question's cosines are exact float32 dot products, found in two steps. A float16 matrix-vector
+  product on one torch thread screens every chunk: the product is memory-bound, and float16 reads half the
+  bytes of float32 (100k chunks: ~6 ms against ~15 ms for numpy's float32 matvec, whose BLAS threads also fight
+  the decode threads for two cores). Its result is off the exact cosine by a bound computed per question
+  (``_screen_error``: float16 rounding of the query and of the result); every chunk within twice that bound of
+  the 50th best screened score is rescored exactly in float32 (tens of rows), so the candidates, their order and
+  their scores are the exact search's. No ANN index is needed at our sizes; faiss/usearch would come in above
+  a few hundred thousand chunks.
 * **Lexical**: BM25 (``bm25s``) built in memory from the chunk texts when the index is loaded, not stored:
   it is a pure function of the texts already in the database, building it costs well under a second per 10k
   chunks (the benchmark prints it), and one source of truth means no files to keep in step across hosts.
@@ -68,14 +73,16 @@ class Retrieval:
 
 
 class LoadedIndex:
-    """One index in memory: ids, titles, texts, the embedding matrix and its BM25."""
+    """One index in memory: ids, titles, texts, the float16 embedding matrix and its BM25."""
 
     def __init__(self, *, ids: list[int], positions: list[int], titles: list[str], texts: list[str],
                  source_rows: list[int], matrix: np.ndarray) -> None:
         import bm25s
 
         self.ids, self.positions, self.titles, self.texts, self.source_rows = ids, positions, titles, texts, source_rows
-        self.matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+        # As stored (embedder.to_bytes): a float32 matrix given here is rounded exactly as storing it would be.
+        self.matrix = np.ascontiguousarray(matrix, dtype=np.float16)
+        self.row_norm = _largest_row_norm(self.matrix)
         self.bm25 = None
         if texts:
             corpus = bm25s.tokenize([f"{t}\n{x}" for t, x in zip(titles, texts, strict=True)], stopwords="en",
@@ -89,11 +96,37 @@ class LoadedIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def dense_scores(self, queries: np.ndarray) -> np.ndarray:
-        """Per chunk, the best cosine with any of the (unit-length) query vectors."""
+    def dense_scores(self, queries: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Per chunk (of ``rows``, else every one), the best exact float32 cosine with any of the (unit-length)
+        query vectors. ``search`` calls it for a few dozen rows; all of them is for evaluations on small indexes."""
         if not len(self):
             return np.zeros(0, dtype=np.float32)
-        return (self.matrix @ np.atleast_2d(queries).T).max(axis=1)
+        vectors = self.matrix if rows is None else self.matrix[rows]
+        return (vectors.astype(np.float32) @ _as_queries(queries).T).max(axis=1)
+
+    def dense_top(self, queries: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of the ``n`` best exact cosines, best first (ties: lower row first), and those cosines: the
+        float16 screen, then the exact rescoring of the rows it cannot rule out (see the module doc)."""
+        import torch
+
+        from inference.knowledge.embedder import torch_threads
+
+        queries = _as_queries(queries)
+        halves = queries.astype(np.float16)
+        with torch_threads(1):  # one thread: two of them on busy shared cores took 2-5x longer (bench_retrieval)
+            matrix = torch.from_numpy(self.matrix)
+            screened = torch.mv(matrix, torch.from_numpy(halves[0]))
+            for half in halves[1:]:
+                torch.maximum(screened, torch.mv(matrix, torch.from_numpy(half)), out=screened)
+            screened = screened.float()
+            n = min(n, len(self))
+            kth = float(torch.topk(screened, n, sorted=False).values.min())
+            error = _screen_error(queries, halves, self.row_norm)
+            rows = torch.nonzero(screened >= kth - 2 * error).flatten().numpy() if np.isfinite(error) else \
+                np.arange(len(self))
+        exact = self.dense_scores(queries, rows)
+        best = _top(exact, n)
+        return rows[best], exact[best]
 
     def bm25_scores(self, text: str) -> np.ndarray:
         if self.bm25 is None:
@@ -106,12 +139,40 @@ class LoadedIndex:
             return np.zeros(len(self), dtype=np.float32)
         return self.bm25.get_scores(known)
 
+    def bm25_top(self, text: str, n: int) -> np.ndarray:
+        """The rows of the ``n`` best positive BM25 scores, best first (ties: lower row first)."""
+        scores = self.bm25_scores(text)
+        matched = np.flatnonzero(scores > 0)  # usually a small share of the chunks: no partition of all of them
+        return matched[_top(scores[matched], n)]
+
     def search(self, queries: np.ndarray, lexical_text: str, *, top_k: int) -> Retrieval:
         if not len(self):
             return Retrieval([], 0.0)
-        dense = self.dense_scores(queries)
-        lexical = self.bm25_scores(lexical_text)
-        return fuse(self, dense, lexical, top_k=top_k)
+        dense_rows, dense = self.dense_top(queries, CANDIDATES)
+        return fuse(self, queries, dense_rows, dense, self.bm25_top(lexical_text, CANDIDATES), top_k=top_k)
+
+
+def _as_queries(queries: np.ndarray) -> np.ndarray:
+    return np.atleast_2d(np.asarray(queries, dtype=np.float32))
+
+
+def _largest_row_norm(matrix: np.ndarray, block: int = 8192) -> float:
+    """max ‖row‖, a block at a time (no float32 copy of the whole matrix)."""
+    norm = 0.0
+    for start in range(0, len(matrix), block):
+        rows = matrix[start:start + block].astype(np.float32)
+        norm = max(norm, float(np.sqrt(np.einsum("ij,ij->i", rows, rows).max())))
+    return norm
+
+
+def _screen_error(queries: np.ndarray, halves: np.ndarray, row_norm: float) -> float:
+    """A bound on |screened − exact cosine| for every chunk and query, each term doubled for safety: the query's
+    float16 rounding (‖row‖ · ‖q16 − q‖), torch's float32 accumulation (d · 2⁻²⁴ · ‖row‖ · ‖q16‖), the float16
+    result (2⁻¹¹ of |cosine| ≤ ‖row‖ · ‖q16‖), and float16's subnormal step."""
+    rounded = float(np.linalg.norm(halves.astype(np.float64) - queries, axis=1).max())
+    largest = row_norm * float(np.linalg.norm(halves.astype(np.float64), axis=1).max())
+    accumulated = queries.shape[1] * 2.0**-24 * largest
+    return 2 * (row_norm * rounded + accumulated + 2.0**-11 * (largest + accumulated)) + 1e-7
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:
@@ -119,8 +180,13 @@ def _top(scores: np.ndarray, n: int) -> np.ndarray:
     n = min(n, len(scores))
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    part = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
-    return part[np.lexsort((part, -scores[part]))]
+    if n < len(scores):
+        # Every score tied with the n-th best goes into the sort, so that the lower index wins the last places
+        # (argpartition alone picks among such ties arbitrarily).
+        part = np.flatnonzero(scores >= np.partition(scores, len(scores) - n)[len(scores) - n])
+    else:
+        part = np.arange(len(scores))
+    return part[np.lexsort((part, -scores[part]))][:n]
 
 
 def rrf(rankings: list[list[int]], *, weights: list[float] | None = None, k: int = RRF_K) -> list[int]:
@@ -134,18 +200,27 @@ def rrf(rankings: list[list[int]], *, weights: list[float] | None = None, k: int
     return sorted(score, key=lambda item: (-score[item], seen[item]))
 
 
-def fuse(index: LoadedIndex, dense: np.ndarray, lexical: np.ndarray, *, top_k: int) -> Retrieval:
-    dense_order = [int(i) for i in _top(dense, CANDIDATES)]
-    lexical_order = [int(i) for i in _top(lexical, CANDIDATES) if lexical[i] > 0]
+def fuse(index: LoadedIndex, queries: np.ndarray, dense_rows: np.ndarray, dense: np.ndarray,
+         lexical_rows: np.ndarray, *, top_k: int) -> Retrieval:
+    """The fused ``top_k`` of the dense and lexical rankings (rows, best first; ``dense`` are the exact cosines of
+    ``dense_rows``). A passage only BM25 ranked gets its exact cosine too."""
+    dense_order = [int(i) for i in dense_rows]
+    lexical_order = [int(i) for i in lexical_rows]
     dense_rank = {i: r for r, i in enumerate(dense_order, 1)}
     lexical_rank = {i: r for r, i in enumerate(lexical_order, 1)}
+    chosen = rrf([dense_order, lexical_order], weights=[DENSE_WEIGHT, BM25_WEIGHT])[:top_k]
+    cosine = dict(zip(dense_order, (float(s) for s in dense), strict=True))
+    lexical_only = [i for i in chosen if i not in cosine]
+    if lexical_only:
+        cosine.update(zip(lexical_only, (float(s) for s in index.dense_scores(queries, np.array(lexical_only))),
+                          strict=True))
     hits = [
         Hit(id=index.ids[i], position=index.positions[i], title=index.titles[i], text=index.texts[i],
-            source_row=index.source_rows[i], score=float(dense[i]), dense_rank=dense_rank.get(i),
+            source_row=index.source_rows[i], score=cosine[i], dense_rank=dense_rank.get(i),
             bm25_rank=lexical_rank.get(i))
-        for i in rrf([dense_order, lexical_order], weights=[DENSE_WEIGHT, BM25_WEIGHT])[:top_k]
+        for i in chosen
     ]
-    return Retrieval(hits, float(dense[dense_order[0]]))
+    return Retrieval(hits, float(dense[0]))
 
 
 # Loading, under an LRU budget ---------------------------------------------------------------------
@@ -198,7 +273,7 @@ def load_index(index_id: int) -> LoadedIndex:
     ids, positions, titles, texts, source_rows, blobs = (list(column) for column in zip(*rows, strict=True)) \
         if rows else ([], [], [], [], [], [])
     return LoadedIndex(ids=ids, positions=positions, titles=titles, texts=texts, source_rows=source_rows,
-                       matrix=from_bytes(blobs))
+                       matrix=from_bytes(blobs, np.float16))
 
 
 _cache: IndexCache | None = None

@@ -129,6 +129,11 @@ def _search(loaded, spec: RetrievalSpec):
     return loaded.search(embed(texts, threads=QUESTION_THREADS), lexical, top_k=spec.top_k)
 
 
+def _search_and_counter(loaded, spec: RetrievalSpec, model: str):
+    """(the retrieval, the prompt's token counter): the two blocking steps before ``Sources``, in one worker thread."""
+    return _search(loaded, spec), _prompt_counter(str(settings.MODELS_DIR), model)
+
+
 @functools.cache
 def _prompt_counter(models_dir: str, model: str):
     """Token counts of the language model's own tokenizer (the ``tokenizers`` package; no weights)."""
@@ -177,7 +182,8 @@ async def answer(request: InferenceRequest, context: RunContext) -> AsyncIterato
     if loaded is None:
         yield failed(index)
         return
-    found = await asyncio.to_thread(_search, loaded, spec)
+    # One hop for both: a trip to a worker thread waited 1-7 ms for a core on a busy host (bench_retrieval --sources).
+    found, count = await asyncio.to_thread(_search_and_counter, loaded, spec, request.model)
     summary = {"best_score": round(found.best_score, 3), "threshold": spec.threshold}
 
     if found.best_score < spec.threshold or not found.hits:
@@ -190,7 +196,6 @@ async def answer(request: InferenceRequest, context: RunContext) -> AsyncIterato
 
     system = leading_system(messages)
     params = generation_params(request)
-    count = await asyncio.to_thread(_prompt_counter, str(settings.MODELS_DIR), request.model)
     prompt = answer_prompt_for(messages, question=spec.question, budget_tokens=prompt_budget(params), count=count,
                                passages=[Passage(hit.id, hit.title, hit.text) for hit in found.hits])
     given = found.hits[:len(prompt.passages)]

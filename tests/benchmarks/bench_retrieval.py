@@ -15,6 +15,12 @@ Run on demand (pytest does not collect tests/benchmarks); about three minutes on
   domain, not answered by the FAQ). No public reading-comprehension set (SQuAD and the like) is reachable
   from this machine (only PyPI is, and no PyPI package ships one), so none is measured here: these figures
   are on the shipped samples, labelled as such.
+* ``--sources N``: question → ``sources`` through the real answer runner (``inference.runners.answer``: index
+  row check, LRU, MiniLM on one thread, hybrid search, the prompt's passage budget, up to its ``Sources``
+  event) over an index of about N real-ish chunks built by the real index worker into the database of
+  DATABASE_URL (its build throughput with the database writes, and peak RSS, are printed), and over
+  ``--synthetic`` random unit vectors bulk-inserted as another index; with the encode and the search of each
+  question timed on their own. No websocket: the transport adds its own hops on top.
 * ``--squad``: recall and abstention on the SQuAD 2.0 *train* sample shipped in tests/benchmarks/data/squad2/
   (CC BY-SA 4.0, see its README: 10 articles, 116 paragraphs, below the issue's 1,000) instead of the rest:
   paragraph recall@1/3/5 for dense, BM25 and fused, built and searched with the studio's own chunking, Chunk
@@ -363,12 +369,121 @@ def bench_squad() -> None:
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
+def seed_team():
+    from django.core.management import call_command
+
+    from studio.services import team_create, user_signup
+
+    call_command("migrate", verbosity=0)
+    email = f"bench-{time.time_ns()}@example.com"
+    user = user_signup(email=email, password="bench-password-123")
+    return team_create(name="Retrieval bench", owner=user), user
+
+
+def realish_index(team, user, n_chunks: int, rng: random.Random):
+    """An index of about ``n_chunks`` real-ish chunks, built by the real index worker; prints its throughput."""
+    from tests.inference.knowledge import built_index, csv_bytes, knowledge_version
+
+    rows = [(f"Article {i}", text) for i, text in enumerate(realish_documents(n_chunks, rng), 1)]
+    version = knowledge_version(team, user, data=csv_bytes(["title", "text"], rows), name="Real-ish")
+    started = time.perf_counter()
+    index = built_index(version)
+    took = time.perf_counter() - started
+    print(f"index build through the worker (chunk, embed, float16, database writes): {index.chunks_total} chunks "
+          f"from {len(rows)} documents in {took:.1f} s -> {index.chunks_total / took:.0f} chunks/s; "
+          f"peak RSS {rss_mb():.0f} MB")
+    return index
+
+
+def synthetic_index(team, user, n: int):
+    """An index of ``n`` synthetic chunks (``synthetic``), inserted in bulk and marked built."""
+    from django.utils import timezone
+
+    from inference.knowledge.embedder import to_bytes
+    from inference.models import KnowledgeChunk, KnowledgeIndex
+    from products.knowledge.services import knowledge_index_request
+    from tests.inference.knowledge import csv_bytes, knowledge_version
+
+    version = knowledge_version(team, user, data=csv_bytes(["title", "text"], [("Stub", "Replaced in bulk.")]),
+                                name="Synthetic")
+    index = knowledge_index_request(dataset_version=version)
+    texts, matrix = synthetic(n, np.random.default_rng(13))
+    for start in range(0, n, 5000):
+        KnowledgeChunk.objects.bulk_create(
+            KnowledgeChunk(index=index, position=i, title="", text=texts[i], source_row=i + 1,
+                           embedding=to_bytes(matrix[i])) for i in range(start, min(n, start + 5000)))
+    KnowledgeIndex.objects.filter(pk=index.pk).update(status=KnowledgeIndex.Status.SUCCEEDED, chunks_total=n,
+                                                      chunks_done=n, built_at=timezone.now())
+    index.refresh_from_db()
+    return index
+
+
+async def until_sources(request) -> float:
+    """Seconds from the answer runner's start to its ``Sources`` event (the reply is not generated)."""
+    from inference.runners import RunContext, Sources
+    from inference.runners.answer import answer
+
+    started = time.perf_counter()
+    events = answer(request, RunContext("bench"))
+    try:
+        async for event in events:
+            if isinstance(event, Sources):
+                return time.perf_counter() - started
+    finally:
+        await events.aclose()
+    raise SystemExit("The answer runner ended without sources.")
+
+
+def bench_sources(label: str, index, questions: list[str]) -> None:
+    import asyncio
+
+    from inference.knowledge.embedder import embed
+    from inference.knowledge.search import index_cache
+    from inference.protocol import InferenceRequest, Task
+    from inference.registry import DEFAULT_MODEL_ID
+    from inference.runners.answer import QUESTION_THREADS
+
+    def request(question: str) -> InferenceRequest:
+        return InferenceRequest(task=Task.ANSWER, model=DEFAULT_MODEL_ID,
+                                messages=[{"role": "user", "content": question}],
+                                params={"max_new_tokens": 64, "temperature": 0},
+                                retrieval={"index": index.pk, "team": index.team_id, "question": question,
+                                           "top_k": 4, "threshold": 0.0})
+
+    async def timed() -> tuple[list[float], list[float], list[float]]:
+        runner, encode, search = [], [], []
+        await until_sources(request("warm up: load the index and the models"))
+        loaded = index_cache().get(index)
+        for question in questions:  # interleaved: the runner's whole path, then its two blocking steps alone
+            runner.append(await until_sources(request(question)) * 1000)
+            t0 = time.perf_counter()
+            vector = embed([question], threads=QUESTION_THREADS)
+            t1 = time.perf_counter()
+            loaded.search(vector, question, top_k=4)
+            encode.append((t1 - t0) * 1000)
+            search.append((time.perf_counter() - t1) * 1000)
+        return runner, encode, search
+
+    from django.conf import settings
+
+    # As served: studio/settings.py keeps database connections for 60 s; tests.settings closes them after each use,
+    # which made the runner's index-row read a fresh PostgreSQL connection (~15 ms on a busy host) every question.
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 60
+    runner, encode, search = asyncio.run(timed())
+    print(f"question -> sources at {index.chunks_total:>7,} {label}: runner p50 {pct(runner, 50):.1f} ms "
+          f"p95 {pct(runner, 95):.1f} ms; of which encode p50 {pct(encode, 50):.1f} p95 {pct(encode, 95):.1f}, "
+          f"search p50 {pct(search, 50):.1f} p95 {pct(search, 95):.1f} ms; peak RSS {rss_mb():.0f} MB; "
+          f"load average {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--real", type=int, default=300, help="real-ish chunks to build and search")
     parser.add_argument("--synthetic", type=int, default=100_000, help="random vectors to search")
     parser.add_argument("--questions", type=int, default=60, help="questions timed at each size")
     parser.add_argument("--squad", action="store_true", help="only recall and abstention on the SQuAD 2.0 sample")
+    parser.add_argument("--sources", type=int, metavar="N",
+                        help="only question -> sources through the answer runner, at N real-ish chunks and --synthetic")
     args = parser.parse_args()
     setup()
     if args.squad:
@@ -377,6 +492,12 @@ def main() -> None:
     from tests.inference.test_knowledge_search import ANSWERABLE
 
     questions = [q for q, _ in ANSWERABLE] * (args.questions // len(ANSWERABLE) + 1)
+    if args.sources:
+        team, user = seed_team()
+        bench_sources("real-ish chunks", realish_index(team, user, args.sources, random.Random(13)),
+                      questions[:args.questions])
+        bench_sources("synthetic vectors", synthetic_index(team, user, args.synthetic), questions[:args.questions])
+        return
     bench_quality()
     texts, matrix = bench_build(args.real, random.Random(13))
     index, load_s = loaded_index(texts, matrix)

@@ -144,3 +144,37 @@ def test_an_empty_loaded_index_finds_nothing():
     empty = LoadedIndex(ids=[], positions=[], titles=[], texts=[], source_rows=[], matrix=np.zeros((0, 384)))
     found = empty.search(np.ones((1, 384), dtype=np.float32), "anything", top_k=3)
     assert (found.hits, found.best_score) == ([], 0.0)
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_the_float16_screen_finds_exactly_the_chunks_order_and_cosines_of_a_full_exact_search():
+    rng = np.random.default_rng(7)
+    vectors = _unit(rng.standard_normal((5000, 384)))
+    vectors[[4000, 4500]] = vectors[3000]  # duplicate chunks: equal cosines, lower position first
+    near = _unit(vectors[3000] + 0.02 * rng.standard_normal((60, 384)))  # a crowd of near-equal scores
+    vectors[1000:1060] = near
+    index = LoadedIndex(ids=list(range(5000)), positions=list(range(5000)), titles=[""] * 5000,
+                        texts=[f"chunk {i}" for i in range(5000)], source_rows=list(range(5000)), matrix=vectors)
+    queries = [_unit(rng.standard_normal((1, 384))), _unit(vectors[3000][None] + 0.01 * rng.standard_normal((1, 384))),
+               _unit(rng.standard_normal((2, 384)))]  # a follow-up is two vectors: the better cosine counts
+    for query in queries:
+        every = index.dense_scores(query)  # every chunk, exact float32
+        rows, cosines = index.dense_top(query, 50)
+        expected = sorted(range(5000), key=lambda i: (-every[i], i))[:50]
+        assert rows.tolist() == expected
+        np.testing.assert_allclose(cosines, every[expected], rtol=0, atol=1e-6)
+        found = index.search(query, "chunk", top_k=4)
+        assert found.best_score == pytest.approx(float(every.max()), abs=1e-6)
+    assert index.dense_top(queries[1], 3)[0].tolist() == [3000, 4000, 4500]
+
+
+def test_ties_at_the_last_place_go_to_the_lower_position():
+    tied = LoadedIndex(ids=[10, 11, 12, 13], positions=[0, 1, 2, 3], titles=[""] * 4,
+                       texts=["red sofa", "lamp", "lamp", "lamp"], source_rows=[1, 2, 3, 4],
+                       matrix=np.eye(4, 384)[[0, 1, 1, 1]])
+    rows, _ = tied.dense_top(np.eye(1, 384, 1), 2)
+    assert rows.tolist() == [1, 2]
+    assert tied.bm25_top("lamp", 2).tolist() == [1, 2]

@@ -57,18 +57,28 @@ def embed(texts: list[str], *, models_dir: str | Path | None = None, batch_size:
     return np.asarray(vectors, dtype=np.float32)
 
 
+_process_threads: int | None = None  # torch's thread count as the process started, what every block restores
+
+
 @contextmanager
 def torch_threads(threads: int | None) -> Iterator[None]:
-    """torch's CPU threads capped at ``threads`` (None: unchanged) for the block, in the calling thread only."""
+    """torch's CPU threads capped at ``threads`` (None: unchanged) for the block.
+
+    The block restores the process's own count, not the one it found: searches and encodes run in several
+    threads, and two blocks overlapping would otherwise leave the count at 1 for every later torch call.
+    """
     import torch
 
-    before = torch.get_num_threads()
+    global _process_threads
+    if _process_threads is None:
+        _process_threads = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        if threads:
+            torch.set_num_threads(_process_threads)
 
 
 def to_bytes(vector: np.ndarray) -> bytes:

@@ -157,10 +157,14 @@ class Copywriting(TextGenerationKind):
                 "Write one {tone} ad headline of under 10 words for {product}. It must say the main benefit: {benefit}."
             ),
             settings=GenerationSettings(creativity=0.5, length=24, variants=3),
-            kind_config={"one_line": True, "examples": [_example(
-                {"product": "Hiking backpack", "benefit": "light on your back", "tone": "bold"},
-                "Hiking backpack: light on your back, all day long",
-            )]},
+            # With one example ("…: light on your back, all day long") the model added ", all day long" to
+            # most headlines and dropped the product or the benefit of 3 in 20: two plain examples, no tail.
+            kind_config={"one_line": True, "examples": [
+                _example({"product": "Rain jacket", "benefit": "stay dry in any storm", "tone": "friendly"},
+                         "Rain jacket: stay dry in any storm"),
+                _example({"product": "Hiking backpack", "benefit": "light on your back", "tone": "bold"},
+                         "Hiking backpack: light on your back"),
+            ]},
         ),
         ProductTemplate(
             id="social-post",

@@ -206,14 +206,15 @@ class Copywriting(TextGenerationKind):
             ),
             settings=GenerationSettings(creativity=0.5, length=24, variants=3),
             # With one example the model added its tail (", this week only") to every subject, even a new
-            # store's opening: three shapes, none with a tail, each carrying its email's subject as given.
+            # store's opening; it copies any addition (an example's "at home" and "Good news:" turned up on
+            # most subjects), so the examples add nothing to their email's subject.
             kind_config={"one_line": True, "examples": [
                 _example({"email_about": "15% off all hiking boots this week", "audience": "customers",
                           "max_words": 8}, "15% off all hiking boots this week"),
                 _example({"email_about": "Our new podcast episode on saving energy", "audience": "subscribers",
-                          "max_words": 8}, "New podcast episode: saving energy at home"),
+                          "max_words": 8}, "New podcast episode: saving energy"),
                 _example({"email_about": "Your order has been delivered", "audience": "customers", "max_words": 8},
-                         "Good news: your order has been delivered"),
+                         "Your order has been delivered"),
             ]},
         ),
     )

@@ -58,6 +58,25 @@ def _example(inputs: dict[str, Any], output: str) -> dict[str, Any]:
     return {"inputs": inputs, "output": output}
 
 
+def _lines(value: Any) -> int:
+    return len([line for line in str(value or "").splitlines() if line.strip()])
+
+
+def examples_nearest_last(examples: list[dict[str, Any]], inputs: dict[str, Any]) -> list[dict[str, Any]]:
+    """``examples`` with those whose inputs have about as many lines, input by input, as ``inputs`` moved to the end.
+
+    A 135M model writes as many fact sentences as the last example has facts: after a three-fact
+    example it dropped the fourth feature of most products, after a four-fact one it borrowed a fourth
+    fact for three-feature products. The sort is stable, so among equally near examples the shipped
+    order stands, and inputs of one line each (a headline's) keep it entirely.
+    """
+    def distance(example: dict[str, Any]) -> int:
+        given = example["inputs"]
+        return sum(abs(_lines(given.get(name)) - _lines(inputs.get(name))) for name in {*given, *inputs})
+
+    return sorted(examples, key=lambda example: -distance(example))
+
+
 @register
 class Copywriting(TextGenerationKind):
     id = "copywriting"
@@ -94,16 +113,16 @@ class Copywriting(TextGenerationKind):
                                 "line), and I will write its shop description."},
             # Each sentence of an example starts with one fact as given (copy_checks must find every one):
             # a 135M model copies how its examples treat facts, and one that paraphrases a fact away
-            # teaches it to drop facts. The last example is the one copied most: it has no fact another
-            # product could wrongly borrow (a place, a "set of 2", a warranty) and a closing that fits any.
+            # teaches it to drop facts. The last example is the one copied most, down to its number of
+            # facts, so the one nearest the product's number of facts is sent last (examples_nearest_last):
+            # the three-fact mug for three features, else the chair, whose warranty and closing the model
+            # sometimes borrows (the mug's closing fits any product, but then four features lost one).
             kind_config={"examples": [
                 _example(
-                    {"product": "Office chair",
-                     "features": "Mesh back\nAdjustable armrests\nSeat height 42 to 52 cm\nFive-year warranty",
-                     "audience": "home workers", "tone": "professional"},
-                    "Introducing the office chair. Mesh back keeps you cool through a long day. Adjustable armrests "
-                    "hold your arms at the right height. Seat height 42 to 52 cm suits any desk. Five-year warranty "
-                    "comes with every chair. Work in comfort.",
+                    {"product": "Ceramic coffee mug", "features": "Holds 350 ml\nDishwasher safe\nHand-glazed",
+                     "audience": "coffee lovers", "tone": "playful"},
+                    "Say hello to the ceramic coffee mug. Holds 350 ml, enough for a proper morning cup. Dishwasher "
+                    "safe, so cleaning up takes no time. Hand-glazed, so no two look the same. Order yours today.",
                 ),
                 _example(
                     {"product": "Hiking backpack",
@@ -114,10 +133,12 @@ class Copywriting(TextGenerationKind):
                     "Made in Italy, it is built to last. Pack it and go.",
                 ),
                 _example(
-                    {"product": "Ceramic coffee mug", "features": "Holds 350 ml\nDishwasher safe\nHand-glazed",
-                     "audience": "coffee lovers", "tone": "playful"},
-                    "Say hello to the ceramic coffee mug. Holds 350 ml, enough for a proper morning cup. Dishwasher "
-                    "safe, so cleaning up takes no time. Hand-glazed, so no two look the same. Order yours today.",
+                    {"product": "Office chair",
+                     "features": "Mesh back\nAdjustable armrests\nSeat height 42 to 52 cm\nFive-year warranty",
+                     "audience": "home workers", "tone": "professional"},
+                    "Introducing the office chair. Mesh back keeps you cool through a long day. Adjustable armrests "
+                    "hold your arms at the right height. Seat height 42 to 52 cm suits any desk. Five-year warranty "
+                    "comes with every chair. Work in comfort.",
                 ),
             ]},
         ),
@@ -136,10 +157,14 @@ class Copywriting(TextGenerationKind):
                 "Write one {tone} ad headline of under 10 words for {product}. It must say the main benefit: {benefit}."
             ),
             settings=GenerationSettings(creativity=0.5, length=24, variants=3),
-            kind_config={"one_line": True, "examples": [_example(
-                {"product": "Hiking backpack", "benefit": "light on your back", "tone": "bold"},
-                "Hiking backpack: light on your back, all day long",
-            )]},
+            # With one example ("…: light on your back, all day long") the model added ", all day long" to
+            # most headlines and dropped the product or the benefit of 3 in 20: two plain examples, no tail.
+            kind_config={"one_line": True, "examples": [
+                _example({"product": "Rain jacket", "benefit": "stay dry in any storm", "tone": "friendly"},
+                         "Rain jacket: stay dry in any storm"),
+                _example({"product": "Hiking backpack", "benefit": "light on your back", "tone": "bold"},
+                         "Hiking backpack: light on your back"),
+            ]},
         ),
         ProductTemplate(
             id="social-post",
@@ -180,10 +205,17 @@ class Copywriting(TextGenerationKind):
                 "The email is about: {email_about}\nReply with the subject line only."
             ),
             settings=GenerationSettings(creativity=0.5, length=24, variants=3),
-            kind_config={"one_line": True, "examples": [_example(
-                {"email_about": "15% off all hiking boots this week", "audience": "customers", "max_words": 8},
-                "15% off hiking boots, this week only",
-            )]},
+            # With one example the model added its tail (", this week only") to every subject, even a new
+            # store's opening; it copies any addition (an example's "at home" and "Good news:" turned up on
+            # most subjects), so the examples add nothing to their email's subject.
+            kind_config={"one_line": True, "examples": [
+                _example({"email_about": "15% off all hiking boots this week", "audience": "customers",
+                          "max_words": 8}, "15% off all hiking boots this week"),
+                _example({"email_about": "Our new podcast episode on saving energy", "audience": "subscribers",
+                          "max_words": 8}, "New podcast episode: saving energy"),
+                _example({"email_about": "Your order has been delivered", "audience": "customers", "max_words": 8},
+                         "Your order has been delivered"),
+            ]},
         ),
     )
 
@@ -201,18 +233,22 @@ class Copywriting(TextGenerationKind):
             )})
         return config
 
-    def example_turns(self, config: ProductConfig) -> list[dict[str, str]]:
+    def example_turns(self, config: ProductConfig, inputs: dict[str, Any] | None = None) -> list[dict[str, str]]:
         """The version's worked examples as earlier chat turns, rendered through its own prompt template.
 
         An example that lacks an input the (edited) template now uses is left out rather than sent with
-        a visible ``{placeholder}``.
+        a visible ``{placeholder}``. With ``inputs``, the example nearest to them in size is sent last
+        (``examples_nearest_last``).
         """
         try:
             needed = template_placeholders(config.prompt_template)
         except TemplateError:
             return []
+        examples = (config.kind_config or {}).get("examples", [])
+        if inputs is not None:
+            examples = examples_nearest_last(examples, inputs)
         turns: list[dict[str, str]] = []
-        for example in (config.kind_config or {}).get("examples", []):
+        for example in examples:
             if not needed <= set(example["inputs"]):
                 continue
             turns += [{"role": "user", "content": render_prompt(config.prompt_template, example["inputs"])},
@@ -236,5 +272,5 @@ class Copywriting(TextGenerationKind):
         request = super().prepare(config, inputs, context)
         messages = list(request.messages or [])
         at = 1 if messages and messages[0]["role"] == "system" else 0
-        messages[at:at] = self.example_turns(config)
+        messages[at:at] = self.example_turns(config, inputs)
         return dataclasses.replace(request, messages=messages)  # keeps every other field (a remote engine too)

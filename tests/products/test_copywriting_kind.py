@@ -34,10 +34,10 @@ def test_a_description_is_asked_for_after_worked_examples_written_through_the_sa
     assert system["role"] == "system" and "invent nothing" in system["content"]
     assert [m["role"] for m in examples] == ["user", "assistant"] * 3
     assert examples[0] == {"role": "user", "content": (
-        "Product: Office chair\nFacts:\nMesh back\nAdjustable armrests\nSeat height 42 to 52 cm\nFive-year warranty"
-        "\n\nWrite a professional product description for home workers: one opening sentence, then one sentence "
+        "Product: Hiking backpack\nFacts:\n30 litres\nWaterproof zips\nPadded hip belt\nMade in Italy"
+        "\n\nWrite a friendly product description for hikers: one opening sentence, then one sentence "
         "that starts with each fact, in the same order, then one short closing sentence.")}
-    assert examples[1]["content"].startswith("Introducing the office chair. Mesh back keeps you cool")
+    assert examples[1]["content"].startswith("Meet the hiking backpack. 30 litres of room hold")
     assert asked == {"role": "user", "content": (
         "Product: Oak table\nFacts:\nSolid oak\nMade in Lyon\n\nWrite a friendly product description for everyone: "
         "one opening sentence, then one sentence that starts with each fact, in the same order, then one short "
@@ -55,6 +55,17 @@ def test_each_worked_description_starts_a_sentence_with_each_of_its_facts_in_ord
         starts = [next(i for i, sentence in enumerate(sentences) if sentence.lower().startswith(
             fact.lower().split()[0])) for fact in facts]
         assert starts == sorted(starts) and len(sentences) == len(facts) + 2, example["inputs"]["product"]
+
+
+def test_the_worked_description_with_as_many_facts_as_the_product_is_sent_last():
+    """The model writes as many fact sentences as the last example has: four features follow a four-fact example."""
+    def last_example(features: str) -> str:
+        *_, last_example_reply, _asked = _prepare(_product("product-description"), {"features": features}).messages
+        return last_example_reply["content"]
+
+    assert last_example("Merino wool\n130 x 170 cm\nWoven in Wales").startswith("Say hello to the ceramic coffee mug.")
+    assert last_example("Natural rubber\n6 mm thick\nNon-slip surface\nCarry strap included").startswith(
+        "Introducing the office chair.")
 
 
 def test_an_edited_prompt_that_uses_an_input_the_example_lacks_sends_no_example():

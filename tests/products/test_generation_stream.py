@@ -87,7 +87,7 @@ async def test_generate_sends_exact_frames_in_order_and_logs_the_result(product)
     [request] = runner.requests
     assert request.messages[-1]["content"] == ("Write one bold ad headline of under 10 words for Trail running shoes. "
                                                "It must say the main benefit: dry feet.")
-    assert [m["role"] for m in request.messages] == ["system", "user", "assistant", "user"]  # the worked example
+    assert [m["role"] for m in request.messages] == ["system", *["user", "assistant"] * 2, "user"]  # worked examples
     assert request.params["max_new_tokens"] == 12 and request.params["temperature"] == 0
     assert request.params["stop"] == ["\n"]  # a headline is one line
 
@@ -222,9 +222,11 @@ async def test_the_playground_uses_the_draft_as_saved_now_not_when_the_socket_op
         await communicator.disconnect()
     assert runner.requests[0].messages == [
         {"role": "system", "content": "Shout."},
-        # The template's worked example, written through the prompt as it is now.
+        # The template's worked examples, written through the prompt as it is now.
+        {"role": "user", "content": "Headline for Rain jacket, stay dry in any storm, friendly."},
+        {"role": "assistant", "content": "Rain jacket: stay dry in any storm"},
         {"role": "user", "content": "Headline for Hiking backpack, light on your back, bold."},
-        {"role": "assistant", "content": "Hiking backpack: light on your back, all day long"},
+        {"role": "assistant", "content": "Hiking backpack: light on your back"},
         {"role": "user", "content": "Headline for Trail running shoes, dry feet, bold."},
     ]
 

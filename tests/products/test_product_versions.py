@@ -30,7 +30,7 @@ def test_creating_from_the_gallery_copies_the_template_and_opens_the_playground(
     assert response.redirect_chain[-1][0] == reverse("playground", args=[team.slug, "shop-descriptions"])
     assert product.prompt_template.startswith("Product: {product}\nFacts:\n{features}")
     assert [e["inputs"]["product"] for e in product.kind_config["examples"]] == [
-        "Office chair", "Hiking backpack", "Ceramic coffee mug"]
+        "Ceramic coffee mug", "Hiking backpack", "Office chair"]
     assert product.kind_config["message_input"] == "features"
     assert [f["name"] for f in product.input_schema] == ["product", "features", "audience", "tone"]
     assert product.settings == {"creativity": 0.0, "length": 180, "variants": 1}

@@ -85,7 +85,8 @@ def split(rows, fraction: float, seed: int):
 
 
 def run_fold(train_all, held, *, seed: int, device: str, epochs: int | None, model_dir: Path,
-             batch_size: int | None = None, train_word_embeddings: bool | None = None, serving: bool = True):
+             batch_size: int | None = None, train_word_embeddings: bool | None = None, serving: bool = True,
+             top_layers: int | None = None):
     import numpy as np
     import torch
 
@@ -123,6 +124,8 @@ def run_fold(train_all, held, *, seed: int, device: str, epochs: int | None, mod
                                                                                     len(labels)), labels)
     init_head(model, *report.head_from_baseline(baseline, len(labels), model.head.in_features))
     options = {} if train_word_embeddings is None else {"train_word_embeddings": train_word_embeddings}
+    if top_layers is not None:
+        options["top_layers"] = top_layers or None
     trainer = ClassifierTrainer(model, ids["train"], ys["train"].tolist(), num_labels=len(labels), params=params,
                                 device=device, pad_id=0, **options)
     best, best_score, bad, started = None, None, 0, time.perf_counter()
@@ -187,11 +190,12 @@ def padding_share(trainer) -> float:
 
 
 TRAIN_OPTIONS = {
-    # name: (batch size, word embeddings trained, bf16 autocast)
-    "fp32, batch 16, all weights (before)": (16, True, False),
-    "fp32, batch 16, word embeddings frozen": (16, False, False),
-    "fp32, batch 32, word embeddings frozen": (32, False, False),
-    "bf16 autocast, batch 16, all weights": (16, True, True),
+    # name: (batch size, word embeddings trained, bf16 autocast, top layers trained (None: all), states cached first)
+    "fp32, batch 32, word embeddings frozen (before)": (32, False, False, None, False),
+    "top 3 layers, first epoch (lower states computed)": (32, False, False, 3, False),
+    "top 3 layers, later epochs (lower states cached)": (32, False, False, 3, True),
+    "top 2 layers, later epochs (lower states cached)": (32, False, False, 2, True),
+    "top 1 layer, later epochs (lower states cached)": (32, False, False, 1, True),
 }
 
 
@@ -218,16 +222,21 @@ def train_speed(rows, *, model_dir: Path, device: str, max_length: int, steps: i
     trainers, seconds, tokens = {}, {}, {}
     from dataclasses import replace
 
-    for name, (batch_size, train_embeddings, _bf16) in TRAIN_OPTIONS.items():
+    for name, (batch_size, train_embeddings, _bf16, top_layers, cached) in TRAIN_OPTIONS.items():
         model = new_classifier(model_dir, len(labels), seed=0).to(device)
         params = replace(base, batch_size=batch_size, max_length=max_length)
-        trainers[name] = ClassifierTrainer(model, ids, y, num_labels=len(labels), params=params, device=device,
-                                           pad_id=0, train_word_embeddings=train_embeddings)
+        trainers[name] = trainer = ClassifierTrainer(model, ids, y, num_labels=len(labels), params=params,
+                                                     device=device, pad_id=0, train_word_embeddings=train_embeddings,
+                                                     top_layers=top_layers)
+        if cached:  # what the first epoch leaves behind, so these steps time a later epoch
+            fill_started = time.perf_counter()
+            fill_cache(trainer, steps)
+            print(f"  {name}: lower states of {steps} batches computed in {time.perf_counter() - fill_started:.1f} s")
         seconds[name], tokens[name] = 0.0, 0
     print(f"training speed: {len(rows)} texts, {statistics.mean(len(r) for r in ids):.1f} tokens per text "
           f"(cut at {max_length}), {steps} steps per option, {chunk} at a time in turn")
     for start in range(0, steps, chunk):
-        for name, (_batch, _emb, bf16) in TRAIN_OPTIONS.items():
+        for name, (_batch, _emb, bf16, _top, _cached) in TRAIN_OPTIONS.items():
             trainer = trainers[name]
             context = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
             for step_index in range(start, min(start + chunk, steps)):
@@ -239,8 +248,19 @@ def train_speed(rows, *, model_dir: Path, device: str, max_length: int, steps: i
     mean_tokens = float(np.mean([len(r) for r in ids]))
     for name in TRAIN_OPTIONS:
         rate = tokens[name] / seconds[name]
-        print(f"  {name}: {rate:.0f} tokens/s (×{rate / reference:.2f}); one epoch of 10k such texts ≈ "
-              f"{10_000 * mean_tokens / rate / 60:.1f} min")
+        texts = steps * trainers[name].params.batch_size / seconds[name]
+        print(f"  {name}: {rate:.0f} tokens/s, {texts:.1f} examples/s (×{rate / reference:.2f}); one epoch of 10k "
+              f"such texts ≈ {10_000 * mean_tokens / rate / 60:.1f} min")
+
+
+def fill_cache(trainer, steps: int) -> None:
+    """Compute the frozen lower layers' states of the first ``steps`` batches, as the first epoch would."""
+    from inference.training.classifier.model import collate
+
+    for step_index in range(steps):
+        indices = trainer.batch(step_index)
+        input_ids, mask = collate([trainer.ids[i] for i in indices], pad_id=trainer.pad_id, device=trainer.device)
+        trainer.bottom(indices, input_ids, mask)
 
 
 PRECISIONS = ("fp32", "bf16", "int8")
@@ -307,6 +327,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=0, help="0: the studio's default for the size")
     parser.add_argument("--train-word-embeddings", action="store_true",
                         help="fine-tune the word embeddings too (the trainer's behaviour before they were frozen)")
+    parser.add_argument("--top-layers", type=int, default=-1,
+                        help="fine-tune only this many top encoder layers (0: all; -1: the trainer's default)")
     parser.add_argument("--speed-texts", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=4, help="interleaved speed rounds (16 single texts each)")
     parser.add_argument("--threads", type=int, default=0,
@@ -351,6 +373,7 @@ def main() -> None:
         result = run_fold(train_all, held, seed=fold, device=args.device, epochs=args.epochs or None,
                           model_dir=model_dir, batch_size=args.batch_size or None,
                           train_word_embeddings=True if args.train_word_embeddings else None,
+                          top_layers=args.top_layers if args.top_layers >= 0 else None,
                           serving=not args.quality_only)
         results.append(result)
         p = result["params"]

@@ -256,10 +256,53 @@ def test_a_training_step_leaves_the_word_embeddings_as_loaded_and_moves_the_laye
     head = model.head.weight.detach().clone()
     ids = [[101, 2023 + i, 2003, 102] for i in range(16)]
     trainer = ClassifierTrainer(model, ids, [i % 2 for i in range(16)], num_labels=2, device="cpu", pad_id=0,
-                                params=classifier_defaults_for(train_examples=16, device="cpu"))
+                                params=classifier_defaults_for(train_examples=16, device="cpu"), top_layers=None)
     trainer.train_step(0)
     trainer.train_step(1)
 
     assert torch.equal(model.encoder.get_input_embeddings().weight, words)
     assert not torch.equal(model.encoder.encoder.layer[0].attention.self.query.weight, layer)
     assert not torch.equal(model.head.weight, head)
+
+
+def test_training_only_the_top_layers_keeps_the_lower_ones_and_a_checkpoint_resumes_where_it_left_off(
+    settings, tmp_path
+):
+    from pathlib import Path
+
+    import torch
+
+    from inference.registry import EMBEDDING_MODEL_ID, model_path
+    from inference.training.classifier.model import new_classifier
+    from inference.training.classifier.trainer import ClassifierTrainer
+    from products.training.hyperparameters import classifier_defaults_for
+
+    folder = model_path(Path(settings.MODELS_DIR), EMBEDDING_MODEL_ID)
+    ids = [[101] + [2023 + i] * (1 + i % 5) + [2003, 102] for i in range(16)]
+    params = classifier_defaults_for(train_examples=16, device="cpu")
+
+    def trainer(top_layers):
+        model = new_classifier(folder, 2, seed=0)
+        return ClassifierTrainer(model, ids, [i % 2 for i in range(16)], num_labels=2, device="cpu", pad_id=0,
+                                 params=params, top_layers=top_layers)
+
+    first = trainer(2)
+    lower = first.model.encoder.encoder.layer[3].output.dense.weight.detach().clone()
+    top = first.model.encoder.encoder.layer[4].output.dense.weight.detach().clone()
+    first.train_step(0)
+    first.train_step(1)  # the next epoch: its batches' lower states come from the first epoch's
+    assert torch.equal(first.model.encoder.encoder.layer[3].output.dense.weight, lower)
+    assert not torch.equal(first.model.encoder.encoder.layer[4].output.dense.weight, top)
+    first.save_state(tmp_path, step=2, best=None, extra={})
+    expected = first.train_step(2).loss
+
+    resumed = trainer(2)
+    resumed.load_state(tmp_path)  # its lower states are computed again, never read from the checkpoint
+    assert resumed.train_step(2).loss == pytest.approx(expected, rel=1e-5)
+
+    everything = trainer(None)
+    everything.save_state(tmp_path, step=2, best=None, extra={})
+    older = trainer(2)
+    older.load_state(tmp_path)  # a run begun training every layer goes on training every layer
+    assert older.frozen_layers == 0
+    older.train_step(2)

@@ -189,3 +189,30 @@ def load_classifier(folder: Path, *, device: str) -> tuple[MeanPoolClassifier, A
     model.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
     model.to(device).eval()
     return model, load_tokenizer(folder), meta
+
+
+# Split forward passes, for training only the top layers: the frozen bottom runs once per text (trainer's cache).
+
+def bottom_states(model: MeanPoolClassifier, input_ids: torch.Tensor, attention_mask: torch.Tensor, *,
+                  layers: int) -> torch.Tensor:
+    """The hidden states after the embeddings and the first ``layers`` transformer layers."""
+    hidden = model.encoder.embeddings(input_ids=input_ids)
+    return _run_layers(model, hidden, attention_mask, model.encoder.encoder.layer[:layers])
+
+
+def top_logits(model: MeanPoolClassifier, hidden: torch.Tensor, attention_mask: torch.Tensor, *,
+               start: int) -> torch.Tensor:
+    """Logits from hidden states after layer ``start``: the remaining layers, mean pooling, the head."""
+    hidden = _run_layers(model, hidden, attention_mask, model.encoder.encoder.layer[start:])
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), p=2, dim=-1)
+    return model.head(model.dropout(pooled))
+
+
+def _run_layers(model: MeanPoolClassifier, hidden: torch.Tensor, attention_mask: torch.Tensor, layers) -> torch.Tensor:
+    from transformers.masking_utils import create_bidirectional_mask
+
+    mask = create_bidirectional_mask(config=model.encoder.config, inputs_embeds=hidden, attention_mask=attention_mask)
+    for layer in layers:
+        hidden = layer(hidden, mask)
+    return hidden

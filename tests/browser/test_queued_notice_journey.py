@@ -1,9 +1,9 @@
 """A visitor whose generation waits behind another reads "waiting: next in line", and the notice goes once it writes.
 
 The live studio runs the real worker and the bundled model with room for one sequence at a time
-(``STUDIO_INFERENCE_MAX_BATCH=1``), so the second of two variants really queues behind the first. It also caught the worker's loop frozen by the
-model's first load (tests/inference/test_runtime_loading.py): the second variant then failed with "no inference
-worker is running".
+(``STUDIO_INFERENCE_MAX_BATCH=1``), so the second of two variants really queues behind the first. It also
+caught the worker's loop frozen by the model's first load (tests/inference/test_runtime_loading.py): the
+second variant then failed with "no inference worker is running".
 """
 
 from __future__ import annotations

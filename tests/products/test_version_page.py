@@ -99,7 +99,7 @@ def test_version_page_lists_its_settings_in_words(owner_client, two_versions):
         "Base model</dt><dd>SmolLM2 135M Instruct (bundled)",
         "Fine-tuned model</dt><dd>None: the base model alone",
         "Engine</dt><dd>This studio&#x27;s own engine",
-        "Worked examples in the prompt</dt><dd>1",
+        "Worked examples in the prompt</dt><dd>2",  # the headline template has two
         "Inputs</dt><dd>Product",
     ):
         assert text in html, text

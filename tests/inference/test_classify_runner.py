@@ -61,10 +61,15 @@ async def test_requests_that_arrive_together_are_scored_in_one_forward_pass_with
     together = await asyncio.gather(*(_result(_request(classifier_artifact, [text])) for text in texts))
     batcher = runner._batchers[str(classifier_artifact)]
     assert batcher.passes == 1
+    # Padding to a longer text changes nothing but the order of sums: fp32 agrees to ~1e-6; bf16 (where the CPU
+    # runs it natively) keeps 8 bits of mantissa, ~0.4 % of a value, so a probability may move by a few 1e-3.
+    from inference.training.classifier.model import resolve_precision
+
+    tolerance = 1e-2 if resolve_precision(runner.serving_precision(), device="cpu") == "bf16" else 1e-4
     for single, joint in zip(alone, together[:3], strict=False):
         assert joint.payload["label"] == single["label"]
-        for label, p in single["probabilities"].items():  # padding to a longer text changes nothing, but bf16
-            assert joint.payload["probabilities"][label] == pytest.approx(p, abs=1e-3)  # sums in another order
+        for label, p in single["probabilities"].items():
+            assert joint.payload["probabilities"][label] == pytest.approx(p, abs=tolerance)
     assert all(sum(r.payload["probabilities"].values()) == pytest.approx(1.0) for r in together)
 
 

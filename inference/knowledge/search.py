@@ -87,8 +87,9 @@ class LoadedIndex:
         if texts:
             corpus = bm25s.tokenize([f"{t}\n{x}" for t, x in zip(titles, texts, strict=True)], stopwords="en",
                                     show_progress=False)
-            self.bm25 = bm25s.BM25()
-            self.bm25.index(corpus, show_progress=False)
+            if corpus.vocab:  # chunks of stop-words only ("To be or not to be") leave BM25 nothing; bm25s would raise
+                self.bm25 = bm25s.BM25()
+                self.bm25.index(corpus, show_progress=False)
         text_bytes = sum(len(t) + len(x) for t, x in zip(titles, texts, strict=True))
         # Vectors, texts (+ Python object overhead), BM25's sparse matrix (~ one int + one float per token).
         self.nbytes = self.matrix.nbytes + 2 * text_bytes + 100 * len(texts) + 2 * text_bytes
@@ -129,8 +130,8 @@ class LoadedIndex:
         return rows[best], exact[best]
 
     def bm25_scores(self, text: str) -> np.ndarray:
-        if self.bm25 is None:
-            return np.zeros(0, dtype=np.float32)
+        if self.bm25 is None:  # no chunks, or no word in them that is not a stop-word: dense search alone
+            return np.zeros(len(self), dtype=np.float32)
         import bm25s
 
         tokens = bm25s.tokenize([text], stopwords="en", return_ids=False, show_progress=False)[0]

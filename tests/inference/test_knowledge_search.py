@@ -146,6 +146,14 @@ def test_an_empty_loaded_index_finds_nothing():
     assert (found.hits, found.best_score) == ([], 0.0)
 
 
+def test_an_index_whose_chunks_are_only_stop_words_loads_and_finds_them_by_meaning():
+    quotes = LoadedIndex(ids=[1, 2], positions=[0, 1], titles=["", ""], source_rows=[1, 2],
+                         texts=["To be or not to be", "Is it? It was."], matrix=np.eye(2, 384))
+    found = quotes.search(np.eye(1, 384, 1, dtype=np.float32), "was it?", top_k=2)
+    assert found.hits[0].id == 2 and found.best_score == pytest.approx(1.0)
+    assert quotes.bm25_top("was it?", 2).tolist() == []
+
+
 def _unit(rows: np.ndarray) -> np.ndarray:
     return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
 

@@ -14,6 +14,18 @@ from inference.training.recommender.model import QUANTIZED_FROM, AlsSettings, Re
 CATEGORIES = ("Tents", "Boots", "Stoves", "")
 
 
+def _random_history(rng: np.random.Generator, users: int, items: int, *, fewest: int) -> sp.csr_matrix:
+    """Each user chose ``fewest``–12 distinct items once (weight log1p(1), as the trainer stores one purchase)."""
+    rows, cols = [], []
+    for user in range(users):
+        chosen = rng.choice(items, int(rng.integers(fewest, 13)), replace=False)
+        rows += [user] * len(chosen)
+        cols += chosen.tolist()
+    history = sp.csr_matrix((np.full(len(rows), np.log1p(1.0), np.float32), (rows, cols)), shape=(users, items))
+    history.sort_indices()
+    return history
+
+
 def fixture_model() -> Recommender:
     """400 items, 60 users with 3 to 12 items each: seeded arrays (no fit, so nothing depends on BLAS's training
     arithmetic), the embeddings rounded through float16 as a saved artifact's are."""
@@ -23,17 +35,11 @@ def fixture_model() -> Recommender:
     user_factors = rng.standard_normal((users, factors)).astype(np.float32)
     embeddings = rng.standard_normal((items, 32)).astype(np.float32)
     embeddings = (embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)).astype(np.float16).astype(np.float32)
-    rows, cols = [], []
-    for user in range(users):
-        chosen = rng.choice(items, int(rng.integers(3, 13)), replace=False)
-        rows += [user] * len(chosen)
-        cols += chosen.tolist()
-    history = sp.csr_matrix((np.full(len(rows), np.log1p(1.0), np.float32), (rows, cols)), shape=(users, items))
-    history.sort_indices()
+    history = _random_history(rng, users, items, fewest=3)
     cards = [{"title": f"Item {i}", "category": CATEGORIES[i % 4]} for i in range(items)]
     return Recommender(item_ids=[f"sku-{i}" for i in range(items)], user_ids=[f"c{u}" for u in range(users)],
                        item_factors=item_factors, user_factors=user_factors, embeddings=embeddings,
-                       popularity=np.bincount(cols, minlength=items).astype(np.float32), history=history,
+                       popularity=np.bincount(history.indices, minlength=items).astype(np.float32), history=history,
                        items=cards, weight=0.6, settings=AlsSettings(factors=factors))
 
 
@@ -135,17 +141,11 @@ def large_model() -> Recommender:
     copies = rng.choice(items, items // 10, replace=False)
     embeddings[copies] = embeddings[rng.choice(items, len(copies))]
     embeddings = (embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)).astype(np.float16).astype(np.float32)
-    rows, cols = [], []
-    for user in range(users):
-        chosen = rng.choice(items, int(rng.integers(1, 13)), replace=False)
-        rows += [user] * len(chosen)
-        cols += chosen.tolist()
-    history = sp.csr_matrix((np.full(len(rows), np.log1p(1.0), np.float32), (rows, cols)), shape=(users, items))
-    history.sort_indices()
+    history = _random_history(rng, users, items, fewest=1)
     return Recommender(item_ids=[f"sku-{i}" for i in range(items)], user_ids=[f"c{u}" for u in range(users)],
                        item_factors=rng.standard_normal((items, factors)).astype(np.float32),
                        user_factors=rng.standard_normal((users, factors)).astype(np.float32), embeddings=embeddings,
-                       popularity=np.bincount(cols, minlength=items).astype(np.float32), history=history,
+                       popularity=np.bincount(history.indices, minlength=items).astype(np.float32), history=history,
                        items=[{"title": f"Item {i}", "category": CATEGORIES[i % 4]} for i in range(items)],
                        weight=0.4, settings=AlsSettings(factors=factors))
 

@@ -161,12 +161,19 @@ async def _pump(*, url: str, name: str, body: dict[str, Any], api_key: str, even
                     detail = raw
                 await events.put(("error", status_message(name, response.status_code, detail, model=body["model"])))
                 return
+            done = False
             async for line in response.aiter_lines():
+                if done:
+                    # Read to the body's end (the chunked stream's last chunk follows [DONE] at once): a response
+                    # closed unread closes its connection too, and the next request would open a new one (a TCP,
+                    # and on a real remote a TLS, handshake before its first token) instead of keeping this alive.
+                    continue
                 item = _parse_line(name, line)
                 if item is None:
                     continue
                 if item == "done":
-                    return
+                    done = True
+                    continue
                 for event in item:
                     await events.put(event)
                     if event[0] == "error":

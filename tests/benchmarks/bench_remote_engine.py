@@ -117,13 +117,19 @@ def direct_body(product, *, length: int) -> dict:
     return chat_body(prepared.request)
 
 
-async def direct(client, url: str, body: dict, key: str) -> float:
-    """TTFT in ms of a client streaming straight from the remote: request sent → first content delta."""
+async def direct(client, url: str, body: dict, key: str, headers_ms: list[float] | None = None) -> float:
+    """TTFT in ms of a client streaming straight from the remote: request sent → first content delta.
+
+    ``headers_ms`` gets the time to the response's headers (the remote's front, as the step table's
+    remote.http_sent -> remote.headers measures it for this studio's worker).
+    """
     import json
 
     sent, first = time.perf_counter(), None
     async with client.stream("POST", f"{url}/chat/completions", json=body,
                              headers={"Authorization": f"Bearer {key}"}) as response:
+        if headers_ms is not None:
+            headers_ms.append((time.perf_counter() - sent) * 1000)
         assert response.status_code == 200, (await response.aread())[:300]
         async for line in response.aiter_lines():
             if first is None and line.startswith("data:") and line[5:].strip() != "[DONE]":
@@ -131,6 +137,15 @@ async def direct(client, url: str, body: dict, key: str) -> float:
                 if any((c.get("delta") or {}).get("content") for c in chunk.get("choices") or []):
                     first = time.perf_counter()
     return (first - sent) * 1000
+
+
+def pooled_connections() -> str:
+    """How many connections this loop's remote-engine client holds, and how many requests each carried."""
+    from inference.engines.remote import pooled_client
+
+    connections = pooled_client()._transport._pool.connections  # httpcore's pool: a look, not an interface
+    counts = [getattr(getattr(c, "_connection", None), "_request_count", "?") for c in connections]
+    return f"{len(connections)} connection(s), requests each {counts}"
 
 
 async def one(product, cookie: str, *, length: int, stop: bool = False) -> dict:
@@ -231,11 +246,11 @@ async def main_async(args, served_pair, ours_pair, cookie, key, remote_url) -> N
 
         trace = Path(tempfile.mkdtemp(prefix="bench-remote-")) / "ttft-trace.jsonl"
         timeline.enable(str(trace))  # the websocket requests of [3] only
-        direct_ms, socket_ms, direct_over, socket_over = [], [], [], []
+        direct_ms, socket_ms, direct_over, socket_over, direct_headers = [], [], [], [], []
         async with httpx.AsyncClient(timeout=120, trust_env=False) as client:
             await direct(client, f"{remote_url}/v1", body, key)  # its connection, as a long-lived client has one
             for i in range(args.requests):
-                pair = [("direct", lambda: direct(client, f"{remote_url}/v1", body, key)),
+                pair = [("direct", lambda: direct(client, f"{remote_url}/v1", body, key, direct_headers)),
                         ("socket", lambda: one(ours, cookie, length=args.tokens))]
                 for name, call in pair if i % 2 == 0 else pair[::-1]:  # alternate who goes first
                     before = await database_sync_to_async(last_pk)()
@@ -261,6 +276,10 @@ async def main_async(args, served_pair, ours_pair, cookie, key, remote_url) -> N
         print("    where the websocket's time to first token goes (median and p95 of each step):")
         for line in timeline.breakdown_lines(timeline.read(str(trace)).values()):
             print(line)
+        print(f"      (the direct client: sent -> headers p50 {percentile(direct_headers, .5):.1f} ms, "
+              f"p95 {percentile(direct_headers, .95):.1f} ms)")
+        print(f"    the worker's remote-engine connections to the remote after {args.requests + 2 + args.requests} "
+              f"requests: {pooled_connections()} (1 = HTTP keep-alive reused one connection)")
 
         before = await database_sync_to_async(last_pk)()
         got = await one(stopped, cookie, length=1024, stop=True)

@@ -394,3 +394,65 @@ async def test_a_qa_answer_on_a_remote_engine_streams_the_remote_text_with_local
     given = {item["n"] for item in events[0].items}
     assert result.payload["abstained"] is False and all(c["n"] in given for c in result.payload["citations"])
     assert theirs.channel == "api"
+
+
+@contextlib.contextmanager
+def keep_alive_server():
+    """A real OpenAI-style SSE server speaking HTTP/1.1 with keep-alive (chunked bodies, the last chunk written
+    after ``data: [DONE]`` as servers do); ``peers`` lists the client address of every request it answered."""
+    import http.server
+    import json
+
+    peers: list[tuple[str, int]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            self.rfile.read(int(self.headers["Content-Length"]))
+            peers.append(self.client_address)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            chunks = [{"choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
+                      for word in ("Dry", " feet")]
+            chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                           "usage": {"prompt_tokens": 5, "completion_tokens": 2}})
+            for data in [*(json.dumps(chunk) for chunk in chunks), "[DONE]"]:
+                event = f"data: {data}\n\n".encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", peers
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_consecutive_remote_generations_reuse_one_kept_alive_connection(settings):
+    from inference.engines.remote import remote_generate
+    from inference.protocol import InferenceRequest, Task
+    from inference.runners import Result, RunContext, Token
+
+    with keep_alive_server() as (url, peers):
+        settings.REMOTE_ENGINES = {"pooled": url}
+        request = InferenceRequest(task=Task.GENERATE, model="", messages=[{"role": "user", "content": "hi"}],
+                                   params={"max_new_tokens": 8},
+                                   remote={"engine": "pooled", "model": "m", "api_key": ""})
+        for number in range(3):
+            events = [event async for event in remote_generate(request, RunContext(f"r{number}"))]
+            assert [e.text for e in events if isinstance(e, Token)] == ["Dry", " feet"]
+            assert isinstance(events[-1], Result) and (events[-1].finish_reason, events[-1].text) == ("eos", "Dry feet")
+            assert events[-1].usage["completion_tokens"] == 2
+        # One connection for all three: a new one would cost a TCP (and TLS) handshake before each first token.
+        assert len(peers) == 3 and len(set(peers)) == 1, peers

@@ -17,15 +17,37 @@ from products.training.hyperparameters import HyperParameters, steps_per_epoch
 #: Training tokens per second of SmolLM2-135M with LoRA before this machine has measured its own: the CPU
 #: figure is tests/benchmarks/bench_training.py on two busy cores (150–190), the GPU one a cautious guess.
 TYPICAL_TOKENS_PER_SECOND = {"cpu": 200.0, "cuda": 30_000.0}
-#: The same for the MiniLM classifier (forward and backward, batches of 16 short texts): 240–290 on the dev
-#: machine's two busy cores with one torch thread (tests/benchmarks/bench_classifier.py --threads 1), about 65
-#: with torch's default two threads there; the GPU figure is a cautious guess. Texts are short, so a run is
-#: still minutes for a few hundred rows; the first run measures this machine's own figure.
-CLASSIFIER_TOKENS_PER_SECOND = {"cpu": 250.0, "cuda": 50_000.0}
+#: The same for the MiniLM classifier as it trains by default (top 3 layers, batches of 32 texts of ~64 tokens,
+#: 2 epochs for 10k texts, the per-epoch dev scoring included): tests/benchmarks/bench_classifier.py --threads 1 on
+#: the dev machine's two shared cores measured ~5,500 with bf16 autocast and ~3,000 in fp32 (bf16 where the CPU
+#: computes it natively, ``cpu_has_bf16``); the GPU figure is a cautious guess. The first run measures this
+#: machine's own figure.
+CLASSIFIER_TOKENS_PER_SECOND = {"cpu": 2500.0, "cpu-bf16": 5000.0, "cuda": 50_000.0}
 #: Tokens the chat template and the product's prompt add to each example, beyond the dataset's own text.
 PROMPT_OVERHEAD_TOKENS = 40
 #: Seconds for loading the model, writing the artifact and the evaluation report, beyond the steps.
 FIXED_SECONDS = {"cpu": 40.0, "cuda": 20.0}
+
+
+def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), so the classifier trains in bf16 autocast.
+
+    Read from the CPU flags, as the web tier never loads torch (the worker asks oneDNN the same question).
+    """
+    try:
+        flags = set(cpuinfo.read_text().split())
+    except OSError:
+        return False
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def typical_tokens_per_second(device: str, *, method: str) -> float:
+    """Training tokens/s of ``method`` on ``device`` before a run has measured this machine's own."""
+    if method != "classifier":
+        return TYPICAL_TOKENS_PER_SECOND.get(device, TYPICAL_TOKENS_PER_SECOND["cpu"])
+    if device == "cuda":
+        return CLASSIFIER_TOKENS_PER_SECOND["cuda"]
+    return CLASSIFIER_TOKENS_PER_SECOND["cpu-bf16" if cpu_has_bf16() else "cpu"]
 
 
 def device_hint() -> str:
@@ -88,8 +110,7 @@ def preflight_estimate(
     per_example = min(math.ceil(text_tokens + overhead), params.max_length)
     per_epoch = per_example * train_examples
     total = per_epoch * params.epochs
-    typical = CLASSIFIER_TOKENS_PER_SECOND if classifier else TYPICAL_TOKENS_PER_SECOND
-    speed = measured_tokens_per_second or typical.get(device, typical["cpu"])
+    speed = measured_tokens_per_second or typical_tokens_per_second(device, method=method)
     seconds = total / speed + FIXED_SECONDS.get(device, FIXED_SECONDS["cpu"])
     return PreflightEstimate(
         train_examples=train_examples, validation_examples=validation_examples, tokens_per_example=per_example,

@@ -128,6 +128,9 @@ def defaults_for(*, train_examples: int, device: str) -> HyperParameters:
 
 #: Training examples from which a CPU classifier run takes batches of 32 (see ``classifier_defaults_for``).
 CLASSIFIER_LARGE_SET = 2000
+#: Training examples from which a classifier run takes 2 epochs, not 3: by then 2 epochs are 300+ optimizer steps
+#: of batches of 32, and early stopping rarely lets a third run anyway (see ``classifier_defaults_for``).
+CLASSIFIER_TWO_EPOCHS_SET = 5000
 
 
 def classifier_defaults_for(*, train_examples: int, device: str) -> HyperParameters:
@@ -137,13 +140,15 @@ def classifier_defaults_for(*, train_examples: int, device: str) -> HyperParamet
     GPU affords 128. Small datasets take a bolder learning rate, as their runs have few steps. From
     ``CLASSIFIER_LARGE_SET`` examples a CPU takes batches of 32 too: ×1.18 tokens/s over 16 (fewer optimizer
     steps per token; tests/benchmarks/bench_classifier.py --train-speed), while a smaller set keeps 16 so
-    that it still gets enough steps.
+    that it still gets enough steps. From ``CLASSIFIER_TWO_EPOCHS_SET`` examples 2 epochs, so 10k short texts
+    train in minutes on a CPU.
     """
     gpu = device.startswith("cuda")
     batch_size = max(1, min(32 if gpu or train_examples >= CLASSIFIER_LARGE_SET else 16, train_examples))
-    steps = steps_per_epoch(train_examples, batch_size) * 3
+    epochs = 2 if train_examples >= CLASSIFIER_TWO_EPOCHS_SET else 3
+    steps = steps_per_epoch(train_examples, batch_size) * epochs
     return HyperParameters(
-        epochs=3,
+        epochs=epochs,
         learning_rate=1e-4 if steps <= 300 else 5e-5,
         batch_size=batch_size,
         max_length=128 if gpu else 64,

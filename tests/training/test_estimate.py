@@ -49,3 +49,32 @@ def test_the_chart_puts_the_highest_loss_at_the_top_and_the_last_step_at_the_rig
     assert chart.validation == f"{WIDTH - PAD:.1f},{HEIGHT / 2:.1f}"
     assert (chart.y_max, chart.y_min, chart.x_max, chart.empty) == ("3.00", "1.00", 10, False)
     assert loss_chart([], total_steps=5).empty
+
+
+def test_a_classifier_on_10k_texts_is_estimated_for_the_two_epochs_it_defaults_to_at_the_classifiers_speed():
+    from products.training.estimate import typical_tokens_per_second
+    from products.training.hyperparameters import classifier_defaults_for
+
+    params = classifier_defaults_for(train_examples=10_000, device="cpu")
+    estimate = preflight_estimate(train_examples=10_000, validation_examples=1_000, mean_text_tokens=30.0,
+                                  params=params, device="cpu", method="classifier")
+    assert params.epochs == 2 and estimate.total_tokens == 32 * 10_000 * 2
+    assert estimate.tokens_per_second == typical_tokens_per_second("cpu", method="classifier")
+    assert estimate.seconds < 10 * 60  # the figure for 10k short texts on a CPU; here it is what is shown
+    # Smaller sets keep 3 epochs (more steps where there are few).
+    assert classifier_defaults_for(train_examples=4_999, device="cpu").epochs == 3
+
+
+def test_the_classifiers_typical_cpu_speed_follows_whether_the_cpu_has_bf16(tmp_path, monkeypatch):
+    from products.training import estimate
+
+    with_bf16, without = tmp_path / "with", tmp_path / "without"
+    with_bf16.write_text("flags\t\t: fpu sse2 avx512f avx512_bf16 amx_tile\n")
+    without.write_text("flags\t\t: fpu sse2 avx2 avx512f\n")
+    assert estimate.cpu_has_bf16(with_bf16) and not estimate.cpu_has_bf16(without)
+    assert not estimate.cpu_has_bf16(tmp_path / "missing")
+    monkeypatch.setattr(estimate, "cpu_has_bf16", lambda: False)
+    fp32 = estimate.typical_tokens_per_second("cpu", method="classifier")
+    monkeypatch.setattr(estimate, "cpu_has_bf16", lambda: True)
+    assert estimate.typical_tokens_per_second("cpu", method="classifier") > fp32
+    assert estimate.typical_tokens_per_second("cpu", method="lora") == estimate.TYPICAL_TOKENS_PER_SECOND["cpu"]

@@ -32,6 +32,8 @@ from products.remote_engines import (
 from studio import timeline
 
 #: OpenAI's finish reasons in the studio's words ("stop" is the model ending or a stop string: both end cleanly).
+#: Seconds the worker waits after ``data: [DONE]`` for the stream's end, to keep the connection alive.
+DRAIN_AFTER_DONE_S = 1.0
 FINISH_REASONS = {"stop": "eos", "length": "length", "content_filter": "stop", "tool_calls": "eos"}
 _END = object()
 #: One kept-open client per event loop (httpx pools connections per host inside it), never one per request: a new
@@ -161,19 +163,14 @@ async def _pump(*, url: str, name: str, body: dict[str, Any], api_key: str, even
                     detail = raw
                 await events.put(("error", status_message(name, response.status_code, detail, model=body["model"])))
                 return
-            done = False
-            async for line in response.aiter_lines():
-                if done:
-                    # Read to the body's end (the chunked stream's last chunk follows [DONE] at once): a response
-                    # closed unread closes its connection too, and the next request would open a new one (a TCP,
-                    # and on a real remote a TLS, handshake before its first token) instead of keeping this alive.
-                    continue
+            lines = response.aiter_lines()
+            async for line in lines:
                 item = _parse_line(name, line)
                 if item is None:
                     continue
                 if item == "done":
-                    done = True
-                    continue
+                    await _drain(lines)
+                    return
                 for event in item:
                     await events.put(event)
                     if event[0] == "error":
@@ -182,6 +179,19 @@ async def _pump(*, url: str, name: str, body: dict[str, Any], api_key: str, even
         raise
     except Exception as exc:  # connect/read timeouts, refused connections, dropped streams: words, not a trace
         await events.put(("error", failure_message(name, exc)))
+
+
+async def _drain(lines) -> None:
+    """Read what follows ``[DONE]`` (normally at once the chunked body's end), so httpx keeps the connection for the
+    next request instead of closing it unread (a TCP, on a real remote a TLS, handshake before every first token).
+
+    Bounded: a server that holds the stream open past ``[DONE]`` costs at most ``DRAIN_AFTER_DONE_S``, and the
+    generation still ends as written; its connection is then closed, as before.
+    """
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(DRAIN_AFTER_DONE_S):
+            async for _line in lines:
+                pass
 
 
 def _parse_line(name: str, line: str) -> list[tuple[str, Any]] | str | None:

@@ -397,9 +397,10 @@ async def test_a_qa_answer_on_a_remote_engine_streams_the_remote_text_with_local
 
 
 @contextlib.contextmanager
-def keep_alive_server():
+def keep_alive_server(*, hold_after_done_s: float = 0.0):
     """A real OpenAI-style SSE server speaking HTTP/1.1 with keep-alive (chunked bodies, the last chunk written
-    after ``data: [DONE]`` as servers do); ``peers`` lists the client address of every request it answered."""
+    after ``data: [DONE]`` as servers do, or ``hold_after_done_s`` later); ``peers`` lists the client address of every
+    request it answered."""
     import http.server
     import json
 
@@ -423,6 +424,7 @@ def keep_alive_server():
                 event = f"data: {data}\n\n".encode()
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
                 self.wfile.flush()
+            time.sleep(hold_after_done_s)
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
 
@@ -456,3 +458,23 @@ async def test_consecutive_remote_generations_reuse_one_kept_alive_connection(se
             assert events[-1].usage["completion_tokens"] == 2
         # One connection for all three: a new one would cost a TCP (and TLS) handshake before each first token.
         assert len(peers) == 3 and len(set(peers)) == 1, peers
+
+
+async def test_a_remote_that_holds_its_stream_open_after_done_still_ends_the_generation_as_written(settings):
+    from inference.engines import remote as remote_engine
+    from inference.protocol import InferenceRequest, Task
+    from inference.runners import Result, RunContext
+
+    drain_s = remote_engine.DRAIN_AFTER_DONE_S
+    with keep_alive_server(hold_after_done_s=drain_s + 4) as (url, _peers):
+        settings.REMOTE_ENGINES = {"lingering": url}
+        request = InferenceRequest(task=Task.GENERATE, model="", messages=[{"role": "user", "content": "hi"}],
+                                   params={"max_new_tokens": 8},
+                                   remote={"engine": "lingering", "model": "m", "api_key": ""})
+        started = time.monotonic()
+        events = [event async for event in remote_engine.remote_generate(request, RunContext("held"))]
+        waited = time.monotonic() - started
+    result = events[-1]
+    # Done as written (not an error from the read timeout), and without waiting for the server to end its body.
+    assert isinstance(result, Result) and (result.finish_reason, result.text) == ("eos", "Dry feet"), result
+    assert waited < drain_s + 3, waited

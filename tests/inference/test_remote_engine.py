@@ -293,6 +293,30 @@ async def test_a_version_whose_engine_the_operator_removed_is_refused_in_words(a
 
 
 @contextlib.contextmanager
+def _serving(handler):
+    """Serve ``handler`` (an http.server request handler class) on a free localhost port in a thread; yields its /v1."""
+    import http.server
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _remote_request(settings, *, engine: str, url: str, **params):
+    """A generate request for a remote engine the operator allowed (``engine`` → ``url``), sent straight to it."""
+    from inference.protocol import InferenceRequest, Task
+
+    settings.REMOTE_ENGINES = {engine: url}
+    return InferenceRequest(task=Task.GENERATE, model="", messages=[{"role": "user", "content": "hi"}],
+                            params=params, remote={"engine": engine, "model": "m", "api_key": ""})
+
+
+@contextlib.contextmanager
 def trickling_server():
     """A real OpenAI-style SSE server (stdlib http.server in a thread) that writes one token every 0.1 s for
     a minute; ``closed`` is set when the client hangs up, which is how a server learns a request ended."""
@@ -319,14 +343,8 @@ def trickling_server():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", closed
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(Handler) as url:
+        yield url, closed
 
 
 @pytest.mark.parametrize("ending", ["time_limit", "cancelled"])
@@ -334,14 +352,10 @@ async def test_a_slow_remote_answer_ends_at_the_time_limit_or_on_stop_and_the_se
     settings, ending,
 ):
     from inference.engines.remote import remote_generate
-    from inference.protocol import InferenceRequest, Task
     from inference.runners import Result, RunContext, Token
 
     with trickling_server() as (url, closed):
-        settings.REMOTE_ENGINES = {"slow": url}
-        request = InferenceRequest(task=Task.GENERATE, model="", messages=[{"role": "user", "content": "hi"}],
-                                   params={"max_new_tokens": 1000, "max_seconds": 1.0},
-                                   remote={"engine": "slow", "model": "m", "api_key": ""})
+        request = _remote_request(settings, engine="slow", url=url, max_new_tokens=1000, max_seconds=1.0)
         context = RunContext("r1")
         events, started = [], time.monotonic()
         async for event in remote_generate(request, context):
@@ -431,26 +445,16 @@ def keep_alive_server(*, hold_after_done_s: float = 0.0):
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", peers
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(Handler) as url:
+        yield url, peers
 
 
 async def test_consecutive_remote_generations_reuse_one_kept_alive_connection(settings):
     from inference.engines.remote import remote_generate
-    from inference.protocol import InferenceRequest, Task
     from inference.runners import Result, RunContext, Token
 
     with keep_alive_server() as (url, peers):
-        settings.REMOTE_ENGINES = {"pooled": url}
-        request = InferenceRequest(task=Task.GENERATE, model="", messages=[{"role": "user", "content": "hi"}],
-                                   params={"max_new_tokens": 8},
-                                   remote={"engine": "pooled", "model": "m", "api_key": ""})
+        request = _remote_request(settings, engine="pooled", url=url, max_new_tokens=8)
         for number in range(3):
             events = [event async for event in remote_generate(request, RunContext(f"r{number}"))]
             assert [e.text for e in events if isinstance(e, Token)] == ["Dry", " feet"]
@@ -462,15 +466,11 @@ async def test_consecutive_remote_generations_reuse_one_kept_alive_connection(se
 
 async def test_a_remote_that_holds_its_stream_open_after_done_still_ends_the_generation_as_written(settings):
     from inference.engines import remote as remote_engine
-    from inference.protocol import InferenceRequest, Task
     from inference.runners import Result, RunContext
 
     drain_s = remote_engine.DRAIN_AFTER_DONE_S
     with keep_alive_server(hold_after_done_s=drain_s + 4) as (url, _peers):
-        settings.REMOTE_ENGINES = {"lingering": url}
-        request = InferenceRequest(task=Task.GENERATE, model="", messages=[{"role": "user", "content": "hi"}],
-                                   params={"max_new_tokens": 8},
-                                   remote={"engine": "lingering", "model": "m", "api_key": ""})
+        request = _remote_request(settings, engine="lingering", url=url, max_new_tokens=8)
         started = time.monotonic()
         events = [event async for event in remote_engine.remote_generate(request, RunContext("held"))]
         waited = time.monotonic() - started

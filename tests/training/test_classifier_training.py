@@ -326,7 +326,6 @@ def test_training_runs_in_bf16_only_where_the_cpu_has_it_keeps_fp32_weights_and_
     from inference.training.classifier.trainer import ClassifierTrainer
     from products.training.hyperparameters import classifier_defaults_for
 
-
     if native and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
         pytest.skip("this CPU has no native bf16 (AVX512-BF16/AMX)")
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: native)

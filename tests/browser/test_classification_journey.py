@@ -50,12 +50,15 @@ def test_gallery_to_trained_router_to_a_label_in_the_playground_and_a_labelled_f
 
     page.get_by_role("link", name="Fine-tune").click()
     expect(page.get_by_label("Dataset version")).not_to_contain_text("Inbox")  # texts to label teach nothing
+    # The pre-flight estimate speaks of the classifier trainer's speed, not the language model's.
+    expect(page.get_by_text(re.compile(r"Speed: (5,000|2,500) tokens a second, typical for"))).to_be_visible()
     page.get_by_text("Advanced settings").click()
     page.get_by_label("Epochs").fill("1")
     page.get_by_role("button", name="Train classifier").click()
     expect(page.get_by_role("heading", name=re.compile(r"Training run \d+"))).to_be_visible()
     expect(page.get_by_test_id("run-status")).to_have_text("Succeeded", timeout=TRAINING_MS)
     expect(page.get_by_test_id("run-report")).to_contain_text("Accuracy")
+    _read_the_report(page)
     page.get_by_role("button", name="Create a version with this model").click()
     expect(page.get_by_text(re.compile(r"Saved version 1 with the fine-tuned model"))).to_be_visible()
     assert TrainingRun.objects.get().status == "succeeded"
@@ -80,3 +83,27 @@ def test_gallery_to_trained_router_to_a_label_in_the_playground_and_a_labelled_f
         rows = list(csv.DictReader(handle))
     assert [row["text"] for row in rows][0] == PARCEL and rows[0]["label"] == "shipping"
     assert LabellingJob.objects.get().product == Product.objects.get(team=team)
+
+
+def _read_the_report(page) -> None:
+    """The confusion matrix lists a cell's texts when its number is clicked; the threshold slider says what share
+    would be answered "unsure"."""
+    matrix = page.get_by_test_id("confusion-matrix")
+    shipping = matrix.locator("tbody tr", has=page.get_by_role("rowheader", name="shipping", exact=True))
+    cell = shipping.locator("td.diagonal a")
+    count = int(cell.inner_text())
+    cell.click()
+    examples = page.locator("#cell-examples")
+    expect(examples.get_by_role("heading")).to_have_text(
+        f"Labelled “shipping”, chosen “shipping”: {count} text{'s' if count != 1 else ''}")
+    expect(examples.locator("li")).to_have_count(count)
+    expect(page.get_by_role("heading", name="Do the probabilities mean what they say?")).to_be_visible()
+
+    held_out = int(re.search(r"On (\d+) held-out", page.get_by_test_id("classifier-report").inner_text()).group(1))
+    slider = page.get_by_label("Try a threshold")
+    slider.fill("0")
+    expect(page.get_by_test_id("threshold-outcome")).to_contain_text(
+        f"Below 0.00: 0 of {held_out} held-out texts (0 %) would be answered “unsure”")
+    slider.fill("0.99")
+    expect(page.get_by_test_id("threshold-outcome")).to_contain_text(
+        re.compile(rf"Below 0\.99: \d+ of {held_out} held-out texts \(\d+ %\) would be answered “unsure”"))

@@ -30,8 +30,10 @@ pytestmark = pytest.mark.browser
 MODEL = "Qwen/Qwen2.5-1.5B-Instruct"
 API_KEY = "sk-remote-journey-7d41c9e2b8"
 SENTENCE = "Kestrel Lamps opens on Quay Street tonight, and every lantern there was written by the remote engine."
-# What the server says it counted: not the number of chunks it sent, so the studio must take the server's word.
-USAGE = {"prompt_tokens": 41, "completion_tokens": 17, "total_tokens": 58}
+# What the server says it counted: not the 17 chunks (words) it sends, which is what the studio counts for a server
+# that reports no usage, so the page and the row show the server's own figures only if the studio took them.
+USAGE = {"prompt_tokens": 41, "completion_tokens": 23, "total_tokens": 64}
+REPORTED = (USAGE["prompt_tokens"], USAGE["completion_tokens"])
 READ_TIMEOUT_S = 2  # the live studio's STUDIO_REMOTE_READ_TIMEOUT_S: how long "hung" may stay silent
 NOT_ANSWERING = ("The remote engine “{name}” is not answering ({why}). Try again in a minute; if it keeps "
                  "happening, tell the studio's operator.")
@@ -151,13 +153,13 @@ def test_admin_points_the_product_at_a_remote_engine_and_the_playground_streams_
 
     _generate(page, "Kestrel Lamps opens its second shop on Quay Street tonight")
     expect(page.get_by_test_id("variant-text")).to_have_text(SENTENCE)
-    expect(page.get_by_test_id("variant-meta")).to_have_text("17 tokens · finished")
+    expect(page.get_by_test_id("variant-meta")).to_have_text(f"{USAGE['completion_tokens']} tokens · finished")
     sent = EngineHandler.requests[-1]
     assert sent["path"] == "/v1/chat/completions" and sent["body"]["model"] == MODEL
     assert "Quay Street tonight" in sent["body"]["messages"][-1]["content"]  # the playground's inputs went there
     row = Generation.objects.get(product=product)
     assert (row.output, row.status, row.finish_reason) == (SENTENCE, "finished", "eos")
-    assert (row.tokens_in, row.tokens_out, row.channel) == (41, 17, "playground")
+    assert (row.tokens_in, row.tokens_out, row.channel) == (*REPORTED, "playground")
 
     _publish_the_draft(page, (API_KEY, stored))
     page.get_by_role("navigation", name="Product").get_by_role("link", name="Engine").click()
@@ -192,9 +194,9 @@ def _the_api_answers_from_the_live_version(live_server_url: str, product: Produc
     with urllib.request.urlopen(request, timeout=30) as response:
         body = json.loads(response.read())
     assert body["choices"][0]["message"]["content"] == SENTENCE
-    assert body["usage"]["completion_tokens"] == 17
+    assert body["usage"]["completion_tokens"] == USAGE["completion_tokens"]
     row = Generation.objects.get(product=product, channel="api")
-    assert (row.version.number, row.tokens_in, row.tokens_out) == (1, 41, 17)
+    assert (row.version.number, row.tokens_in, row.tokens_out) == (1, *REPORTED)
 
 
 @pytest.mark.parametrize(("engine", "why"), [

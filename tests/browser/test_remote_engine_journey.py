@@ -132,6 +132,12 @@ def test_admin_points_the_product_at_a_remote_engine_and_the_playground_streams_
     _engine_tab(page, live_server_url, product)
     expect(page.locator("#key-state")).to_have_text("No API key is set.")
 
+    _choose_engine(page, "gpu", model="", api_key=API_KEY)  # the model forgotten: the form comes back
+    page.get_by_role("button", name="Save engine").click()
+    expect(page.get_by_text("Name the model to use on that engine (GET /v1/models on it lists them).")).to_be_visible()
+    expect(page.get_by_label("API key (optional)")).to_have_value("")
+    assert API_KEY not in page.content()  # not even echoed back into the form it was typed in
+
     _choose_engine(page, "gpu", model=MODEL, api_key="sk-wrong")
     page.get_by_role("button", name="Test connection").click()
     check = page.locator("#check-result")

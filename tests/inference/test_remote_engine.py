@@ -4,14 +4,13 @@ the real SmolLM2) serving its own /v1/chat/completions, which the test allows as
 The second studio runs on the in-memory channel layer (REDIS_URL empty), so only its own worker answers its
 requests and only this test's worker (on Redis) answers ours. It shares the test database, so the remote
 side's own Generation row shows what it produced and when its request ended. The "down" and "silent"
-servers are real sockets: a port nothing listens on, and one that accepts and never answers.
+servers are real sockets (tests/openai_server.py): a port nothing listens on, and one that accepts and never answers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import threading
 import time
 
@@ -33,6 +32,7 @@ from products.services import (
 )
 from studio.asgi import application
 from tests.live import free_port, studio_process
+from tests.openai_server import QuietHandler, content_chunk, finish_chunk, serving, silent_server, sse_event
 from tests.studio.test_websocket_routing import _session_cookie_for
 
 # Only the tests that meet the second studio load its model: they carry the model mark.
@@ -231,33 +231,6 @@ async def test_test_connection_names_the_model_and_the_time_or_says_what_is_wron
     assert "The remote engine “studio2” refused the API key (HTTP 401)" in wrong and "sk_wrong" not in wrong
 
 
-@contextlib.contextmanager
-def silent_server():
-    """A real TCP server that accepts connections and never answers (a hung engine)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept():
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            with contextlib.suppress(OSError):
-                held.append(listener.accept()[0])
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
-    finally:
-        stop.set()
-        thread.join()
-        for connection in held:
-            connection.close()
-        listener.close()
-
-
 @pytest.mark.parametrize("server", ["down", "silent"])
 async def test_a_down_or_silent_engine_is_reported_in_words_within_seconds_and_the_row_fails(
     acme, worker, settings, server,
@@ -292,21 +265,6 @@ async def test_a_version_whose_engine_the_operator_removed_is_refused_in_words(a
     assert (row.status, row.error) == ("failed", NOT_ALLOWED.format(name="gpu"))
 
 
-@contextlib.contextmanager
-def _serving(handler):
-    """Serve ``handler`` (an http.server request handler class) on a free localhost port in a thread; yields its /v1."""
-    import http.server
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def _remote_request(settings, *, engine: str, url: str, **params):
     """A generate request for a remote engine the operator allowed (``engine`` → ``url``), sent straight to it."""
     from inference.protocol import InferenceRequest, Task
@@ -320,30 +278,23 @@ def _remote_request(settings, *, engine: str, url: str, **params):
 def trickling_server():
     """A real OpenAI-style SSE server (stdlib http.server in a thread) that writes one token every 0.1 s for
     a minute; ``closed`` is set when the client hangs up, which is how a server learns a request ended."""
-    import http.server
-    import json
-
     closed = threading.Event()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self):  # noqa: N802 - http.server's naming
-            self.rfile.read(int(self.headers["Content-Length"]))
+            self.read_json()
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
             try:
                 for n in range(600):
-                    chunk = {"choices": [{"index": 0, "delta": {"content": f" w{n}"}, "finish_reason": None}]}
-                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.write(sse_event(content_chunk(f" w{n}")))
                     self.wfile.flush()
                     time.sleep(0.1)
             except OSError:
                 closed.set()
 
-        def log_message(self, *args):
-            pass
-
-    with _serving(Handler) as url:
+    with serving(Handler) as url:
         yield url, closed
 
 
@@ -415,37 +366,28 @@ def keep_alive_server(*, hold_after_done_s: float = 0.0):
     """A real OpenAI-style SSE server speaking HTTP/1.1 with keep-alive (chunked bodies, the last chunk written
     after ``data: [DONE]`` as servers do, or ``hold_after_done_s`` later); ``peers`` lists the client address of every
     request it answered."""
-    import http.server
-    import json
-
     peers: list[tuple[str, int]] = []
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
         def do_POST(self):  # noqa: N802 - http.server's naming
-            self.rfile.read(int(self.headers["Content-Length"]))
+            self.read_json()
             peers.append(self.client_address)
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            chunks = [{"choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
-                      for word in ("Dry", " feet")]
-            chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-                           "usage": {"prompt_tokens": 5, "completion_tokens": 2}})
-            for data in [*(json.dumps(chunk) for chunk in chunks), "[DONE]"]:
-                event = f"data: {data}\n\n".encode()
+            chunks = [content_chunk("Dry"), content_chunk(" feet"),
+                      finish_chunk("stop", {"prompt_tokens": 5, "completion_tokens": 2}), "[DONE]"]
+            for event in map(sse_event, chunks):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
                 self.wfile.flush()
             time.sleep(hold_after_done_s)
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
 
-        def log_message(self, *args):
-            pass
-
-    with _serving(Handler) as url:
+    with serving(Handler) as url:
         yield url, peers
 
 

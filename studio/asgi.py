@@ -23,13 +23,16 @@ from django.urls import re_path  # noqa: E402
 from django.utils.module_loading import import_string  # noqa: E402
 
 from products.routing import widget_websocket_urlpatterns  # noqa: E402
+from studio.request_threads import RequestThreads  # noqa: E402
 from studio.routing import websocket_urlpatterns  # noqa: E402
 
+# Requests' sync code on reused threads, which keep their database connections (studio/request_threads.py).
+http_application = RequestThreads(django_asgi_app)
 studio_websockets = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_application,
         "websocket": URLRouter([
             *widget_websocket_urlpatterns,  # no session, no same-origin rule: see the module docstring
             re_path(r"^", studio_websockets),

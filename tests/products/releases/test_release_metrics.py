@@ -157,3 +157,23 @@ def test_generations_of_other_channels_than_playground_widget_and_api_are_not_us
     generation.refresh_from_db()
     generation_feedback_set(generation=generation, value=1)
     assert not UsageRollup.objects.exists()
+
+
+def test_rankings_without_a_first_token_are_counted_in_one_update_with_what_happened_while_they_ran(
+        product, owner, django_assert_num_queries):
+    """A ranking (no time to first token) finishing after the day's row exists: its rating, click and purchase
+    given while it ran are counted, and its ending takes five statements (begin, the generation's update and
+    read, one UPDATE of the rollup's counters, commit): it is on the way to every answer."""
+    first = ask(product, "shopper-a")
+    generation_finish(generation_id=first.pk, output="", finish_reason="eos", tokens_in=0, tokens_out=0,
+                      time_to_first_token_s=None, duration_s=0.02, result={"items": []})  # creates the day's row
+    running = ask(product, "shopper-b")
+    generation_feedback_set(generation=running, value=-1)
+    for kind in (FeedbackEvent.Kind.CLICK, FeedbackEvent.Kind.CLICK, FeedbackEvent.Kind.PURCHASE):
+        feedback_event_record(generation=running, kind=kind, item="sku-1")
+    with django_assert_num_queries(5):
+        generation_finish(generation_id=running.pk, output="", finish_reason="eos", tokens_in=2, tokens_out=3,
+                          time_to_first_token_s=None, duration_s=0.02, result={"items": []})
+    [row] = UsageRollup.objects.all()
+    assert (row.generations, row.errors, row.thumbs_up, row.thumbs_down, row.clicked, row.purchased, row.corrected,
+            row.tokens_in, row.tokens_out, row.ttft_histogram) == (2, 0, 0, 1, 1, 1, 0, 2, 3, [])

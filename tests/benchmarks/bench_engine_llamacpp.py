@@ -247,13 +247,11 @@ def bench_batched(engine, peer: Peer, rounds: int, max_new_tokens: int, streams:
           f"ratio {o / t:.2f} (target >= 0.8)")
 
 
-def make_adapters(base_dir: Path, out: Path, formats: list[str]) -> dict[str, Path]:
-    """The rank-16 all-linear PEFT adapter (seeded, B scaled to a fine-tune's size), one GGUF per lora_a type."""
+def _peft_adapter(base_dir: Path, out: Path):
+    """The rank-16 all-linear PEFT adapter (seeded, B scaled to a fine-tune's size), saved to `out`."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
-
-    from inference.engines.gguf_export import export_lora_gguf
 
     model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
     torch.manual_seed(0)
@@ -263,7 +261,21 @@ def make_adapters(base_dir: Path, out: Path, formats: list[str]) -> dict[str, Pa
             if "lora_B" in name:
                 weights.mul_(0.02)
     peft.save_pretrained(str(out), safe_serialization=True)
-    config = model.config.to_dict()
+    return peft
+
+
+def make_adapter(base_dir: Path, out: Path) -> Path:
+    """That adapter in GGUF as a training run exports it (`out/adapter_model.gguf`)."""
+    from inference.engines.gguf_export import export_peft_model
+
+    return export_peft_model(_peft_adapter(base_dir, out), out)
+
+
+def make_adapters(base_dir: Path, out: Path, formats: list[str]) -> dict[str, Path]:
+    """The same adapter once per lora_a type (`out/adapter-<type>.gguf`)."""
+    from inference.engines.gguf_export import export_lora_gguf
+
+    config = _peft_adapter(base_dir, out).get_base_model().config.to_dict()
     return {fmt: export_lora_gguf(out, config, out / f"adapter-{fmt}.gguf", a_type=fmt) for fmt in formats}
 
 

@@ -11,7 +11,9 @@ the two sides interleaved round by round so background load hits both alike:
 2. 8 streams arriving staggered through the Scheduler / llama.cpp's own low-level batched decode
    of the same 8 prompts (one llama_decode per step, argmax in numpy) — target >= 0.8.
 3. a fine-tuned version (a rank-16 LoRA adapter on every linear layer, in GGUF) / the base model,
-   single-stream decode tokens/s — target >= 0.9.
+   single-stream decode tokens/s — target >= 0.9. The studio's streams and llama.cpp's own (same GGUF
+   and adapter, no studio code) take turns token by token, each adapter format (lora_a Q8_0, the
+   default, and F32, what earlier exports wrote) side by side; wall and thread-CPU time per token.
 6. 60 concurrent streams through one Scheduler with 16 slots: time to first token p50/p95, queue
    waits, and how every stream ended (text + done, or a clear error).
 """
@@ -19,6 +21,7 @@ the two sides interleaved round by round so background load hits both alike:
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import statistics
 import sys
@@ -244,12 +247,11 @@ def bench_batched(engine, peer: Peer, rounds: int, max_new_tokens: int, streams:
           f"ratio {o / t:.2f} (target >= 0.8)")
 
 
-def make_adapter(base_dir: Path, out: Path) -> Path:
+def _peft_adapter(base_dir: Path, out: Path):
+    """The rank-16 all-linear PEFT adapter (seeded, B scaled to a fine-tune's size), saved to `out`."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
-
-    from inference.engines.gguf_export import export_peft_model
 
     model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
     torch.manual_seed(0)
@@ -259,24 +261,159 @@ def make_adapter(base_dir: Path, out: Path) -> Path:
             if "lora_B" in name:
                 weights.mul_(0.02)
     peft.save_pretrained(str(out), safe_serialization=True)
-    return export_peft_model(peft, out)
+    return peft
 
 
-def bench_adapter(engine, args, base_dir: Path, gguf: Path) -> None:
+def make_adapter(base_dir: Path, out: Path) -> Path:
+    """That adapter in GGUF as a training run exports it (`out/adapter_model.gguf`)."""
+    from inference.engines.gguf_export import export_peft_model
+
+    return export_peft_model(_peft_adapter(base_dir, out), out)
+
+
+def make_adapters(base_dir: Path, out: Path, formats: list[str]) -> dict[str, Path]:
+    """The same adapter once per lora_a type (`out/adapter-<type>.gguf`)."""
+    from inference.engines.gguf_export import export_lora_gguf
+
+    config = _peft_adapter(base_dir, out).get_base_model().config.to_dict()
+    return {fmt: export_lora_gguf(out, config, out / f"adapter-{fmt}.gguf", a_type=fmt) for fmt in formats}
+
+
+class StudioStream:
+    """The studio's single-stream decode path (prepare, batch.add, sampler, add_token, batch.step) one token at a
+    time, so several streams can take turns token by token (stream_alone, with a clock around each step)."""
+
+    def __init__(self, engine, req: GenerationRequest) -> None:
+        self.engine, self.req = engine, req
+
+    def start(self) -> None:
+        self.seq = self.engine.prepare(self.req)
+        self.sampler = self.engine.sampler(self.req.params)
+        self.batch = self.engine.new_batch(max_rows=1)
+        self.logits = self.batch.add(self.seq, self.seq.prompt_ids)
+        self._take()
+
+    def _take(self) -> None:
+        self.seq.add_token(self.sampler(self.logits, self.seq.seen))
+        if self.seq.finished:
+            self.batch.close()
+
+    @property
+    def done(self) -> bool:
+        return self.seq.finished
+
+    def step(self) -> None:
+        self.logits = self.batch.step([self.seq.generated[-1]])[0]
+        self._take()
+
+    @property
+    def tokens(self) -> list[int]:
+        return list(self.seq.generated)
+
+
+class PeerStream:
+    """llama.cpp alone (no studio code): a context like the studio's, the adapter set once, argmax in numpy."""
+
+    def __init__(self, peer: Peer, prompt_ids: list[int], max_new_tokens: int, adapter: Path | None) -> None:
+        import llama_cpp as lib
+
+        self.lib, self.prompt, self.max_new = lib, prompt_ids, max_new_tokens
+        params = lib.llama_context_default_params()
+        params.n_ctx, params.n_seq_max, params.n_batch, params.n_ubatch = peer.slot_context, 1, 512, 512
+        params.n_threads = params.n_threads_batch = peer.threads
+        params.type_k = params.type_v = peer.kv
+        params.flash_attn_type = 1 if peer.kv != 1 else -1
+        params.kv_unified, params.no_perf = False, True
+        model = peer.llm.model
+        self.ctx = lib.llama_init_from_model(model, params)
+        if adapter is not None:
+            handle = lib.llama_adapter_lora_init(model, str(adapter).encode())
+            assert handle, adapter
+            one = (lib.llama_adapter_lora_p_ctypes * 1)(handle)
+            assert lib.llama_set_adapters_lora(self.ctx, one, 1, (ctypes.c_float * 1)(1.0)) == 0
+        self.batch = lib.llama_batch_init(512, 0, 1)
+        self.n_vocab, self.eos = lib.llama_vocab_n_tokens(lib.llama_model_get_vocab(model)), peer.llm.token_eos()
+
+    def _decode(self, ids: list[int], start: int) -> int:
+        import numpy as np
+
+        b = self.batch
+        for i, token in enumerate(ids):
+            b.token[i], b.pos[i], b.n_seq_id[i], b.seq_id[i][0] = token, start + i, 1, 0
+            b.logits[i] = i == len(ids) - 1
+        b.n_tokens = len(ids)
+        assert self.lib.llama_decode(self.ctx, b) == 0
+        return int(np.argmax(np.ctypeslib.as_array(self.lib.llama_get_logits_ith(self.ctx, -1), (self.n_vocab,))))
+
+    def start(self) -> None:
+        self.lib.llama_memory_clear(self.lib.llama_get_memory(self.ctx), True)
+        self.tokens = [self._decode(self.prompt, 0)]
+
+    @property
+    def done(self) -> bool:
+        return len(self.tokens) >= self.max_new or self.tokens[-1] == self.eos
+
+    def step(self) -> None:
+        self.tokens.append(self._decode([self.tokens[-1]], len(self.prompt) + len(self.tokens) - 1))
+
+
+def interleaved(streams: dict, rounds: int) -> tuple[dict, dict, dict]:
+    """Per-token wall and CPU seconds of each stream, taking turns token by token in a rotating order, so
+    background load hits every stream alike; and each round's median per-token wall time. With one thread
+    llama.cpp computes on the calling thread, so thread CPU time leaves out preemption by other work."""
+    names = list(streams)
+    wall = {k: [] for k in names}
+    cpu = {k: [] for k in names}
+    per_round = {k: [] for k in names}
+    for r in range(rounds + 1):  # round 0 warms every context up
+        for stream in streams.values():
+            stream.start()
+        this_round = {k: [] for k in names}
+        turn = 0
+        while live := [k for k in names if not streams[k].done]:
+            turn += 1
+            for k in live[turn % len(live):] + live[: turn % len(live)]:
+                w, c = time.perf_counter(), time.thread_time()
+                streams[k].step()
+                c, w = time.thread_time() - c, time.perf_counter() - w
+                if r:
+                    wall[k].append(w)
+                    cpu[k].append(c)
+                    this_round[k].append(w)
+        if r:
+            for k in names:
+                per_round[k].append(statistics.median(this_round[k]))
+    return wall, cpu, per_round
+
+
+def bench_adapter(engine, args, base_dir: Path, gguf: Path, peer: Peer) -> None:
     from inference.engines.llamacpp import LlamaCppEngine
 
+    req = request(PROMPTS[1], args.max_new_tokens)
     with tempfile.TemporaryDirectory() as tmp:
-        adapter = make_adapter(base_dir, Path(tmp))
-        tuned = LlamaCppEngine(gguf, base_dir, adapter_gguf=adapter, threads=args.threads, kv_type=args.kv_type)
-        req = request(PROMPTS[1], args.max_new_tokens)
-        base_rates, tuned_rates = [], []
-        for _ in range(args.rounds):
-            base_rates.append(decode_rate(list(engine.stream(req))[-1]))
-            tuned_rates.append(decode_rate(list(tuned.stream(req))[-1]))
-    b, t = statistics.median(base_rates), statistics.median(tuned_rates)
-    print(f"[3] fine-tuned (LoRA r=16, all linear layers, GGUF adapter) vs base, single stream, "
-          f"median of {args.rounds} interleaved:")
-    print(f"    fine-tuned {t:.1f} tok/s, base {b:.1f} tok/s, ratio {t / b:.2f} (target >= 0.9)")
+        adapters = make_adapters(base_dir, Path(tmp), args.adapter_formats.split(","))
+        streams = {"studio base": StudioStream(engine, req)}
+        for fmt, path in adapters.items():
+            tuned = LlamaCppEngine(gguf, base_dir, adapter_gguf=path, threads=args.threads, kv_type=args.kv_type)
+            streams[f"studio tuned {fmt}"] = StudioStream(tuned, req)
+        ids = engine.encode(req)
+        streams["llama.cpp base"] = PeerStream(peer, ids, args.max_new_tokens, None)
+        for fmt, path in adapters.items():
+            streams[f"llama.cpp tuned {fmt}"] = PeerStream(peer, ids, args.max_new_tokens, path)
+        wall, cpu, per_round = interleaved(streams, args.rounds)
+    print(f"[3] fine-tuned (LoRA r=16, all linear layers, GGUF adapter) vs base, single stream, {len(ids)}-token "
+          f"prompt, up to {args.max_new_tokens} new tokens, {args.rounds} rounds, token by token interleaved:")
+    for name in streams:
+        base = "studio base" if name.startswith("studio") else "llama.cpp base"
+        ratios = sorted(b / t for b, t in zip(per_round[base], per_round[name], strict=True))
+        rate, cpu_rate = 1 / statistics.median(wall[name]), 1 / statistics.median(cpu[name])
+        print(f"    {name:24s} {rate:6.1f} tok/s (CPU-time {cpu_rate:5.1f}) ratio to {base}: "
+              f"{statistics.median(wall[base]) / statistics.median(wall[name]):.3f}"
+              f" (CPU-time {statistics.median(cpu[base]) / statistics.median(cpu[name]):.3f}); per-round "
+              f"min {ratios[0]:.3f} median {statistics.median(ratios):.3f} max {ratios[-1]:.3f}")
+    for fmt in adapters:
+        same = streams[f"studio tuned {fmt}"].tokens == streams[f"llama.cpp tuned {fmt}"].tokens
+        print(f"    {fmt}: studio and llama.cpp greedy tokens equal: {same}")
 
 
 def bench_crowd(engine, streams: int, max_new_tokens: int, stagger_s: float) -> None:
@@ -323,6 +460,7 @@ def main() -> None:
     parser.add_argument("--crowd", type=int, default=60)
     parser.add_argument("--crowd-tokens", type=int, default=64)
     parser.add_argument("--only", default="1,2,3,6")
+    parser.add_argument("--adapter-formats", default="q8_0,f32", help="lora_a types of the GGUF adapters in [3]")
     args = parser.parse_args()
     only = set(args.only.split(","))
 
@@ -341,7 +479,7 @@ def main() -> None:
     if "2" in only:
         bench_batched(engine, peer, args.rounds, args.max_new_tokens, args.streams, args.stagger_ms / 1000)
     if "3" in only:
-        bench_adapter(engine, args, base_dir, gguf)
+        bench_adapter(engine, args, base_dir, gguf, peer)
     if "6" in only:
         bench_crowd(engine, args.crowd, args.crowd_tokens, 0.02)
 

@@ -316,6 +316,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=0, help="0: the studio's default for the size")
     parser.add_argument("--kfold", type=int, default=10, help="stratified folds the rows are cut into")
     parser.add_argument("--folds", type=int, default=1, help="how many of those folds to train and score")
+    parser.add_argument("--first-fold", type=int, default=1,
+                        help="start at this fold (1-based), so folds can run in separate processes with the same "
+                             "splits and seeds as one run")
     parser.add_argument("--train-speed", type=int, default=0, metavar="STEPS",
                         help="time the trainer's options against each other for STEPS steps each, then exit")
     parser.add_argument("--max-length", type=int, default=64, help="tokens per text in --train-speed")
@@ -367,7 +370,9 @@ def main() -> None:
         return
     results = []
     for fold, (train_all, held) in enumerate(kfold_splits(rows, args.kfold)):
-        if fold == args.folds:
+        if fold < args.first_fold - 1:
+            continue
+        if fold == args.first_fold - 1 + args.folds:
             break
         result = run_fold(train_all, held, seed=fold, device=args.device, epochs=args.epochs or None,
                           model_dir=model_dir, batch_size=args.batch_size or None,

@@ -36,15 +36,20 @@ class RequestThreads:
         try:
             # Django's own ThreadSensitiveContext inside sees this one and uses its executor.
             async with ThreadSensitiveContext(executor=executor):
-                return await self.app(scope, receive, send)
-        finally:
-            if len(self.free) < self.idle:
-                self.free.append(executor)
-            else:
-                _retire(executor)
+                result = await self.app(scope, receive, send)
+        except BaseException:
+            # A cancelled request (daphne cancels one some seconds after its client left) may still be running
+            # its sync code on the thread: pooled, it would hold up the next, unrelated request.
+            _retire(executor)
+            raise
+        if len(self.free) < self.idle:
+            self.free.append(executor)
+        else:
+            _retire(executor)
+        return result
 
     def close(self) -> None:
-        """Close the idle threads' database connections and end the threads (a test's teardown, a shutdown)."""
+        """Close the idle threads' database connections and end the threads (a test's teardown)."""
         while self.free:
             _retire(self.free.pop(), wait=True)
 

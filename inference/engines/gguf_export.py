@@ -11,7 +11,8 @@ Two details make llama.cpp compute what PEFT computes:
   (convert_hf_to_gguf's `permute`), so lora_B of q_proj and k_proj (rows = output features) gets
   the same permutation. The scale is PEFT's: llama.cpp multiplies by alpha / r.
 
-lora_a is written as Q8_0 (llama.cpp's own converter offers it as `--outtype q8_0`), lora_b as F32.
+lora_a is written as Q8_0 (llama.cpp's own converter offers it as `--outtype q8_0`; F32 where Q8_0's
+32-wide blocks do not divide the input width), lora_b as F32.
 llama.cpp adds two small matrix products (and a scale and an add) per adapted matrix to every decode
 step, and on the CPU a step streams every weight from memory, so the adapter's bytes count: Q8_0 A
 takes a rank-16 all-linear SmolLM2 adapter from 19.6 to 12.5 MB. B stays F32: its rows are only r

@@ -127,12 +127,6 @@ def qa_product(team, user, version_id: int):
     return product
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def start_server(root: Path, env: dict[str, str], port: int) -> subprocess.Popen:
     child_env = os.environ | env | {"PYTHONPATH": str(root), "STUDIO_EMBEDDED_WORKERS": "1"}
     command = [sys.executable, "-m", "studio.server", "-b", "127.0.0.1", "-p", str(port), "studio.asgi:application"]
@@ -294,6 +288,8 @@ def main() -> None:
                                                           for r in runs))
     served = builds["new"][-1]["version"]
     product = qa_product(team, user, served)
+    from tests.live import free_port
+
     ports = {name: free_port() for name in roots}
     servers = [start_server(root, env, ports[name]) for name, root in roots.items()]
     try:

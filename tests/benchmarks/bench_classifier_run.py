@@ -57,28 +57,20 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from tests.benchmarks.bench_websocket import configure_django
+    from tests.benchmarks.bench_websocket import bench_team, configure_django
 
     var_dir = Path(tempfile.mkdtemp(prefix="bench-classifier-run-"))
     configure_django(var_dir, None, args.database_url)
     os.environ.setdefault("STUDIO_EMBEDDED_WORKERS", "0")
-    from django.conf import settings
     from django.core.files.uploadedfile import SimpleUploadedFile
-    from django.core.management import call_command
 
-    from inference.install import install_bundled_models
     from inference.models import TrainingRun
     from inference.training.worker import TrainingWorker
     from products.datasets.services import dataset_upload_create, dataset_version_create
     from products.services import product_create
     from products.training.services import training_run_create
-    from studio.services import team_create, user_signup
 
-    call_command("migrate", verbosity=0)
-    install_bundled_models(settings.MODELS_DIR)
-    name = var_dir.name  # a database may hold an earlier run's rows
-    user = user_signup(email=f"{name}@example.com", password="bench-password-123")
-    team = team_create(name=f"Bench {name}", owner=user)
+    user, team = bench_team(var_dir)
     product = product_create(team=team, user=user, kind_id="classification", template_id="support-routing",
                              name="Spam filter")
     upload = dataset_upload_create(team=team, user=user, name="Mail", file=SimpleUploadedFile(

@@ -415,18 +415,15 @@ def api(items: int, interactions: int, requests: int, redis_url: str | None, dat
 
     import numpy as np
 
-    from tests.benchmarks.bench_websocket import configure_django, free_port, start_processes
+    from tests.benchmarks.bench_websocket import bench_team, configure_django, free_port, start_processes
 
     var_dir = Path(tempfile.mkdtemp(prefix="bench-reco-api-"))
     env = configure_django(var_dir, redis_url, database_url) | {"STUDIO_API_PER_MINUTE": "1000000",
                                                    "STUDIO_TEAM_API_PER_MINUTE": "1000000"}
     if not close_connections:  # the live processes keep their connections, as a deployed studio does
         env["DJANGO_SETTINGS_MODULE"] = "tests.benchmarks.live_settings"
-    from django.conf import settings
     from django.core.files.uploadedfile import SimpleUploadedFile
-    from django.core.management import call_command
 
-    from inference.install import install_bundled_models
     from inference.models import ModelArtifact
     from inference.training.recommender.model import AlsSettings, Recommender, fit_als, pin_blas_threads
     from inference.training.recommender.pipeline import Arrays
@@ -435,14 +432,9 @@ def api(items: int, interactions: int, requests: int, redis_url: str | None, dat
     from products.datasets.services import dataset_upload_create, dataset_version_create
     from products.services import product_create, product_version_publish
     from products.training.services import product_version_create_from_run, training_run_create
-    from studio.services import team_create, user_signup
     from tests.training.recommender_fixtures import CATALOG_MAPPING, INTERACTIONS_MAPPING
 
-    call_command("migrate", verbosity=0)
-    install_bundled_models(settings.MODELS_DIR)
-    run_name = var_dir.name  # a database may hold an earlier run's rows
-    user = user_signup(email=f"{run_name}@example.com", password="bench-password-123")
-    team = team_create(name=f"Bench {run_name}", owner=user)
+    user, team = bench_team(var_dir)
     product = product_create(team=team, user=user, kind_id="recommendation", template_id="picked-for-you",
                              name="Recommender")
     versions = {}

@@ -73,6 +73,21 @@ def configure_django(var_dir: Path, redis_url: str | None, database_url: str | N
     return env
 
 
+def bench_team(var_dir: Path):
+    """(user, team) of a fresh benchmark team in a migrated database with the bundled models installed; named after
+    ``var_dir``, since a database may hold an earlier run's rows."""
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from inference.install import install_bundled_models
+    from studio.services import team_create, user_signup
+
+    call_command("migrate", verbosity=0)
+    install_bundled_models(settings.MODELS_DIR)
+    user = user_signup(email=f"{var_dir.name}@example.com", password="bench-password-123")
+    return user, team_create(name=f"Bench {var_dir.name}", owner=user)
+
+
 def seed_product():
     """A user, a team and a product-description product; returns (product, session cookie, inputs)."""
     from django.core.management import call_command

@@ -41,6 +41,17 @@ def adapter_dir(models_dir: Path, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def torch_tuned(models_dir, engine, adapter_dir):
+    """The fine-tuned torch engine and how its adapter moves the prompt's last logits (float32 weights), made
+    once for the module: both tests compare llama.cpp against it."""
+    from inference.engines.local import LocalEngine
+
+    ids = engine.encode(PROMPT)
+    tuned = LocalEngine(model_path(models_dir, DEFAULT_MODEL_ID), device="cpu", adapter_dir=adapter_dir)
+    return tuned, (tuned.prefill(ids)[1] - engine.prefill(ids)[1]).float()
+
+
 def _cosine(a, b) -> float:
     # Centred: a shift of every logit by the same amount changes no probability.
     a, b = a - a.mean(), b - b.mean()
@@ -48,25 +59,23 @@ def _cosine(a, b) -> float:
 
 
 def test_the_llamacpp_adapter_moves_the_logits_the_way_the_torch_adapter_does(
-    models_dir, engine, llamacpp_engine, adapter_dir
+    models_dir, engine, llamacpp_engine, adapter_dir, torch_tuned
 ):
     require_llamacpp()
     from inference.engines.llamacpp import LlamaCppEngine
-    from inference.engines.local import LocalEngine
 
+    tuned_torch, torch_shift = torch_tuned
     base_dir = model_path(models_dir, DEFAULT_MODEL_ID)
-    tuned_torch = LocalEngine(base_dir, device="cpu", adapter_dir=adapter_dir)
     tuned_llama = LlamaCppEngine(
         bundled_gguf(DEFAULT_MODEL_ID), base_dir, adapter_gguf=adapter_dir / GGUF_ADAPTER_FILE, threads=1
     )
     ids = engine.encode(PROMPT)
 
-    torch_shift = tuned_torch.prefill(ids)[1] - engine.prefill(ids)[1]
     llama_shift = tuned_llama.new_batch(1).add("tuned", ids) - llamacpp_engine.new_batch(1).add("base", ids)
 
     assert torch_shift.abs().max() > 1.0  # the adapter matters
     # Q4_1 weights against float32 ones agree only so far; q/k rows left unpermuted score about 0.05.
-    assert _cosine(torch_shift.float(), llama_shift.float()) > 0.8
+    assert _cosine(torch_shift, llama_shift.float()) > 0.8
     # One copy of the base weights for both versions.
     assert tuned_llama.model is llamacpp_engine.model
 
@@ -90,7 +99,7 @@ def test_the_exported_gguf_adapter_names_every_lora_matrix_the_way_llamacpp_read
 
 
 def test_the_gguf_adapter_is_smaller_with_lora_a_in_q8_0_and_as_close_to_torch_as_the_f32_one(
-    models_dir, engine, llamacpp_engine, adapter_dir
+    models_dir, engine, llamacpp_engine, adapter_dir, torch_tuned
 ):
     """llama.cpp streams the adapter from memory at every decode step: lora_a in Q8_0 cuts the bytes (and a
     few percent of the step), and must not move the fine-tuned version further from what torch computes."""
@@ -98,8 +107,8 @@ def test_the_gguf_adapter_is_smaller_with_lora_a_in_q8_0_and_as_close_to_torch_a
     import gguf
 
     from inference.engines.llamacpp import LlamaCppEngine
-    from inference.engines.local import LocalEngine
 
+    _, torch_shift = torch_tuned
     base_dir = model_path(models_dir, DEFAULT_MODEL_ID)
     default = adapter_dir / GGUF_ADAPTER_FILE
     types = {(t.name.rsplit("_", 1)[-1], t.tensor_type.name) for t in gguf.GGUFReader(default).tensors}
@@ -116,7 +125,5 @@ def test_the_gguf_adapter_is_smaller_with_lora_a_in_q8_0_and_as_close_to_torch_a
         tuned = LlamaCppEngine(bundled_gguf(DEFAULT_MODEL_ID), base_dir, adapter_gguf=adapter, threads=1)
         return (tuned.new_batch(1).add("tuned", ids) - base_logits).float()
 
-    torch_shift = (LocalEngine(base_dir, device="cpu", adapter_dir=adapter_dir).prefill(ids)[1]
-                   - engine.prefill(ids)[1]).float()
     # Measured: 0.924 for both (F16 tensors, for scale, 0.916): llama.cpp's numerics, not the format, set it.
     assert _cosine(torch_shift, shift(default)) > _cosine(torch_shift, shift(f32)) - 0.02

@@ -102,15 +102,12 @@ def run_build(root: Path, env: dict[str, str], csv_path: str, team, user) -> dic
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def seed():
-    from django.core.management import call_command
+def seed(var_dir: str):
     from django.test import Client
 
-    from studio.services import team_create, user_signup
+    from tests.benchmarks.bench_websocket import bench_team
 
-    call_command("migrate", verbosity=0)
-    user = user_signup(email=f"qa-bench-{time.time_ns()}@example.com", password="bench-password-123")
-    team = team_create(name="QA websocket bench", owner=user)
+    user, team = bench_team(Path(var_dir))
     client = Client()
     client.force_login(user)
     return team, user, client.cookies["sessionid"].value
@@ -271,7 +268,7 @@ def main() -> None:
     env = setup(NEW_ROOT, var_dir)
     from tests.inference.knowledge import csv_bytes
 
-    team, user, cookie = seed()
+    team, user, cookie = seed(var_dir)
     rows, questions = squad_rows(args.chunks)
     csv_path = Path(var_dir) / "squad_repeated.csv"
     csv_path.write_bytes(csv_bytes(["title", "text"], rows))

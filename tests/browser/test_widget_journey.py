@@ -224,10 +224,16 @@ def test_visitor_stops_an_answer_hits_the_limit_and_sees_model_output_as_text(
 ):
     team = make_team("Trail Shop")
     product = make_product(team, name="Shop helper", template_id="social-post", published=False)
-    # A prompt the greedy model answers at length, so there is time to press Stop.
+    # A prompt the greedy model answers at length in prose (about 240 tokens), so there is time to press Stop
+    # and the text compares as it reads (a numbered list is drawn as one, without its numbers). The template's
+    # worked example (a two-sentence post) goes: rendered through this prompt it taught the model to stop
+    # after two sentences, sometimes before the test could press Stop.
     product_draft_update(product=product, system_prompt=product.system_prompt,
-                         prompt_template="List the numbers from 1 to 200, one per line. Start now: {topic}",
+                         prompt_template=("Write a long essay of ten paragraphs, in plain sentences without lists or "
+                                          "headings: {topic}"),
                          settings={"creativity": 0, "length": 400, "variants": 1})
+    product.kind_config = {**product.kind_config, "examples": []}
+    product.save(update_fields=["kind_config"])
     owner = team.memberships.get().user
     product_version_publish(product=product, version=product_version_create(product=product, user=owner))
     product_embed_update(product=product, allowed_origins=[shop_site.origin], messages_per_visitor_hour=1,

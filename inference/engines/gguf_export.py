@@ -18,8 +18,20 @@ step, and on the CPU a step streams every weight from memory, so the adapter's b
 takes a rank-16 all-linear SmolLM2 adapter from 19.6 to 12.5 MB. B stays F32: its rows are only r
 long, under ggml's SIMD step, so F16 rows fall to a scalar loop with a conversion per element (slower
 than F32), and Q8_0 rows need r padded to 32 with the scale folded in, for about a percent more.
-What remains (about 9% of a step for 210 adapted matrices even at rank 1) is llama.cpp's; a merged
-GGUF would avoid it at the cost of a full copy of the weights per version.
+What remains (about 9% of a step for 210 adapted matrices even at rank 1) is llama.cpp's.
+
+A merged GGUF does not win it back (tried 2026-12-07 on the sample copywriting fine-tune, 36 steps at the
+studio's defaults): the base GGUF copied field by field and tensor by tensor (as gguf-py's
+gguf_new_metadata.py does), each adapted matrix written as dequant(W) + alpha/r * B @ A (q/k rows permuted
+as above). Re-quantized to Q4_1, the base's own type, it decodes at 0.997x the base but the fine-tune is
+gone: the base weights are dequantized from this very Q4_1 file, so a small delta rounds back onto them
+(greedy output equal to the torch fine-tuned engine's on 0 of 8 prompts, the base's text; the prompt's
+logit shift has cosine 0.46 to torch's). In Q8_0 the fine-tune survives (4 of 8 equal, cosine 0.997;
+this adapter: 4 of 8, 0.998), but the matrices are 1.7x the bytes and it decodes at 0.86-0.88x the base,
+no faster than this adapter in the same runs (0.87-0.88x, thread-CPU time, three runs at load 3.4-4.8 on
+2 cores), for 145 MB per version instead of 12.5 MB; Q5_1 0.74x. Attention merged into Q8_0 with the
+adapter kept on the MLP: 0.89x. Measured single-stream (1 thread, 128 tokens) with
+tests/benchmarks/bench_engine_llamacpp.py's `interleaved` and `StudioStream` over the merged files.
 """
 
 from __future__ import annotations

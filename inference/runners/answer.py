@@ -26,6 +26,7 @@ decode thread; the index is refused unless it belongs to the request's team and 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from collections.abc import AsyncIterator
@@ -128,14 +129,9 @@ def _search(loaded, spec: RetrievalSpec):
     return loaded.search(embed(texts, threads=QUESTION_THREADS), lexical, top_k=spec.top_k)
 
 
-def _retrieve(spec: RetrievalSpec, model: str):
-    """(problem, None, None) or (None, the retrieval, the prompt's token counter): every blocking step before
-    ``Sources`` (the index row, its chunks, the search), in one worker thread, since each trip to a thread
-    waited 1-7 ms for a core on a busy host (bench_retrieval --sources)."""
-    index, loaded = _load(spec.index, spec.team)
-    if loaded is None:
-        return index, None, None
-    return None, _search(loaded, spec), _prompt_counter(str(settings.MODELS_DIR), model)
+def _search_and_counter(loaded, spec: RetrievalSpec, model: str):
+    """(the retrieval, the prompt's token counter): the two blocking steps before ``Sources``, in one worker thread."""
+    return _search(loaded, spec), _prompt_counter(str(settings.MODELS_DIR), model)
 
 
 @functools.cache
@@ -182,10 +178,12 @@ async def answer(request: InferenceRequest, context: RunContext) -> AsyncIterato
     except ValueError as exc:
         yield failed(str(exc))
         return
-    problem, found, count = await database_sync_to_async(_retrieve, thread_sensitive=False)(spec, request.model)
-    if problem is not None:
-        yield failed(problem)
+    index, loaded = await database_sync_to_async(_load, thread_sensitive=False)(spec.index, spec.team)
+    if loaded is None:
+        yield failed(index)
         return
+    # One hop for both: a trip to a worker thread waited 1-7 ms for a core on a busy host (bench_retrieval --sources).
+    found, count = await asyncio.to_thread(_search_and_counter, loaded, spec, request.model)
     summary = {"best_score": round(found.best_score, 3), "threshold": spec.threshold}
 
     if found.best_score < spec.threshold or not found.hits:

@@ -5,7 +5,7 @@
     .venv/bin/python tests/benchmarks/bench_recommender.py speed --serving-only --against /tmp/old-checkout
     .venv/bin/python tests/benchmarks/bench_recommender.py api [--items 100000] [--requests 300] [--redis URL]
 
-1. quality: NDCG@10 and recall@10 on a time-ordered hold-out, with ALS's settings and the hybrid's weight
+1. quality: NDCG@10 and recall@10 on a time-ordered hold-out, with ALS's settings, the hybrid's weight and recency
    chosen on a validation slice carved out before the hold-out, exactly as the training worker does
    (inference/training/recommender/: the same split, fits, choices and report): the hybrid against
    popularity, content similarity alone, the studio's ALS alone and plain implicit ALS with its default
@@ -107,21 +107,23 @@ def train_and_report(data, embeddings, *, settings=None, last=None):
     validation = evaluation.holdout_split(arrays.users, arrays.items, arrays.order, keep=split.train)
     meta = [{"title": i.title, "category": i.category, "image": i.image, "link": i.link} for i in data.items]
 
-    def model(positions, weight, settings=None):
+    def model(positions, weight, settings=None, recency=1.0):
         matrix = arrays.matrix(positions)
         fitted = fit_als(matrix, settings or als)
         return Recommender(item_ids=arrays.item_ids, user_ids=arrays.user_ids, item_factors=fitted.item_factors,
                            user_factors=fitted.user_factors, embeddings=embeddings,
                            popularity=arrays.popularity(positions), history=matrix, items=meta, weight=weight,
-                           settings=settings or als)
+                           settings=settings or als, recency=recency, history_age=arrays.ages(positions, matrix))
 
-    # ALS's settings, then the hybrid's weight, chosen on the validation slice (the worker's choose_settings).
+    # ALS's settings, then the hybrid's weight and recency, chosen on the validation slice (as the worker does).
     als, grid = evaluation.choose_settings(lambda settings: model(validation.train, 0.5, settings), als,
                                            validation.held_out, interactions=len(arrays.users))
-    weight, table = evaluation.choose_weight(model(validation.train, 0.5), validation.held_out)
-    metrics = _report(model(split.train, weight), split, arrays)
-    final = model(np.arange(len(arrays.users)), weight)
-    return final, metrics | {"weight": weight, "weights": table, "settings": als, "settings_grid": grid}, \
+    weight, recency, table, recencies = evaluation.choose_weight_and_recency(model(validation.train, 0.5),
+                                                                             validation.held_out)
+    metrics = _report(model(split.train, weight, recency=recency), split, arrays)
+    final = model(np.arange(len(arrays.users)), weight, recency=recency)
+    return final, metrics | {"weight": weight, "weights": table, "settings": als, "settings_grid": grid,
+                             "recency": recency, "recencies": recencies}, \
         time.perf_counter() - started, (arrays, split)
 
 
@@ -167,6 +169,7 @@ def quality(source: str = "shop", seeds: int = 1) -> None:
                                               histories=_truncated(arrays, split.train, keep))
             cold[keep] = evaluation.summary(scored, items=len(arrays.item_ids))
         runs.append({"methods": methods, "cold": cold, "weight": metrics["weight"], "weights": metrics["weights"],
+                     "recency": metrics["recency"], "recencies": metrics["recencies"],
                      "seconds": seconds, "settings": metrics["settings"], "run_settings": studio,
                      "metrics": metrics})
     first = runs[0]["metrics"]
@@ -186,8 +189,10 @@ def quality(source: str = "shop", seeds: int = 1) -> None:
         searched = (f"ALS settings chosen on the validation slice ({len(run['metrics']['settings_grid'])} tried): "
                     f"factors {chosen.factors}, regularization {chosen.regularization}, alpha {chosen.alpha}; "
                     if run["metrics"]["settings_grid"] else "no settings search; ")
+        recencies = ", ".join(f"{r['recency']}: {r['ndcg']:.3f}" for r in run["recencies"])
         print(f"  seed {chosen.seed}: {searched}hybrid weight {run['weight']} "
-              f"(validation NDCG@10 by weight: {tried})")
+              f"(validation NDCG@10 by weight: {tried}); recency {run['recency']} (best validation NDCG@10 by "
+              f"recency: {recencies})")
 
     def stat(key, metric):
         values = [run["methods"][key][metric] for run in runs]

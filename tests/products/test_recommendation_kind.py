@@ -19,6 +19,7 @@ from django.urls import reverse
 
 from inference.models import ModelArtifact, TrainingRun, TrainingRunInput
 from inference.training.artifacts import sha256_of
+from inference.training.recommender.model import Recommender
 from inference.training.worker import TrainingWorker
 from products.datasets.seed import SAMPLES_DIR
 from products.models import FeedbackEvent, Generation
@@ -77,6 +78,7 @@ async def test_a_recommender_trained_on_the_sample_beats_popularity_and_serves_r
     assert methods["hybrid"]["coverage"] > methods["popularity"]["coverage"]
     assert metrics["cold_users"]["served"]["ndcg_at_10"] >= metrics["cold_users"]["popularity"]["ndcg_at_10"]
     assert metrics["weight"] in [row["weight"] for row in metrics["weights"]] and len(metrics["weights"]) == 7
+    assert metrics["recency"] in [row["recency"] for row in metrics["recencies"]] and len(metrics["recencies"]) == 4
     assert 1 <= len(metrics["examples"]) <= 5 and all(e["recommended"] and e["chose_next"] for e in metrics["examples"])
     assert await TrainingRunInput.objects.filter(run=run, role="catalog").aexists()
 
@@ -86,6 +88,8 @@ async def test_a_recommender_trained_on_the_sample_beats_popularity_and_serves_r
                                                                                       "recommender.json"}
     assert artifact.sha256 == sha256_of(artifact.directory / "recommender.npz")
     assert artifact.metadata["items"] == 63 and artifact.metadata["users"] == 140
+    served = Recommender.load(artifact.directory)  # each user's items in time order, at the chosen recency
+    assert served.recency == metrics["recency"] and len(served.history_age) == served.history.nnz
 
     # The run page: the bar chart of the measures side by side, the table, the example users.
     get = sync_to_async(_get)

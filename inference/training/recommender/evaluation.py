@@ -1,7 +1,8 @@
 """The recommender's offline evaluation: a time-ordered hold-out, recall@k and NDCG@k, coverage, example users.
 
 Each user's latest interactions are held out (``holdout_split``); a validation slice is carved the same way
-out of what is left, before the hold-out is ever scored, and chooses the hybrid's weight. NDCG is
+out of what is left, before the hold-out is ever scored, and chooses the hybrid's weight and how much more a
+user's latest items count in its content profile (``RECENCIES``). NDCG is
 scikit-learn's ``ndcg_score``; recall@k is hits over min(k, held-out items), as in most papers. Items a user
 already chose in training are never recommended, so they are never counted.
 """
@@ -24,6 +25,8 @@ MIN_INTERACTIONS_TO_HOLD_OUT = 4
 #: Held-out interactions per user at most (the benchmark's "last 10").
 MAX_HELD_OUT = 10
 WEIGHTS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)
+#: ``Recommender.recency`` tried with every weight: 1.0 weighs a history's items alike, 0.5 halves each step back.
+RECENCIES = (1.0, 0.85, 0.7, 0.5)
 METHODS = ("hybrid", "als", "content", "popularity")
 METHOD_NAMES = {"hybrid": "Hybrid (trained)", "als": "Collaborative filtering (ALS)",
                 "content": "Content similarity (MiniLM)", "popularity": "Popularity"}
@@ -90,13 +93,19 @@ def _row_minmax(scores: np.ndarray, seen: np.ndarray) -> np.ndarray:
 class BatchScores:
     """One batch of users' scores of every item, each part computed once and blended as the served paths do."""
 
-    def __init__(self, model: Recommender, users: np.ndarray, seen: np.ndarray, histories: sp.csr_matrix) -> None:
+    def __init__(self, model: Recommender, users: np.ndarray, seen: np.ndarray, histories: sp.csr_matrix,
+                 ages: np.ndarray | None = None) -> None:
         self.model, self.users, self.seen = model, users, seen
         rows = histories[users]
         counts = np.maximum(np.diff(rows.indptr), 1)[:, None]
         binary = rows.copy()
         binary.data[:] = 1.0
-        profile = (binary @ model.embeddings) / counts
+        if ages is not None and model.recency < 1.0:  # the content profile as ``Recommender.user_weights`` weighs it
+            weighted = sp.csr_matrix((model.recency ** ages.astype(np.float32), histories.indices, histories.indptr),
+                                     shape=histories.shape)[users]
+            profile = weighted @ model.embeddings
+        else:
+            profile = (binary @ model.embeddings) / counts
         profile /= np.linalg.norm(profile, axis=1, keepdims=True) + 1e-12
         self.content = _row_minmax(profile @ model.embeddings.T, seen)
         self.popularity = _row_minmax(np.broadcast_to(model.popularity_scores(), seen.shape), seen)
@@ -124,7 +133,11 @@ class BatchScores:
 def score_methods(model: Recommender, held_out: dict[int, np.ndarray], methods=METHODS,
                   weights: dict[str, float] | None = None, histories: sp.csr_matrix | None = None,
                   keep_top: bool = False) -> dict[str, dict]:
-    """recall@10 and NDCG@10 of each method over the held-out users; top-10 lists when ``keep_top``."""
+    """recall@10 and NDCG@10 of each method over the held-out users; top-10 lists when ``keep_top``.
+
+    ``histories`` (the model's own by default, with its ``history_age``) replace what the users chose; other
+    histories have no ages, so their content profile weighs each item alike (as the short-history path does)."""
+    ages = model.history_age if histories is None else None
     histories = model.history if histories is None else histories
     users = np.asarray(sorted(held_out), dtype=np.int64)
     results = {m: {"recall": [], "ndcg": [], "top": {}, "recommended": set()} for m in methods}
@@ -134,7 +147,7 @@ def score_methods(model: Recommender, held_out: dict[int, np.ndarray], methods=M
         truth = np.zeros(seen.shape, dtype=np.float32)
         for row, user in enumerate(batch):
             truth[row, held_out[int(user)]] = 1.0
-        parts = BatchScores(model, batch, seen, histories)
+        parts = BatchScores(model, batch, seen, histories, ages)
         for method in methods:
             scores = np.where(seen, -1e9, parts.of(method.removesuffix("@w"), (weights or {}).get(method)))
             best = np.argpartition(-scores, K - 1, axis=1)[:, :K]
@@ -154,7 +167,8 @@ def score_methods(model: Recommender, held_out: dict[int, np.ndarray], methods=M
 
 
 def choose_weight(model: Recommender, held_out: dict[int, np.ndarray]) -> tuple[float, list[dict]]:
-    """The hybrid weight with the best NDCG@10 on the validation slice, and every weight's figures."""
+    """The hybrid weight with the best NDCG@10 on the validation slice (at the model's ``recency``), and every
+    weight's figures."""
     if not held_out:
         return 0.5, []
     methods = [f"{w}@w" for w in WEIGHTS]
@@ -163,6 +177,22 @@ def choose_weight(model: Recommender, held_out: dict[int, np.ndarray]) -> tuple[
               "recall": float(np.mean(scored[f"{w}@w"]["recall"]))} for w in WEIGHTS]
     best = max(table, key=lambda row: (row["ndcg"], -abs(row["weight"] - 0.5)))
     return best["weight"], table
+
+
+def choose_weight_and_recency(model: Recommender, held_out: dict[int, np.ndarray],
+                              ) -> tuple[float, float, list[dict], list[dict]]:
+    """(weight, recency, the chosen recency's weight table, each recency's best row): the pair with the best
+    validation NDCG@10; ties go to the recency tried first (every item alike). ``model`` needs its ``history_age``
+    (without it every recency is the same and 1.0 stays)."""
+    if not held_out:
+        return 0.5, 1.0, [], []
+    tried = []
+    for recency in RECENCIES if model.history_age is not None else (1.0,):
+        weight, table = choose_weight(replace(model, recency=recency), held_out)
+        best = next(row for row in table if row["weight"] == weight)
+        tried.append((recency, weight, table, {"recency": recency} | best))
+    recency, weight, table, _ = max(tried, key=lambda row: row[3]["ndcg"])
+    return weight, recency, table, [row[3] for row in tried]
 
 
 def choose_settings(fitted_on_validation: Callable[[AlsSettings], Recommender], base: AlsSettings,

@@ -3,7 +3,10 @@
 A ``Recommender`` holds arrays only (item and user factors, item embeddings, popularity, the users'
 histories as a sparse matrix, id maps) and is saved as one ``.npz`` read with ``allow_pickle=False`` plus a
 JSON file of item titles and settings. Every score a person sees is min-max scaled to 0–1 per request,
-and the hybrid is ``weight × ALS + (1 − weight) × content``, the weight chosen on a validation slice.
+and the hybrid is ``weight × ALS + (1 − weight) × content``, the weight chosen on a validation slice. The
+content part's profile of a user weighs each item ``recency ** age`` (age 0 for the latest choice, 1 for the one
+before, …; ``history_age`` keeps each user's ages beside the history), ``recency`` chosen on the same slice: what
+someone chose last says most about what they choose next (1.0: every item alike).
 
 Paths, in the order tried: a user (or session) with at least ``MIN_HISTORY`` known items gets the hybrid
 with reasons from ALS's ``explain`` ("Because you liked X") or the nearest item it chose ("Similar to Y");
@@ -220,6 +223,10 @@ class Recommender:
     trained_items: int | None = None
     #: False for a trained item the newer catalog no longer has: never recommended.
     available: np.ndarray | None = None
+    #: Each item's weight in a user's content profile is ``recency ** age``; 1.0 weighs every item alike.
+    recency: float = 1.0
+    #: Beside ``history.data``: how many of the user's items they chose later (0: their latest); None: unknown.
+    history_age: np.ndarray | None = None
     _item_index: dict[str, int] = field(default_factory=dict, repr=False)
     _user_index: dict[str, int] = field(default_factory=dict, repr=False)
     _als: Any = field(default=None, repr=False)
@@ -266,6 +273,7 @@ class Recommender:
             items=[cards.get(item, old) for item, old in zip(self.item_ids, self.items, strict=True)]
             + [cards[item] for item in new],
             weight=self.weight, settings=self.settings, trained_items=len(self.item_ids), available=available,
+            recency=self.recency, history_age=self.history_age,
         )
 
     def is_new(self, index: int) -> bool:
@@ -281,9 +289,10 @@ class Recommender:
             user_factors=self.user_factors, embeddings=self.embeddings.astype(np.float16),
             popularity=self.popularity.astype(np.float32), history_indptr=self.history.indptr,
             history_indices=self.history.indices, history_data=self.history.data,
+            **({} if self.history_age is None else {"history_age": self.history_age.astype(np.int32)}),
         )
         meta = {"items": self.items, "weight": self.weight, "settings": self.settings.__dict__,
-                "min_history": MIN_HISTORY}
+                "min_history": MIN_HISTORY, "recency": self.recency}
         (folder / META_FILE).write_text(json.dumps(meta, ensure_ascii=False))
 
     @classmethod
@@ -299,6 +308,7 @@ class Recommender:
             item_factors=data["item_factors"].astype(np.float32), user_factors=data["user_factors"].astype(np.float32),
             embeddings=data["embeddings"].astype(np.float32), popularity=data["popularity"], history=history,
             items=meta["items"], weight=float(meta["weight"]), settings=AlsSettings(**meta["settings"]),
+            recency=float(meta.get("recency", 1.0)), history_age=data.get("history_age"),
         )
 
     # Scores --------------------------------------------------------------------------------------------
@@ -327,14 +337,33 @@ class Recommender:
         data = np.full(len(indices), np.log1p(1.0), dtype=np.float32)
         return sp.csr_matrix((data, indices, [0, len(indices)]), shape=(1, len(self.item_ids)))
 
-    def content_scores(self, items: np.ndarray) -> np.ndarray:
-        return self.embeddings @ self.profile(items)
+    def content_scores(self, items: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        return self.embeddings @ self.profile(items, weights)
 
-    def profile(self, items: np.ndarray) -> np.ndarray:
-        """The unit-length mean of the items' embeddings: one vector to score every item against."""
-        profile = self.embeddings[items].mean(axis=0)
+    def profile(self, items: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """The unit-length mean of the items' embeddings (weighted by ``weights``, one per item, when given): one
+        vector to score every item against."""
+        profile = self.embeddings[items].mean(axis=0) if weights is None else weights @ self.embeddings[items]
         norm = np.linalg.norm(profile)
         return profile / norm if norm else profile
+
+    def user_weights(self, user: int) -> np.ndarray | None:
+        """The weights of a user's items (``user_items`` order) in their content profile; None: all alike."""
+        if self.recency >= 1.0 or self.history_age is None:
+            return None
+        start, end = self.history.indptr[user], self.history.indptr[user + 1]
+        return (self.recency ** self.history_age[start:end]).astype(np.float32)
+
+    def session_weights(self, viewed: list[int], history: np.ndarray) -> np.ndarray | None:
+        """``user_weights`` of a session's ``history`` (sorted indices): the later an item in ``viewed``, the
+        more recent (an item viewed twice counts where it was viewed last)."""
+        if self.recency >= 1.0:
+            return None
+        last = {item: position for position, item in enumerate(viewed)}
+        newest_first = sorted(history.tolist(), key=lambda item: -last[item])
+        age = {item: a for a, item in enumerate(newest_first)}
+        return (self.recency ** np.asarray([age[item] for item in history.tolist()], dtype=np.float32)).astype(
+            np.float32)
 
     def quantized(self) -> QuantizedEmbeddings | None:
         """The int8 embeddings of a catalog of ``QUANTIZED_FROM`` items or more, made once per model."""
@@ -349,11 +378,13 @@ class Recommender:
         return self._popularity_scores
 
     def hybrid_scores(self, user_vector: np.ndarray, items: np.ndarray, mask: np.ndarray,
-                      weight: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(blend, scaled ALS part, scaled content part) over all items; ``mask`` marks the candidates."""
+                      weight: float | None = None, profile_weights: np.ndarray | None = None,
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(blend, scaled ALS part, scaled content part) over all items; ``mask`` marks the candidates;
+        ``profile_weights`` the items' weights in the content profile (``user_weights``)."""
         weight = self.weight if weight is None else weight
         als = _scaled(self._unknown_as_average(self.item_factors @ user_vector, mask), mask)
-        content = _scaled(self.content_scores(items), mask)
+        content = _scaled(self.content_scores(items, profile_weights), mask)
         blend = als * weight
         blend += content * (1 - weight)
         return blend, als, content
@@ -388,12 +419,12 @@ class Recommender:
 
     # Serving ---------------------------------------------------------------------------------------------
 
-    def _served_hybrid_scores(self, vector, items, mask, k, rules: ServingRules):
+    def _served_hybrid_scores(self, vector, items, mask, k, rules: ServingRules, profile_weights=None):
         """``hybrid_scores`` as a request needs it, and the indices of the items that can be shown (None: all):
         exact for those (the top ``k`` under ``rules``, the pinned), for the others only low enough that they
         cannot be."""
         if self.quantized() is None:
-            return (*self.hybrid_scores(vector, items, mask), None)
+            return (*self.hybrid_scores(vector, items, mask, profile_weights=profile_weights), None)
         als = _scaled(self._unknown_as_average(self.item_factors @ vector, mask), mask)
 
         def blend(content: np.ndarray, at) -> np.ndarray:
@@ -401,7 +432,7 @@ class Recommender:
             mixed += content * (1 - self.weight)
             return mixed
 
-        scores, content, shown = self._content_blend(items, mask, 1 - self.weight, blend, k, rules)
+        scores, content, shown = self._content_blend(items, mask, 1 - self.weight, blend, k, rules, profile_weights)
         return scores, als, content, shown
 
     def _served_short_history_scores(self, items, mask, k, rules: ServingRules) -> tuple[np.ndarray, Any]:
@@ -418,7 +449,7 @@ class Recommender:
         scores, _, shown = self._content_blend(items, mask, 1 - SHORT_HISTORY_POPULARITY, blend, k, rules)
         return scores, shown
 
-    def _content_blend(self, items, mask, share: float, blend, k, rules: ServingRules):
+    def _content_blend(self, items, mask, share: float, blend, k, rules: ServingRules, profile_weights=None):
         """(``blend(scaled content, every item)``, scaled content, the items that can be shown) off the int8
         embeddings, then made exact for the items that can be shown.
 
@@ -429,7 +460,7 @@ class Recommender:
         pass gives them (the same operations on fewer rows).
         """
         quantized = self.quantized()
-        profile = self.profile(items)
+        profile = self.profile(items, profile_weights)
         content = quantized.scores(profile)
         error = quantized.error * float(np.linalg.norm(profile))
         low, high = self._exact_content_bounds(content, error, profile, mask)
@@ -575,7 +606,7 @@ class Recommender:
             start, end = self.history.indptr[user], self.history.indptr[user + 1]
             row = sp.csr_matrix((self.history.data[start:end], history, [0, end - start]),
                                 shape=(1, len(self.item_ids)))
-            return self._hybrid(self.user_factors[user], row, history, k, rules)
+            return self._hybrid(self.user_factors[user], row, history, k, rules, self.user_weights(user))
         known = [i for item in query.get("items") or [] if (i := self.item_index(str(item))) is not None]
         history = np.asarray(sorted(set(known)), dtype=np.int64)
         if not len(history):
@@ -584,11 +615,11 @@ class Recommender:
             return self._short_history(history, k, rules)
         row = self.session_row(history)
         vector = self.als.recalculate_user(0, row)
-        return self._hybrid(vector, row, history, k, rules)
+        return self._hybrid(vector, row, history, k, rules, self.session_weights(known, history))
 
-    def _hybrid(self, vector, row, history, k, rules: ServingRules) -> dict[str, Any]:
+    def _hybrid(self, vector, row, history, k, rules: ServingRules, profile_weights=None) -> dict[str, Any]:
         mask = self.candidates(exclude=[*rules.exclude, *history.tolist()], category=rules.category)
-        scores, als, content, shown = self._served_hybrid_scores(vector, history, mask, k, rules)
+        scores, als, content, shown = self._served_hybrid_scores(vector, history, mask, k, rules, profile_weights)
         pinned, best = self.ranked(scores, mask, k, rules, among=shown)
         weights = None
         cards = [self._card(index, scores[index], PINNED, rules) for index in pinned]

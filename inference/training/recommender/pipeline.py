@@ -6,8 +6,9 @@ errors end the row the same way). Steps: 1 for embedding the catalog, then ``ite
 
 1. validation fit: trained without the hold-out and without each user's latest training interactions,
    which then choose ALS's settings (factors, regularisation, alpha: a small grid, on logs up to
-   ``evaluation.MAX_INTERACTIONS_TO_SEARCH`` interactions) and the hybrid's weight (the hold-out is never
-   looked at to choose anything);
+   ``evaluation.MAX_INTERACTIONS_TO_SEARCH`` interactions), the hybrid's weight and how much more each user's
+   latest items count in its content profile (``Recommender.recency``; the hold-out is never looked at to
+   choose anything);
 2. evaluation fit: trained without the hold-out; hybrid, ALS, content and popularity scored on it;
 3. final fit: on every interaction, with the chosen weight: the artifact the product serves.
 
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from django.conf import settings
 
 from inference.models import ModelArtifact, TrainingRun, TrainingRunInput
@@ -102,6 +104,23 @@ class Arrays:
         return confidence_matrix(self.users[positions], self.items[positions], self.weights[positions],
                                  users=len(self.user_ids), items=len(self.item_ids))
 
+    def ages(self, positions: np.ndarray, matrix) -> np.ndarray:
+        """``Recommender.history_age`` of ``matrix`` (``self.matrix(positions)``), beside its data: how many of
+        the user's items in it they chose later (0: their latest), an item chosen twice counting at its latest."""
+        newest_first = positions[np.argsort(self.order[positions], kind="stable")[::-1]]
+        keys = self.users[newest_first] * len(self.item_ids) + self.items[newest_first]
+        latest = newest_first[np.unique(keys, return_index=True)[1]]
+        when = sp.csr_matrix((self.order[latest] + 1.0, (self.users[latest], self.items[latest])), shape=matrix.shape)
+        when = when.multiply(matrix != 0).tocsr()  # the pairs the matrix kept (a zero confidence is dropped)
+        when.sort_indices()
+        if not np.array_equal(when.indices, matrix.indices) or not np.array_equal(when.indptr, matrix.indptr):
+            raise ValueError("The ages do not line up with the interactions matrix.")
+        rows = np.repeat(np.arange(matrix.shape[0]), np.diff(when.indptr))
+        by = np.lexsort((-when.data, rows))  # each user's entries, latest first
+        ages = np.empty(when.nnz, dtype=np.int32)
+        ages[by] = np.arange(when.nnz) - when.indptr[rows[by]]
+        return ages
+
 
 def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str, shutdown: threading.Event,
                       lease_lost: threading.Event) -> None:
@@ -170,11 +189,12 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
         save(stage_step=at)
 
     def model_from(fitted, matrix, weight: float, positions: np.ndarray,
-                   settings: AlsSettings | None = None) -> Recommender:
+                   settings: AlsSettings | None = None, recency: float = 1.0) -> Recommender:
         return Recommender(item_ids=arrays.item_ids, user_ids=arrays.user_ids, item_factors=fitted.item_factors,
                            user_factors=fitted.user_factors, embeddings=embeddings,
                            popularity=arrays.popularity(positions),
-                           history=matrix, items=items_meta, weight=weight, settings=settings or als)
+                           history=matrix, items=items_meta, weight=weight, settings=settings or als,
+                           recency=recency, history_age=arrays.ages(positions, matrix))
 
     def fit(positions: np.ndarray):
         matrix = arrays.matrix(positions)
@@ -205,18 +225,21 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
 
     if "weight" not in state:
         fitted, matrix = fit(validation.train)
-        weight, table = evaluation.choose_weight(model_from(fitted, matrix, 0.5, validation.train),
-                                                 validation.held_out)
-        state |= {"weight": weight, "weights": table, "validation_users": len(validation.held_out)}
-        line = (f"Hybrid weight {weight:.1f} (collaborative filtering) : {1 - weight:.1f} (content), the best "
-                f"NDCG@10 on a validation slice of {len(validation.held_out)} users carved out before the hold-out."
+        weight, recency, table, recencies = evaluation.choose_weight_and_recency(
+            model_from(fitted, matrix, 0.5, validation.train), validation.held_out)
+        state |= {"weight": weight, "weights": table, "validation_users": len(validation.held_out),
+                  "recency": recency, "recencies": recencies}
+        line = (f"Hybrid weight {weight:.1f} (collaborative filtering) : {1 - weight:.1f} (content), each item of "
+                f"a history weighing {recency:g}× the one after it in the content profile: the best NDCG@10 on a "
+                f"validation slice of {len(validation.held_out)} users carved out before the hold-out."
                 if table else "Too little history for a validation slice: the hybrid weighs both halves equally.")
         services.training_run_log(run_id=run.pk, worker=worker, message=line)
         stage_done(step)
 
     if "metrics" not in state:
         fitted, matrix = fit(split.train)
-        state["metrics"] = _report(model_from(fitted, matrix, state["weight"], split.train), split, arrays)
+        state["metrics"] = _report(model_from(fitted, matrix, state["weight"], split.train,
+                                              recency=state.get("recency", 1.0)), split, arrays)
         if state["metrics"]:
             hybrid, popular = state["metrics"]["methods"]["hybrid"], state["metrics"]["methods"]["popularity"]
             services.training_run_log(run_id=run.pk, worker=worker, message=(
@@ -226,7 +249,7 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
 
     everything = np.arange(len(arrays.users))
     fitted, matrix = fit(everything)
-    final = model_from(fitted, matrix, state["weight"], everything)
+    final = model_from(fitted, matrix, state["weight"], everything, recency=state.get("recency", 1.0))
     cancel, lost = services.training_run_should_stop(run_id=run.pk, worker=worker)
     if lost or lease_lost.is_set():
         raise LeaseLost
@@ -238,6 +261,7 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
         report = {"examples": state["metrics"]["held_out_users"], "metrics": state["metrics"] | {
             "weights": state["weights"], "validation_users": state["validation_users"], "weight": state["weight"],
             "settings": state["settings"], "settings_grid": state["settings_grid"],
+            "recency": state.get("recency", 1.0), "recencies": state.get("recencies", []),
             "warnings": data.warnings, "unknown_item_lines": data.unknown_item_lines[:50]}}
     advance(0.0)
     if lease_lost.is_set() or services.training_run_succeed(

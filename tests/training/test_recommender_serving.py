@@ -146,12 +146,18 @@ def large_model() -> Recommender:
     history = _random_history(rng, users, items, fewest=1)
     # Each user's items in a random time order, the latest weighing most in the content profile.
     ages = np.concatenate([rng.permutation(n) for n in np.diff(history.indptr)]).astype(np.int32)
+    # An item-item model with 20 neighbours per item (as implicit keeps them), half the collaborative part.
+    neighbours = sp.csr_matrix((rng.random(items * 20).astype(np.float32),
+                                rng.integers(0, items, items * 20), np.arange(0, items * 20 + 1, 20)),
+                               shape=(items, items))
+    neighbours.sum_duplicates()
     return Recommender(item_ids=[f"sku-{i}" for i in range(items)], user_ids=[f"c{u}" for u in range(users)],
                        item_factors=rng.standard_normal((items, factors)).astype(np.float32),
                        user_factors=rng.standard_normal((users, factors)).astype(np.float32), embeddings=embeddings,
                        popularity=np.bincount(history.indices, minlength=items).astype(np.float32), history=history,
                        items=[{"title": f"Item {i}", "category": CATEGORIES[i % 4]} for i in range(items)],
-                       weight=0.4, settings=AlsSettings(factors=factors), recency=0.7, history_age=ages)
+                       weight=0.4, settings=AlsSettings(factors=factors), recency=0.7, history_age=ages,
+                       neighbours=neighbours, neighbour_share=0.5)
 
 
 def exhaustive(model: Recommender, user: str, k: int, rules) -> tuple[list[str], np.ndarray, list[int]]:
@@ -160,8 +166,10 @@ def exhaustive(model: Recommender, user: str, k: int, rules) -> tuple[list[str],
     history = model.user_items(index)
     mask = model.candidates(exclude=[*rules.exclude, *history.tolist()], category=rules.category)
     if len(history) >= 3:
-        scores = model.hybrid_scores(model.user_factors[index], history, mask,
-                                     profile_weights=model.user_weights(index))[0]
+        weights = model.user_weights(index)
+        liked = model.liked_row(model.history[index], weights)
+        scores = model.hybrid_scores(model.user_factors[index], history, mask, profile_weights=weights,
+                                     near=model.neighbour_scores(liked, mask))[0]
     else:
         scores = model.short_history_scores(history, mask)
     pinned, best = model.ranked(scores, mask, k, rules)
@@ -244,3 +252,23 @@ def test_an_artifact_saved_before_recency_serves_every_item_alike(tmp_path):
     served = loaded.recommend({"user": "u"}, k=5)["items"]  # float16 embeddings in the file: scores to ~1e-3
     assert [(i["id"], i["reason"]) for i in served] == [(i["id"], i["reason"]) for i in alike]
     assert [i["score"] for i in served] == pytest.approx([i["score"] for i in alike], abs=2e-3)
+
+
+def test_an_item_the_item_item_model_gave_names_the_item_that_gave_it_most_and_survives_a_new_catalog(tmp_path):
+    """Collaborative part from the item-item model alone: customer "u" (0, 1, 2 long ago, then 10, 11) gets the
+    neighbours of what they chose, the one their latest choice points to first."""
+    model = two_tastes(0.5)
+    neighbours = sp.csr_matrix((np.array([0.9, 0.8, 0.9], np.float32), ([1, 11, 11], [15, 4, 16])), shape=(20, 20))
+    model = Recommender(**{**model.__dict__, "weight": 1.0, "neighbours": neighbours, "neighbour_share": 1.0})
+    model.save(tmp_path)
+
+    for served in (model, Recommender.load(tmp_path)):
+        items = served.recommend({"user": "u"}, k=3)["items"]
+        assert [(i["id"], i["reason"]) for i in items] == [("sku-16", "Because you liked Item 11"),
+                                                           ("sku-4", "Because you liked Item 11"),
+                                                           ("sku-15", "Because you liked Item 1")]
+
+    newer = model.with_catalog([*model.item_ids, "sku-new"], [*model.items, {"title": "New"}], model.embeddings[:1])
+    assert newer.neighbours.shape == (21, 21)
+    # The new item has no neighbours yet: it counts as the average candidate, as it does for ALS.
+    assert [i["id"] for i in newer.recommend({"user": "u"}, k=3)["items"]] == ["sku-16", "sku-4", "sku-new"]

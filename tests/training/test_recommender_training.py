@@ -216,12 +216,12 @@ def test_each_users_ages_count_their_items_chosen_later_an_item_chosen_twice_at_
     assert matrix[1].indices.tolist() == [1] and ages[3:].tolist() == [0]
 
 
-def test_the_recency_is_chosen_on_the_validation_slice_and_favours_the_latest_taste_when_tastes_drift():
+def test_the_recency_and_item_item_share_are_chosen_on_the_validation_slice_the_latest_taste_winning_when_it_drifts():
     """Real implicit on customers who moved from one taste to the other: what they choose next is the new one."""
     import scipy.sparse as sp
 
-    from inference.training.recommender.evaluation import RECENCIES, choose_weight_and_recency
-    from inference.training.recommender.model import AlsSettings, Recommender, fit_als
+    from inference.training.recommender.evaluation import NEIGHBOUR_SHARES, RECENCIES, choose_blend
+    from inference.training.recommender.model import AlsSettings, Recommender, fit_als, fit_neighbours
 
     rng = np.random.default_rng(4)
     rows, cols, ages, held_out = [], [], [], {}
@@ -244,13 +244,15 @@ def test_the_recency_is_chosen_on_the_validation_slice_and_favours_the_latest_ta
     model = Recommender(item_ids=[str(i) for i in range(20)], user_ids=[str(u) for u in range(40)],
                         item_factors=fitted.item_factors, user_factors=fitted.user_factors, embeddings=embeddings,
                         popularity=np.asarray(matrix.sum(axis=0)).ravel(), history=matrix, items=[], weight=0.5,
-                        settings=settings, history_age=np.asarray(ages, np.int32))
+                        settings=settings, history_age=np.asarray(ages, np.int32), neighbours=fit_neighbours(matrix))
 
-    weight, recency, table, recencies = choose_weight_and_recency(model, held_out)
+    blend = choose_blend(model, held_out)
 
-    assert [row["recency"] for row in recencies] == list(RECENCIES) and len(table) == 7
-    best = max(recencies, key=lambda row: row["ndcg"])
-    assert (recency, weight) == (best["recency"], best["weight"]) and recency < 1.0
-    assert best["ndcg"] > recencies[0]["ndcg"]  # weighing every item alike does worse
-    without_ages = Recommender(**{**model.__dict__, "history_age": None})
-    assert choose_weight_and_recency(without_ages, held_out)[1] == 1.0
+    assert [(row["recency"], row["neighbour_share"]) for row in blend.tried] == [
+        (recency, share) for recency in RECENCIES for share in NEIGHBOUR_SHARES] and len(blend.weights) == 7
+    best = max(blend.tried, key=lambda row: row["ndcg"])
+    assert (blend.recency, blend.neighbour_share, blend.weight) == (best["recency"], best["neighbour_share"],
+                                                                    best["weight"])
+    assert blend.recency < 1.0 and best["ndcg"] > blend.tried[0]["ndcg"]  # every item alike, ALS alone: worse
+    alone = choose_blend(Recommender(**{**model.__dict__, "history_age": None, "neighbours": None}), held_out)
+    assert (alone.recency, alone.neighbour_share, len(alone.tried)) == (1.0, 0.0, 1)

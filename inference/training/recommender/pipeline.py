@@ -6,9 +6,9 @@ errors end the row the same way). Steps: 1 for embedding the catalog, then ``ite
 
 1. validation fit: trained without the hold-out and without each user's latest training interactions,
    which then choose ALS's settings (factors, regularisation, alpha: a small grid, on logs up to
-   ``evaluation.MAX_INTERACTIONS_TO_SEARCH`` interactions), the hybrid's weight and how much more each user's
-   latest items count in its content profile (``Recommender.recency``; the hold-out is never looked at to
-   choose anything);
+   ``evaluation.MAX_INTERACTIONS_TO_SEARCH`` interactions), then the hybrid's weight, how much more each user's
+   latest items count (``Recommender.recency``) and the share of implicit's item-item model in the
+   collaborative part (``evaluation.choose_blend``; the hold-out is never looked at to choose anything);
 2. evaluation fit: trained without the hold-out; hybrid, ALS, content and popularity scored on it;
 3. final fit: on every interaction, with the chosen weight: the artifact the product serves.
 
@@ -36,7 +36,14 @@ from inference.training.artifacts import artifact_folder_write
 from inference.training.checkpoints import latest_checkpoint, remove_checkpoints, write_checkpoint
 from inference.training.progress import CancelRequested, LeaseLost, ProgressReporter, ShutdownRequested
 from inference.training.recommender import NotRecommendable, evaluation
-from inference.training.recommender.model import ARRAYS_FILE, AlsSettings, Recommender, confidence_matrix, fit_als
+from inference.training.recommender.model import (
+    ARRAYS_FILE,
+    AlsSettings,
+    Recommender,
+    confidence_matrix,
+    fit_als,
+    fit_neighbours,
+)
 from products.recommendations.data import RecommenderData, item_text, recommender_data
 from products.training.hyperparameters import HyperParameters, recommender_total_steps
 
@@ -188,13 +195,17 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
         checkpoint_step[0] = at
         save(stage_step=at)
 
-    def model_from(fitted, matrix, weight: float, positions: np.ndarray,
-                   settings: AlsSettings | None = None, recency: float = 1.0) -> Recommender:
+    def model_from(fitted, matrix, weight: float, positions: np.ndarray, settings: AlsSettings | None = None,
+                   blend: evaluation.Blend | None = None) -> Recommender:
+        """A model of this fit; with ``blend`` (the chosen recency and item-item share) and implicit's item-item
+        model fitted on the same matrix, else ALS alone weighing every item alike (the settings search)."""
         return Recommender(item_ids=arrays.item_ids, user_ids=arrays.user_ids, item_factors=fitted.item_factors,
                            user_factors=fitted.user_factors, embeddings=embeddings,
                            popularity=arrays.popularity(positions),
                            history=matrix, items=items_meta, weight=weight, settings=settings or als,
-                           recency=recency, history_age=arrays.ages(positions, matrix))
+                           recency=blend.recency if blend else 1.0, history_age=arrays.ages(positions, matrix),
+                           neighbours=fit_neighbours(matrix) if blend else None,
+                           neighbour_share=blend.neighbour_share if blend else 0.0)
 
     def fit(positions: np.ndarray):
         matrix = arrays.matrix(positions)
@@ -225,21 +236,24 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
 
     if "weight" not in state:
         fitted, matrix = fit(validation.train)
-        weight, recency, table, recencies = evaluation.choose_weight_and_recency(
-            model_from(fitted, matrix, 0.5, validation.train), validation.held_out)
-        state |= {"weight": weight, "weights": table, "validation_users": len(validation.held_out),
-                  "recency": recency, "recencies": recencies}
-        line = (f"Hybrid weight {weight:.1f} (collaborative filtering) : {1 - weight:.1f} (content), each item of "
-                f"a history weighing {recency:g}× the one after it in the content profile: the best NDCG@10 on a "
-                f"validation slice of {len(validation.held_out)} users carved out before the hold-out."
-                if table else "Too little history for a validation slice: the hybrid weighs both halves equally.")
+        blend = evaluation.choose_blend(model_from(fitted, matrix, 0.5, validation.train, blend=evaluation.Blend()),
+                                        validation.held_out)
+        weight = blend.weight
+        state |= {"weight": weight, "weights": blend.weights, "validation_users": len(validation.held_out),
+                  "recency": blend.recency, "neighbour_share": blend.neighbour_share, "blends": blend.tried}
+        line = (f"Hybrid weight {weight:.1f} (collaborative filtering: ALS with {blend.neighbour_share:g} of "
+                f"item-item neighbours) : {1 - weight:.1f} (content), each item of a history weighing "
+                f"{blend.recency:g}× the one after it: the best NDCG@10 on a validation slice of "
+                f"{len(validation.held_out)} users carved out before the hold-out."
+                if blend.weights else "Too little history for a validation slice: the hybrid weighs both halves "
+                "equally.")
         services.training_run_log(run_id=run.pk, worker=worker, message=line)
         stage_done(step)
 
     if "metrics" not in state:
         fitted, matrix = fit(split.train)
         state["metrics"] = _report(model_from(fitted, matrix, state["weight"], split.train,
-                                              recency=state.get("recency", 1.0)), split, arrays)
+                                              blend=_chosen_blend(state)), split, arrays)
         if state["metrics"]:
             hybrid, popular = state["metrics"]["methods"]["hybrid"], state["metrics"]["methods"]["popularity"]
             services.training_run_log(run_id=run.pk, worker=worker, message=(
@@ -249,7 +263,7 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
 
     everything = np.arange(len(arrays.users))
     fitted, matrix = fit(everything)
-    final = model_from(fitted, matrix, state["weight"], everything, recency=state.get("recency", 1.0))
+    final = model_from(fitted, matrix, state["weight"], everything, blend=_chosen_blend(state))
     cancel, lost = services.training_run_should_stop(run_id=run.pk, worker=worker)
     if lost or lease_lost.is_set():
         raise LeaseLost
@@ -261,7 +275,8 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
         report = {"examples": state["metrics"]["held_out_users"], "metrics": state["metrics"] | {
             "weights": state["weights"], "validation_users": state["validation_users"], "weight": state["weight"],
             "settings": state["settings"], "settings_grid": state["settings_grid"],
-            "recency": state.get("recency", 1.0), "recencies": state.get("recencies", []),
+            "recency": state.get("recency", 1.0), "neighbour_share": state.get("neighbour_share", 0.0),
+            "blends": state.get("blends", []),
             "warnings": data.warnings, "unknown_item_lines": data.unknown_item_lines[:50]}}
     advance(0.0)
     if lease_lost.is_set() or services.training_run_succeed(
@@ -269,6 +284,11 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
     ) is None:
         raise LeaseLost
     remove_checkpoints(root)
+
+
+def _chosen_blend(state: dict[str, Any]) -> evaluation.Blend:
+    """The recency and item-item share the validation slice chose (a checkpoint from before: neither)."""
+    return evaluation.Blend(state["weight"], state.get("recency", 1.0), state.get("neighbour_share", 0.0))
 
 
 def _report(model: Recommender, split: evaluation.Split, arrays: Arrays) -> dict[str, Any] | None:

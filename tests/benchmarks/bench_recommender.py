@@ -5,8 +5,8 @@
     .venv/bin/python tests/benchmarks/bench_recommender.py speed --serving-only --against /tmp/old-checkout
     .venv/bin/python tests/benchmarks/bench_recommender.py api [--items 100000] [--requests 300] [--redis URL]
 
-1. quality: NDCG@10 and recall@10 on a time-ordered hold-out, with ALS's settings and the hybrid's weight
-   chosen on a validation slice carved out before the hold-out, exactly as the training worker does
+1. quality: NDCG@10 and recall@10 on a time-ordered hold-out, with ALS's settings, the hybrid's weight, recency
+   and item-item share chosen on a validation slice carved out before the hold-out, exactly as the training worker does
    (inference/training/recommender/: the same split, fits, choices and report): the hybrid against
    popularity, content similarity alone, the studio's ALS alone and plain implicit ALS with its default
    settings (factors 100, regularization 0.01, alpha 1, 15 iterations, on the same training matrix); then
@@ -97,7 +97,7 @@ def train_and_report(data, embeddings, *, settings=None, last=None):
     import numpy as np
 
     from inference.training.recommender import evaluation
-    from inference.training.recommender.model import AlsSettings, Recommender, fit_als
+    from inference.training.recommender.model import AlsSettings, Recommender, fit_als, fit_neighbours
     from inference.training.recommender.pipeline import Arrays, _report
 
     started = time.perf_counter()
@@ -107,21 +107,27 @@ def train_and_report(data, embeddings, *, settings=None, last=None):
     validation = evaluation.holdout_split(arrays.users, arrays.items, arrays.order, keep=split.train)
     meta = [{"title": i.title, "category": i.category, "image": i.image, "link": i.link} for i in data.items]
 
-    def model(positions, weight, settings=None):
+    def model(positions, weight, settings=None, blend=None):
         matrix = arrays.matrix(positions)
         fitted = fit_als(matrix, settings or als)
         return Recommender(item_ids=arrays.item_ids, user_ids=arrays.user_ids, item_factors=fitted.item_factors,
                            user_factors=fitted.user_factors, embeddings=embeddings,
                            popularity=arrays.popularity(positions), history=matrix, items=meta, weight=weight,
-                           settings=settings or als)
+                           settings=settings or als, recency=blend.recency if blend else 1.0,
+                           history_age=arrays.ages(positions, matrix),
+                           neighbours=fit_neighbours(matrix) if blend else None,
+                           neighbour_share=blend.neighbour_share if blend else 0.0)
 
-    # ALS's settings, then the hybrid's weight, chosen on the validation slice (the worker's choose_settings).
+    # ALS's settings, then the hybrid's weight, recency and item-item share, chosen on the validation slice (as
+    # the worker does).
     als, grid = evaluation.choose_settings(lambda settings: model(validation.train, 0.5, settings), als,
                                            validation.held_out, interactions=len(arrays.users))
-    weight, table = evaluation.choose_weight(model(validation.train, 0.5), validation.held_out)
-    metrics = _report(model(split.train, weight), split, arrays)
-    final = model(np.arange(len(arrays.users)), weight)
-    return final, metrics | {"weight": weight, "weights": table, "settings": als, "settings_grid": grid}, \
+    blend = evaluation.choose_blend(model(validation.train, 0.5, blend=evaluation.Blend()), validation.held_out)
+    metrics = _report(model(split.train, blend.weight, blend=blend), split, arrays)
+    final = model(np.arange(len(arrays.users)), blend.weight, blend=blend)
+    return final, metrics | {"weight": blend.weight, "weights": blend.weights, "settings": als, "settings_grid": grid,
+                             "recency": blend.recency, "neighbour_share": blend.neighbour_share,
+                             "blends": blend.tried}, \
         time.perf_counter() - started, (arrays, split)
 
 
@@ -167,6 +173,8 @@ def quality(source: str = "shop", seeds: int = 1) -> None:
                                               histories=_truncated(arrays, split.train, keep))
             cold[keep] = evaluation.summary(scored, items=len(arrays.item_ids))
         runs.append({"methods": methods, "cold": cold, "weight": metrics["weight"], "weights": metrics["weights"],
+                     "recency": metrics["recency"], "neighbour_share": metrics["neighbour_share"],
+                     "blends": metrics["blends"],
                      "seconds": seconds, "settings": metrics["settings"], "run_settings": studio,
                      "metrics": metrics})
     first = runs[0]["metrics"]
@@ -186,19 +194,21 @@ def quality(source: str = "shop", seeds: int = 1) -> None:
         searched = (f"ALS settings chosen on the validation slice ({len(run['metrics']['settings_grid'])} tried): "
                     f"factors {chosen.factors}, regularization {chosen.regularization}, alpha {chosen.alpha}; "
                     if run["metrics"]["settings_grid"] else "no settings search; ")
+        blends = ", ".join(f"{r['recency']}/{r['neighbour_share']}: {r['ndcg']:.3f}" for r in run["blends"])
         print(f"  seed {chosen.seed}: {searched}hybrid weight {run['weight']} "
-              f"(validation NDCG@10 by weight: {tried})")
+              f"(validation NDCG@10 by weight: {tried}); recency {run['recency']}, item-item share "
+              f"{run['neighbour_share']} (best validation NDCG@10 by recency/share: {blends})")
 
     def stat(key, metric):
         values = [run["methods"][key][metric] for run in runs]
         return float(np.mean(values)), min(values), max(values)
 
-    print(f"{'method':36} {'NDCG@10':>8} {'(min-max)':>13} {'recall@10':>10} {'coverage':>9}")
+    print(f"{'method':40} {'NDCG@10':>8} {'(min-max)':>13} {'recall@10':>10} {'coverage':>9}")
     for key in ("hybrid", "als", "content", "popularity", "plain"):
         ndcg, low, high = stat(key, "ndcg_at_10")
         recall = stat(key, "recall_at_10")[0]
         coverage = stat(key, "coverage")[0]
-        print(f"{runs[0]['methods'][key]['name']:36} {ndcg:8.3f} {f'{low:.3f}-{high:.3f}':>13} {recall:10.3f} "
+        print(f"{runs[0]['methods'][key]['name']:40} {ndcg:8.3f} {f'{low:.3f}-{high:.3f}':>13} {recall:10.3f} "
               f"{coverage:9.2f}")
     hybrid, popular, plain = stat("hybrid", "ndcg_at_10")[0], stat("popularity", "ndcg_at_10")[0], stat(
         "plain", "ndcg_at_10")[0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 
+import numpy as np
 import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
@@ -19,6 +20,7 @@ from django.urls import reverse
 
 from inference.models import ModelArtifact, TrainingRun, TrainingRunInput
 from inference.training.artifacts import sha256_of
+from inference.training.recommender.model import Recommender
 from inference.training.worker import TrainingWorker
 from products.datasets.seed import SAMPLES_DIR
 from products.models import FeedbackEvent, Generation
@@ -77,6 +79,9 @@ async def test_a_recommender_trained_on_the_sample_beats_popularity_and_serves_r
     assert methods["hybrid"]["coverage"] > methods["popularity"]["coverage"]
     assert metrics["cold_users"]["served"]["ndcg_at_10"] >= metrics["cold_users"]["popularity"]["ndcg_at_10"]
     assert metrics["weight"] in [row["weight"] for row in metrics["weights"]] and len(metrics["weights"]) == 7
+    best = max(metrics["blends"], key=lambda row: row["ndcg"])  # the validation slice's best of 4 × 3
+    assert len(metrics["blends"]) == 12 and (best["recency"], best["neighbour_share"], best["weight"]) == (
+        metrics["recency"], metrics["neighbour_share"], metrics["weight"])
     assert 1 <= len(metrics["examples"]) <= 5 and all(e["recommended"] and e["chose_next"] for e in metrics["examples"])
     assert await TrainingRunInput.objects.filter(run=run, role="catalog").aexists()
 
@@ -86,6 +91,10 @@ async def test_a_recommender_trained_on_the_sample_beats_popularity_and_serves_r
                                                                                       "recommender.json"}
     assert artifact.sha256 == sha256_of(artifact.directory / "recommender.npz")
     assert artifact.metadata["items"] == 63 and artifact.metadata["users"] == 140
+    served = Recommender.load(artifact.directory)  # each user's items in time order, at the chosen recency
+    assert served.recency == metrics["recency"] and len(served.history_age) == served.history.nnz
+    assert served.neighbour_share == metrics["neighbour_share"] and served.neighbours.shape == (63, 63)
+    assert np.diff(served.neighbours.indptr).max() <= 20  # each item's 20 nearest at most: sparse at any size
 
     # The run page: the bar chart of the measures side by side, the table, the example users.
     get = sync_to_async(_get)

@@ -5,6 +5,8 @@ copies, rules applied to full-length arrays). Scores are compared to the 3 decim
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -142,12 +144,20 @@ def large_model() -> Recommender:
     embeddings[copies] = embeddings[rng.choice(items, len(copies))]
     embeddings = (embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)).astype(np.float16).astype(np.float32)
     history = _random_history(rng, users, items, fewest=1)
+    # Each user's items in a random time order, the latest weighing most in the content profile.
+    ages = np.concatenate([rng.permutation(n) for n in np.diff(history.indptr)]).astype(np.int32)
+    # An item-item model with 20 neighbours per item (as implicit keeps them), half the collaborative part.
+    neighbours = sp.csr_matrix((rng.random(items * 20).astype(np.float32),
+                                rng.integers(0, items, items * 20), np.arange(0, items * 20 + 1, 20)),
+                               shape=(items, items))
+    neighbours.sum_duplicates()
     return Recommender(item_ids=[f"sku-{i}" for i in range(items)], user_ids=[f"c{u}" for u in range(users)],
                        item_factors=rng.standard_normal((items, factors)).astype(np.float32),
                        user_factors=rng.standard_normal((users, factors)).astype(np.float32), embeddings=embeddings,
                        popularity=np.bincount(history.indices, minlength=items).astype(np.float32), history=history,
                        items=[{"title": f"Item {i}", "category": CATEGORIES[i % 4]} for i in range(items)],
-                       weight=0.4, settings=AlsSettings(factors=factors))
+                       weight=0.4, settings=AlsSettings(factors=factors), recency=0.7, history_age=ages,
+                       neighbours=neighbours, neighbour_share=0.5)
 
 
 def exhaustive(model: Recommender, user: str, k: int, rules) -> tuple[list[str], np.ndarray, list[int]]:
@@ -156,7 +166,10 @@ def exhaustive(model: Recommender, user: str, k: int, rules) -> tuple[list[str],
     history = model.user_items(index)
     mask = model.candidates(exclude=[*rules.exclude, *history.tolist()], category=rules.category)
     if len(history) >= 3:
-        scores = model.hybrid_scores(model.user_factors[index], history, mask)[0]
+        weights = model.user_weights(index)
+        liked = model.liked_row(model.history[index], weights)
+        scores = model.hybrid_scores(model.user_factors[index], history, mask, profile_weights=weights,
+                                     near=model.neighbour_scores(liked, mask))[0]
     else:
         scores = model.short_history_scores(history, mask)
     pinned, best = model.ranked(scores, mask, k, rules)
@@ -181,3 +194,81 @@ def test_a_large_catalog_ranks_as_the_float32_scores_of_every_item_do(rules):
         rest = [model.item_index(i) for i in ids[len(pinned):]]
         assert scores[rest].tolist() == scores[best].tolist() and len(set(ids)) == len(ids)
         assert [item["score"] for item in served[len(pinned):]] == [round(float(scores[i]), 3) for i in best]
+
+
+def two_tastes(recency: float) -> Recommender:
+    """20 items of two kinds (0–9 and 10–19, their texts far apart); customer "u" chose 0, 1 and 2 long ago, then
+    10 and 11 (11 last). Content only (weight 0), so the profile alone decides."""
+    rng = np.random.default_rng(5)
+    centres = rng.standard_normal((2, 16))
+    embeddings = (centres[np.arange(20) // 10] + 0.3 * rng.standard_normal((20, 16))).astype(np.float32)
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    history = sp.csr_matrix((np.full(5, np.log1p(1.0), np.float32), ([0] * 5, [0, 1, 2, 10, 11])), shape=(1, 20))
+    return Recommender(item_ids=[f"sku-{i}" for i in range(20)], user_ids=["u"],
+                       item_factors=rng.standard_normal((20, 4)).astype(np.float32),
+                       user_factors=rng.standard_normal((1, 4)).astype(np.float32), embeddings=embeddings,
+                       popularity=np.ones(20, np.float32), history=history,
+                       items=[{"title": f"Item {i}"} for i in range(20)], weight=0.0, settings=AlsSettings(factors=4),
+                       recency=recency, history_age=np.array([4, 3, 2, 1, 0], np.int32))
+
+
+def test_a_trained_recency_makes_a_customers_latest_choices_count_most():
+    kinds = {}
+    for recency in (1.0, 0.5):
+        items = two_tastes(recency).recommend({"user": "u"}, k=5)["items"]
+        kinds[recency] = {int(item["id"].removeprefix("sku-")) // 10 for item in items}
+        if recency < 1:
+            assert all(item["reason"] in ("Similar to Item 10", "Similar to Item 11") for item in items)
+    assert kinds == {1.0: {0}, 0.5: {1}}  # alike: three old items outvote two; halved per step: the latest win
+
+
+def test_a_sessions_latest_views_count_most_and_the_order_is_kept_through_a_saved_artifact(tmp_path):
+    model = two_tastes(0.5)
+    model.save(tmp_path)
+    loaded = Recommender.load(tmp_path)
+
+    for served in (model, loaded):
+        later_second_kind = served.recommend({"items": ["sku-0", "sku-1", "sku-2", "sku-10", "sku-11"]}, k=5)
+        later_first_kind = served.recommend({"items": ["sku-10", "sku-11", "sku-0", "sku-1", "sku-2"]}, k=5)
+        assert {int(i["id"].removeprefix("sku-")) // 10 for i in later_second_kind["items"]} == {1}
+        assert {int(i["id"].removeprefix("sku-")) // 10 for i in later_first_kind["items"]} == {0}
+    assert loaded.recommend({"user": "u"}, k=5) == model.recommend({"user": "u"}, k=5)
+
+
+def test_an_artifact_saved_before_recency_serves_every_item_alike(tmp_path):
+    model = two_tastes(0.5)
+    model.save(tmp_path)
+    with np.load(tmp_path / "recommender.npz", allow_pickle=False) as arrays:
+        older = {name: arrays[name] for name in arrays.files if name != "history_age"}
+    np.savez(tmp_path / "recommender.npz", **older)
+    meta = json.loads((tmp_path / "recommender.json").read_text())
+    del meta["recency"]
+    (tmp_path / "recommender.json").write_text(json.dumps(meta))
+
+    loaded = Recommender.load(tmp_path)
+
+    assert loaded.recency == 1.0 and loaded.history_age is None
+    alike = two_tastes(1.0).recommend({"user": "u"}, k=5)["items"]
+    served = loaded.recommend({"user": "u"}, k=5)["items"]  # float16 embeddings in the file: scores to ~1e-3
+    assert [(i["id"], i["reason"]) for i in served] == [(i["id"], i["reason"]) for i in alike]
+    assert [i["score"] for i in served] == pytest.approx([i["score"] for i in alike], abs=2e-3)
+
+
+def test_an_item_the_item_item_model_gave_names_the_item_that_gave_it_most_and_survives_a_new_catalog(tmp_path):
+    """Collaborative part from the item-item model alone: customer "u" (0, 1, 2 long ago, then 10, 11) gets the
+    neighbours of what they chose, the one their latest choice points to first."""
+    model = two_tastes(0.5)
+    neighbours = sp.csr_matrix((np.array([0.9, 0.8, 0.9], np.float32), ([1, 11, 11], [15, 4, 16])), shape=(20, 20))
+    model = Recommender(**{**model.__dict__, "weight": 1.0, "neighbours": neighbours, "neighbour_share": 1.0})
+    model.save(tmp_path)
+
+    for served in (model, Recommender.load(tmp_path)):
+        items = served.recommend({"user": "u"}, k=3)["items"]
+        assert [(i["id"], i["reason"]) for i in items] == [("sku-16", "Because you liked Item 11"),
+                                                           ("sku-4", "Because you liked Item 11"),
+                                                           ("sku-15", "Because you liked Item 1")]
+
+    newer = model.with_catalog([*model.item_ids, "sku-new"], [*model.items, {"title": "New"}], model.embeddings[:1])
+    assert newer.neighbours.shape == (21, 21)
+    # The new item has no neighbours yet: it counts as the average candidate, as it does for ALS.
+    assert [i["id"] for i in newer.recommend({"user": "u"}, k=3)["items"]] == ["sku-16", "sku-4", "sku-new"]

@@ -195,3 +195,64 @@ def test_als_settings_are_chosen_on_the_validation_slice_from_the_grid_and_kept_
     assert (chosen.iterations, chosen.seed) == (5, 7)  # the run's own
     assert choose_settings(fitted, base, held_out, interactions=10_000_000) == (base, [])
     assert choose_settings(fitted, base, {}, interactions=matrix.nnz) == (base, [])
+
+
+def test_each_users_ages_count_their_items_chosen_later_an_item_chosen_twice_at_its_latest():
+    from inference.training.recommender.pipeline import Arrays
+    from products.recommendations.data import CatalogItem, Interaction, RecommenderData
+
+    rows = [("a", "x", 1, "2024-01-01"), ("a", "y", 1, "2024-01-02"), ("b", "y", 1, "2024-01-01"),
+            ("a", "x", 1, "2024-01-03"), ("b", "z", 0, "2024-01-02"), ("a", "z", 1, "2024-01-04")]
+    data = RecommenderData([CatalogItem(i, i, i) for i in ("x", "y", "z")],
+                           [Interaction(u, i, r, t, line) for line, (u, i, r, t) in enumerate(rows, start=2)])
+    arrays = Arrays(data)
+    everything = np.arange(len(rows))
+    matrix = arrays.matrix(everything)
+
+    ages = arrays.ages(everything, matrix)
+
+    # a chose x, y, x again, z: z is their latest, then x (its second time), then y; b's rating 0 is no choice.
+    assert matrix[0].indices.tolist() == [0, 1, 2] and ages[:3].tolist() == [1, 2, 0]
+    assert matrix[1].indices.tolist() == [1] and ages[3:].tolist() == [0]
+
+
+def test_the_recency_and_item_item_share_are_chosen_on_the_validation_slice_the_latest_taste_winning_when_it_drifts():
+    """Real implicit on customers who moved from one taste to the other: what they choose next is the new one."""
+    import scipy.sparse as sp
+
+    from inference.training.recommender.evaluation import NEIGHBOUR_SHARES, RECENCIES, choose_blend
+    from inference.training.recommender.model import AlsSettings, Recommender, fit_als, fit_neighbours
+
+    rng = np.random.default_rng(4)
+    rows, cols, ages, held_out = [], [], [], {}
+    for user in range(40):
+        old, new = (np.arange(10), np.arange(10, 20)) if user % 2 else (np.arange(10, 20), np.arange(10))
+        chosen_old, chosen_new = rng.choice(old, 4, replace=False), rng.choice(new, 5, replace=False)
+        age = {int(item): 3 + 4 - a for a, item in enumerate(chosen_old)} | {int(item): 2 - a for a, item in
+                                                                          enumerate(chosen_new[:3])}
+        for item in sorted(age):
+            rows.append(user)
+            cols.append(item)
+            ages.append(age[item])
+        held_out[user] = np.sort(chosen_new[3:])
+    matrix = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(40, 20))
+    centres = rng.standard_normal((2, 8))
+    embeddings = (centres[np.arange(20) // 10] + 0.5 * rng.standard_normal((20, 8))).astype(np.float32)
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    settings = AlsSettings(factors=4, iterations=5, seed=7)
+    fitted = fit_als(matrix, settings)
+    model = Recommender(item_ids=[str(i) for i in range(20)], user_ids=[str(u) for u in range(40)],
+                        item_factors=fitted.item_factors, user_factors=fitted.user_factors, embeddings=embeddings,
+                        popularity=np.asarray(matrix.sum(axis=0)).ravel(), history=matrix, items=[], weight=0.5,
+                        settings=settings, history_age=np.asarray(ages, np.int32), neighbours=fit_neighbours(matrix))
+
+    blend = choose_blend(model, held_out)
+
+    assert [(row["recency"], row["neighbour_share"]) for row in blend.tried] == [
+        (recency, share) for recency in RECENCIES for share in NEIGHBOUR_SHARES] and len(blend.weights) == 7
+    best = max(blend.tried, key=lambda row: row["ndcg"])
+    assert (blend.recency, blend.neighbour_share, blend.weight) == (best["recency"], best["neighbour_share"],
+                                                                    best["weight"])
+    assert blend.recency < 1.0 and best["ndcg"] > blend.tried[0]["ndcg"]  # every item alike, ALS alone: worse
+    alone = choose_blend(Recommender(**{**model.__dict__, "history_age": None, "neighbours": None}), held_out)
+    assert (alone.recency, alone.neighbour_share, len(alone.tried)) == (1.0, 0.0, 1)

@@ -1,7 +1,9 @@
 """The recommender's offline evaluation: a time-ordered hold-out, recall@k and NDCG@k, coverage, example users.
 
 Each user's latest interactions are held out (``holdout_split``); a validation slice is carved the same way
-out of what is left, before the hold-out is ever scored, and chooses the hybrid's weight. NDCG is
+out of what is left, before the hold-out is ever scored, and chooses the hybrid's weight, how much more a
+user's latest items count (``RECENCIES``) and the item-item model's share of the collaborative part
+(``NEIGHBOUR_SHARES``). NDCG is
 scikit-learn's ``ndcg_score``; recall@k is hits over min(k, held-out items), as in most papers. Items a user
 already chose in training are never recommended, so they are never counted.
 """
@@ -9,7 +11,7 @@ already chose in training are never recommended, so they are never counted.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import product
 
 import numpy as np
@@ -24,8 +26,12 @@ MIN_INTERACTIONS_TO_HOLD_OUT = 4
 #: Held-out interactions per user at most (the benchmark's "last 10").
 MAX_HELD_OUT = 10
 WEIGHTS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)
+#: ``Recommender.recency`` tried with every weight: 1.0 weighs a history's items alike, 0.5 halves each step back.
+RECENCIES = (1.0, 0.85, 0.7, 0.5)
+#: ``Recommender.neighbour_share`` tried with every recency and weight (0: ALS alone).
+NEIGHBOUR_SHARES = (0.0, 0.25, 0.5)
 METHODS = ("hybrid", "als", "content", "popularity")
-METHOD_NAMES = {"hybrid": "Hybrid (trained)", "als": "Collaborative filtering (ALS)",
+METHOD_NAMES = {"hybrid": "Hybrid (trained)", "als": "Collaborative filtering (ALS, item-item)",
                 "content": "Content similarity (MiniLM)", "popularity": "Popularity"}
 #: ALS settings tried on the validation slice (each with every hybrid weight) when the data are small enough:
 #: a few hundred users over-fit 32 factors and want a strong regularisation; a big log affords the defaults.
@@ -90,13 +96,24 @@ def _row_minmax(scores: np.ndarray, seen: np.ndarray) -> np.ndarray:
 class BatchScores:
     """One batch of users' scores of every item, each part computed once and blended as the served paths do."""
 
-    def __init__(self, model: Recommender, users: np.ndarray, seen: np.ndarray, histories: sp.csr_matrix) -> None:
+    def __init__(self, model: Recommender, users: np.ndarray, seen: np.ndarray, histories: sp.csr_matrix,
+                 ages: np.ndarray | None = None) -> None:
         self.model, self.users, self.seen = model, users, seen
         rows = histories[users]
         counts = np.maximum(np.diff(rows.indptr), 1)[:, None]
         binary = rows.copy()
         binary.data[:] = 1.0
-        profile = (binary @ model.embeddings) / counts
+        recent = None
+        if ages is not None and model.recency < 1.0:  # the content profile as ``Recommender.user_weights`` weighs it
+            recent = sp.csr_matrix((model.recency ** ages.astype(np.float32), histories.indices, histories.indptr),
+                                   shape=histories.shape)[users]
+            profile = recent @ model.embeddings
+        else:
+            profile = (binary @ model.embeddings) / counts
+        self.near = None
+        if model.neighbours is not None and model.neighbour_share:  # as ``Recommender.liked_row`` weighs a row
+            liked = rows if recent is None else rows.multiply(recent).tocsr()
+            self.near = _row_minmax((liked @ model.neighbours).toarray(), seen)
         profile /= np.linalg.norm(profile, axis=1, keepdims=True) + 1e-12
         self.content = _row_minmax(profile @ model.embeddings.T, seen)
         self.popularity = _row_minmax(np.broadcast_to(model.popularity_scores(), seen.shape), seen)
@@ -106,6 +123,8 @@ class BatchScores:
     def als(self) -> np.ndarray:
         if self._als is None:
             self._als = _row_minmax(self.model.user_factors[self.users] @ self.model.item_factors.T, self.seen)
+            if self.near is not None:  # ``Recommender._collaborative``
+                self._als = (1 - self.model.neighbour_share) * self._als + self.model.neighbour_share * self.near
         return self._als
 
     def of(self, method: str, weight: float | None = None) -> np.ndarray:
@@ -124,7 +143,11 @@ class BatchScores:
 def score_methods(model: Recommender, held_out: dict[int, np.ndarray], methods=METHODS,
                   weights: dict[str, float] | None = None, histories: sp.csr_matrix | None = None,
                   keep_top: bool = False) -> dict[str, dict]:
-    """recall@10 and NDCG@10 of each method over the held-out users; top-10 lists when ``keep_top``."""
+    """recall@10 and NDCG@10 of each method over the held-out users; top-10 lists when ``keep_top``.
+
+    ``histories`` (the model's own by default, with its ``history_age``) replace what the users chose; other
+    histories have no ages, so their content profile weighs each item alike (as the short-history path does)."""
+    ages = model.history_age if histories is None else None
     histories = model.history if histories is None else histories
     users = np.asarray(sorted(held_out), dtype=np.int64)
     results = {m: {"recall": [], "ndcg": [], "top": {}, "recommended": set()} for m in methods}
@@ -134,7 +157,7 @@ def score_methods(model: Recommender, held_out: dict[int, np.ndarray], methods=M
         truth = np.zeros(seen.shape, dtype=np.float32)
         for row, user in enumerate(batch):
             truth[row, held_out[int(user)]] = 1.0
-        parts = BatchScores(model, batch, seen, histories)
+        parts = BatchScores(model, batch, seen, histories, ages)
         for method in methods:
             scores = np.where(seen, -1e9, parts.of(method.removesuffix("@w"), (weights or {}).get(method)))
             best = np.argpartition(-scores, K - 1, axis=1)[:, :K]
@@ -154,7 +177,8 @@ def score_methods(model: Recommender, held_out: dict[int, np.ndarray], methods=M
 
 
 def choose_weight(model: Recommender, held_out: dict[int, np.ndarray]) -> tuple[float, list[dict]]:
-    """The hybrid weight with the best NDCG@10 on the validation slice, and every weight's figures."""
+    """The hybrid weight with the best NDCG@10 on the validation slice (at the model's ``recency``), and every
+    weight's figures."""
     if not held_out:
         return 0.5, []
     methods = [f"{w}@w" for w in WEIGHTS]
@@ -163,6 +187,34 @@ def choose_weight(model: Recommender, held_out: dict[int, np.ndarray]) -> tuple[
               "recall": float(np.mean(scored[f"{w}@w"]["recall"]))} for w in WEIGHTS]
     best = max(table, key=lambda row: (row["ndcg"], -abs(row["weight"] - 0.5)))
     return best["weight"], table
+
+
+@dataclass(frozen=True)
+class Blend:
+    """What the validation slice chose for the hybrid, and what it tried."""
+
+    weight: float = 0.5
+    recency: float = 1.0
+    neighbour_share: float = 0.0
+    weights: list[dict] = field(default_factory=list)  # the chosen recency and share's row per weight
+    tried: list[dict] = field(default_factory=list)  # the best row per (recency, share)
+
+
+def choose_blend(model: Recommender, held_out: dict[int, np.ndarray]) -> Blend:
+    """The weight, recency and item-item share with the best validation NDCG@10; ties go to those tried first
+    (every item alike, ALS alone). Without ``history_age`` every recency is the same and 1.0 stays; without
+    ``neighbours``, ALS alone."""
+    if not held_out:
+        return Blend()
+    tried = []
+    recencies = RECENCIES if model.history_age is not None else (1.0,)
+    shares = NEIGHBOUR_SHARES if model.neighbours is not None else (0.0,)
+    for recency, share in product(recencies, shares):
+        weight, table = choose_weight(replace(model, recency=recency, neighbour_share=share), held_out)
+        best = next(row for row in table if row["weight"] == weight)
+        tried.append((Blend(weight, recency, share, table), {"recency": recency, "neighbour_share": share} | best))
+    chosen, _ = max(tried, key=lambda row: row[1]["ndcg"])
+    return replace(chosen, tried=[row[1] for row in tried])
 
 
 def choose_settings(fitted_on_validation: Callable[[AlsSettings], Recommender], base: AlsSettings,

@@ -3,7 +3,13 @@
 A ``Recommender`` holds arrays only (item and user factors, item embeddings, popularity, the users'
 histories as a sparse matrix, id maps) and is saved as one ``.npz`` read with ``allow_pickle=False`` plus a
 JSON file of item titles and settings. Every score a person sees is min-max scaled to 0–1 per request,
-and the hybrid is ``weight × ALS + (1 − weight) × content``, the weight chosen on a validation slice.
+and the hybrid is ``weight × ALS + (1 − weight) × content``, the weight chosen on a validation slice. The
+content part's profile of a user weighs each item ``recency ** age`` (age 0 for the latest choice, 1 for the one
+before, …; ``history_age`` keeps each user's ages beside the history), ``recency`` chosen on the same slice: what
+someone chose last says most about what they choose next (1.0: every item alike). The collaborative part is
+ALS's, or ``(1 − neighbour_share) × ALS + neighbour_share × neighbours`` when the trainer chose a share of
+implicit's item-item cosine model (``neighbours``: each item's ``NEIGHBOURS`` nearest items, a sparse matrix,
+scoring a user's history weighted the same way; its reasons are "Because you liked X" for the item that gave most).
 
 Paths, in the order tried: a user (or session) with at least ``MIN_HISTORY`` known items gets the hybrid
 with reasons from ALS's ``explain`` ("Because you liked X") or the nearest item it chose ("Similar to Y");
@@ -17,6 +23,7 @@ highest score, which the 0–1 scaling needs): the answers are the float32 ones 
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +39,8 @@ META_FILE = "recommender.json"
 MIN_HISTORY = 3
 #: Share of popularity in the content + popularity blend of a short history.
 SHORT_HISTORY_POPULARITY = 0.3
+#: Neighbours kept per item by the item-item model (implicit's ``K``): its matrix has at most this many per row.
+NEIGHBOURS = 20
 
 COLD_USER = ("We have no history for this customer yet, so these are the items most people chose. "
              "Recommendations become personal after a few purchases or views.")
@@ -91,6 +100,21 @@ def confidence_matrix(user_index: np.ndarray, item_index: np.ndarray, weights: n
 
 
 _blas_limit = None
+
+
+def fit_neighbours(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """implicit's item-item cosine model fitted on ``matrix`` (users × items), one thread: its items × items
+    similarities, ``NEIGHBOURS`` per item."""
+    from implicit.nearest_neighbours import CosineRecommender
+    from implicit.utils import ParameterWarning
+
+    model = CosineRecommender(K=NEIGHBOURS, num_threads=1)
+    with warnings.catch_warnings():  # its own fit hands its kNN a COO copy and warns about converting it back
+        warnings.simplefilter("ignore", ParameterWarning)
+        model.fit(matrix, show_progress=False)
+    similarity = model.similarity.tocsr().astype(np.float32)
+    similarity.sort_indices()
+    return similarity
 
 
 def pin_blas_threads() -> None:
@@ -220,6 +244,14 @@ class Recommender:
     trained_items: int | None = None
     #: False for a trained item the newer catalog no longer has: never recommended.
     available: np.ndarray | None = None
+    #: Each item's weight in a user's content profile is ``recency ** age``; 1.0 weighs every item alike.
+    recency: float = 1.0
+    #: Beside ``history.data``: how many of the user's items they chose later (0: their latest); None: unknown.
+    history_age: np.ndarray | None = None
+    #: implicit's item-item similarities (items × items, ``NEIGHBOURS`` per row) and their share of the
+    #: collaborative part (0: ALS alone).
+    neighbours: sp.csr_matrix | None = None
+    neighbour_share: float = 0.0
     _item_index: dict[str, int] = field(default_factory=dict, repr=False)
     _user_index: dict[str, int] = field(default_factory=dict, repr=False)
     _als: Any = field(default=None, repr=False)
@@ -255,6 +287,9 @@ class Recommender:
         available[[self._item_index.get(item, joined.get(item, 0)) for item in item_ids]] = True
         history = sp.csr_matrix((self.history.data, self.history.indices, self.history.indptr),
                                 shape=(len(self.user_ids), total))
+        neighbours = None if self.neighbours is None else sp.csr_matrix(
+            (self.neighbours.data, self.neighbours.indices,
+             np.r_[self.neighbours.indptr, np.full(len(new), self.neighbours.indptr[-1])]), shape=(total, total))
         return Recommender(
             item_ids=[*self.item_ids, *new], user_ids=self.user_ids,
             item_factors=np.vstack([self.item_factors, np.zeros((len(new), self.item_factors.shape[1]),
@@ -266,6 +301,8 @@ class Recommender:
             items=[cards.get(item, old) for item, old in zip(self.item_ids, self.items, strict=True)]
             + [cards[item] for item in new],
             weight=self.weight, settings=self.settings, trained_items=len(self.item_ids), available=available,
+            recency=self.recency, history_age=self.history_age, neighbours=neighbours,
+            neighbour_share=self.neighbour_share,
         )
 
     def is_new(self, index: int) -> bool:
@@ -281,9 +318,13 @@ class Recommender:
             user_factors=self.user_factors, embeddings=self.embeddings.astype(np.float16),
             popularity=self.popularity.astype(np.float32), history_indptr=self.history.indptr,
             history_indices=self.history.indices, history_data=self.history.data,
+            **({} if self.history_age is None else {"history_age": self.history_age.astype(np.int32)}),
+            **({} if self.neighbours is None else {
+                "neighbours_indptr": self.neighbours.indptr, "neighbours_indices": self.neighbours.indices,
+                "neighbours_data": self.neighbours.data.astype(np.float32)}),
         )
         meta = {"items": self.items, "weight": self.weight, "settings": self.settings.__dict__,
-                "min_history": MIN_HISTORY}
+                "min_history": MIN_HISTORY, "recency": self.recency, "neighbour_share": self.neighbour_share}
         (folder / META_FILE).write_text(json.dumps(meta, ensure_ascii=False))
 
     @classmethod
@@ -299,6 +340,10 @@ class Recommender:
             item_factors=data["item_factors"].astype(np.float32), user_factors=data["user_factors"].astype(np.float32),
             embeddings=data["embeddings"].astype(np.float32), popularity=data["popularity"], history=history,
             items=meta["items"], weight=float(meta["weight"]), settings=AlsSettings(**meta["settings"]),
+            recency=float(meta.get("recency", 1.0)), history_age=data.get("history_age"),
+            neighbours=sp.csr_matrix((data["neighbours_data"], data["neighbours_indices"], data["neighbours_indptr"]),
+                                     shape=(items, items)) if "neighbours_data" in data else None,
+            neighbour_share=float(meta.get("neighbour_share", 0.0)),
         )
 
     # Scores --------------------------------------------------------------------------------------------
@@ -327,14 +372,33 @@ class Recommender:
         data = np.full(len(indices), np.log1p(1.0), dtype=np.float32)
         return sp.csr_matrix((data, indices, [0, len(indices)]), shape=(1, len(self.item_ids)))
 
-    def content_scores(self, items: np.ndarray) -> np.ndarray:
-        return self.embeddings @ self.profile(items)
+    def content_scores(self, items: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        return self.embeddings @ self.profile(items, weights)
 
-    def profile(self, items: np.ndarray) -> np.ndarray:
-        """The unit-length mean of the items' embeddings: one vector to score every item against."""
-        profile = self.embeddings[items].mean(axis=0)
+    def profile(self, items: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """The unit-length mean of the items' embeddings (weighted by ``weights``, one per item, when given): one
+        vector to score every item against."""
+        profile = self.embeddings[items].mean(axis=0) if weights is None else weights @ self.embeddings[items]
         norm = np.linalg.norm(profile)
         return profile / norm if norm else profile
+
+    def user_weights(self, user: int) -> np.ndarray | None:
+        """The weights of a user's items (``user_items`` order) in their content profile; None: all alike."""
+        if self.recency >= 1.0 or self.history_age is None:
+            return None
+        start, end = self.history.indptr[user], self.history.indptr[user + 1]
+        return (self.recency ** self.history_age[start:end]).astype(np.float32)
+
+    def session_weights(self, viewed: list[int], history: np.ndarray) -> np.ndarray | None:
+        """``user_weights`` of a session's ``history`` (sorted indices): the later an item in ``viewed``, the
+        more recent (an item viewed twice counts where it was viewed last)."""
+        if self.recency >= 1.0:
+            return None
+        last = {item: position for position, item in enumerate(viewed)}
+        newest_first = sorted(history.tolist(), key=lambda item: -last[item])
+        age = {item: a for a, item in enumerate(newest_first)}
+        return (self.recency ** np.asarray([age[item] for item in history.tolist()], dtype=np.float32)).astype(
+            np.float32)
 
     def quantized(self) -> QuantizedEmbeddings | None:
         """The int8 embeddings of a catalog of ``QUANTIZED_FROM`` items or more, made once per model."""
@@ -348,12 +412,37 @@ class Recommender:
             self._popularity_scores = np.log1p(self.popularity).astype(np.float32)
         return self._popularity_scores
 
-    def hybrid_scores(self, user_vector: np.ndarray, items: np.ndarray, mask: np.ndarray,
-                      weight: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(blend, scaled ALS part, scaled content part) over all items; ``mask`` marks the candidates."""
-        weight = self.weight if weight is None else weight
+    def neighbour_scores(self, liked: sp.csr_matrix | None, mask: np.ndarray) -> np.ndarray | None:
+        """The item-item model's scores of a user's weighted row ``liked`` (1 × items), scaled 0–1 over the
+        candidates; None when the model has no share."""
+        if self.neighbours is None or not self.neighbour_share or liked is None:
+            return None
+        raw = (liked @ self.neighbours).toarray().ravel().astype(np.float32)
+        return _scaled(self._unknown_as_average(raw, mask), mask)
+
+    def liked_row(self, row: sp.csr_matrix, weights: np.ndarray | None) -> sp.csr_matrix:
+        """A user's row of confidences, each times its weight in the content profile (``user_weights``)."""
+        if weights is None:
+            return row
+        return sp.csr_matrix((row.data * weights, row.indices, row.indptr), shape=row.shape)
+
+    def _collaborative(self, user_vector: np.ndarray, mask: np.ndarray, near: np.ndarray | None) -> np.ndarray:
+        """ALS's scores scaled 0–1, mixed with the item-item model's (``near``) at its share when there are some."""
         als = _scaled(self._unknown_as_average(self.item_factors @ user_vector, mask), mask)
-        content = _scaled(self.content_scores(items), mask)
+        if near is not None:
+            als *= 1 - self.neighbour_share
+            als += self.neighbour_share * near
+        return als
+
+    def hybrid_scores(self, user_vector: np.ndarray, items: np.ndarray, mask: np.ndarray,
+                      weight: float | None = None, profile_weights: np.ndarray | None = None,
+                      near: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(blend, scaled collaborative part, scaled content part) over all items; ``mask`` marks the candidates;
+        ``profile_weights`` the items' weights in the content profile (``user_weights``), ``near`` the item-item
+        model's ``neighbour_scores``."""
+        weight = self.weight if weight is None else weight
+        als = self._collaborative(user_vector, mask, near)
+        content = _scaled(self.content_scores(items, profile_weights), mask)
         blend = als * weight
         blend += content * (1 - weight)
         return blend, als, content
@@ -388,20 +477,20 @@ class Recommender:
 
     # Serving ---------------------------------------------------------------------------------------------
 
-    def _served_hybrid_scores(self, vector, items, mask, k, rules: ServingRules):
+    def _served_hybrid_scores(self, vector, items, mask, k, rules: ServingRules, profile_weights=None, near=None):
         """``hybrid_scores`` as a request needs it, and the indices of the items that can be shown (None: all):
         exact for those (the top ``k`` under ``rules``, the pinned), for the others only low enough that they
         cannot be."""
         if self.quantized() is None:
-            return (*self.hybrid_scores(vector, items, mask), None)
-        als = _scaled(self._unknown_as_average(self.item_factors @ vector, mask), mask)
+            return (*self.hybrid_scores(vector, items, mask, profile_weights=profile_weights, near=near), None)
+        als = self._collaborative(vector, mask, near)
 
         def blend(content: np.ndarray, at) -> np.ndarray:
             mixed = als[at] * self.weight
             mixed += content * (1 - self.weight)
             return mixed
 
-        scores, content, shown = self._content_blend(items, mask, 1 - self.weight, blend, k, rules)
+        scores, content, shown = self._content_blend(items, mask, 1 - self.weight, blend, k, rules, profile_weights)
         return scores, als, content, shown
 
     def _served_short_history_scores(self, items, mask, k, rules: ServingRules) -> tuple[np.ndarray, Any]:
@@ -418,7 +507,7 @@ class Recommender:
         scores, _, shown = self._content_blend(items, mask, 1 - SHORT_HISTORY_POPULARITY, blend, k, rules)
         return scores, shown
 
-    def _content_blend(self, items, mask, share: float, blend, k, rules: ServingRules):
+    def _content_blend(self, items, mask, share: float, blend, k, rules: ServingRules, profile_weights=None):
         """(``blend(scaled content, every item)``, scaled content, the items that can be shown) off the int8
         embeddings, then made exact for the items that can be shown.
 
@@ -429,7 +518,7 @@ class Recommender:
         pass gives them (the same operations on fewer rows).
         """
         quantized = self.quantized()
-        profile = self.profile(items)
+        profile = self.profile(items, profile_weights)
         content = quantized.scores(profile)
         error = quantized.error * float(np.linalg.norm(profile))
         low, high = self._exact_content_bounds(content, error, profile, mask)
@@ -575,7 +664,7 @@ class Recommender:
             start, end = self.history.indptr[user], self.history.indptr[user + 1]
             row = sp.csr_matrix((self.history.data[start:end], history, [0, end - start]),
                                 shape=(1, len(self.item_ids)))
-            return self._hybrid(self.user_factors[user], row, history, k, rules)
+            return self._hybrid(self.user_factors[user], row, history, k, rules, self.user_weights(user))
         known = [i for item in query.get("items") or [] if (i := self.item_index(str(item))) is not None]
         history = np.asarray(sorted(set(known)), dtype=np.int64)
         if not len(history):
@@ -584,16 +673,25 @@ class Recommender:
             return self._short_history(history, k, rules)
         row = self.session_row(history)
         vector = self.als.recalculate_user(0, row)
-        return self._hybrid(vector, row, history, k, rules)
+        return self._hybrid(vector, row, history, k, rules, self.session_weights(known, history))
 
-    def _hybrid(self, vector, row, history, k, rules: ServingRules) -> dict[str, Any]:
+    def _hybrid(self, vector, row, history, k, rules: ServingRules, profile_weights=None) -> dict[str, Any]:
         mask = self.candidates(exclude=[*rules.exclude, *history.tolist()], category=rules.category)
-        scores, als, content, shown = self._served_hybrid_scores(vector, history, mask, k, rules)
+        liked = self.liked_row(row, profile_weights)
+        near = self.neighbour_scores(liked, mask)
+        scores, als, content, shown = self._served_hybrid_scores(vector, history, mask, k, rules, profile_weights,
+                                                                 near)
         pinned, best = self.ranked(scores, mask, k, rules, among=shown)
         weights = None
         cards = [self._card(index, scores[index], PINNED, rules) for index in pinned]
         for index in best:
             if not self.is_new(int(index)) and self.weight * als[index] >= (1 - self.weight) * content[index]:
+                liked_most = self._liked_most(liked, int(index)) if near is not None and (
+                    2 * self.neighbour_share * near[index] >= als[index]) else None
+                if liked_most is not None:  # the item-item part gave at least half: the item that gave it most
+                    cards.append(self._card(int(index), scores[index], f"Because you liked {self.title(liked_most)}",
+                                            rules))
+                    continue
                 _, contributions, weights = self.als.explain(0, row, int(index), user_weights=weights, N=1)
                 reason = (f"Because you liked {self.title(int(contributions[0][0]))}" if contributions
                           else self._similar_reason(int(index), history))
@@ -601,6 +699,11 @@ class Recommender:
                 reason = self._similar_reason(int(index), history)
             cards.append(self._card(int(index), scores[index], reason, rules))
         return {"items": cards}
+
+    def _liked_most(self, liked: sp.csr_matrix, index: int) -> int | None:
+        """The item of the weighted history ``liked`` that gave ``index`` most of its item-item score (None: none)."""
+        similarity = self.neighbours[liked.indices][:, index].toarray().ravel() * liked.data
+        return int(liked.indices[int(np.argmax(similarity))]) if similarity.max(initial=0.0) > 0 else None
 
     def _short_history(self, history, k, rules: ServingRules) -> dict[str, Any]:
         mask = self.candidates(exclude=[*rules.exclude, *history.tolist()], category=rules.category)

@@ -6,8 +6,9 @@ errors end the row the same way). Steps: 1 for embedding the catalog, then ``ite
 
 1. validation fit: trained without the hold-out and without each user's latest training interactions,
    which then choose ALS's settings (factors, regularisation, alpha: a small grid, on logs up to
-   ``evaluation.MAX_INTERACTIONS_TO_SEARCH`` interactions) and the hybrid's weight (the hold-out is never
-   looked at to choose anything);
+   ``evaluation.MAX_INTERACTIONS_TO_SEARCH`` interactions), then the hybrid's weight, how much more each user's
+   latest items count (``Recommender.recency``) and the share of implicit's item-item model in the
+   collaborative part (``evaluation.choose_blend``; the hold-out is never looked at to choose anything);
 2. evaluation fit: trained without the hold-out; hybrid, ALS, content and popularity scored on it;
 3. final fit: on every interaction, with the chosen weight: the artifact the product serves.
 
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from django.conf import settings
 
 from inference.models import ModelArtifact, TrainingRun, TrainingRunInput
@@ -34,7 +36,14 @@ from inference.training.artifacts import artifact_folder_write
 from inference.training.checkpoints import latest_checkpoint, remove_checkpoints, write_checkpoint
 from inference.training.progress import CancelRequested, LeaseLost, ProgressReporter, ShutdownRequested
 from inference.training.recommender import NotRecommendable, evaluation
-from inference.training.recommender.model import ARRAYS_FILE, AlsSettings, Recommender, confidence_matrix, fit_als
+from inference.training.recommender.model import (
+    ARRAYS_FILE,
+    AlsSettings,
+    Recommender,
+    confidence_matrix,
+    fit_als,
+    fit_neighbours,
+)
 from products.recommendations.data import RecommenderData, item_text, recommender_data
 from products.training.hyperparameters import HyperParameters, recommender_total_steps
 
@@ -101,6 +110,23 @@ class Arrays:
     def matrix(self, positions: np.ndarray):
         return confidence_matrix(self.users[positions], self.items[positions], self.weights[positions],
                                  users=len(self.user_ids), items=len(self.item_ids))
+
+    def ages(self, positions: np.ndarray, matrix) -> np.ndarray:
+        """``Recommender.history_age`` of ``matrix`` (``self.matrix(positions)``), beside its data: how many of
+        the user's items in it they chose later (0: their latest), an item chosen twice counting at its latest."""
+        newest_first = positions[np.argsort(self.order[positions], kind="stable")[::-1]]
+        keys = self.users[newest_first] * len(self.item_ids) + self.items[newest_first]
+        latest = newest_first[np.unique(keys, return_index=True)[1]]
+        when = sp.csr_matrix((self.order[latest] + 1.0, (self.users[latest], self.items[latest])), shape=matrix.shape)
+        when = when.multiply(matrix != 0).tocsr()  # the pairs the matrix kept (a zero confidence is dropped)
+        when.sort_indices()
+        if not np.array_equal(when.indices, matrix.indices) or not np.array_equal(when.indptr, matrix.indptr):
+            raise ValueError("The ages do not line up with the interactions matrix.")
+        rows = np.repeat(np.arange(matrix.shape[0]), np.diff(when.indptr))
+        by = np.lexsort((-when.data, rows))  # each user's entries, latest first
+        ages = np.empty(when.nnz, dtype=np.int32)
+        ages[by] = np.arange(when.nnz) - when.indptr[rows[by]]
+        return ages
 
 
 def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str, shutdown: threading.Event,
@@ -169,12 +195,17 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
         checkpoint_step[0] = at
         save(stage_step=at)
 
-    def model_from(fitted, matrix, weight: float, positions: np.ndarray,
-                   settings: AlsSettings | None = None) -> Recommender:
+    def model_from(fitted, matrix, weight: float, positions: np.ndarray, settings: AlsSettings | None = None,
+                   blend: evaluation.Blend | None = None) -> Recommender:
+        """A model of this fit; with ``blend`` (the chosen recency and item-item share) and implicit's item-item
+        model fitted on the same matrix, else ALS alone weighing every item alike (the settings search)."""
         return Recommender(item_ids=arrays.item_ids, user_ids=arrays.user_ids, item_factors=fitted.item_factors,
                            user_factors=fitted.user_factors, embeddings=embeddings,
                            popularity=arrays.popularity(positions),
-                           history=matrix, items=items_meta, weight=weight, settings=settings or als)
+                           history=matrix, items=items_meta, weight=weight, settings=settings or als,
+                           recency=blend.recency if blend else 1.0, history_age=arrays.ages(positions, matrix),
+                           neighbours=fit_neighbours(matrix) if blend else None,
+                           neighbour_share=blend.neighbour_share if blend else 0.0)
 
     def fit(positions: np.ndarray):
         matrix = arrays.matrix(positions)
@@ -205,18 +236,24 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
 
     if "weight" not in state:
         fitted, matrix = fit(validation.train)
-        weight, table = evaluation.choose_weight(model_from(fitted, matrix, 0.5, validation.train),
-                                                 validation.held_out)
-        state |= {"weight": weight, "weights": table, "validation_users": len(validation.held_out)}
-        line = (f"Hybrid weight {weight:.1f} (collaborative filtering) : {1 - weight:.1f} (content), the best "
-                f"NDCG@10 on a validation slice of {len(validation.held_out)} users carved out before the hold-out."
-                if table else "Too little history for a validation slice: the hybrid weighs both halves equally.")
+        blend = evaluation.choose_blend(model_from(fitted, matrix, 0.5, validation.train, blend=evaluation.Blend()),
+                                        validation.held_out)
+        weight = blend.weight
+        state |= {"weight": weight, "weights": blend.weights, "validation_users": len(validation.held_out),
+                  "recency": blend.recency, "neighbour_share": blend.neighbour_share, "blends": blend.tried}
+        line = (f"Hybrid weight {weight:.1f} (collaborative filtering: ALS with {blend.neighbour_share:g} of "
+                f"item-item neighbours) : {1 - weight:.1f} (content), each item of a history weighing "
+                f"{blend.recency:g}× the one after it: the best NDCG@10 on a validation slice of "
+                f"{len(validation.held_out)} users carved out before the hold-out."
+                if blend.weights else "Too little history for a validation slice: the hybrid weighs both halves "
+                "equally.")
         services.training_run_log(run_id=run.pk, worker=worker, message=line)
         stage_done(step)
 
     if "metrics" not in state:
         fitted, matrix = fit(split.train)
-        state["metrics"] = _report(model_from(fitted, matrix, state["weight"], split.train), split, arrays)
+        state["metrics"] = _report(model_from(fitted, matrix, state["weight"], split.train,
+                                              blend=_chosen_blend(state)), split, arrays)
         if state["metrics"]:
             hybrid, popular = state["metrics"]["methods"]["hybrid"], state["metrics"]["methods"]["popularity"]
             services.training_run_log(run_id=run.pk, worker=worker, message=(
@@ -226,7 +263,7 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
 
     everything = np.arange(len(arrays.users))
     fitted, matrix = fit(everything)
-    final = model_from(fitted, matrix, state["weight"], everything)
+    final = model_from(fitted, matrix, state["weight"], everything, blend=_chosen_blend(state))
     cancel, lost = services.training_run_should_stop(run_id=run.pk, worker=worker)
     if lost or lease_lost.is_set():
         raise LeaseLost
@@ -238,6 +275,8 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
         report = {"examples": state["metrics"]["held_out_users"], "metrics": state["metrics"] | {
             "weights": state["weights"], "validation_users": state["validation_users"], "weight": state["weight"],
             "settings": state["settings"], "settings_grid": state["settings_grid"],
+            "recency": state.get("recency", 1.0), "neighbour_share": state.get("neighbour_share", 0.0),
+            "blends": state.get("blends", []),
             "warnings": data.warnings, "unknown_item_lines": data.unknown_item_lines[:50]}}
     advance(0.0)
     if lease_lost.is_set() or services.training_run_succeed(
@@ -245,6 +284,11 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
     ) is None:
         raise LeaseLost
     remove_checkpoints(root)
+
+
+def _chosen_blend(state: dict[str, Any]) -> evaluation.Blend:
+    """The recency and item-item share the validation slice chose (a checkpoint from before: neither)."""
+    return evaluation.Blend(state["weight"], state.get("recency", 1.0), state.get("neighbour_share", 0.0))
 
 
 def _report(model: Recommender, split: evaluation.Split, arrays: Arrays) -> dict[str, Any] | None:

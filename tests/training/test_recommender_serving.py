@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from inference.training.recommender.model import QUANTIZED_FROM, AlsSettings, Recommender
+from inference.training.recommender.model import QUANTIZED_FROM, AlsSettings, QuantizedEmbeddings, Recommender
 
 CATEGORIES = ("Tents", "Boots", "Stoves", "")
 
@@ -272,3 +272,24 @@ def test_an_item_the_item_item_model_gave_names_the_item_that_gave_it_most_and_s
     assert newer.neighbours.shape == (21, 21)
     # The new item has no neighbours yet: it counts as the average candidate, as it does for ALS.
     assert [i["id"] for i in newer.recommend({"user": "u"}, k=3)["items"]] == ["sku-16", "sku-4", "sku-new"]
+
+
+def test_torchs_int8_kernel_stays_within_the_bound_that_decides_which_items_are_scored_again():
+    """The content pass of a large catalog (torch's int8 × bfloat16 kernel): every item's score is within the bound
+    of the float32 ``embedding · profile``, and the bound's bfloat16 part covers what that kernel's rounding adds to
+    the int8 codes' own score (which it does change), so the ranking tests' exact answers rest on it."""
+    rng = np.random.default_rng(11)
+    embeddings = rng.standard_normal((QUANTIZED_FROM, 384)).astype(np.float32)
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    quantized = QuantizedEmbeddings.of(embeddings)
+    dequantized = quantized.codes.astype(np.float64) * quantized.scales[:, None].astype(np.float64)
+    profiles = [embeddings[rng.choice(QUANTIZED_FROM, n)].mean(axis=0) for n in (1, 3, 12)]
+    kernel = quantized._checked_bf16_kernel(profiles[0], require_faster=False)
+    assert kernel is not None  # torch 2.13 has it (pyproject pins torch)
+
+    for profile in profiles:
+        scores, extra = kernel(profile)
+        exact = embeddings.astype(np.float64) @ profile.astype(np.float64)
+        assert np.all(np.abs(scores - exact) <= quantized.error * float(np.linalg.norm(profile)) + extra)
+        rounding = np.abs(scores - dequantized @ profile.astype(np.float64))
+        assert np.all(rounding <= extra) and rounding.max() > 0.1 * extra.max()

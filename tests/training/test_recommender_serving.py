@@ -176,15 +176,21 @@ def exhaustive(model: Recommender, user: str, k: int, rules) -> tuple[list[str],
     return [model.item_ids[i] for i in pinned], scores, best.tolist()
 
 
+@pytest.mark.parametrize("kernel", ["torch", "numpy"])
 @pytest.mark.parametrize("rules", [{}, {"category": "tents"},
                                    {"exclude_ids": [f"sku-{i}" for i in range(0, 20_000, 7)],
                                     "boost_ids": [f"sku-{i}" for i in range(3, 20_000, 97)],
                                     "pin_ids": ["sku-11", "sku-12"]}], ids=["none", "category", "rules"])
-def test_a_large_catalog_ranks_as_the_float32_scores_of_every_item_do(rules):
+def test_a_large_catalog_ranks_as_the_float32_scores_of_every_item_do(rules, kernel):
     """The same pinned items, then items whose float32 scores are the best ones, in order, as the cards say them;
-    items with exactly the same score (boosted ones capped at 1) may come in either order."""
+    items with exactly the same score (boosted ones capped at 1) may come in either order. Both int8 passes: torch's
+    kernel and numpy's (which one serves is chosen by speed on the host, so each is forced here)."""
     model = large_model()
-    assert model.quantized() is not None
+    quantized = model.quantized()
+    assert quantized is not None
+    quantized._kernel["run"] = (quantized._checked_bf16_kernel(model.embeddings[0], require_faster=False)
+                                if kernel == "torch" else None)
+    assert (quantized._kernel["run"] is None) == (kernel == "numpy")
 
     for user in model.user_ids:
         served = model.recommend({"user": user}, k=10, rules=model.rules(**rules))["items"]
@@ -285,7 +291,7 @@ def test_torchs_int8_kernel_stays_within_the_bound_that_decides_which_items_are_
     dequantized = quantized.codes.astype(np.float64) * quantized.scales[:, None].astype(np.float64)
     profiles = [embeddings[rng.choice(QUANTIZED_FROM, n)].mean(axis=0) for n in (1, 3, 12)]
     kernel = quantized._checked_bf16_kernel(profiles[0], require_faster=False)
-    assert kernel is not None  # torch 2.13 has it (pyproject pins torch)
+    assert kernel is not None  # torch 2.13 has it (studio/__main__.py installs torch==2.13.0)
 
     for profile in profiles:
         scores, extra = kernel(profile)

@@ -33,6 +33,8 @@ NEIGHBOUR_SHARES = (0.0, 0.25, 0.5)
 METHODS = ("hybrid", "als", "content", "popularity")
 METHOD_NAMES = {"hybrid": "Hybrid (trained)", "als": "Collaborative filtering (ALS, item-item)",
                 "content": "Content similarity (MiniLM)", "popularity": "Popularity"}
+#: The collaborative part's name when the validation slice gave the item-item model no share.
+ALS_ALONE = "Collaborative filtering (ALS)"
 #: ALS settings tried on the validation slice (each with every hybrid weight) when the data are small enough:
 #: a few hundred users over-fit 32 factors and want a strong regularisation; a big log affords the defaults.
 SEARCH_FACTORS = (8, 16, 32)

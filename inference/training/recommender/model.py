@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import warnings
 from collections.abc import Iterable
@@ -108,7 +109,7 @@ def confidence_matrix(user_index: np.ndarray, item_index: np.ndarray, weights: n
 _blas_limit = None
 
 
-def _timed(work) -> tuple[float, Any]:
+def _timed(work: Any) -> tuple[float, Any]:
     """(the fastest of three runs of ``work`` in seconds, its result): a one-time choice between two kernels."""
     best, result = float("inf"), None
     for _ in range(3):
@@ -210,6 +211,7 @@ class QuantizedEmbeddings:
     error: np.ndarray  # float32 per item
     lengths: np.ndarray  # float32 per item: the length of the row the codes stand for (codes × scale)
     _kernel: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    _kernel_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def of(cls, embeddings: np.ndarray, block: int = 8192) -> QuantizedEmbeddings:
@@ -248,18 +250,24 @@ class QuantizedEmbeddings:
     def _bf16_kernel(self, profile: np.ndarray):
         """torch's weight-only int8 matrix product (``_weight_int8pack_mm``: int8 codes, bfloat16 profile and
         scales, float32 sums, a bfloat16 result) when it is on this torch and, on these codes, stays within its
-        bound and beats ``scores`` (checked once, on the first profile). About 2.5 ms for 100k × 384 on one core
-        with AVX512-BF16 against ~15 ms for ``scores``.
+        bound and beats ``scores`` (checked once, on the first profile, under a lock: two requests timing each
+        other would make the choice a coin toss). 2.5–5 ms for 100k × 384 on one core of this AVX512 machine
+        against ~15 ms for ``scores``.
 
         Its bound adds, to the codes' own error: bfloat16's rounding (unit 2^-8) of the profile (measured per
         request: row length × the rounded profile's distance), of each scale and of each result (each at most
         2^-8 of row length × profile length), and float32 sums of ``dims`` terms.
         """
         if "run" not in self._kernel:
-            self._kernel["run"] = self._checked_bf16_kernel(profile)
+            with self._kernel_lock:
+                if "run" not in self._kernel:
+                    self._kernel["run"] = self._checked_bf16_kernel(profile)
         return self._kernel["run"]
 
-    def _checked_bf16_kernel(self, profile: np.ndarray, *, require_faster: bool = True):
+    def _checked_bf16_kernel(self, profile: np.ndarray, *, require_faster: bool = True) -> Any:
+        """``_bf16_kernel``'s choice: a function profile -> (scores, their bound's bfloat16 part), or None."""
+        if self.codes.shape[1] % 16:  # torch's vector loops step 16 (AVX512) or 8 wide with no tail
+            return None
         try:
             import torch
 

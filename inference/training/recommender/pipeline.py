@@ -196,15 +196,18 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
         save(stage_step=at)
 
     def model_from(fitted, matrix, weight: float, positions: np.ndarray, settings: AlsSettings | None = None,
-                   blend: evaluation.Blend | None = None) -> Recommender:
-        """A model of this fit; with ``blend`` (the chosen recency and item-item share) and implicit's item-item
-        model fitted on the same matrix, else ALS alone weighing every item alike (the settings search)."""
+                   blend: evaluation.Blend | None = None, choosing: bool = False) -> Recommender:
+        """A model of this fit; with ``blend`` (the chosen recency and item-item share) and, where that share is
+        above 0 or the blend is being ``choosing``, implicit's item-item model fitted on the same matrix (an
+        unused one would cost every artifact ~16 MB at 100k items); else ALS alone weighing every item alike
+        (the settings search)."""
         return Recommender(item_ids=arrays.item_ids, user_ids=arrays.user_ids, item_factors=fitted.item_factors,
                            user_factors=fitted.user_factors, embeddings=embeddings,
                            popularity=arrays.popularity(positions),
                            history=matrix, items=items_meta, weight=weight, settings=settings or als,
                            recency=blend.recency if blend else 1.0, history_age=arrays.ages(positions, matrix),
-                           neighbours=fit_neighbours(matrix) if blend else None,
+                           neighbours=fit_neighbours(matrix) if blend and (choosing or blend.neighbour_share)
+                           else None,
                            neighbour_share=blend.neighbour_share if blend else 0.0)
 
     def fit(positions: np.ndarray):
@@ -236,14 +239,17 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
 
     if "weight" not in state:
         fitted, matrix = fit(validation.train)
-        blend = evaluation.choose_blend(model_from(fitted, matrix, 0.5, validation.train, blend=evaluation.Blend()),
-                                        validation.held_out)
+        blend = evaluation.choose_blend(model_from(fitted, matrix, 0.5, validation.train, blend=evaluation.Blend(),
+                                                   choosing=True), validation.held_out)
         weight = blend.weight
         state |= {"weight": weight, "weights": blend.weights, "validation_users": len(validation.held_out),
                   "recency": blend.recency, "neighbour_share": blend.neighbour_share, "blends": blend.tried}
-        line = (f"Hybrid weight {weight:.1f} (collaborative filtering: ALS with {blend.neighbour_share:g} of "
-                f"item-item neighbours) : {1 - weight:.1f} (content), each item of a history weighing "
-                f"{blend.recency:g}× the one after it: the best NDCG@10 on a validation slice of "
+        collaborative = (f"ALS with {blend.neighbour_share:g} of item-item neighbours" if blend.neighbour_share
+                         else "ALS")
+        recency = (f"each item of a history weighing {blend.recency:g}× the one after it" if blend.recency < 1
+                   else "every item of a history weighing alike")
+        line = (f"Hybrid weight {weight:.1f} (collaborative filtering: {collaborative}) : {1 - weight:.1f} "
+                f"(content), {recency}: the best NDCG@10 on a validation slice of "
                 f"{len(validation.held_out)} users carved out before the hold-out."
                 if blend.weights else "Too little history for a validation slice: the hybrid weighs both halves "
                 "equally.")
@@ -297,6 +303,8 @@ def _report(model: Recommender, split: evaluation.Split, arrays: Arrays) -> dict
         return None
     scored = evaluation.score_methods(model, split.held_out, keep_top=True)
     methods = evaluation.summary(scored, items=len(arrays.item_ids))
+    if not model.neighbour_share:
+        methods["als"]["name"] = evaluation.ALS_ALONE
     # Cold users: the same people with only their latest two training interactions, served as a short history is.
     cold_history = _truncated(arrays, split.train, 2)
     cold = evaluation.summary(evaluation.score_methods(model, split.held_out, methods=("short", "popularity"),

@@ -99,19 +99,15 @@ class BatchScores:
     """One batch of users' scores of every item, each part computed once and blended as the served paths do."""
 
     def __init__(self, model: Recommender, users: np.ndarray, seen: np.ndarray, histories: sp.csr_matrix,
-                 ages: np.ndarray | None = None) -> None:
+                 recent_histories: sp.csr_matrix | None = None) -> None:
         self.model, self.users, self.seen = model, users, seen
         rows = histories[users]
         counts = np.maximum(np.diff(rows.indptr), 1)[:, None]
         binary = rows.copy()
         binary.data[:] = 1.0
-        recent = None
-        if ages is not None and model.recency < 1.0:  # the content profile as ``Recommender.user_weights`` weighs it
-            recent = sp.csr_matrix((model.recency ** ages.astype(np.float32), histories.indices, histories.indptr),
-                                   shape=histories.shape)[users]
-            profile = recent @ model.embeddings
-        else:
-            profile = (binary @ model.embeddings) / counts
+        recent = None if recent_histories is None else recent_histories[users]
+        # The content profile as ``Recommender.user_weights`` weighs it (recency), else each item alike.
+        profile = recent @ model.embeddings if recent is not None else (binary @ model.embeddings) / counts
         self.near = None
         if model.neighbours is not None and model.neighbour_share:  # as ``Recommender.liked_row`` weighs a row
             liked = rows if recent is None else rows.multiply(recent).tocsr()
@@ -149,7 +145,10 @@ def score_methods(model: Recommender, held_out: dict[int, np.ndarray], methods=M
 
     ``histories`` (the model's own by default, with its ``history_age``) replace what the users chose; other
     histories have no ages, so their content profile weighs each item alike (as the short-history path does)."""
-    ages = model.history_age if histories is None else None
+    recent = None
+    if histories is None and model.history_age is not None and model.recency < 1.0:  # once, not per batch
+        recent = sp.csr_matrix((model.recency ** model.history_age.astype(np.float32), model.history.indices,
+                                model.history.indptr), shape=model.history.shape)
     histories = model.history if histories is None else histories
     users = np.asarray(sorted(held_out), dtype=np.int64)
     results = {m: {"recall": [], "ndcg": [], "top": {}, "recommended": set()} for m in methods}
@@ -159,7 +158,7 @@ def score_methods(model: Recommender, held_out: dict[int, np.ndarray], methods=M
         truth = np.zeros(seen.shape, dtype=np.float32)
         for row, user in enumerate(batch):
             truth[row, held_out[int(user)]] = 1.0
-        parts = BatchScores(model, batch, seen, histories, ages)
+        parts = BatchScores(model, batch, seen, histories, recent)
         for method in methods:
             scores = np.where(seen, -1e9, parts.of(method.removesuffix("@w"), (weights or {}).get(method)))
             best = np.argpartition(-scores, K - 1, axis=1)[:, :K]

@@ -205,7 +205,9 @@ def train_recommender(run: TrainingRun, params: HyperParameters, *, worker: str,
                            user_factors=fitted.user_factors, embeddings=embeddings,
                            popularity=arrays.popularity(positions),
                            history=matrix, items=items_meta, weight=weight, settings=settings or als,
-                           recency=blend.recency if blend else 1.0, history_age=arrays.ages(positions, matrix),
+                           recency=blend.recency if blend else 1.0,
+                           # the settings search weighs every item alike: no ages for its 18 fits
+                           history_age=arrays.ages(positions, matrix) if blend else None,
                            neighbours=fit_neighbours(matrix) if blend and (choosing or blend.neighbour_share)
                            else None,
                            neighbour_share=blend.neighbour_share if blend else 0.0)

@@ -186,3 +186,14 @@ def test_ties_at_the_last_place_go_to_the_lower_position():
     rows, _ = tied.dense_top(np.eye(1, 384, 1), 2)
     assert rows.tolist() == [1, 2]
     assert tied.bm25_top("lamp", 2).tolist() == [1, 2]
+
+
+def test_bm25_matches_other_forms_of_a_word():
+    index = LoadedIndex(ids=[1, 2, 3], positions=[0, 1, 2], titles=["", "", ""],
+                        texts=["We refunded every cancelled order within five days.",
+                               "Parcels are shipped by courier.", "Returning an item is free."],
+                        source_rows=[1, 2, 3], matrix=np.eye(3, 384))
+    assert index.bm25_top("How are refunds handled for cancellations?", 3).tolist() == [0]
+    assert index.bm25_top("Do you charge for shipping?", 3).tolist() == [1]
+    assert index.bm25_top("What about returns?", 3).tolist() == [2]
+    assert index.bm25_top("What about the sofa?", 3).tolist() == []

@@ -20,6 +20,7 @@ from products.knowledge.services import knowledge_index_request
 from products.models import DatasetVersion, FeedbackEvent, Generation, Product, ProductVersion, Release
 from products.releases.rollups import rollup_event_recorded, rollup_feedback_changed, rollup_generation_finished
 from products.remote_engines import RemoteEngineError, api_key_encrypt, remote_engine_url
+from studio.commits import log_transaction
 from studio.models import Team
 from studio.services import audit_record
 
@@ -293,7 +294,7 @@ def product_version_diff(old: dict[str, Any] | None, new: dict[str, Any]) -> lis
     return changes or ["No changes to the settings."]
 
 
-@transaction.atomic
+@log_transaction()
 def generation_create(
     *, product: Product, version: ProductVersion | None, channel: str, user: AbstractBaseUser | None,
     inputs: dict[str, Any], variant: int = 0, visitor: str = "", release: Release | None = None, arm: str = "",
@@ -307,7 +308,7 @@ def generation_create(
     return generation
 
 
-@transaction.atomic
+@log_transaction()
 def generation_finish(
     *, generation_id: int, output: str, finish_reason: str, tokens_in: int, tokens_out: int,
     time_to_first_token_s: float | None, duration_s: float, error: str = "", result: dict[str, Any] | None = None,

@@ -1,7 +1,8 @@
 """Classifier benchmarks (a script, not a test: it prints figures and asserts nothing timed).
 
     nice -n 10 .venv/bin/python tests/benchmarks/bench_classifier.py [--data PATH] [--limit N] [--kfold 10]
-        [--folds 1] [--epochs 0] [--device cpu] [--threads 1] [--train-speed STEPS] [--speed-texts 256]
+        [--folds 1] [--epochs 0] [--max-length 0] [--learning-rate 0] [--device cpu] [--threads 1]
+        [--train-speed STEPS] [--speed-texts 256]
 
 1. Quality: accuracy and macro-F1 of the studio's fine-tuned MiniLM classifier against the frozen
    baseline (MiniLM mean-pooled embeddings + logistic regression), on the same split. The data set, by
@@ -16,8 +17,10 @@
    (each fold is one full training) and the mean ± standard deviation over them is printed. Within a
    fold's training rows 15 % are kept for early stopping, as the worker does, and the run uses the
    worker's own blocks (inference/training/classifier/: model, trainer, report) and the studio's
-   defaults for the size. The fast serving precisions (bf16, int8) are scored on the same held-out rows as
-   fp32: their label agreement with fp32 and their accuracy, side by side.
+   defaults for the size; ``--epochs``, ``--max-length``, ``--learning-rate``, ``--batch-size`` and
+   ``--top-layers`` override one of them (``--max-length`` cuts the baseline's texts too: it reads the same
+   ids). The fast serving precisions (bf16, int8) are scored on the same held-out rows as fp32: their label
+   agreement with fp32 and their accuracy, side by side.
 2. Training speed: tokens/s and seconds per epoch of the trainer on this device, the share of padded
    tokens in its batches, and what one epoch of 10k such texts would take at that rate. ``--train-speed
    STEPS`` instead times the trainer's options against each other on the same batches, interleaved
@@ -86,7 +89,8 @@ def split(rows, fraction: float, seed: int):
 
 def run_fold(train_all, held, *, seed: int, device: str, epochs: int | None, model_dir: Path,
              batch_size: int | None = None, train_word_embeddings: bool | None = None, serving: bool = True,
-             top_layers: int | None = None, bf16: bool | None = None):
+             top_layers: int | None = None, bf16: bool | None = None, max_length: int | None = None,
+             learning_rate: float | None = None):
     import numpy as np
     import torch
 
@@ -112,6 +116,10 @@ def run_fold(train_all, held, *, seed: int, device: str, epochs: int | None, mod
         params = replace(params, epochs=epochs)
     if batch_size:
         params = replace(params, batch_size=batch_size)
+    if max_length:
+        params = replace(params, max_length=max_length)
+    if learning_rate:
+        params = replace(params, learning_rate=learning_rate)
     tokenizer = load_tokenizer(model_dir)
     ids = {name: encode(tokenizer, [t for t, _ in part], max_length=params.max_length)
            for name, part in (("train", train), ("dev", dev), ("held", held))}
@@ -321,7 +329,10 @@ def main() -> None:
                              "splits and seeds as one run")
     parser.add_argument("--train-speed", type=int, default=0, metavar="STEPS",
                         help="time the trainer's options against each other for STEPS steps each, then exit")
-    parser.add_argument("--max-length", type=int, default=64, help="tokens per text in --train-speed")
+    parser.add_argument("--max-length", type=int, default=0,
+                        help="tokens per text, for the baseline and the fine-tuned model alike (0: the studio's "
+                             "default for the size; 64 in --train-speed)")
+    parser.add_argument("--learning-rate", type=float, default=0, help="0: the studio's default for the size")
     parser.add_argument("--quality-only", action="store_true",
                         help="skip the serving precisions and speeds (bf16 is emulated, so slow, on a CPU without it)")
     parser.add_argument("--batch-size", type=int, default=0, help="0: the studio's default for the size")
@@ -365,7 +376,7 @@ def main() -> None:
     counts = {label: sum(1 for _, y in rows if y == label) for label in sorted({y for _, y in rows})}
     print(f"Data: {args.data} — {len(everything)} rows; {len(rows)} used {counts}")
     if args.train_speed:
-        train_speed(rows, model_dir=model_dir, device=args.device, max_length=args.max_length,
+        train_speed(rows, model_dir=model_dir, device=args.device, max_length=args.max_length or 64,
                     steps=args.train_speed)
         return
     results = []
@@ -379,7 +390,8 @@ def main() -> None:
                           train_word_embeddings=True if args.train_word_embeddings else None,
                           top_layers=args.top_layers if args.top_layers >= 0 else None,
                           serving=not args.quality_only,
-                          bf16=None if args.precision == "auto" else args.precision == "bf16")
+                          bf16=None if args.precision == "auto" else args.precision == "bf16",
+                          max_length=args.max_length or None, learning_rate=args.learning_rate or None)
         results.append(result)
         p = result["params"]
         print(f"fold {fold + 1} of {args.kfold}: train {result['train']} + dev {result['dev']}, "
